@@ -1,0 +1,1 @@
+"""Rule engine: facts, decision tables, evaluation and verification."""
