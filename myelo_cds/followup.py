@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import hashlib
 import tomllib
@@ -12,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from myelo_cds._dates import add_months
 from myelo_cds._paths import data_dir
 
 __all__ = ["FollowUpPlan", "Visit", "follow_up_schedule", "load_protocol"]
@@ -58,13 +58,6 @@ def load_protocol() -> dict[str, Any]:
     if len(ids) != len(set(ids)):
         raise ValueError("follow-up protocol has duplicate schedule ids")
     return protocol
-
-
-def add_months(start: dt.date, months: int) -> dt.date:
-    """Same day of the month ``months`` later (clamped to the month's last day)."""
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
 def _due(start: dt.date, spec: dict[str, Any]) -> dt.date:

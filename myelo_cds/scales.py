@@ -18,11 +18,11 @@ from myelo_cds._paths import data_dir
 from myelo_cds.findings import MJOA, EarlierMJOA, Findings, MJOAItem
 
 __all__ = [
+    "MSCC",
     "Band",
     "CookCluster",
     "MJOAChange",
     "MJOAScore",
-    "MSCC",
     "NurickGrade",
     "ScaleRef",
     "cook_cluster",
@@ -57,6 +57,8 @@ class MJOAScore(BaseModel):
     item_wording: dict[str, str]
     attributed_total: int
     """The total if deficits marked 'not due to myelopathy' were scored as normal."""
+    attributed_band: Band
+    """Severity band of the attributed total: the band the rules use."""
     very_severe: bool
     scale: ScaleRef
 
@@ -173,6 +175,7 @@ def mjoa_score(score: MJOA) -> MJOAScore:
         items=items,
         item_wording=wording,
         attributed_total=attributed,
+        attributed_band=severity_band(attributed),
         very_severe=total <= spec["very_severe"]["max"],
         scale=_ref(spec["scale"]),
     )
@@ -181,9 +184,7 @@ def mjoa_score(score: MJOA) -> MJOAScore:
 _BAND_ORDER: dict[Band, int] = {"normal": 0, "mild": 1, "moderate": 2, "severe": 3}
 
 
-def mjoa_change(
-    current: MJOA, earlier: EarlierMJOA, *, on: Any | None = None
-) -> MJOAChange:
+def mjoa_change(current: MJOA, earlier: EarlierMJOA, *, on: Any | None = None) -> MJOAChange:
     """Change from an earlier mJOA, with the MCID of the earlier severity band.
 
     Args:

@@ -39,7 +39,7 @@ from myelo_cds.rules.ruleset import RuleSet, ScreenRule, default_rule_set
 from myelo_cds.rules.table import FEATURE_NAMES, Decision, DecisionTable, screen
 from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick_grade
 
-__all__ = ["Engine", "Evaluation", "PATHWAY_LABELS", "assess", "default_engine"]
+__all__ = ["PATHWAY_LABELS", "Engine", "Evaluation", "assess", "default_engine"]
 
 PATHWAY_LABELS: dict[str, str] = {
     "emergency_referral": "Emergency referral",
@@ -136,7 +136,8 @@ def _field_description(path: str) -> str | None:
                 model = arg
     if field is None or not field.description:
         return None
-    return field.description.split(" Leave empty")[0].rstrip(".")
+    text: str = field.description
+    return text.split(" Leave empty", maxsplit=1)[0].rstrip(".")
 
 
 def _scenarios(leaf: str, leaves: Leaves, facts: Mapping[str, Any]) -> list[tuple[str, Leaves]]:
@@ -148,11 +149,7 @@ def _scenarios(leaf: str, leaves: Leaves, facts: Mapping[str, Any]) -> list[tupl
         return [
             (
                 f"mJOA {text}",
-                {
-                    "mjoa_total": total,
-                    "mjoa_deficit_attributed": total < 18,
-                    "mjoa_not_attributed": False,
-                },
+                {"mjoa_total": total, "mjoa_severity_total": total, "mjoa_not_attributed": False},
             )
             for text, total in bands
         ]
@@ -233,8 +230,7 @@ class Engine:
         named = dict(zip(FEATURE_NAMES, evaluation.features, strict=True))
         decision = evaluation.decision
         for rule_id in decision.deciding:
-            row = self.rule_set.rule(rule_id)
-            assert hasattr(row, "pathway") and hasattr(row, "priority")
+            row = self.rule_set.pathway_rule(rule_id)
             fired.append(
                 FiredRule(
                     id=row.id,
@@ -252,8 +248,7 @@ class Engine:
             )
         with_pathway = {**named, "pathway": decision.pathway}
         for rule_id in decision.urgency_rules[:1]:
-            urgency = self.rule_set.rule(rule_id)
-            assert hasattr(urgency, "urgency")
+            urgency = self.rule_set.urgency_rule(rule_id)
             fired.append(
                 FiredRule(
                     id=urgency.id,
@@ -307,9 +302,12 @@ class Engine:
             yield "mjoa"
         elif leaves["mjoa_delta"] is None:
             yield "earlier_mjoa"
+        first_visit = leaves["mjoa_delta"] is None and leaves["management"] == "untreated"
         for leaf in LEAF_INPUTS:
             if leaf in ("mjoa", "earlier_mjoa") or (mri_missing and leaf in _MRI_LEAVES):
                 continue
+            if leaf == "new_umn_sign" and first_visit:
+                continue  # "new since the last visit" has no meaning at a first assessment
             if leaves.get(leaf) is None:
                 yield leaf
 
@@ -321,9 +319,7 @@ class Engine:
             for text, overrides in _scenarios(leaf, leaves, {}):
                 decision = self.evaluate({**leaves, **overrides}).decision
                 if (decision.pathway, decision.urgency) != (base.pathway, base.urgency):
-                    changed.append(
-                        Scenario(value=text, pathway=decision.pathway, urgency=decision.urgency)  # type: ignore[arg-type]
-                    )
+                    changed.append(Scenario(value=text, pathway=decision.pathway, urgency=decision.urgency))
             if changed:
                 fields = ("mri",) if leaf == "mri" else LEAF_INPUTS.get(leaf, (leaf,))
                 impacts.append(UnknownImpact(input=_label(leaf), fields=fields, scenarios=tuple(changed)))
@@ -336,7 +332,7 @@ class Engine:
 
         def consider(change: str, decision: Decision) -> None:
             if (decision.pathway, decision.urgency) != (base.pathway, base.urgency):
-                out.append(Counterfactual(change=change, pathway=decision.pathway, urgency=decision.urgency))  # type: ignore[arg-type]
+                out.append(Counterfactual(change=change, pathway=decision.pathway, urgency=decision.urgency))
 
         total = leaves["mjoa_total"]
         if total is not None:
@@ -345,11 +341,10 @@ class Engine:
                 if not 0 <= new <= 18:
                     continue
                 delta = leaves["mjoa_delta"]
+                # One point on an item attributed to myelopathy: both totals move.
                 overrides: Leaves = {
                     "mjoa_total": new,
-                    "mjoa_deficit_attributed": new < 18
-                    if leaves["mjoa_deficit_attributed"] or total == 18
-                    else leaves["mjoa_deficit_attributed"],
+                    "mjoa_severity_total": min(18, max(0, leaves["mjoa_severity_total"] + step)),
                     "mjoa_delta": None if delta is None else delta + step,
                 }
                 consider(f"one mJOA point {word} ({new})", self.evaluate({**leaves, **overrides}).decision)
@@ -373,7 +368,10 @@ class Engine:
         order = FEATURES["course"][:4]
         if course in order[:-1]:
             worse = order[order.index(course) + 1]
-            consider(f"course {worse.replace('_', ' ')}", self.table.decide(_with(evaluation.features, "course", worse)))
+            consider(
+                f"course {worse.replace('_', ' ')}",
+                self.table.decide(_with(evaluation.features, "course", worse)),
+            )
         if named["management"] == "rehab_early":
             consider(
                 "after 3 months of supervised rehabilitation",
@@ -402,14 +400,12 @@ class Engine:
         fired = self._fired(evaluation)
         deciding_title = next(rule.title for rule in fired if rule.kind == "pathway")
         scores = _scores(findings, when)
-        plan = follow_up_schedule(
-            when, decision.deciding, decision.urgency, [flag.id for flag in flags]
-        )
+        plan = follow_up_schedule(when, decision.deciding, decision.urgency, [flag.id for flag in flags])
         return Recommendation(
             case_id=findings.case_id,
             assessment_date=when,
-            pathway=decision.pathway,  # type: ignore[arg-type]
-            urgency=decision.urgency,  # type: ignore[arg-type]
+            pathway=decision.pathway,
+            urgency=decision.urgency,
             headline=f"{PATHWAY_LABELS[decision.pathway]} ({decision.urgency}): {deciding_title}",
             rules_fired=tuple(fired),
             superseded=decision.superseded,
@@ -428,7 +424,7 @@ class Engine:
 
 def _with(features: tuple[str, ...], name: str, value: str) -> tuple[str, ...]:
     index = FEATURE_NAMES.index(name)
-    return features[:index] + (value,) + features[index + 1 :]
+    return (*features[:index], value, *features[index + 1 :])
 
 
 def _show(value: Any) -> str:
@@ -471,7 +467,13 @@ def _clinical_picture(findings: Findings, facts: Mapping[str, Any], scores: Scor
     else:
         picture["myelopathy"] = "undetermined: examination or mJOA incomplete"
     if scores.mjoa is not None:
-        picture["severity"] = f"{scores.mjoa.band} (mJOA {scores.mjoa.total}/18)"
+        m = scores.mjoa
+        picture["severity"] = (
+            f"{m.band} (mJOA {m.total}/18)"
+            if m.attributed_total == m.total
+            else f"{m.attributed_band} (mJOA attributed to myelopathy {m.attributed_total}/18; "
+            f"raw {m.total}/18, {m.band})"
+        )
     mri = findings.mri
     if not mri.available:
         picture["imaging"] = "no MRI available"
@@ -481,12 +483,14 @@ def _clinical_picture(findings: Findings, facts: Mapping[str, Any], scores: Scor
             for level, finding in sorted(mri.levels.items())
             if finding.kang is not None and finding.kang >= 2
         ]
-        picture["cord_compression"] = ", ".join(compressed) if compressed else (
-            "none at the graded levels" if facts["compression"] is False else "not fully graded"
+        picture["cord_compression"] = (
+            ", ".join(compressed)
+            if compressed
+            else ("none at the graded levels" if facts["compression"] is False else "not fully graded")
         )
         malacia = facts["t1_hypointensity"]
         picture["myelomalacia_on_imaging"] = {
-            True: "yes: T1 hypointensity (cord softening), an imaging finding distinct from the clinical syndrome",
+            True: "yes: T1 hypointensity (cord softening); an imaging finding, not the clinical syndrome",
             False: "no T1 hypointensity reported",
             None: "not reported",
         }[malacia]

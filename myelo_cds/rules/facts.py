@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from myelo_cds._dates import add_months
 from myelo_cds.findings import (
     MRI,
     CervicalLevel,
@@ -249,14 +250,14 @@ def _mri_field(mri: MRI, name: str) -> Tri:
     return value if mri.available else None
 
 
-def _management(findings: Findings, on: dt.date, rehab_days: int) -> str:
+def _management(findings: Findings, on: dt.date, rehab_months: int) -> str:
     patient = findings.patient
     if patient.management is Management.postoperative:
         return "postoperative"
     if patient.management is Management.supervised_rehabilitation:
         since = patient.management_since
         assert since is not None  # enforced by the Patient model
-        return "rehab_trial_complete" if (on - since).days >= rehab_days else "rehab_early"
+        return "rehab_trial_complete" if add_months(since, rehab_months) <= on else "rehab_early"
     return "untreated"
 
 
@@ -270,7 +271,7 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
     duration = patient.symptom_duration_months
     leaves["long_duration"] = None if duration is None else duration >= params["long_duration_months"]
     leaves["paediatric"] = patient.age_years < params["adult_min_age"]
-    leaves["management"] = _management(findings, on, params["rehab_trial_days"])
+    leaves["management"] = _management(findings, on, params["rehab_trial_months"])
 
     for name in (
         "hand_clumsiness",
@@ -320,15 +321,18 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
     mjoa = findings.mjoa
     if mjoa is None:
         leaves["mjoa_total"] = None
-        leaves["mjoa_deficit_attributed"] = None
+        leaves["mjoa_severity_total"] = None
         leaves["mjoa_not_attributed"] = None
     else:
         maxima = {item["id"]: item["max"] for item in mjoa_scale()["items"]}
-        deficits = {
-            item for item in MJOAItem if getattr(mjoa, item.value) < maxima[item.value]
-        }
+        deficits = {item for item in MJOAItem if getattr(mjoa, item.value) < maxima[item.value]}
         leaves["mjoa_total"] = mjoa.ue_motor + mjoa.le_motor + mjoa.ue_sensation + mjoa.sphincter
-        leaves["mjoa_deficit_attributed"] = bool(deficits - mjoa.not_due_to_myelopathy)
+        # Severity is graded on the deficits the clinician attributes to myelopathy: an item
+        # marked "not due to myelopathy" counts as normal (design; clinical reference s1.1).
+        leaves["mjoa_severity_total"] = sum(
+            maxima[item.value] if item in mjoa.not_due_to_myelopathy else getattr(mjoa, item.value)
+            for item in MJOAItem
+        )
         leaves["mjoa_not_attributed"] = bool(deficits & mjoa.not_due_to_myelopathy)
     earlier = findings.earlier_mjoa
     if earlier is None or mjoa is None:
@@ -345,9 +349,7 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
         return None if level.kang is None else level.kang >= minimum
 
     leaves["compression"] = _levels_any(mri, None, compressed)
-    leaves["high_cervical_compression"] = _levels_any(
-        mri, params["high_cervical_levels"], compressed
-    )
+    leaves["high_cervical_compression"] = _levels_any(mri, params["high_cervical_levels"], compressed)
     leaves["thoracic_compression"] = _mri_field(mri, "thoracic_cord_compression")
     leaves["t1_hypointensity"] = _levels_any(mri, None, lambda lv: lv.t1_hypointensity)
     leaves["t2_signal_any"] = _levels_any(
@@ -357,16 +359,12 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
 
     def multisegment_sharp(level: LevelFinding) -> Tri:
         sharp = None if level.t2_signal is None else level.t2_signal is T2Signal.sharp
-        extent = (
-            None if level.t2_extent_segments is None else level.t2_extent_segments >= segments
-        )
+        extent = None if level.t2_extent_segments is None else level.t2_extent_segments >= segments
         return all3((sharp, extent))
 
     leaves["multisegment_sharp_t2"] = _levels_any(mri, None, multisegment_sharp)
     leaves["snake_eyes"] = _levels_any(mri, None, lambda lv: lv.snake_eyes)
-    leaves["k_line_negative"] = (
-        None if mri.k_line is None else mri.k_line is KLine.negative
-    )
+    leaves["k_line_negative"] = None if mri.k_line is None else mri.k_line is KLine.negative
     for name in (
         "opll",
         "kyphosis",
@@ -420,6 +418,12 @@ def _sphincter_facts(change: SphincterChange | None, other_cause: Tri) -> dict[s
     }
 
 
+# For a change of band, 18 counts as mild: the guideline bands stop at 17 and rule R7 treats
+# mJOA 18 with myelopathic signs as mild, so 18 -> 17 is a 1-point fall within the mild band
+# ("possible deterioration"), not a change of band (clinical reference s1.2, s2.2).
+_CHANGE_RANK = {"normal": 1, "mild": 1, "moderate": 2, "severe": 3}
+
+
 def _course(facts: dict[str, Any], params: Mapping[str, Any]) -> str:
     delta: int | None = facts["mjoa_delta"]
     total: int | None = facts["mjoa_total"]
@@ -428,8 +432,7 @@ def _course(facts: dict[str, Any], params: Mapping[str, Any]) -> str:
         band_worse: Tri = None
     else:
         drop = delta <= -params["deterioration_drop_points"]
-        order = FEATURES["band"]
-        band_worse = order.index(severity_band(total)) > order.index(severity_band(total - delta))
+        band_worse = _CHANGE_RANK[severity_band(total)] > _CHANGE_RANK[severity_band(total - delta)]
     if any3((drop, band_worse, facts["new_umn_sign"])) is True:
         return "deteriorated"
     if delta is None or total is None:
@@ -443,6 +446,8 @@ def _course(facts: dict[str, Any], params: Mapping[str, Any]) -> str:
 def combine(leaves: Leaves, params: Mapping[str, Any]) -> dict[str, Any]:
     """Every fact (leaves included) and the decision-table features, from the leaves alone."""
     f: dict[str, Any] = dict(leaves)
+    severity_total = leaves["mjoa_severity_total"]
+    f["mjoa_deficit_attributed"] = None if severity_total is None else severity_total < 18
     f.update(_tempo_facts(leaves["tempo"]))
     f.update(_edx_facts(leaves["edx"]))
     f.update(_sphincter_facts(leaves["sphincter"], leaves["sphincter_other_cause"]))
@@ -476,12 +481,9 @@ def combine(leaves: Leaves, params: Mapping[str, Any]) -> dict[str, Any]:
     )
     # Design definition (clinical reference, decision logic summary): a myelopathic symptom
     # with an objective sign, or an mJOA deficit the clinician attributes to myelopathy.
-    f["myelopathy"] = any3(
-        (all3((f["myelopathic_symptom"], f["umn_sign"])), f["mjoa_deficit_attributed"])
-    )
+    f["myelopathy"] = any3((all3((f["myelopathic_symptom"], f["umn_sign"])), f["mjoa_deficit_attributed"]))
     f["neuro_deficit"] = any3(
-        (f["myelopathy"], f["myelopathic_symptom"], f["umn_sign"], f["weakness"])
-        + (f["sensory_level_any"],)
+        (f["myelopathy"], f["myelopathic_symptom"], f["umn_sign"], f["weakness"], f["sensory_level_any"])
     )
     f["infection_risk"] = any3((f["iv_drug_use"], f["immunosuppression"]))
     f["radiculopathy"] = any3(
@@ -526,9 +528,10 @@ def combine(leaves: Leaves, params: Mapping[str, Any]) -> dict[str, Any]:
     f["gait_impairment"] = any3((f["gait_deviation"], f["gait_imbalance"]))
 
     total: int | None = f["mjoa_total"]
-    band = "unknown" if total is None else severity_band(total)
+    severity: int | None = f["mjoa_severity_total"]
+    band = "unknown" if severity is None else severity_band(severity)
     f["very_severe"] = None if total is None else total <= mjoa_scale()["very_severe"]["max"]
-    f["mjoa_18_with_myelopathy"] = all3((None if total is None else total == 18, f["myelopathy"]))
+    f["mjoa_18_with_myelopathy"] = all3((None if severity is None else severity == 18, f["myelopathy"]))
     delta, days = f["mjoa_delta"], f["mjoa_days"]
     if delta is None:
         f["rapid_mjoa_decline"] = None

@@ -151,11 +151,14 @@ class RuleSet(_Row):
     def params(self) -> dict[str, Any]:
         return {name: p.value for name, p in self.parameters.items()}
 
-    def rule(self, rule_id: str) -> PathwayRule | UrgencyRule | ScreenRule:
-        for row in (*self.red_flags, *self.pathway, *self.urgency, *self.differentials, *self.flags):
-            if row.id == rule_id:
-                return row
-        raise KeyError(rule_id)
+    def pathway_rule(self, rule_id: str) -> PathwayRule:
+        return next(row for row in self.pathway if row.id == rule_id)
+
+    def urgency_rule(self, rule_id: str) -> UrgencyRule:
+        return next(row for row in self.urgency if row.id == rule_id)
+
+    def all_rows(self) -> tuple[ScreenRule | PathwayRule | UrgencyRule, ...]:
+        return (*self.red_flags, *self.pathway, *self.urgency, *self.differentials, *self.flags)
 
     def check_references(self, known_facts: set[str]) -> None:
         """Every fact, feature, value and source named in a row must exist.
@@ -165,7 +168,7 @@ class RuleSet(_Row):
         """
         problems: list[str] = []
         ids: set[str] = set()
-        for row in (*self.red_flags, *self.pathway, *self.urgency, *self.differentials, *self.flags):
+        for row in self.all_rows():
             if row.id in ids:
                 problems.append(f"duplicate rule id {row.id}")
             ids.add(row.id)
@@ -198,9 +201,7 @@ def _check_when(
             continue
         for item in (value,) if isinstance(value, str) else value:
             if item not in columns[feature]:
-                problems.append(
-                    f"{row_id}: {feature} has no value {item!r} (allowed: {columns[feature]})"
-                )
+                problems.append(f"{row_id}: {feature} has no value {item!r} (allowed: {columns[feature]})")
     return problems
 
 

@@ -49,15 +49,15 @@ class DecisionTable:
     def __init__(self, rule_set: RuleSet) -> None:
         self.rule_set = rule_set
         rows = sorted(rule_set.pathway, key=lambda row: row.priority)
-        self._pathway: tuple[tuple[PathwayRule, tuple[tuple[int, frozenset[str]], ...]], ...] = (
-            tuple((row, _compile(row.when, FEATURE_NAMES)) for row in rows)
+        self._pathway: tuple[tuple[PathwayRule, tuple[tuple[int, frozenset[str]], ...]], ...] = tuple(
+            (row, _compile(row.when, FEATURE_NAMES)) for row in rows
         )
         urgency_columns = (*FEATURE_NAMES, "pathway")
         ordered = sorted(rule_set.urgency, key=lambda row: URGENCIES.index(row.urgency))
-        self._urgency: tuple[tuple[UrgencyRule, tuple[tuple[int, frozenset[str]], ...]], ...] = (
-            tuple((row, _compile(row.when, urgency_columns)) for row in ordered)
+        self._urgency: tuple[tuple[UrgencyRule, tuple[tuple[int, frozenset[str]], ...]], ...] = tuple(
+            (row, _compile(row.when, urgency_columns)) for row in ordered
         )
-        self.decide = lru_cache(maxsize=None)(self._decide)
+        self.decide = lru_cache(maxsize=None)(self.decide_uncached)
 
     @staticmethod
     def _matches(conditions: tuple[tuple[int, frozenset[str]], ...], values: tuple[str, ...]) -> bool:
@@ -67,7 +67,8 @@ class DecisionTable:
         """Every pathway row whose conditions hold, by priority."""
         return [row for row, cond in self._pathway if self._matches(cond, features)]
 
-    def _decide(self, features: tuple[str, ...]) -> Decision:
+    def decide_uncached(self, features: tuple[str, ...]) -> Decision:
+        """Evaluate both tables for one feature vector (``decide`` is the memoised form)."""
         matched = self.matching_pathway_rows(features)
         if not matched:
             # Unreachable for a verified rule set (totality is proven by `verify`); kept so

@@ -1,0 +1,196 @@
+"""Batch evaluation of clinic lists (CSV or JSONL): one result row per case.
+
+A CSV column is a dotted path into the findings (``patient.age_years``,
+``mjoa.ue_motor``, ``mri.levels.C5-C6.kang``); an empty cell means "not examined".
+List fields (``mjoa.not_due_to_myelopathy``) take ``;``-separated values. A JSONL line
+is one findings object, exactly as ``assess`` reads it. A bad row is reported with its
+reason and never stops the rest. Rows are evaluated by the same engine as a single
+assessment (the decision without its explanation).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from myelo_cds.csv_safety import safe_cell
+from myelo_cds.errors import describe_validation_error
+from myelo_cds.findings import Findings
+from myelo_cds.rules.engine import default_engine
+from myelo_cds.rules.table import screen
+
+__all__ = ["OUTPUT_COLUMNS", "evaluate_row", "read_rows", "row_to_findings", "run_batch"]
+
+OUTPUT_COLUMNS = (
+    "row",
+    "case_id",
+    "pathway",
+    "urgency",
+    "deciding_rules",
+    "red_flags",
+    "flags",
+    "differentials",
+    "mjoa_total",
+    "band",
+    "course",
+    "rule_set_version",
+    "rule_set_sha256",
+    "error",
+)
+_LIST_FIELDS = {"mjoa.not_due_to_myelopathy"}
+_CHUNK = 2000
+
+
+def row_to_findings(row: dict[str, str]) -> dict[str, Any]:
+    """A flat CSV row (dotted column names) as the nested findings object."""
+    nested: dict[str, Any] = {}
+    for column, cell in row.items():
+        text = cell.strip() if isinstance(cell, str) else ""
+        if column is None or text == "":
+            continue
+        value: Any = text
+        if column in _LIST_FIELDS:
+            value = [part.strip() for part in text.split(";") if part.strip()]
+        target = nested
+        parts = column.strip().split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ValueError(f"column {column!r} conflicts with another column")
+        target[parts[-1]] = value
+    return nested
+
+
+def evaluate_row(number: int, raw: dict[str, Any] | str, on: dt.date | None) -> dict[str, Any]:
+    """Evaluate one raw row (a CSV dict or a JSONL line); errors become the ``error`` column."""
+    engine = default_engine()
+    out: dict[str, Any] = dict.fromkeys(OUTPUT_COLUMNS, "")
+    out["row"] = number
+    out["rule_set_version"] = engine.rule_set.version
+    out["rule_set_sha256"] = engine.rule_set.sha256
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else row_to_findings(raw)
+        if isinstance(data, dict) and isinstance(data.get("case_id"), str):
+            out["case_id"] = data["case_id"]
+        findings = Findings.model_validate(data)
+    except ValidationError as error:
+        out["error"] = "; ".join(describe_validation_error(error))
+        return out
+    except (ValueError, TypeError) as error:
+        out["error"] = f"malformed row: {error}"
+        return out
+    evaluation = engine.decide(findings, on)
+    facts, decision = evaluation.facts, evaluation.decision
+    rule_set = engine.rule_set
+    features = facts["features"]
+    out.update(
+        case_id=findings.case_id or "",
+        pathway=decision.pathway,
+        urgency=decision.urgency,
+        deciding_rules=";".join(decision.deciding),
+        red_flags=";".join(k for k, v in evaluation.red_flags.items() if v is True),
+        flags=";".join(k for k, v in screen(rule_set.flags, facts).items() if v is True),
+        differentials=";".join(k for k, v in screen(rule_set.differentials, facts).items() if v is True),
+        mjoa_total="" if facts["mjoa_total"] is None else facts["mjoa_total"],
+        band=features["band"],
+        course=features["course"],
+    )
+    return out
+
+
+def read_rows(path: Path, handle: TextIO) -> Iterator[dict[str, Any] | str]:
+    """Raw rows from a CSV or JSONL file (chosen by extension)."""
+    if path.suffix.lower() == ".csv":
+        yield from csv.DictReader(handle)
+    elif path.suffix.lower() in (".jsonl", ".ndjson"):
+        for line in handle:
+            if line.strip():
+                yield line
+    else:
+        raise ValueError(f"{path.name}: batch input must be .csv or .jsonl")
+
+
+_Job = tuple[int, list[dict[str, Any] | str], dt.date | None]
+
+
+def _work(job: _Job) -> list[dict[str, Any]]:
+    start, rows, on = job
+    return [evaluate_row(start + i, raw, on) for i, raw in enumerate(rows)]
+
+
+def _jobs(rows: Iterable[dict[str, Any] | str], on: dt.date | None) -> Iterator[_Job]:
+    iterator = iter(rows)
+    start = 1
+    while chunk := list(islice(iterator, _CHUNK)):
+        yield start, chunk, on
+        start += len(chunk)
+
+
+def _writer(path: Path, handle: TextIO) -> Callable[[dict[str, Any]], None]:
+    if path.suffix.lower() == ".csv":
+        writer = csv.DictWriter(handle, fieldnames=OUTPUT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        return lambda row: writer.writerow({k: safe_cell(v) for k, v in row.items()})
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+
+        def write_json(row: dict[str, Any]) -> None:
+            handle.write(json.dumps(row) + "\n")
+
+        return write_json
+    raise ValueError(f"{path.name}: batch output must be .csv or .jsonl")
+
+
+def run_batch(
+    source: Path,
+    target: Path,
+    *,
+    on: dt.date | None = None,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Evaluate every row of ``source`` into ``target``; returns counts by pathway and errors.
+
+    Args:
+        source: a ``.csv`` or ``.jsonl`` file.
+        target: a ``.csv`` or ``.jsonl`` file to write.
+        on: assessment date for rows without one (default: today).
+        workers: processes to use (default: the number of CPUs).
+        progress: called with the number of rows done so far.
+    """
+    workers = workers or os.cpu_count() or 1
+    default_engine()  # compile once before the workers fork
+    counts: dict[str, int] = {}
+    done = 0
+    partial = target.with_name(target.name + ".partial")
+    with (
+        source.open(newline="", encoding="utf-8") as src,
+        partial.open("w", newline="", encoding="utf-8") as dst,
+    ):
+        write = _writer(target, dst)
+        jobs = _jobs(read_rows(source, src), on)
+        pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+        try:
+            results = pool.imap(_work, jobs) if pool else map(_work, jobs)
+            for chunk in results:
+                for row in chunk:
+                    write(row)
+                    key = "error" if row["error"] else row["pathway"]
+                    counts[key] = counts.get(key, 0) + 1
+                done += len(chunk)
+                if progress:
+                    progress(done)
+        finally:
+            if pool:
+                pool.close()
+                pool.join()
+    partial.replace(target)  # a killed run never leaves a half-written result file
+    return counts

@@ -1,0 +1,175 @@
+"""Command line: ``python -m myelo_cds {assess,schema,verify,batch}``.
+
+A stable contract others script against. Exit status: 0 success; 1 verification failed;
+2 bad input (the message names the field, the value and the allowed range). Never a
+traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from pydantic import ValidationError
+
+from myelo_cds.errors import describe_validation_error
+from myelo_cds.findings import Findings
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date {text!r} is not YYYY-MM-DD") from None
+
+
+def _bad(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from myelo_cds.report import consult_summary
+    from myelo_cds.rules.engine import assess
+
+    path = Path(args.case)
+    try:
+        text = sys.stdin.read() if args.case == "-" else path.read_text(encoding="utf-8")
+    except OSError as error:
+        return _bad(f"cannot read {args.case}: {error.strerror}")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        return _bad(f"{args.case} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}")
+    try:
+        findings = Findings.model_validate(data)
+    except ValidationError as error:
+        lines = describe_validation_error(error)
+        print(f"error: {args.case} has {len(lines)} invalid field(s):", file=sys.stderr)
+        for line in lines:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    recommendation = assess(findings, args.date)
+    if args.format == "text":
+        print(consult_summary(recommendation))
+    else:
+        print(recommendation.model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(Findings.model_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from myelo_cds.rules.verify import verify_rule_set
+
+    report = verify_rule_set()
+    if args.format == "json":
+        print(json.dumps({"passed": report.passed, **report.model_dump()}, indent=2))
+    else:
+        print(report.text())
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, stream: TextIO, total: int | None) -> None:
+        self.stream, self.total, self.start = stream, total, time.perf_counter()
+        self.active = stream.isatty()
+
+    def __call__(self, done: int) -> None:
+        if not self.active:
+            return
+        rate = done / max(time.perf_counter() - self.start, 1e-9)
+        if self.total:
+            filled = int(30 * done / self.total)
+            bar = "#" * filled + "-" * (30 - filled)
+            self.stream.write(f"\r[{bar}] {done:,}/{self.total:,} rows ({rate:,.0f}/s)")
+        else:
+            self.stream.write(f"\r{done:,} rows ({rate:,.0f}/s)")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.active:
+            self.stream.write("\n")
+
+
+def _count_rows(path: Path) -> int | None:
+    try:
+        with path.open("rb") as handle:
+            lines = sum(1 for _ in handle)
+    except OSError:
+        return None
+    return max(lines - 1, 0) if path.suffix.lower() == ".csv" else lines
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from myelo_cds.batch import run_batch
+
+    source, target = Path(args.input), Path(args.output)
+    for path, role in ((source, "input"), (target, "output")):
+        if path.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
+            return _bad(f"batch {role} {path.name} must end in .csv or .jsonl")
+    if not source.is_file():
+        return _bad(f"batch input {source} does not exist")
+    progress = _Progress(sys.stderr, _count_rows(source) if sys.stderr.isatty() else None)
+    try:
+        counts = run_batch(source, target, on=args.date, workers=args.workers, progress=progress)
+    except (UnicodeDecodeError, ValueError) as error:
+        return _bad(f"cannot read {source.name}: {error}")
+    finally:
+        progress.close()
+    summary = ", ".join(f"{key} {count:,}" for key, count in sorted(counts.items()))
+    print(f"{sum(counts.values()):,} rows -> {target}: {summary}", file=sys.stderr)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m myelo_cds",
+        description="Decision support for degenerative cervical myelopathy (the clinician decides).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    assess = commands.add_parser("assess", help="assess one case (JSON findings)")
+    assess.add_argument("case", help="findings JSON file, or - for standard input")
+    assess.add_argument("--format", choices=("json", "text"), default="json")
+    assess.add_argument(
+        "--date", type=_date, help="assessment date YYYY-MM-DD (default: the case's, else today)"
+    )
+    assess.set_defaults(run=_assess)
+    schema = commands.add_parser("schema", help="print the JSON Schema of the input")
+    schema.set_defaults(run=_schema)
+    verify = commands.add_parser("verify", help="verify the rule set over the whole input space")
+    verify.add_argument("--format", choices=("json", "text"), default="text")
+    verify.set_defaults(run=_verify)
+    batch = commands.add_parser("batch", help="evaluate a clinic list (CSV or JSONL)")
+    batch.add_argument("input", help="input .csv (dotted column names) or .jsonl")
+    batch.add_argument("-o", "--output", required=True, help="output .csv or .jsonl")
+    batch.add_argument("--date", type=_date, help="assessment date for rows without one")
+    batch.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
+    batch.set_defaults(run=_batch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
