@@ -168,9 +168,27 @@ def run_batch(
     """
     workers = workers or os.cpu_count() or 1
     default_engine()  # compile once before the workers fork
+    partial = target.with_name(target.name + ".partial")
+    try:
+        counts = _write_all(source, target, partial, on=on, workers=workers, progress=progress)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)  # a killed or failed run never leaves a result file
+    return counts
+
+
+def _write_all(
+    source: Path,
+    target: Path,
+    partial: Path,
+    *,
+    on: dt.date | None,
+    workers: int,
+    progress: Callable[[int], None] | None,
+) -> dict[str, int]:
     counts: dict[str, int] = {}
     done = 0
-    partial = target.with_name(target.name + ".partial")
     with (
         source.open(newline="", encoding="utf-8") as src,
         partial.open("w", newline="", encoding="utf-8") as dst,
@@ -192,5 +210,4 @@ def run_batch(
             if pool:
                 pool.close()
                 pool.join()
-    partial.replace(target)  # a killed run never leaves a half-written result file
     return counts

@@ -157,3 +157,15 @@ def test_no_command_is_a_usage_error() -> None:
     result = cli()
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_a_failed_batch_leaves_no_result_file(tmp_path: Path) -> None:
+    """Rows are written to a .partial file renamed only at the end: no half result is mistaken for a whole one."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"case_id,patient.age_years\nA1,64\n" + b"\xff\xfe bad bytes\n" * 3)
+    target = tmp_path / "out.csv"
+    result = cli("batch", str(source), "-o", str(target))
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+    assert not target.exists()
+    assert not list(tmp_path.glob("*.partial"))
