@@ -140,7 +140,7 @@ def _field_description(path: str) -> str | None:
     return text.split(" Leave empty", maxsplit=1)[0].rstrip(".")
 
 
-def _scenarios(leaf: str, leaves: Leaves, facts: Mapping[str, Any]) -> list[tuple[str, Leaves]]:
+def _scenarios(leaf: str, leaves: Leaves) -> list[tuple[str, Leaves]]:
     """Plausible completions of one unknown input, as leaf overrides."""
     if leaf in _ENUM_LEAVES:
         return [(member.value, {leaf: member}) for member in _ENUM_LEAVES[leaf]]
@@ -316,7 +316,7 @@ class Engine:
         impacts = []
         for leaf in self._unknown_inputs(leaves):
             changed = []
-            for text, overrides in _scenarios(leaf, leaves, {}):
+            for text, overrides in _scenarios(leaf, leaves):
                 decision = self.evaluate({**leaves, **overrides}).decision
                 if (decision.pathway, decision.urgency) != (base.pathway, base.urgency):
                     changed.append(Scenario(value=text, pathway=decision.pathway, urgency=decision.urgency))
