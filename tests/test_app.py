@@ -20,7 +20,7 @@ def test_app_router_launches() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     at.run()
     assert not at.exception
-    assert at.title[0].value == "Assess a case file"
+    assert at.title[0].value == "Consult"
 
 
 def test_example_case_shows_recommendation_and_basis() -> None:

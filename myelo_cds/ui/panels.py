@@ -1,0 +1,87 @@
+"""Result panels shared by the pages: the emergency banner and the recommendation with its basis."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from myelo_cds.result import Recommendation
+from myelo_cds.rules.engine import PATHWAY_LABELS
+
+__all__ = ["URGENCY_ICON", "render_banner", "render_errors", "render_recommendation"]
+
+URGENCY_ICON = {
+    "emergency": ":material/emergency:",
+    "expedited": ":material/schedule:",
+    "routine": ":material/event_available:",
+}
+_URGENCY_TEXT = {"emergency": "EMERGENCY", "expedited": "EXPEDITED", "routine": "ROUTINE"}
+
+
+def render_banner(rec: Recommendation) -> None:
+    """An unmistakable banner for a positive red-flag screen: text, icon and triggers."""
+    red = [rule for rule in rec.rules_fired if rule.kind == "red_flag"]
+    if not red:
+        return
+    lines = "\n".join(f"- **{rule.title}** ({rule.id}): {rule.action}" for rule in red)
+    st.error(
+        f"**EMERGENCY - red flag present.** Emergency referral is advised on these findings:\n\n{lines}",
+        icon=URGENCY_ICON["emergency"],
+    )
+
+
+def render_errors(lines: list[str]) -> None:
+    st.error(
+        "Some fields need attention; nothing entered has been lost:\n\n"
+        + "\n".join(f"- {line}" for line in lines),
+        icon=":material/edit_note:",
+    )
+
+
+def render_recommendation(rec: Recommendation) -> None:
+    """Pathway and urgency, every rule with inputs and source, flags, differentials, what-ifs."""
+    show = {"emergency": st.error, "expedited": st.warning, "routine": st.success}[rec.urgency]
+    show(
+        f"**{PATHWAY_LABELS[rec.pathway]}** - urgency **{_URGENCY_TEXT[rec.urgency]}**\n\n{rec.headline}",
+        icon=URGENCY_ICON[rec.urgency],
+    )
+    st.caption(
+        f"Rule set {rec.rule_set.id} {rec.rule_set.version} (sha256 {rec.rule_set.sha256[:12]}...). "
+        "Decision support: the clinician decides."
+    )
+    picture = rec.clinical_picture
+    st.markdown("\n".join(f"- **{key.replace('_', ' ')}**: {value}" for key, value in picture.items()))
+    st.markdown("**Basis: rules that fired**")
+    for rule in rec.rules_fired:
+        with st.expander(f"{rule.id} - {rule.title}", expanded=rule.kind != "urgency"):
+            st.markdown(
+                f"*{rule.kind.replace('_', ' ')} rule v{rule.version}*  \n"
+                f"**Inputs matched:** {', '.join(f'{k} = {v}' for k, v in rule.inputs.items())}  \n"
+                f"**Action:** {rule.action}  \n"
+                f"**Source:** {rule.citation}  \n"
+                f"**Strength:** {rule.strength}; **quality:** {rule.quality}; "
+                f"**evidence:** {rule.evidence}" + (f"; {rule.recommendation}" if rule.recommendation else "")
+            )
+    if rec.superseded:
+        st.caption("Also matched but outranked: " + ", ".join(rec.superseded))
+    if rec.flags:
+        st.markdown("**Prognosis and planning flags**")
+        st.markdown("\n".join(f"- {flag.text} *({flag.id}, {flag.evidence})*" for flag in rec.flags))
+    if rec.differentials:
+        st.markdown("**Differential diagnoses to consider**")
+        st.markdown(
+            "\n".join(
+                f"- **{dx.condition}**: {dx.workup} *(because: {', '.join(dx.triggers)})*"
+                for dx in rec.differentials
+            )
+        )
+    if rec.unknowns or rec.counterfactuals:
+        st.markdown("**What would change this**")
+        lines = [
+            f"- *Not recorded* - {u.input}: "
+            + "; ".join(f"{s.value} -> {PATHWAY_LABELS[s.pathway]} ({s.urgency})" for s in u.scenarios)
+            for u in rec.unknowns
+        ]
+        lines += [
+            f"- {cf.change} -> {PATHWAY_LABELS[cf.pathway]} ({cf.urgency})" for cf in rec.counterfactuals
+        ]
+        st.markdown("\n".join(lines))

@@ -1,0 +1,49 @@
+"""Consult: enter findings the way the exam is done; see one recommendation with its basis."""
+
+import json
+
+import streamlit as st
+from pydantic import ValidationError
+
+from myelo_cds import Findings, assess
+from myelo_cds.errors import describe_validation_error
+from myelo_cds.examples import example_cases
+from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
+from myelo_cds.ui.panels import render_banner, render_errors, render_recommendation
+
+st.title("Consult")
+with st.expander("Start from an example or a saved case file"):
+    left, right = st.columns(2)
+    example = left.selectbox("Example case", list(example_cases()), index=None, placeholder="choose")
+    if left.button("Load example", disabled=example is None):
+        load_draft(json.loads(example_cases()[example]))
+        st.rerun()
+    upload = right.file_uploader("Case file (JSON)", type=["json"], max_upload_size=1)
+    if upload is not None and right.button("Load file"):
+        try:
+            load_draft(
+                Findings.model_validate_json(upload.getvalue()).model_dump(mode="json", exclude_none=True)
+            )
+            st.rerun()
+        except ValidationError as error:
+            render_errors(describe_validation_error(error))
+    if st.button("Clear the form"):
+        clear_draft()
+        st.rerun()
+
+banner = st.container()
+form_column, result_column = st.columns([3, 2], gap="large")
+with form_column:
+    values = render_form()
+
+with result_column:
+    st.subheader("Recommendation")
+    try:
+        findings = Findings.model_validate(findings_data(values))
+    except ValidationError as error:
+        render_errors(describe_validation_error(error))
+        st.stop()
+    recommendation = assess(findings)
+    render_recommendation(recommendation)
+with banner:
+    render_banner(recommendation)

@@ -1,0 +1,128 @@
+"""The consult page under AppTest: findings entered through the widgets give the engine's answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from myelo_cds import Findings, assess
+
+ROOT = Path(__file__).resolve().parents[1]
+VALIDATION = sorted((ROOT / "data" / "validation").glob("*.json"))
+
+
+def consult() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=30)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for name, value in data.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{name}.")
+        elif value is not None:
+            out.append((prefix + name, value))
+    return out
+
+
+def enter(at: AppTest, data: dict[str, Any]) -> AppTest:
+    """Type a case into the widgets one by one, as a clinician would (MRI switched on first)."""
+    if data.get("mri", {}).get("available"):
+        at.toggle(key="f.mri.available").set_value(True).run()
+    for path, value in _flatten(data):
+        if path == "mri.available":
+            continue
+        key = "f." + path
+        if isinstance(value, bool):
+            at.segmented_control(key=key).set_value("Yes" if value else "No")
+            continue
+        widget = _find(at, key)
+        widget.set_value(value)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _find(at: AppTest, key: str) -> Any:
+    for kind in ("number_input", "selectbox", "segmented_control", "text_input", "date_input", "multiselect"):
+        try:
+            return getattr(at, kind)(key=key)
+        except KeyError:
+            continue
+    raise KeyError(key)
+
+
+def recommendation_text(at: AppTest) -> str:
+    return " ".join(e.value for e in (*at.error, *at.warning, *at.success))
+
+
+def test_empty_form_asks_for_age_and_does_not_crash() -> None:
+    at = consult()
+    assert "patient.age_years: required field is missing" in at.error[0].value
+
+
+def test_moderate_dcm_entered_through_widgets() -> None:
+    at = consult()
+    at.number_input(key="f.patient.age_years").set_value(64)
+    at.segmented_control(key="f.symptoms.hand_clumsiness").set_value("Yes")
+    at.segmented_control(key="f.exam.umn.hoffmann_tromner").set_value("Yes")
+    for item, score in {"ue_motor": 3, "le_motor": 5, "ue_sensation": 2, "sphincter": 3}.items():
+        at.selectbox(key=f"f.mjoa.{item}").set_value(score)
+    at.toggle(key="f.mri.available").set_value(True).run()
+    at.selectbox(key="f.mri.levels.C5-C6.kang").set_value(2)
+    at.segmented_control(key="f.mri.unlisted_levels_normal").set_value("Yes")
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "13/18"
+    assert "Surgical referral" in at.warning[0].value
+    assert "EXPEDITED" in at.warning[0].value
+    assert any(exp.label.startswith("R11") for exp in at.expander)
+
+
+def test_positive_red_flag_puts_the_emergency_banner_on_top_with_its_trigger() -> None:
+    at = consult()
+    at.number_input(key="f.patient.age_years").set_value(70)
+    at.segmented_control(key="f.symptoms.fever").set_value("Yes")
+    at.segmented_control(key="f.symptoms.hand_clumsiness").set_value("Yes")
+    at.run()
+    banner = at.error[0].value
+    assert banner.startswith("**EMERGENCY - red flag present.**")
+    assert "RF-INFECTION-FEVER" in banner
+
+
+def test_bad_combination_names_the_field_and_keeps_what_was_entered() -> None:
+    at = consult()
+    at.number_input(key="f.patient.age_years").set_value(60)
+    at.segmented_control(key="f.patient.management").set_value("postoperative")
+    at.run()
+    assert not at.exception
+    assert "management_since is required" in at.error[0].value
+    assert at.number_input(key="f.patient.age_years").value == 60
+
+
+def test_loading_an_example_fills_the_form() -> None:
+    at = consult()
+    at.selectbox[0].set_value("red_flag_trauma").run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.number_input(key="f.patient.age_years").value == 68
+    assert "EMERGENCY" in at.error[0].value
+
+
+@pytest.mark.parametrize("case_file", VALIDATION[::6], ids=lambda p: p.stem)
+def test_validation_case_entered_through_widgets_matches_the_engine(case_file: Path) -> None:
+    case = json.loads(case_file.read_text())
+    expected = assess(Findings.model_validate(case["findings"]))
+    at = enter(consult(), case["findings"])
+    text = recommendation_text(at)
+    from myelo_cds.rules.engine import PATHWAY_LABELS
+
+    assert PATHWAY_LABELS[expected.pathway] in text
+    assert expected.urgency.upper() in text
