@@ -6,6 +6,9 @@ st.set_page_config(page_title="myelo-cds", page_icon=":material/neurology:", lay
 navigation = st.navigation(
     [
         st.Page("pages/consult.py", title="Consult", icon=":material/stethoscope:", default=True),
+        st.Page("pages/follow_up.py", title="Follow-up plan", icon=":material/calendar_month:"),
+        st.Page("pages/rules_evidence.py", title="Rules & evidence", icon=":material/gavel:"),
+        st.Page("pages/about.py", title="About & patient information", icon=":material/info:"),
         st.Page("pages/assess_case.py", title="Assess a case file", icon=":material/fact_check:"),
     ]
 )

@@ -9,7 +9,7 @@ from myelo_cds import Findings, assess
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.examples import example_cases
 from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
-from myelo_cds.ui.panels import render_banner, render_errors, render_recommendation
+from myelo_cds.ui.panels import render_banner, render_downloads, render_errors, render_recommendation
 
 st.title("Consult")
 with st.expander("Start from an example or a saved case file"):
@@ -45,5 +45,7 @@ with result_column:
         st.stop()
     recommendation = assess(findings)
     render_recommendation(recommendation)
+    clinician = st.text_input("Clinician id for the note (initials or staff number)", key="clinician_id")
+    render_downloads(recommendation, findings, clinician or None)
 with banner:
     render_banner(recommendation)

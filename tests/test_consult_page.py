@@ -40,11 +40,8 @@ def enter(at: AppTest, data: dict[str, Any]) -> AppTest:
         if path == "mri.available":
             continue
         key = "f." + path
-        if isinstance(value, bool):
-            at.segmented_control(key=key).set_value("Yes" if value else "No")
-            continue
         widget = _find(at, key)
-        widget.set_value(value)
+        widget.set_value(("Yes" if value else "No") if isinstance(value, bool) else value)
     at.run()
     assert not at.exception
     return at

@@ -175,7 +175,7 @@ def _widget(spec: FieldSpec, label: str | None = None, *, collapsed: bool = Fals
             max_value=None if spec.maximum is None else cast(spec.maximum),
             value=None,
             step=1 if integer else 0.5,
-            placeholder="not recorded",
+            placeholder="-" if collapsed else "not recorded",
             **common,
         )
     if spec.kind == "date":
@@ -184,15 +184,29 @@ def _widget(spec: FieldSpec, label: str | None = None, *, collapsed: bool = Fals
 
 
 def _grade_select(path: str, label: str, top: int, *, wording: Iterable[str] | None = None) -> Any:
-    words = list(wording) if wording is not None else None
+    if wording is None:
+        return _compact_select(path, label, list(range(top + 1)))
+    words = list(wording)
     return st.selectbox(
         label,
         list(range(top + 1)),
         index=None,
-        format_func=(lambda n: f"{n} - {words[n]}") if words else str,
+        format_func=lambda n: f"{n} - {words[n]}",
         placeholder="not recorded",
         key=KEY + path,
-        label_visibility="collapsed" if words is None else "visible",
+        persist_state="session",
+    )
+
+
+def _compact_select(path: str, label: str, options: list[Any]) -> Any:
+    """A narrow select for grids (label hidden but kept for screen readers; '-' = not recorded)."""
+    return st.selectbox(
+        label,
+        options,
+        index=None,
+        placeholder="-",
+        key=KEY + path,
+        label_visibility="collapsed",
         persist_state="session",
     )
 
@@ -260,32 +274,28 @@ def _mjoa_section(values: dict[str, Any]) -> None:
 
 def _mri_levels(values: dict[str, Any]) -> None:
     st.markdown("**Per level** (leave blank where not reported)")
-    header = st.columns([1, 1, 1, 1, 1, 1])
+    widths = [0.7, 1.3, 1.3, 1, 1, 1]
+    header = st.columns(widths)
     for col, text in zip(
         header, ("Level", "Kang 0-3", "T2 signal", "T2 segments", "T1 low", "Snake eyes"), strict=True
     ):
         col.caption(text)
     for level in CervicalLevel:
-        row = st.columns([1, 1, 1, 1, 1, 1])
+        row = st.columns(widths)
         row[0].markdown(level.value)
         for col, name in zip(row[1:], LEVEL_FIELDS, strict=True):
             path = f"mri.levels.{level.value}.{name}"
             label = f"{level.value} {name.replace('_', ' ')}"
+            spec = field_spec(path)
             with col:
-                if name == "kang":
+                if spec.kind == "tri":
+                    values[path] = _to_model(spec, _compact_select(path, label, [_YES, _NO]))
+                elif spec.kind == "enum":
+                    values[path] = _compact_select(path, label, list(spec.options))
+                elif name == "kang":
                     values[path] = _grade_select(path, label, 3)
-                elif name == "t2_signal":
-                    values[path] = st.selectbox(
-                        label,
-                        list(field_spec(path).options),
-                        index=None,
-                        placeholder="-",
-                        key=KEY + path,
-                        label_visibility="collapsed",
-                        persist_state="session",
-                    )
                 else:
-                    values[path] = _widget(field_spec(path), label, collapsed=True)
+                    values[path] = _widget(spec, label, collapsed=True)
 
 
 def render_form() -> dict[str, Any]:

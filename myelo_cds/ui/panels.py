@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from myelo_cds.exports import (
+    assessment_json,
+    consult_note_pdf,
+    consult_note_text,
+    handout_pdf,
+    schedule_ics,
+)
+from myelo_cds.findings import Findings
 from myelo_cds.result import Recommendation
 from myelo_cds.rules.engine import PATHWAY_LABELS
 
-__all__ = ["URGENCY_ICON", "render_banner", "render_errors", "render_recommendation"]
+__all__ = ["URGENCY_ICON", "render_banner", "render_downloads", "render_errors", "render_recommendation"]
 
 URGENCY_ICON = {
     "emergency": ":material/emergency:",
@@ -85,3 +93,44 @@ def render_recommendation(rec: Recommendation) -> None:
             f"- {cf.change} -> {PATHWAY_LABELS[cf.pathway]} ({cf.urgency})" for cf in rec.counterfactuals
         ]
         st.markdown("\n".join(lines))
+
+
+def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str | None) -> None:
+    """The documents a clinic needs; each file is built only when its button is clicked."""
+    stem = findings.case_id or "case"
+    st.markdown("**Documents**")
+    first, second = st.columns(2)
+    first.download_button(
+        "Consult note (PDF)",
+        data=lambda: consult_note_pdf(rec, findings, clinician_id),
+        file_name=f"consult-{stem}.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        on_click="ignore",
+    )
+    second.download_button(
+        "Patient handout (PDF)",
+        data=lambda: handout_pdf(rec),
+        file_name=f"handout-{stem}.pdf",
+        mime="application/pdf",
+        icon=":material/description:",
+        on_click="ignore",
+    )
+    first.download_button(
+        "Follow-up schedule (.ics)",
+        data=lambda: schedule_ics(rec.follow_up, findings.case_id),
+        file_name=f"follow-up-{stem}.ics",
+        mime="text/calendar",
+        icon=":material/calendar_month:",
+        on_click="ignore",
+    )
+    second.download_button(
+        "Assessment (JSON)",
+        data=lambda: assessment_json(findings),
+        file_name=f"assessment-{stem}.json",
+        mime="application/json",
+        icon=":material/data_object:",
+        on_click="ignore",
+    )
+    with st.expander("Consult note as text (to copy into the record)"):
+        st.code(consult_note_text(rec, findings, clinician_id), language=None)

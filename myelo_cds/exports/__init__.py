@@ -1,0 +1,22 @@
+"""Exports of an assessment: consult note, patient handout, calendar and findings JSON.
+
+Each export is built from the domain models only (no UI library). PDF and calendar libraries
+are imported when an export is asked for, so importing this package stays cheap.
+"""
+
+from myelo_cds.exports._pdf import FontsMissingError
+from myelo_cds.exports.assessment_json import assessment_json
+from myelo_cds.exports.calendar import schedule_ics
+from myelo_cds.exports.consult_note import consult_note_pdf, consult_note_text, consult_summary
+from myelo_cds.exports.handout import handout_pdf, handout_text
+
+__all__ = [
+    "FontsMissingError",
+    "assessment_json",
+    "consult_note_pdf",
+    "consult_note_text",
+    "consult_summary",
+    "handout_pdf",
+    "handout_text",
+    "schedule_ics",
+]

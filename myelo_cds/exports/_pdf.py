@@ -1,0 +1,400 @@
+"""Print a document (see ``_document``) as an A4 PDF with fpdf2.
+
+fpdf2 is imported only here and only when a PDF is asked for, so the command line and the
+text exports do not pay for it. The DejaVu Sans fonts are embedded so any Unicode prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from myelo_cds.exports._document import Box, Entry, Paragraph, Section, Table
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+__all__ = ["FONT_DIR", "FontsMissingError", "PageFrame", "font_files", "render_pdf"]
+
+#: Where Debian's ``fonts-dejavu-core`` puts the fonts; ``MYELO_CDS_FONT_DIR`` overrides it.
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+_FONT_NAMES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+_FAMILY = "DejaVu"
+
+_MARGIN = 15.0
+_PT = 0.3528  # millimetres per point
+_INK = (20, 20, 20)
+_MUTED = (70, 70, 70)
+_RULE = (150, 150, 150)
+_BOX_PAD = 3.0
+_BODY_TOP = 24.0  # where the body starts under the header
+_TABLE_PADDING = (0.8, 1.2, 0.8, 1.2)  # top, right, bottom, left (mm)
+_TABLE_UNIT = 9.0  # millimetres per unit of Table.widths; wide tables shrink to the page
+# Colour is only a second channel: each box also has its own shape and its urgency in words.
+_BOX_INK: dict[Box, tuple[int, int, int]] = {
+    "emergency": (165, 20, 20),
+    "warning": (165, 20, 20),
+    "expedited": (150, 85, 0),
+    "routine": (25, 75, 135),
+}
+_BOX_TINT: dict[Box, tuple[int, int, int]] = {
+    "emergency": (252, 236, 236),
+    "warning": (252, 236, 236),
+    "expedited": (255, 244, 224),
+    "routine": (233, 240, 250),
+}
+
+
+class FontsMissingError(RuntimeError):
+    """The DejaVu fonts the PDF exports embed are not installed."""
+
+
+def font_files() -> tuple[Path, Path]:
+    """The regular and bold DejaVu Sans font files.
+
+    Returns:
+        The paths of ``DejaVuSans.ttf`` and ``DejaVuSans-Bold.ttf``.
+
+    Raises:
+        FontsMissingError: if either file is missing, with how to install them.
+    """
+    folder = Path(os.environ.get("MYELO_CDS_FONT_DIR") or FONT_DIR)
+    regular, bold = (folder / name for name in _FONT_NAMES)
+    missing = [str(path) for path in (regular, bold) if not path.is_file()]
+    if missing:
+        raise FontsMissingError(
+            "PDF export needs the DejaVu Sans fonts, which were not found: "
+            + ", ".join(missing)
+            + ". Install them (Debian/Ubuntu: apt-get install fonts-dejavu-core) or set "
+            "MYELO_CDS_FONT_DIR to a folder that holds DejaVuSans.ttf and DejaVuSans-Bold.ttf."
+        )
+    return regular, bold
+
+
+@dataclass(frozen=True)
+class PageFrame:
+    """What is printed on every page.
+
+    Attributes:
+        title: the bold header line.
+        meta: the second header line (case id, date, ...).
+        footer: the first footer line (left); the page number goes on the right.
+        footer_note: the second footer line (e.g. the rule-set version and hash).
+        body_size: body text size in points.
+    """
+
+    title: str
+    meta: str
+    footer: str
+    footer_note: str
+    body_size: float = 9.0
+
+
+def _line_height(size: float) -> float:
+    return size * _PT * 1.4
+
+
+def _new_pdf(frame: PageFrame) -> FPDF:
+    from fpdf import FPDF
+
+    regular, bold = font_files()
+
+    class _Document(FPDF):
+        def header(self) -> None:
+            self.set_text_color(*_INK)
+            self.set_font(_FAMILY, "B", 11)
+            self.set_xy(_MARGIN, 9)
+            self.cell(self.epw, 5.5, frame.title)
+            self.set_font(_FAMILY, "", 8.5)
+            self.set_text_color(*_MUTED)
+            self.set_xy(_MARGIN, 14.5)
+            self.cell(self.epw, 4.5, frame.meta)
+            self.set_draw_color(*_RULE)
+            self.set_line_width(0.3)
+            self.line(_MARGIN, 20, self.w - _MARGIN, 20)
+            self.set_text_color(*_INK)
+            self.set_y(_BODY_TOP)
+
+        def footer(self) -> None:
+            self.set_draw_color(*_RULE)
+            self.set_line_width(0.3)
+            self.line(_MARGIN, self.h - 15, self.w - _MARGIN, self.h - 15)
+            self.set_text_color(*_MUTED)
+            self.set_font(_FAMILY, "B", 7.5)
+            self.set_xy(_MARGIN, self.h - 14)
+            self.cell(self.epw * 0.7, 4, frame.footer)
+            self.set_font(_FAMILY, "", 7.5)
+            self.cell(self.epw * 0.3, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+            self.set_font(_FAMILY, "", 7)
+            self.set_xy(_MARGIN, self.h - 10)
+            self.cell(self.epw, 3.5, frame.footer_note)
+            self.set_text_color(*_INK)
+
+    pdf = _Document(format="A4", unit="mm")
+    pdf.add_font(_FAMILY, "", str(regular))
+    pdf.add_font(_FAMILY, "B", str(bold))
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.set_title(frame.title)
+    pdf.set_creator("myelo-cds")
+    pdf.add_page()
+    return pdf
+
+
+def _text_height(pdf: FPDF, text: str, width: float, size: float, style: str = "") -> float:
+    """The height ``multi_cell`` would take for a text, without printing it."""
+    pdf.set_font(_FAMILY, style, size)
+    height = pdf.multi_cell(width, _line_height(size), text, dry_run=True, output="HEIGHT")
+    if not isinstance(height, float | int):  # pragma: no cover - fpdf2 returns a number for HEIGHT
+        raise TypeError(f"fpdf2 returned {type(height).__name__} for a height")
+    return float(height)
+
+
+def _entry_height(pdf: FPDF, entry: Entry, width: float, size: float, indent: float) -> float:
+    height = _text_height(pdf, entry.text, width - indent, size)
+    return height + sum(_text_height(pdf, detail, width - indent - 3, size - 1) for detail in entry.details)
+
+
+def _entry(pdf: FPDF, entry: Entry, x: float, width: float, size: float) -> None:
+    """A list item with its details, kept on one page."""
+    height = _line_height(size)
+    indent = 4.5 if entry.bullet else 0.0
+    if pdf.get_y() + _entry_height(pdf, entry, width, size, indent) > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.set_font(_FAMILY, "", size)
+    pdf.set_text_color(*_INK)
+    pdf.set_x(x)
+    if entry.bullet:
+        pdf.cell(indent, height, "\u2022")
+    pdf.multi_cell(width - indent, height, entry.text, align="L", new_x="LEFT", new_y="NEXT")
+    if entry.details:
+        pdf.set_font(_FAMILY, "", size - 1)
+        pdf.set_text_color(*_MUTED)
+        for detail in entry.details:
+            pdf.set_x(x + indent + 3)
+            pdf.multi_cell(
+                width - indent - 3, _line_height(size - 1), detail, align="L", new_x="LEFT", new_y="NEXT"
+            )
+        pdf.set_text_color(*_INK)
+    pdf.ln(0.6)
+
+
+def _paragraph(pdf: FPDF, paragraph: Paragraph, x: float, width: float, size: float) -> None:
+    """Running text, moved whole to the next page rather than split (it is never long)."""
+    style = "B" if paragraph.strong else ""
+    if pdf.get_y() + _text_height(pdf, paragraph.text, width, size, style) > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.set_font(_FAMILY, style, size)
+    pdf.set_x(x)
+    pdf.multi_cell(width, _line_height(size), paragraph.text, align="L", new_x="LEFT", new_y="NEXT")
+    pdf.ln(1.2)
+
+
+def _draw_table(pdf: FPDF, table: Table, x: float, width: float, size: float) -> None:
+    from fpdf.fonts import FontFace
+
+    margin = pdf.l_margin
+    pdf.set_left_margin(x)
+    pdf.set_font(_FAMILY, "", size - 0.5)
+    pdf.set_text_color(*_INK)
+    pdf.set_fill_color(255, 255, 255)  # the table takes its base style from the current one
+    pdf.set_draw_color(*_RULE)
+    pdf.set_line_width(0.2)
+    pdf.set_x(x)
+    with pdf.table(
+        col_widths=table.widths,
+        width=min(width, sum(table.widths) * _TABLE_UNIT),
+        align="LEFT",
+        text_align="LEFT",
+        line_height=_line_height(size - 0.5),
+        padding=_TABLE_PADDING,
+        borders_layout="HORIZONTAL_LINES",
+        cell_fill_mode="ROWS",
+        cell_fill_color=(244, 244, 244),
+        headings_style=FontFace(emphasis="BOLD", fill_color=(225, 225, 225)),
+    ) as rows:
+        for cells in (table.header, *table.rows):
+            row = rows.row()
+            for cell in cells:
+                row.cell(cell)
+    pdf.set_left_margin(margin)
+    pdf.ln(2)
+
+
+def _table_height(pdf: FPDF, table: Table, width: float, size: float) -> float:
+    """The printed height of a table, measured the way fpdf2 lays out its cells."""
+    width = min(width, sum(table.widths) * _TABLE_UNIT)
+    columns = [width * share / sum(table.widths) for share in table.widths]
+    pad_x, pad_y = _TABLE_PADDING[1] + _TABLE_PADDING[3], _TABLE_PADDING[0] + _TABLE_PADDING[2]
+    total = 2.0
+    for index, row in enumerate((table.header, *table.rows)):
+        style = "B" if index == 0 else ""
+        total += pad_y + max(
+            _text_height(pdf, cell or " ", column - pad_x, size - 0.5, style)
+            for cell, column in zip(row, columns, strict=True)
+        )
+    return total
+
+
+def _table(pdf: FPDF, table: Table, x: float, width: float, size: float) -> None:
+    """A table, moved whole to the next page when it would split and fits on one page."""
+    height = _table_height(pdf, table, width, size)
+    if pdf.get_y() + height > pdf.page_break_trigger and height < pdf.page_break_trigger - _BODY_TOP:
+        pdf.add_page()
+    _draw_table(pdf, table, x, width, size)
+
+
+def _blocks(
+    pdf: FPDF, blocks: Sequence[Entry | Paragraph | Table], x: float, width: float, size: float
+) -> None:
+    for index, block in enumerate(blocks):
+        following = blocks[index + 1] if index + 1 < len(blocks) else None
+        if isinstance(block, Paragraph) and block.strong and following is not None:
+            # a bold lead-in line stays with what it introduces
+            lead_in, next_block = (
+                _block_height(pdf, block, width, size),
+                _block_height(pdf, following, width, size),
+            )
+            needed = lead_in + min(next_block, 40)
+            if pdf.get_y() + needed > pdf.page_break_trigger:
+                pdf.add_page()
+        if isinstance(block, Entry):
+            _entry(pdf, block, x, width, size)
+        elif isinstance(block, Paragraph):
+            _paragraph(pdf, block, x, width, size)
+        else:
+            _table(pdf, block, x, width, size)
+
+
+def _block_height(pdf: FPDF, block: Entry | Paragraph | Table, width: float, size: float) -> float:
+    if isinstance(block, Entry):
+        return _entry_height(pdf, block, width, size, 4.5 if block.bullet else 0.0)
+    if isinstance(block, Paragraph):
+        return _text_height(pdf, block.text, width, size, "B" if block.strong else "")
+    return _table_height(pdf, block, width, size)
+
+
+def _section(pdf: FPDF, section: Section, size: float) -> None:
+    """A heading and its blocks; the heading moves to the next page with its first block."""
+    first = _block_height(pdf, section.blocks[0], pdf.epw, size) if section.blocks else 0.0
+    body = pdf.page_break_trigger - _BODY_TOP
+    needed = _text_height(pdf, section.title, pdf.epw, size + 2.5, "B") + 6 + min(first, body - 30)
+    if pdf.get_y() + needed > pdf.page_break_trigger:
+        pdf.add_page()
+    _heading(pdf, section, size)
+    _blocks(pdf, section.blocks, pdf.l_margin, pdf.epw, size)
+
+
+def _heading(pdf: FPDF, section: Section, size: float) -> None:
+    if section.level == 1:
+        pdf.ln(2.5)
+        pdf.set_font(_FAMILY, "B", size + 2.5)
+        pdf.set_x(pdf.l_margin)
+        pdf.multi_cell(pdf.epw, _line_height(size + 2.5), section.title, align="L", new_x="LMARGIN")
+        pdf.set_draw_color(*_RULE)
+        pdf.set_line_width(0.3)
+        pdf.line(pdf.l_margin, pdf.get_y() + 0.5, pdf.l_margin + pdf.epw, pdf.get_y() + 0.5)
+        pdf.ln(2)
+    else:
+        pdf.ln(1)
+        pdf.set_font(_FAMILY, "B", size + 0.5)
+        pdf.set_x(pdf.l_margin)
+        pdf.multi_cell(pdf.epw, _line_height(size + 0.5), section.title, align="L", new_x="LMARGIN")
+        pdf.ln(0.8)
+
+
+def _icon(pdf: FPDF, box: Box, x: float, y: float) -> None:
+    """A shape per marker, readable in black and white: triangle, clock or calendar."""
+    ink = _BOX_INK[box]
+    pdf.set_draw_color(*ink)
+    pdf.set_fill_color(*ink)
+    pdf.set_line_width(0.5)
+    if box in ("emergency", "warning"):
+        pdf.polygon([(x + 5, y), (x + 10.5, y + 9.5), (x - 0.5, y + 9.5)], style="DF")
+        pdf.set_text_color(255, 255, 255)
+        pdf.set_font(_FAMILY, "B", 12)
+        pdf.set_xy(x, y + 2.6)
+        pdf.cell(10, 6.5, "!", align="C")
+    elif box == "expedited":
+        pdf.circle(x + 5, y + 5, 5, style="DF")  # fpdf2 2.8: x, y is the centre
+        pdf.set_draw_color(255, 255, 255)
+        pdf.set_line_width(0.8)
+        pdf.line(x + 5, y + 5, x + 5, y + 1.6)
+        pdf.line(x + 5, y + 5, x + 7.6, y + 6.4)
+    else:
+        pdf.rect(x, y + 1.5, 10, 8.5, style="D")
+        pdf.rect(x, y + 1.5, 10, 2.5, style="DF")
+        pdf.rect(x + 2.2, y, 1.2, 3, style="F")
+        pdf.rect(x + 6.6, y, 1.2, 3, style="F")
+        for row in range(2):
+            for col in range(3):
+                pdf.rect(x + 1.6 + col * 2.6, y + 5.2 + row * 2.2, 1.5, 1.2, style="F")
+    pdf.set_text_color(*_INK)
+    pdf.set_draw_color(*_RULE)
+
+
+def _box_content(pdf: FPDF, section: Section, x: float, width: float, size: float) -> None:
+    pdf.set_font(_FAMILY, "B", size + 2)
+    pdf.set_x(x)
+    pdf.multi_cell(width, _line_height(size + 2), section.title, align="L", new_x="LEFT", new_y="NEXT")
+    pdf.ln(1)
+    _blocks(pdf, section.blocks, x, width, size)
+
+
+def _box_height(pdf: FPDF, section: Section, x: float, width: float, size: float) -> float | None:
+    """The height the box needs from the current position, or ``None`` if it would not fit."""
+    top = pdf.get_y()
+    with pdf.offset_rendering() as trial:
+        trial.set_y(top + _BOX_PAD)
+        _box_content(cast("FPDF", trial), section, x, width, size)
+        height: float = trial.get_y() - top + _BOX_PAD
+    return None if trial.page_break_triggered else height
+
+
+def _boxed(pdf: FPDF, section: Section, box: Box, size: float) -> None:
+    """A section in a tinted, bordered box with its marker; kept on one page."""
+    icon = 16.0
+    x, width = pdf.l_margin + icon, pdf.epw - icon - _BOX_PAD
+    pdf.ln(1)
+    height = _box_height(pdf, section, x, width, size)
+    if height is None:
+        pdf.add_page()
+        height = _box_height(pdf, section, x, width, size)
+    if height is None:  # taller than a page: print it unboxed rather than overlap the footer
+        _section(pdf, section, size)
+        return
+    top = pdf.get_y()
+    pdf.set_fill_color(*_BOX_TINT[box])
+    pdf.set_draw_color(*_BOX_INK[box])
+    pdf.set_line_width(0.7)
+    pdf.rect(pdf.l_margin, top, pdf.epw, height, style="DF")
+    _icon(pdf, box, pdf.l_margin + 3, top + _BOX_PAD)
+    pdf.set_y(top + _BOX_PAD)
+    _box_content(pdf, section, x, width, size)
+    pdf.set_y(top + height + 2)
+
+
+def render_pdf(sections: Sequence[Section], frame: PageFrame) -> bytes:
+    """Print sections as an A4 PDF with a header and footer on every page.
+
+    Args:
+        sections: the document, in order.
+        frame: header and footer text, and the body text size.
+
+    Returns:
+        The PDF file as bytes.
+
+    Raises:
+        FontsMissingError: if the DejaVu fonts are not installed.
+    """
+    pdf = _new_pdf(frame)
+    size = frame.body_size
+    for section in sections:
+        if section.box is not None:
+            _boxed(pdf, section, section.box, size)
+            continue
+        _section(pdf, section, size)
+    return bytes(pdf.output())

@@ -1,0 +1,43 @@
+"""About and patient information: what the tool is, and a plain-language handout for the current plan."""
+
+import json
+
+import streamlit as st
+from pydantic import ValidationError
+
+from myelo_cds import Findings, assess, default_rule_set
+from myelo_cds.examples import example_cases
+from myelo_cds.exports import handout_pdf, handout_text
+from myelo_cds.ui.consult_form import draft_values, findings_data
+
+rule_set = default_rule_set()
+st.title("About and patient information")
+st.markdown(
+    "**myelo-cds** is decision support for clinicians assessing adults with degenerative cervical "
+    "myelopathy (DCM) or cervical cord compression. It proposes one guideline-based pathway and shows "
+    "every rule, input and source behind it. **It does not decide: the clinician does.**"
+)
+st.caption(f"Rule set {rule_set.id} {rule_set.version}. {rule_set.intended_use}")
+
+st.header("Patient information")
+try:
+    findings = Findings.model_validate(findings_data(draft_values()))
+    source = "the consult in progress"
+except ValidationError:
+    example = st.selectbox(
+        "No consult in progress: preview the handout for an example", list(example_cases())
+    )
+    findings = Findings.model_validate(json.loads(example_cases()[example]))
+    source = f"the example '{example}'"
+rec = assess(findings)
+st.caption(f"Built for {source}: {rec.pathway.replace('_', ' ')}. Reviewed against the clinical reference.")
+st.download_button(
+    "Patient handout (PDF)",
+    data=lambda: handout_pdf(rec),
+    file_name="patient-handout.pdf",
+    mime="application/pdf",
+    icon=":material/description:",
+    on_click="ignore",
+)
+with st.container(border=True):
+    st.markdown(handout_text(rec))

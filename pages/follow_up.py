@@ -1,0 +1,42 @@
+"""Follow-up plan: the dated schedule for the consult in progress, as a table, a timeline and a calendar."""
+
+import streamlit as st
+from pydantic import ValidationError
+
+from myelo_cds import Findings, assess
+from myelo_cds.exports import schedule_ics
+from myelo_cds.rules.engine import PATHWAY_LABELS
+from myelo_cds.ui.charts import schedule_rows, schedule_timeline
+from myelo_cds.ui.consult_form import draft_values, findings_data
+
+st.title("Follow-up plan")
+try:
+    findings = Findings.model_validate(findings_data(draft_values()))
+except ValidationError:
+    st.info(
+        "Complete the consult first (Consult, in the menu): the plan follows from its recommendation.",
+        icon=":material/info:",
+    )
+    st.stop()
+
+rec = assess(findings)
+plan = rec.follow_up
+st.markdown(f"**{PATHWAY_LABELS[rec.pathway]}** ({rec.urgency}) - {plan.title}")
+st.caption(
+    f"Local protocol {plan.protocol_id} {plan.protocol_version} ({plan.evidence} default; clinic-editable). "
+    f"{plan.citation}"
+)
+st.altair_chart(schedule_timeline(plan), width="stretch")
+st.dataframe(schedule_rows(plan), hide_index=True, width="stretch")
+st.markdown(f"**MRI:** {plan.mri}")
+st.markdown("**Escalate when**\n\n" + "\n".join(f"- {trigger}" for trigger in plan.escalation))
+st.warning(plan.red_flag_teaching, icon=":material/campaign:")
+for note in plan.notes:
+    st.caption(note)
+st.download_button(
+    "Download the schedule (.ics)",
+    data=schedule_ics(plan, findings.case_id),
+    file_name=f"follow-up-{findings.case_id or 'case'}.ics",
+    mime="text/calendar",
+    icon=":material/calendar_month:",
+)
