@@ -28,7 +28,15 @@ from myelo_cds.findings import Findings
 from myelo_cds.rules.engine import default_engine
 from myelo_cds.rules.table import screen
 
-__all__ = ["OUTPUT_COLUMNS", "evaluate_row", "read_rows", "row_to_findings", "run_batch"]
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "cells_to_findings",
+    "evaluate_row",
+    "parse_header",
+    "read_rows",
+    "row_to_findings",
+    "run_batch",
+]
 
 OUTPUT_COLUMNS = (
     "row",
@@ -50,45 +58,83 @@ _LIST_FIELDS = {"mjoa.not_due_to_myelopathy"}
 _CHUNK = 2000
 
 
-def row_to_findings(row: dict[str, str]) -> dict[str, Any]:
-    """A flat CSV row (dotted column names) as the nested findings object."""
+Header = tuple[tuple[tuple[str, ...], bool], ...]
+
+
+def parse_header(columns: Iterable[str]) -> Header:
+    """CSV column names split once into path parts, with whether the column is a list."""
+    return tuple((tuple(column.strip().split(".")), column.strip() in _LIST_FIELDS) for column in columns)
+
+
+def cells_to_findings(header: Header, cells: Iterable[str]) -> dict[str, Any]:
+    """One CSV row (cells in header order) as the nested findings object; empty = unknown."""
     nested: dict[str, Any] = {}
-    for column, cell in row.items():
-        text = cell.strip() if isinstance(cell, str) else ""
-        if column is None or text == "":
+    for (parts, is_list), cell in zip(header, cells, strict=False):
+        text = cell.strip()
+        if not text:
             continue
         value: Any = text
-        if column in _LIST_FIELDS:
+        if is_list:
             value = [part.strip() for part in text.split(";") if part.strip()]
         target = nested
-        parts = column.strip().split(".")
         for part in parts[:-1]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise ValueError(f"column {column!r} conflicts with another column")
+                raise ValueError(f"column {'.'.join(parts)!r} conflicts with another column")
         target[parts[-1]] = value
     return nested
 
 
-def evaluate_row(number: int, raw: dict[str, Any] | str, on: dt.date | None) -> dict[str, Any]:
-    """Evaluate one raw row (a CSV dict or a JSONL line); errors become the ``error`` column."""
+def row_to_findings(row: dict[str, str]) -> dict[str, Any]:
+    """A flat CSV row as a dict (dotted column names) -> the nested findings object."""
+    return cells_to_findings(parse_header(row), row.values())
+
+
+def _parse(raw: str | list[str], header: Header | None) -> Findings:
+    if header is None:
+        assert isinstance(raw, str)
+        return Findings.model_validate_json(raw)
+    cells = next(csv.reader([raw])) if isinstance(raw, str) else raw
+    return Findings.model_validate(cells_to_findings(header, cells))
+
+
+def _case_id_of(raw: str | list[str], header: Header | None) -> str:
+    """The case id of a row that failed validation, if it can be read at all."""
+    try:
+        if header is None:
+            data = json.loads(raw) if isinstance(raw, str) else {}
+        else:
+            cells = next(csv.reader([raw])) if isinstance(raw, str) else raw
+            data = cells_to_findings(header, cells)
+    except (ValueError, csv.Error, StopIteration):
+        return ""
+    case_id = data.get("case_id") if isinstance(data, dict) else None
+    return case_id if isinstance(case_id, str) else ""
+
+
+def evaluate_row(
+    number: int, raw: str | list[str], on: dt.date | None, header: Header | None = None
+) -> dict[str, Any]:
+    """Evaluate one raw row (CSV cells with their header, or a JSONL line).
+
+    Errors become the ``error`` column; they never stop the batch.
+    """
     engine = default_engine()
     out: dict[str, Any] = dict.fromkeys(OUTPUT_COLUMNS, "")
     out["row"] = number
     out["rule_set_version"] = engine.rule_set.version
     out["rule_set_sha256"] = engine.rule_set.sha256
     try:
-        data = json.loads(raw) if isinstance(raw, str) else row_to_findings(raw)
-        if isinstance(data, dict) and isinstance(data.get("case_id"), str):
-            out["case_id"] = data["case_id"]
-        findings = Findings.model_validate(data)
+        findings = _parse(raw, header)
     except ValidationError as error:
+        out["case_id"] = _case_id_of(raw, header)
         out["error"] = "; ".join(describe_validation_error(error))
         return out
     except (ValueError, TypeError) as error:
         out["error"] = f"malformed row: {error}"
         return out
-    evaluation = engine.decide(findings, on)
+    # A row's own assessment date wins; --date only fills rows without one.
+    evaluation = engine.decide(findings, findings.assessment_date or on)
     facts, decision = evaluation.facts, evaluation.decision
     rule_set = engine.rule_set
     features = facts["features"]
@@ -97,9 +143,9 @@ def evaluate_row(number: int, raw: dict[str, Any] | str, on: dt.date | None) -> 
         pathway=decision.pathway,
         urgency=decision.urgency,
         deciding_rules=";".join(decision.deciding),
-        red_flags=";".join(k for k, v in evaluation.red_flags.items() if v is True),
-        flags=";".join(k for k, v in screen(rule_set.flags, facts).items() if v is True),
-        differentials=";".join(k for k, v in screen(rule_set.differentials, facts).items() if v is True),
+        red_flags=";".join(evaluation.red_flags),
+        flags=";".join(screen(rule_set.flags, facts)),
+        differentials=";".join(screen(rule_set.differentials, facts)),
         mjoa_total="" if facts["mjoa_total"] is None else facts["mjoa_total"],
         band=features["band"],
         course=features["course"],
@@ -107,31 +153,47 @@ def evaluate_row(number: int, raw: dict[str, Any] | str, on: dt.date | None) -> 
     return out
 
 
-def read_rows(path: Path, handle: TextIO) -> Iterator[dict[str, Any] | str]:
-    """Raw rows from a CSV or JSONL file (chosen by extension)."""
+def _csv_records(handle: TextIO) -> Iterator[str]:
+    """Raw CSV records (a quoted cell may hold a line break), left unparsed for the workers."""
+    pending = ""
+    for line in handle:
+        pending += line
+        if pending.count('"') % 2 == 0:
+            if pending.strip(", \r\n"):
+                yield pending
+            pending = ""
+    if pending.strip(", \r\n"):
+        yield pending
+
+
+def read_rows(path: Path, handle: TextIO) -> tuple[Header | None, Iterator[str | list[str]]]:
+    """The header (CSV only) and the raw rows of a CSV or JSONL file (chosen by extension).
+
+    CSV records are framed here and parsed in the worker processes.
+    """
     if path.suffix.lower() == ".csv":
-        yield from csv.DictReader(handle)
-    elif path.suffix.lower() in (".jsonl", ".ndjson"):
-        for line in handle:
-            if line.strip():
-                yield line
-    else:
-        raise ValueError(f"{path.name}: batch input must be .csv or .jsonl")
+        records = _csv_records(handle)
+        first = next(records, "")
+        header = parse_header(next(csv.reader([first]), []))
+        return header, records
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return None, (line for line in handle if line.strip())
+    raise ValueError(f"{path.name}: batch input must be .csv or .jsonl")
 
 
-_Job = tuple[int, list[dict[str, Any] | str], dt.date | None]
+_Job = tuple[int, list[str | list[str]], dt.date | None, Header | None]
 
 
 def _work(job: _Job) -> list[dict[str, Any]]:
-    start, rows, on = job
-    return [evaluate_row(start + i, raw, on) for i, raw in enumerate(rows)]
+    start, rows, on, header = job
+    return [evaluate_row(start + i, raw, on, header) for i, raw in enumerate(rows)]
 
 
-def _jobs(rows: Iterable[dict[str, Any] | str], on: dt.date | None) -> Iterator[_Job]:
+def _jobs(rows: Iterable[str | list[str]], on: dt.date | None, header: Header | None) -> Iterator[_Job]:
     iterator = iter(rows)
     start = 1
     while chunk := list(islice(iterator, _CHUNK)):
-        yield start, chunk, on
+        yield start, chunk, on, header
         start += len(chunk)
 
 
@@ -194,7 +256,8 @@ def _write_all(
         partial.open("w", newline="", encoding="utf-8") as dst,
     ):
         write = _writer(target, dst)
-        jobs = _jobs(read_rows(source, src), on)
+        header, rows = read_rows(source, src)
+        jobs = _jobs(rows, on, header)
         pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
         try:
             results = pool.imap(_work, jobs) if pool else map(_work, jobs)

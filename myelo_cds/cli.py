@@ -64,6 +64,11 @@ def _assess(args: argparse.Namespace) -> int:
         for line in lines:
             print(f"  {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.date is not None and findings.earlier_mjoa is not None and args.date < findings.earlier_mjoa.date:
+        return _bad(
+            f"--date {args.date} is before earlier_mjoa.date {findings.earlier_mjoa.date}; "
+            "the assessment must come after the earlier score"
+        )
     recommendation = assess(findings, args.date)
     if args.format == "text":
         print(consult_summary(recommendation))

@@ -169,3 +169,22 @@ def test_a_failed_batch_leaves_no_result_file(tmp_path: Path) -> None:
     assert "cannot read" in result.stderr
     assert not target.exists()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_batch_date_never_overrides_a_rows_own_assessment_date(tmp_path: Path) -> None:
+    """A red flag timed from the row's own date must not vanish because of --date."""
+    case = json.loads((ROOT / "data" / "validation" / "v45_rapid_mjoa_decline.json").read_text())["findings"]
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(case) + "\n")
+    target = tmp_path / "out.jsonl"
+    assert cli("batch", str(source), "-o", str(target), "--date", "2027-01-01").returncode == 0
+    row = json.loads(target.read_text())
+    assert row["pathway"] == "emergency_referral"
+    assert "RF-RAPID-MJOA" in row["red_flags"]
+
+
+def test_assess_date_before_the_earlier_mjoa_is_refused() -> None:
+    case = json.loads((ROOT / "data" / "validation" / "v45_rapid_mjoa_decline.json").read_text())["findings"]
+    result = cli("assess", "-", "--date", "2000-01-01", stdin=json.dumps(case))
+    assert result.returncode == 2
+    assert "before earlier_mjoa.date" in result.stderr

@@ -29,8 +29,7 @@ RANK = {urgency: len(URGENCIES) - i for i, urgency in enumerate(URGENCIES)}
 
 def _decision(data: dict[str, Any]) -> tuple[str, str, tuple[str, ...]]:
     evaluation = default_engine().decide(Findings.model_validate(data))
-    red = tuple(rule for rule, fired in evaluation.red_flags.items() if fired is True)
-    return evaluation.decision.pathway, evaluation.decision.urgency, red
+    return evaluation.decision.pathway, evaluation.decision.urgency, evaluation.red_flags
 
 
 @EXAMPLES

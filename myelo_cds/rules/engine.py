@@ -109,7 +109,8 @@ class Evaluation:
     """Facts, screens, features and decision for one set of leaves."""
 
     facts: dict[str, Any]
-    red_flags: dict[str, bool | None]
+    red_flags: tuple[str, ...]
+    """Ids of the red-flag rows that fired."""
     features: tuple[str, ...]
     decision: Decision
 
@@ -192,7 +193,7 @@ class Engine:
         facts = combine(leaves, self.params)
         red = screen(self.rule_set.red_flags, facts)
         named = facts["features"]
-        named["red_flag"] = "yes" if any(value is True for value in red.values()) else "no"
+        named["red_flag"] = "yes" if red else "no"
         features = tuple(named[name] for name in FEATURE_NAMES)
         return Evaluation(facts, red, features, self.table.decide(features))
 
@@ -225,7 +226,7 @@ class Engine:
         fired = [
             self._fired_screen(row, evaluation.facts)
             for row in self.rule_set.red_flags
-            if evaluation.red_flags[row.id] is True
+            if row.id in evaluation.red_flags
         ]
         named = dict(zip(FEATURE_NAMES, evaluation.features, strict=True))
         decision = evaluation.decision
@@ -267,6 +268,8 @@ class Engine:
         return fired
 
     def _screens(self, facts: Mapping[str, Any]) -> tuple[list[Flag], list[Differential]]:
+        fired_flags = screen(self.rule_set.flags, facts)
+        fired_differentials = screen(self.rule_set.differentials, facts)
         flags = [
             Flag(
                 id=row.id,
@@ -276,7 +279,7 @@ class Engine:
                 evidence=row.evidence,
             )
             for row in self.rule_set.flags
-            if screen((row,), facts)[row.id] is True
+            if row.id in fired_flags
         ]
         differentials = [
             Differential(
@@ -288,7 +291,7 @@ class Engine:
                 evidence=row.evidence,
             )
             for row in self.rule_set.differentials
-            if screen((row,), facts)[row.id] is True
+            if row.id in fired_differentials
         ]
         return flags, differentials
 

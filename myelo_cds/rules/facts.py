@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
 from myelo_cds._dates import add_months
@@ -226,7 +227,15 @@ def _max_grade(values: Iterable[int | None], threshold: int) -> Tri:
     return any3(None if value is None else value >= threshold for value in values)
 
 
-def _levels_any(mri: MRI, levels: Iterable[str] | None, test: Any) -> Tri:
+_ALL_LEVELS: tuple[CervicalLevel, ...] = tuple(CervicalLevel)
+
+
+@cache
+def _levels(names: tuple[str, ...] | None) -> tuple[CervicalLevel, ...]:
+    return tuple(CervicalLevel(name) for name in names) if names else _ALL_LEVELS
+
+
+def _levels_any(mri: MRI, levels: tuple[str, ...] | None, test: Any) -> Tri:
     """Three-valued 'some level shows this', honouring unlisted levels.
 
     A level that is not listed counts as normal only if the reader said so
@@ -234,7 +243,7 @@ def _levels_any(mri: MRI, levels: Iterable[str] | None, test: Any) -> Tri:
     """
     if not mri.available:
         return None
-    wanted = [CervicalLevel(level) for level in levels] if levels else list(CervicalLevel)
+    wanted = _levels(levels)
     results: list[Tri] = []
     for level in wanted:
         finding: LevelFinding | None = mri.levels.get(level)
@@ -341,7 +350,9 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
     else:
         before = earlier.ue_motor + earlier.le_motor + earlier.ue_sensation + earlier.sphincter
         leaves["mjoa_delta"] = leaves["mjoa_total"] - before
-        leaves["mjoa_days"] = (on - earlier.date).days
+        days = (on - earlier.date).days
+        # An assessment dated before the earlier score cannot time a decline: unknown, not 0.
+        leaves["mjoa_days"] = days if days >= 0 else None
 
     minimum = params["compression_min_kang"]
 
@@ -349,7 +360,7 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
         return None if level.kang is None else level.kang >= minimum
 
     leaves["compression"] = _levels_any(mri, None, compressed)
-    leaves["high_cervical_compression"] = _levels_any(mri, params["high_cervical_levels"], compressed)
+    leaves["high_cervical_compression"] = _levels_any(mri, tuple(params["high_cervical_levels"]), compressed)
     leaves["thoracic_compression"] = _mri_field(mri, "thoracic_cord_compression")
     leaves["t1_hypointensity"] = _levels_any(mri, None, lambda lv: lv.t1_hypointensity)
     leaves["t2_signal_any"] = _levels_any(

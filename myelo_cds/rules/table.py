@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from myelo_cds.rules.facts import FEATURES, all3, any3
+from myelo_cds.rules.facts import FEATURES
 from myelo_cds.rules.ruleset import URGENCIES, PathwayRule, RuleSet, ScreenRule, UrgencyRule
 
 __all__ = ["Decision", "DecisionTable", "screen"]
@@ -95,14 +95,15 @@ class DecisionTable:
         )
 
 
-def screen(rows: tuple[ScreenRule, ...], facts: Mapping[str, object]) -> dict[str, bool | None]:
-    """Evaluate COLLECT rows over three-valued facts: row id -> True / False / unknown."""
-    result: dict[str, bool | None] = {}
-    for row in rows:
-        parts: list[bool | None] = []
-        if row.all:
-            parts.append(all3(facts[name] for name in row.all))  # type: ignore[misc]
-        if row.any:
-            parts.append(any3(facts[name] for name in row.any))  # type: ignore[misc]
-        result[row.id] = all3(parts)
-    return result
+def screen(rows: tuple[ScreenRule, ...], facts: Mapping[str, object]) -> tuple[str, ...]:
+    """Ids of the COLLECT rows that fire: every fact in ``all`` and one in ``any`` is true.
+
+    An unknown fact never fires a row (three-valued AND/OR is only true when its parts are
+    known to be true), so checking ``is True`` is exact.
+    """
+    return tuple(
+        row.id
+        for row in rows
+        if all(facts[name] is True for name in row.all)
+        and (not row.any or any(facts[name] is True for name in row.any))
+    )

@@ -1,0 +1,1 @@
+"""Benchmarks: engine latency and batch throughput against a hand-written baseline."""
