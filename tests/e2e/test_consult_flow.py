@@ -96,3 +96,12 @@ def test_laptop_viewport_shows_form_and_recommendation(page: Page, app_url: str)
     _number(page, "f.patient.age_years", 55)
     expect(page.get_by_role("heading", name="Recommendation")).to_be_visible()
     screenshot(page, "consult_1366x768")
+
+
+def test_tablet_viewport_shows_form_and_recommendation(page: Page, app_url: str) -> None:
+    page.set_viewport_size({"width": 820, "height": 1180})
+    page.goto(app_url)
+    _number(page, "f.patient.age_years", 58)
+    expect(page.get_by_role("heading", name="Recommendation")).to_be_visible()
+    expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("urgency")
+    screenshot(page, "consult_tablet_820x1180")
