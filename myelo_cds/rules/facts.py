@@ -32,6 +32,7 @@ from myelo_cds.findings import (
     OnsetTempo,
     SensoryLevel,
     SphincterChange,
+    Symptoms,
     T2Signal,
 )
 from myelo_cds.scales import mjoa_scale, severity_band
@@ -137,6 +138,22 @@ _UMN_SIGNS = (
     "jaw_jerk_brisk",
 )
 _MYOTOMES = ("C5", "C6", "C7", "C8", "T1", "L2", "L3", "L4", "L5", "S1")
+# Yes/no symptoms read as leaves of their own (the bladder items form the "sphincter" leaf).
+_SYMPTOM_FLAGS = tuple(
+    name
+    for name, info in Symptoms.model_fields.items()
+    if info.annotation == (bool | None) and name != "sphincter_other_cause"
+)
+_MRI_FLAGS = (
+    "opll",
+    "kyphosis",
+    "dynamic_instability",
+    "longitudinally_extensive_lesion",
+    "dorsal_column_signal",
+    "intramedullary_mass",
+    "syrinx",
+    "epidural_collection",
+)
 
 #: Which input fields each leaf is read from (for "what would change this" messages).
 LEAF_INPUTS: dict[str, tuple[str, ...]] = {
@@ -156,24 +173,7 @@ LEAF_INPUTS: dict[str, tuple[str, ...]] = {
     "smoker": ("patient.smoker",),
     "psychiatric_comorbidity": ("patient.psychiatric_comorbidity",),
     "long_duration": ("patient.symptom_duration_months",),
-    **{
-        name: (f"symptoms.{name}",)
-        for name in (
-            "hand_clumsiness",
-            "gait_imbalance",
-            "falls",
-            "nondermatomal_numbness",
-            "lhermitte",
-            "neck_pain",
-            "radicular_arm_pain",
-            "dermatomal_numbness",
-            "breathing_difficulty",
-            "swallowing_difficulty",
-            "fever",
-            "rapid_loss_of_ambulation",
-            "deficit_after_trauma",
-        )
-    },
+    **{name: (f"symptoms.{name}",) for name in _SYMPTOM_FLAGS},
     "sphincter": ("symptoms.sphincter_change", "symptoms.sphincter_other_cause"),
     "tempo": ("symptoms.onset_tempo",),
     "hyperreflexia_arms": tuple(
@@ -204,19 +204,7 @@ LEAF_INPUTS: dict[str, tuple[str, ...]] = {
     "multisegment_sharp_t2": ("mri.levels.*.t2_signal", "mri.levels.*.t2_extent_segments"),
     "snake_eyes": ("mri.levels.*.snake_eyes",),
     "k_line_negative": ("mri.k_line",),
-    **{
-        name: (f"mri.{name}",)
-        for name in (
-            "opll",
-            "kyphosis",
-            "dynamic_instability",
-            "longitudinally_extensive_lesion",
-            "dorsal_column_signal",
-            "intramedullary_mass",
-            "syrinx",
-            "epidural_collection",
-        )
-    },
+    **{name: (f"mri.{name}",) for name in _MRI_FLAGS},
     "edx": ("electro.summary",),
     "sep_mep_abnormal": ("electro.sep_mep_abnormal",),
 }
@@ -282,21 +270,7 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
     leaves["paediatric"] = patient.age_years < params["adult_min_age"]
     leaves["management"] = _management(findings, on, params["rehab_trial_months"])
 
-    for name in (
-        "hand_clumsiness",
-        "gait_imbalance",
-        "falls",
-        "nondermatomal_numbness",
-        "lhermitte",
-        "neck_pain",
-        "radicular_arm_pain",
-        "dermatomal_numbness",
-        "breathing_difficulty",
-        "swallowing_difficulty",
-        "fever",
-        "rapid_loss_of_ambulation",
-        "deficit_after_trauma",
-    ):
+    for name in _SYMPTOM_FLAGS:
         leaves[name] = getattr(symptoms, name)
     leaves["sphincter"] = symptoms.sphincter_change
     leaves["sphincter_other_cause"] = symptoms.sphincter_other_cause
@@ -376,16 +350,7 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
     leaves["multisegment_sharp_t2"] = _levels_any(mri, None, multisegment_sharp)
     leaves["snake_eyes"] = _levels_any(mri, None, lambda lv: lv.snake_eyes)
     leaves["k_line_negative"] = None if mri.k_line is None else mri.k_line is KLine.negative
-    for name in (
-        "opll",
-        "kyphosis",
-        "dynamic_instability",
-        "longitudinally_extensive_lesion",
-        "dorsal_column_signal",
-        "intramedullary_mass",
-        "syrinx",
-        "epidural_collection",
-    ):
+    for name in _MRI_FLAGS:
         leaves[name] = _mri_field(mri, name)
     leaves["edx"] = findings.electro.summary
     leaves["sep_mep_abnormal"] = findings.electro.sep_mep_abnormal
