@@ -31,21 +31,29 @@ with st.expander("Start from an example or a saved case file"):
         clear_draft()
         st.rerun()
 
-banner = st.container()
-form_column, result_column = st.columns([3, 2], gap="large")
-with form_column:
-    values = render_form()
 
-with result_column:
-    st.subheader("Recommendation")
-    try:
-        findings = Findings.model_validate(findings_data(values))
-    except ValidationError as error:
-        render_errors(describe_validation_error(error))
-        st.stop()
-    recommendation = assess(findings)
-    render_recommendation(recommendation)
-    clinician = st.text_input("Clinician id for the note (initials or staff number)", key="clinician_id")
-    render_downloads(recommendation, findings, clinician or None)
-with banner:
-    render_banner(recommendation)
+@st.fragment
+def consult() -> None:
+    """Form and recommendation: a change to a finding reruns only this part of the page."""
+    banner = st.container()
+    form_column, result_column = st.columns([3, 2], gap="large")
+    with form_column:
+        values = render_form()
+    with result_column:
+        st.subheader("Recommendation")
+        try:
+            findings = Findings.model_validate(findings_data(values))
+        except ValidationError as error:
+            render_errors(describe_validation_error(error))
+            return
+        recommendation = assess(findings)
+        render_recommendation(recommendation)
+        clinician = st.text_input(
+            "Clinician id for the note (initials or staff number)", key="clinician_id", max_chars=64
+        )
+        render_downloads(recommendation, findings, clinician or None)
+    with banner:
+        render_banner(recommendation)
+
+
+consult()

@@ -123,3 +123,12 @@ def test_validation_case_entered_through_widgets_matches_the_engine(case_file: P
 
     assert PATHWAY_LABELS[expected.pathway] in text
     assert expected.urgency.upper() in text
+
+
+def test_a_clinician_id_the_note_refuses_is_reported_not_a_crash() -> None:
+    at = consult()
+    at.number_input(key="f.patient.age_years").set_value(64)
+    at.run()
+    at.text_input(key="clinician_id").input("Dr\tX").run()
+    assert not at.exception
+    assert any("Clinician id" in error.value for error in at.error)

@@ -98,6 +98,12 @@ def render_recommendation(rec: Recommendation) -> None:
 def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str | None) -> None:
     """The documents a clinic needs; each file is built only when its button is clicked."""
     stem = findings.case_id or "case"
+    try:
+        note_text = consult_note_text(rec, findings, clinician_id)
+    except ValueError as error:  # e.g. a pasted clinician id with a line break
+        st.error(f"Clinician id: {error}. The documents below leave it out.", icon=":material/edit_note:")
+        clinician_id = None
+        note_text = consult_note_text(rec, findings, None)
     st.markdown("**Documents**")
     first, second = st.columns(2)
     first.download_button(
@@ -133,4 +139,4 @@ def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str 
         on_click="ignore",
     )
     with st.expander("Consult note as text (to copy into the record)"):
-        st.code(consult_note_text(rec, findings, clinician_id), language=None)
+        st.code(note_text, language=None)
