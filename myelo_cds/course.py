@@ -1,0 +1,156 @@
+"""Deterioration over a course of visits, judged by the clinical core's own rules.
+
+A stored course is a list of assessments (findings with their dates). This module adds no
+threshold of its own: it fills the latest findings with what the earlier visits say (the
+earlier mJOA, a sign that was absent and is now present) and lets the engine decide, so the
+worklist, the timeline and the consult page raise exactly the alerts the rule set defines
+(deterioration: mJOA fall of 2 points or more, a change of band, a new upper-motor-neuron sign;
+failure to improve after the rehabilitation trial; a 1-point fall as possible deterioration).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from myelo_cds.findings import EarlierMJOA, Findings, Management
+from myelo_cds.rules.engine import Engine, default_engine
+
+__all__ = ["CourseAlert", "course_alerts", "with_earlier_visit"]
+
+Level = Literal["deterioration", "failure_to_improve", "possible_deterioration"]
+
+_UMN = (
+    "hoffmann_tromner",
+    "babinski",
+    "sustained_clonus",
+    "inverted_brachioradialis",
+    "finger_escape",
+    "pectoralis",
+    "scapulohumeral",
+)
+_SEVERITY: dict[str, int] = {"possible_deterioration": 1, "failure_to_improve": 2, "deterioration": 3}
+
+
+class CourseAlert(BaseModel):
+    """An alert about the course, with its basis and what the rules then recommend."""
+
+    model_config = ConfigDict(frozen=True)
+
+    level: Level
+    compared_with: dt.date
+    basis: tuple[str, ...]
+    pathway: str
+    urgency: str
+    rules: tuple[str, ...]
+
+
+def _date(findings: Findings) -> dt.date:
+    if findings.assessment_date is None:
+        raise ValueError("every visit in a course needs its assessment_date")
+    return findings.assessment_date
+
+
+def _new_umn_signs(latest: Findings, earlier: Findings) -> list[str]:
+    return [
+        name.replace("_", " ")
+        for name in _UMN
+        if getattr(latest.exam.umn, name) is True and getattr(earlier.exam.umn, name) is False
+    ]
+
+
+def with_earlier_visit(latest: Findings, earlier: Findings) -> Findings:
+    """The latest findings, compared with an earlier visit where the clinician did not say.
+
+    The earlier visit's mJOA becomes ``earlier_mjoa`` and a sign recorded absent then and present
+    now counts as new; values the clinician entered are never overwritten.
+    """
+    update: dict[str, object] = {}
+    if latest.earlier_mjoa is None and earlier.mjoa is not None:
+        m = earlier.mjoa
+        update["earlier_mjoa"] = EarlierMJOA(
+            date=_date(earlier),
+            ue_motor=m.ue_motor,
+            le_motor=m.le_motor,
+            ue_sensation=m.ue_sensation,
+            sphincter=m.sphincter,
+        )
+    if latest.exam.umn.new_since_last_visit is None and _new_umn_signs(latest, earlier):
+        umn = latest.exam.umn.model_copy(update={"new_since_last_visit": True})
+        update["exam"] = latest.exam.model_copy(update={"umn": umn})
+    return latest.model_copy(update=update) if update else latest
+
+
+def _baseline(visits: Sequence[Findings]) -> Findings:
+    """The visit that opened the current management (rehabilitation start, or the first visit)."""
+    latest = visits[-1]
+    since = latest.patient.management_since
+    if latest.patient.management is not Management.untreated and since is not None:
+        before = [visit for visit in visits[:-1] if _date(visit) <= since and visit.mjoa is not None]
+        if before:
+            return before[-1]
+    with_mjoa = [visit for visit in visits[:-1] if visit.mjoa is not None]
+    return with_mjoa[0] if with_mjoa else visits[0]
+
+
+def _alert(latest: Findings, earlier: Findings, engine: Engine, *, from_baseline: bool) -> CourseAlert | None:
+    compared = with_earlier_visit(latest, earlier)
+    evaluation = engine.decide(compared)
+    facts, decision = evaluation.facts, evaluation.decision
+    course = facts["features"]["course"]
+    management = facts["features"]["management"]
+    basis: list[str] = []
+    change = compared.earlier_mjoa
+    if change is not None and latest.mjoa is not None and facts["mjoa_delta"] is not None:
+        before = facts["mjoa_total"] - facts["mjoa_delta"]
+        basis.append(f"mJOA {before} on {change.date} -> {facts['mjoa_total']} on {_date(latest)}")
+    new_signs = _new_umn_signs(latest, earlier)
+    if new_signs or latest.exam.umn.new_since_last_visit:
+        basis.append("new upper-motor-neuron sign: " + (", ".join(new_signs) or "recorded by the clinician"))
+    level: Level | None = None
+    if course == "deteriorated":
+        level = "deterioration"
+    elif (
+        from_baseline
+        and management == "rehab_trial_complete"
+        and course in ("not_improved", "possible_deterioration")
+    ):
+        level = "failure_to_improve"
+        basis.append("no gain of 1 point or more after 3 months of supervised rehabilitation")
+    elif course == "possible_deterioration":
+        level = "possible_deterioration"
+    if level is None:
+        return None
+    return CourseAlert(
+        level=level,
+        compared_with=_date(earlier),
+        basis=tuple(basis),
+        pathway=decision.pathway,
+        urgency=decision.urgency,
+        rules=decision.deciding,
+    )
+
+
+def course_alerts(visits: Sequence[Findings], engine: Engine | None = None) -> list[CourseAlert]:
+    """Alerts for the latest visit of a course (oldest first), most serious first.
+
+    The latest visit is compared with the previous visit and with the visit that opened the
+    current management (so a slow decline over several visits is caught too).
+    """
+    if len(visits) < 2:
+        return []
+    engine = engine or default_engine()
+    ordered = sorted(visits, key=_date)
+    latest = ordered[-1]
+    baseline, previous = _baseline(ordered), ordered[-2]
+    # Failure to improve is judged against the start of the trial only; falls against either.
+    comparisons = [(baseline, True)] + ([(previous, False)] if previous is not baseline else [])
+    alerts = [
+        alert
+        for earlier, from_baseline in comparisons
+        if (alert := _alert(latest, earlier, engine, from_baseline=from_baseline)) is not None
+    ]
+    return sorted(alerts, key=lambda alert: -_SEVERITY[alert.level])
