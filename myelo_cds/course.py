@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from myelo_cds.findings import EarlierMJOA, Findings, Management
 from myelo_cds.rules.engine import Engine, default_engine
 
-__all__ = ["CourseAlert", "course_alerts", "with_earlier_visit"]
+__all__ = ["CourseAlert", "Timeline", "course_alerts", "timeline", "with_earlier_visit"]
 
 Level = Literal["deterioration", "failure_to_improve", "possible_deterioration"]
 
@@ -154,3 +154,83 @@ def course_alerts(visits: Sequence[Findings], engine: Engine | None = None) -> l
         if (alert := _alert(latest, earlier, engine, from_baseline=from_baseline)) is not None
     ]
     return sorted(alerts, key=lambda alert: -_SEVERITY[alert.level])
+
+
+class Timeline(BaseModel):
+    """A course ready to draw: visits, sub-domain rows, events and the MCID band of the baseline."""
+
+    model_config = ConfigDict(frozen=True)
+
+    visits: tuple[dict[str, object], ...]
+    subdomains: tuple[dict[str, object], ...]
+    annotations: tuple[dict[str, object], ...]
+    mcid_band: dict[str, object] | None
+
+
+_ITEM_NAMES = {
+    "ue_motor": "UE motor (0-5)",
+    "le_motor": "LE motor (0-7)",
+    "ue_sensation": "UE sensation (0-3)",
+    "sphincter": "Bladder (0-3)",
+}
+
+
+def timeline(visits: Sequence[tuple[Findings, str, str]]) -> Timeline:
+    """Rows for the timeline chart from ``(findings, pathway, urgency)`` per visit.
+
+    The MCID band is the first scored visit's total +/- the MCID of its band (Tetreault 2015).
+    Events: the start of the current management and recorded trauma or falls.
+    """
+    from myelo_cds.scales import mjoa_change, mjoa_score
+
+    ordered = sorted(visits, key=lambda item: _date(item[0]))
+    rows: list[dict[str, object]] = []
+    subdomains: list[dict[str, object]] = []
+    events: dict[tuple[str, str], dict[str, object]] = {}
+    for findings, pathway, urgency in ordered:
+        when = _date(findings).isoformat()
+        score = mjoa_score(findings.mjoa) if findings.mjoa else None
+        rows.append(
+            {"date": when, "mjoa": score.total if score else None, "pathway": pathway, "urgency": urgency}
+        )
+        if score:
+            subdomains += [
+                {"date": when, "measure": _ITEM_NAMES[k], "score": v} for k, v in score.items.items()
+            ]
+        if findings.nurick is not None:
+            subdomains.append({"date": when, "measure": "Nurick (0-5)", "score": findings.nurick})
+        patient = findings.patient
+        if patient.management_since is not None:
+            label = "surgery" if patient.management is Management.postoperative else "rehabilitation start"
+            events[(patient.management_since.isoformat(), label)] = {
+                "date": patient.management_since.isoformat(),
+                "label": label,
+            }
+        if findings.symptoms.falls:
+            events[(when, "falls")] = {"date": when, "label": "falls reported"}
+        if findings.patient.history.recent_trauma:
+            events[(when, "trauma")] = {"date": when, "label": "trauma"}
+    scored = [findings for findings, _, _ in ordered if findings.mjoa is not None]
+    band = None
+    if scored and scored[0].mjoa is not None:
+        first = scored[0].mjoa
+        baseline = EarlierMJOA(
+            date=_date(scored[0]),
+            ue_motor=first.ue_motor,
+            le_motor=first.le_motor,
+            ue_sensation=first.ue_sensation,
+            sphincter=first.sphincter,
+        )
+        change = mjoa_change(first, baseline)
+        total = change.earlier_total
+        band = {
+            "low": max(0, total - change.mcid),
+            "high": min(18, total + change.mcid),
+            "label": f"baseline {total} +/- MCID {change.mcid} ({change.earlier_band})",
+        }
+    return Timeline(
+        visits=tuple(rows),
+        subdomains=tuple(subdomains),
+        annotations=tuple(events.values()),
+        mcid_band=band,
+    )

@@ -94,3 +94,19 @@ def test_what_the_clinician_entered_is_never_overwritten() -> None:
     filled = with_earlier_visit(visit("2026-06-10", 6), earlier)
     assert filled.earlier_mjoa is not None
     assert filled.earlier_mjoa.date == dt.date(2026, 1, 10)
+
+
+def test_timeline_rows_bands_and_events() -> None:
+    from myelo_cds.course import timeline
+
+    rehab = {"patient__management": "supervised_rehabilitation", "patient__management_since": "2026-02-01"}
+    visits = [
+        (visit("2026-01-10", 7), "surgery_or_structured_rehab", "routine"),
+        (visit("2026-06-10", 5, symptoms__falls=True, **rehab), "surgical_referral", "expedited"),
+    ]
+    course = timeline(visits)
+    assert [row["mjoa"] for row in course.visits] == [17, 15]
+    assert course.mcid_band == {"low": 16, "high": 18, "label": "baseline 17 +/- MCID 1 (mild)"}
+    assert {event["label"] for event in course.annotations} == {"rehabilitation start", "falls reported"}
+    measures = {row["measure"] for row in course.subdomains}
+    assert "LE motor (0-7)" in measures

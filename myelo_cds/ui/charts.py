@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import altair as alt
 
@@ -60,3 +60,71 @@ def schedule_timeline(plan: FollowUpPlan) -> alt.LayerChart | alt.FacetChart:
         )
     )
     return alt.layer(window, points, height=max(120, 34 * len(values)))
+
+
+_BAND_AREAS = (("severe", 0, 11.5), ("moderate", 11.5, 14.5), ("mild", 14.5, 17.5), ("no deficit", 17.5, 18))
+
+
+def mjoa_timeline(
+    visits: list[dict[str, Any]], annotations: list[dict[str, Any]], mcid: dict[str, Any] | None
+) -> alt.LayerChart | alt.FacetChart:
+    """mJOA total over time on the severity bands, with the MCID band around the baseline.
+
+    Args:
+        visits: one dict per visit: ``date`` (ISO), ``mjoa`` (total or None), ``pathway``, ``urgency``.
+        annotations: ``date`` and ``label`` of events (rehabilitation start, surgery, falls, trauma).
+        mcid: ``low``/``high`` of the baseline +/- MCID band and its ``label``, or None.
+    """
+    bands = alt.Data(values=[{"band": b, "low": lo, "high": hi} for b, lo, hi in _BAND_AREAS])  # type: ignore[no-untyped-call]
+    band_layer = (
+        alt.Chart(bands)
+        .mark_rect(opacity=0.12)
+        .encode(
+            y=alt.Y("low:Q", scale=alt.Scale(domain=[0, 18]), title="mJOA (0-18)"),
+            y2="high:Q",
+            color=alt.Color(
+                "band:N", title="Severity band", sort=["severe", "moderate", "mild", "no deficit"]
+            ),
+        )
+    )
+    layers: list[Any] = [band_layer]
+    if mcid is not None:
+        mcid_data = alt.Data(values=[mcid])  # type: ignore[no-untyped-call]
+        layers.append(
+            alt.Chart(mcid_data)
+            .mark_rect(opacity=0.18, color="gray")
+            .encode(y="low:Q", y2="high:Q", tooltip=["label:N"])
+        )
+    points = alt.Data(values=[v for v in visits if v["mjoa"] is not None])  # type: ignore[no-untyped-call]
+    line = alt.Chart(points).encode(
+        x=alt.X("date:T", title="Visit date"),
+        y=alt.Y("mjoa:Q"),
+        tooltip=[alt.Tooltip("date:T", format="%Y-%m-%d"), "mjoa:Q", "pathway:N", "urgency:N"],
+    )
+    layers += [line.mark_line(), line.mark_point(filled=True, size=90).encode(shape=alt.Shape("pathway:N"))]
+    if annotations:
+        notes = alt.Data(values=annotations)  # type: ignore[no-untyped-call]
+        rule = alt.Chart(notes).encode(x="date:T")
+        layers += [
+            rule.mark_rule(strokeDash=[4, 3]),
+            rule.mark_text(angle=270, align="left", dy=-6, y=4).encode(text="label:N"),
+        ]
+    return alt.layer(*layers, height=320)
+
+
+def subdomain_timeline(rows: list[dict[str, Any]]) -> alt.FacetChart | alt.LayerChart:
+    """Each mJOA sub-domain and the Nurick grade over time (one small chart per measure)."""
+    data = alt.Data(values=rows)  # type: ignore[no-untyped-call]
+    chart = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=alt.Y("score:Q", title=None),
+            tooltip=[alt.Tooltip("date:T", format="%Y-%m-%d"), "measure:N", "score:Q"],
+        )
+        .properties(height=110, width=220)
+        .facet(facet=alt.Facet("measure:N", title=None), columns=3)
+        .resolve_scale(y="independent")
+    )
+    return cast("alt.FacetChart", chart)
