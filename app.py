@@ -7,9 +7,12 @@ navigation = st.navigation(
     [
         st.Page("pages/consult.py", title="Consult", icon=":material/stethoscope:", default=True),
         st.Page("pages/follow_up.py", title="Follow-up plan", icon=":material/calendar_month:"),
+        st.Page("pages/timeline.py", title="Patient timeline", icon=":material/timeline:"),
+        st.Page("pages/worklist.py", title="Clinic worklist", icon=":material/checklist:"),
         st.Page("pages/rules_evidence.py", title="Rules & evidence", icon=":material/gavel:"),
         st.Page("pages/about.py", title="About & patient information", icon=":material/info:"),
         st.Page("pages/assess_case.py", title="Assess a case file", icon=":material/fact_check:"),
+        st.Page("pages/audit.py", title="Audit log", icon=":material/policy:"),
     ]
 )
 navigation.run()

@@ -10,6 +10,7 @@ from myelo_cds.errors import describe_validation_error
 from myelo_cds.examples import example_cases
 from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
 from myelo_cds.ui.panels import render_banner, render_downloads, render_errors, render_recommendation
+from myelo_cds.ui.records import alerts_for, render_alerts, render_save
 
 st.title("Consult")
 with st.expander("Start from an example or a saved case file"):
@@ -47,11 +48,14 @@ def consult() -> None:
             render_errors(describe_validation_error(error))
             return
         recommendation = assess(findings)
+        alerts = alerts_for(findings, findings.case_id)
+        render_alerts(alerts)
         render_recommendation(recommendation)
         clinician = st.text_input(
             "Clinician id for the note (initials or staff number)", key="clinician_id", max_chars=64
         )
         render_downloads(recommendation, findings, clinician or None)
+        render_save(findings, recommendation, clinician or None)
     with banner:
         render_banner(recommendation)
 

@@ -1,0 +1,29 @@
+"""Patient records: assessments with their follow-up plans, the clinic worklist and the audit log.
+
+SQLite by default (a file, nothing to set up), PostgreSQL through a database URL; the schema
+is kept by Alembic migrations in ``migrations/``. Patients are known only by a pseudonymous id.
+Nothing here logs, and what it returns are frozen copies, never live database objects.
+"""
+
+from myelo_cds.records._engine import database_url
+from myelo_cds.records._models import (
+    AssessmentRecord,
+    AuditEvent,
+    PatientSummary,
+    RecordError,
+    WorklistRow,
+    WorkStatus,
+)
+from myelo_cds.records._store import Store, next_visit_number
+
+__all__ = [
+    "AssessmentRecord",
+    "AuditEvent",
+    "PatientSummary",
+    "RecordError",
+    "Store",
+    "WorkStatus",
+    "WorklistRow",
+    "database_url",
+    "next_visit_number",
+]

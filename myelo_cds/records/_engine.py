@@ -1,0 +1,89 @@
+"""Where the records live and how a connection to them is opened.
+
+SQLite (the default, zero set-up) runs in WAL mode with ``synchronous=FULL`` and foreign keys
+on: readers never block the writer, a commit is on disk before it returns, and a process killed
+mid-save leaves the last committed state. Writers take the database lock when their transaction
+begins (``BEGIN IMMEDIATE``) and queue behind each other for up to the busy timeout, instead of
+failing half-way when two sessions save at once. PostgreSQL is used through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+
+__all__ = ["BUSY_TIMEOUT_SECONDS", "WRITE", "database_url", "make_engine"]
+
+#: How long a writer waits for another writer's transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 30
+#: Execution option that marks a transaction as a write (SQLite: ``BEGIN IMMEDIATE``).
+WRITE = "myelo_cds_write"
+_DEFAULT_FILE = "myelo_cds.sqlite3"
+
+
+def database_url() -> str:
+    """The database to use.
+
+    Returns:
+        ``MYELO_CDS_DATABASE_URL`` if set (e.g. ``postgresql+psycopg://user:pw@host/db``), else a
+        SQLite file: ``MYELO_CDS_DB_PATH`` or ``./myelo_cds.sqlite3``, made absolute now so a
+        later change of directory does not move the records.
+    """
+    url = os.environ.get("MYELO_CDS_DATABASE_URL", "").strip()
+    if url:
+        return url
+    path = Path(os.environ.get("MYELO_CDS_DB_PATH", "").strip() or _DEFAULT_FILE).expanduser()
+    return URL.create("sqlite", database=str(path.resolve())).render_as_string(hide_password=False)
+
+
+def _normalised(url: str) -> URL:
+    parsed = make_url(url)
+    # A bare postgresql:// URL would pick psycopg2, which is not installed: use psycopg 3.
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's begin event issue BEGIN (pysqlite's own transaction handling would defer
+    # it past the first SELECT and could not take the write lock up front).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    if connection.get_execution_options().get(WRITE):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the SQLite settings above (or psycopg for PostgreSQL).
+
+    Raises:
+        ValueError: for an in-memory SQLite database, which every connection would see empty.
+    """
+    parsed = _normalised(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ValueError("records need a database file: give a SQLite path, not an in-memory database")
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)

@@ -1,0 +1,143 @@
+"""What the store hands back: frozen copies, never live database objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from myelo_cds.findings import Findings
+from myelo_cds.result import Recommendation
+
+__all__ = [
+    "AssessmentRecord",
+    "AuditEvent",
+    "PatientSummary",
+    "RecordError",
+    "WorkStatus",
+    "WorklistRow",
+    "check_action",
+    "check_detail",
+    "check_patient_id",
+    "check_person",
+]
+
+WorkStatus = Literal["overdue", "due", "scheduled"]
+
+# The same pattern as ``Findings.case_id``: a pseudonym, never a name.
+_PATIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ALLOWED = re.compile(r"[A-Za-z0-9._-]")
+# Staff ids (clinician, admin): one line of at most 64 characters, as on the consult note.
+_PERSON = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,64}$")
+_ACTION = re.compile(r"^[a-z][a-z_]{0,31}$")
+_DETAIL_MAX = 500
+
+
+class RecordError(ValueError):
+    """A value the records refuse, with what is allowed. The refused value is not repeated,
+    so that a name typed into the wrong field never reaches a log through the message."""
+
+
+def _describe(character: str) -> str:
+    return "a space" if character == " " else repr(character)
+
+
+def check_patient_id(patient_id: str) -> str:
+    """The pseudonymous patient id, or :class:`RecordError` saying what is wrong with it."""
+    if _PATIENT_ID.match(patient_id):
+        return patient_id
+    if not patient_id:
+        problem = "it is empty"
+    elif len(patient_id) > 64:
+        problem = f"it has {len(patient_id)} characters"
+    else:
+        bad = sorted({_describe(c) for c in patient_id if not _ALLOWED.match(c)})
+        problem = "it contains " + ", ".join(bad)
+    raise RecordError(
+        f"patient id refused: {problem}. Use a pseudonymous id of 1-64 letters, digits, '.', '_'"
+        " or '-' (no names, no spaces)."
+    )
+
+
+def check_person(value: str, field: str) -> str:
+    """A staff id (author, actor): 1-64 characters on one line."""
+    value = value.strip()
+    if not _PERSON.match(value):
+        raise RecordError(f"{field} refused: use 1-64 characters on one line (a staff id, not a patient's)")
+    return value
+
+
+def check_action(action: str) -> str:
+    if not _ACTION.match(action):
+        raise RecordError(
+            "audit action refused: use a lowercase word of up to 32 letters or '_'"
+            " (create, view, change, export, ...)"
+        )
+    return action
+
+
+def check_detail(detail: str) -> str:
+    if len(detail) > _DETAIL_MAX:
+        raise RecordError(f"audit detail refused: at most {_DETAIL_MAX} characters")
+    return detail
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class AssessmentRecord(_Record):
+    """One stored assessment: the findings and the recommendation exactly as saved."""
+
+    id: int
+    patient_id: str
+    assessment_date: dt.date
+    author: str
+    created_at: dt.datetime
+    """When it was saved (UTC)."""
+    pathway: str
+    urgency: str
+    rule_set_version: str
+    rule_set_sha256: str
+    findings: Findings
+    """As saved; ``assessment_date`` is always filled (from the recommendation if it was empty)."""
+    recommendation: Recommendation
+
+
+class PatientSummary(_Record):
+    patient_id: str
+    assessment_count: int
+    last_assessment_date: dt.date
+    last_pathway: str
+    last_urgency: str
+    course_alert: str | None
+    """``deterioration``, ``failure_to_improve``, ``possible_deterioration`` or ``None``."""
+
+
+class WorklistRow(_Record):
+    """A patient's next visit from their latest assessment's plan."""
+
+    status: WorkStatus
+    patient_id: str
+    due: dt.date
+    window_start: dt.date
+    window_end: dt.date
+    label: str
+    mri_due: bool
+    last_assessment_date: dt.date
+    last_pathway: str
+    last_urgency: str
+    course_alert: str | None
+
+
+class AuditEvent(_Record):
+    id: int
+    at: dt.datetime
+    """UTC."""
+    actor: str
+    action: str
+    patient_id: str | None
+    detail: str
+    rule_set_version: str

@@ -1,0 +1,153 @@
+"""The tables. Alembic migrations in ``migrations/`` create them; this module describes them.
+
+``patients`` holds a pseudonymous id and the patient's current state (a pointer to the latest
+assessment, its course alert); ``assessments`` the findings and the full recommendation as
+JSON plus the columns lists and the worklist read; ``follow_up_visits`` one row per planned
+visit; ``audit_events`` who did what, append-only (triggers refuse UPDATE and DELETE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["Assessment", "AuditEventRow", "Base", "FollowUpVisit", "Patient"]
+
+ID_LENGTH = 64
+
+# Constraint names are fixed so that migrations can name what they drop.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an ``INTEGER PRIMARY KEY``.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Document = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on both backends (SQLite keeps no offset: add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware (UTC)")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Patient(Base):
+    """A pseudonymous patient and their current state, recomputed from the stored assessments
+    on every save (so the worklist and the patient list read this narrow table only)."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    """Pseudonymous id (letters, digits, ``. _ -``); never a name."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    assessment_count: Mapped[int] = mapped_column(Integer())
+    latest_assessment_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("assessments.id", use_alter=True)
+    )
+    """The latest assessment by (assessment date, created at, id)."""
+    last_assessment_date: Mapped[dt.date | None] = mapped_column(Date())
+    last_pathway: Mapped[str | None] = mapped_column(String(40))
+    last_urgency: Mapped[str | None] = mapped_column(String(16))
+    next_visit_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("follow_up_visits.id", use_alter=True)
+    )
+    """The latest assessment's next visit (see ``next_visit_number``): the worklist row."""
+    course_alert: Mapped[str | None] = mapped_column(String(32))
+    """The most serious course alert of the latest assessment against the stored course."""
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+    __table_args__ = (Index(None, "patient_id", "assessment_date", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(String(ID_LENGTH), ForeignKey("patients.id"))
+    assessment_date: Mapped[dt.date] = mapped_column(Date())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    author: Mapped[str] = mapped_column(String(ID_LENGTH))
+    pathway: Mapped[str] = mapped_column(String(40))
+    urgency: Mapped[str] = mapped_column(String(16))
+    rule_set_id: Mapped[str] = mapped_column(String(64))
+    rule_set_version: Mapped[str] = mapped_column(String(32))
+    rule_set_sha256: Mapped[str] = mapped_column(String(64))
+    mjoa_total: Mapped[int | None] = mapped_column(Integer())
+    mjoa_ue_motor: Mapped[int | None] = mapped_column(Integer())
+    mjoa_le_motor: Mapped[int | None] = mapped_column(Integer())
+    mjoa_ue_sensation: Mapped[int | None] = mapped_column(Integer())
+    mjoa_sphincter: Mapped[int | None] = mapped_column(Integer())
+    nurick: Mapped[int | None] = mapped_column(Integer())
+    next_visit_number: Mapped[int | None] = mapped_column(Integer())
+    """The visit the worklist shows while this is the latest assessment (see ``next_visit_number``)."""
+    findings: Mapped[dict[str, Any]] = mapped_column(Document)
+    recommendation: Mapped[dict[str, Any]] = mapped_column(Document)
+
+
+class FollowUpVisit(Base):
+    __tablename__ = "follow_up_visits"
+    __table_args__ = (UniqueConstraint("assessment_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[int] = mapped_column(BigId, ForeignKey("assessments.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer())
+    due: Mapped[dt.date] = mapped_column(Date())
+    window_start: Mapped[dt.date] = mapped_column(Date())
+    window_end: Mapped[dt.date] = mapped_column(Date())
+    label: Mapped[str] = mapped_column(Text())
+    mri_due: Mapped[bool] = mapped_column(Boolean())
+    schedule_id: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "patient_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(ID_LENGTH))
+    action: Mapped[str] = mapped_column(String(32))
+    patient_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    detail: Mapped[str] = mapped_column(Text())
+    rule_set_version: Mapped[str] = mapped_column(String(32))

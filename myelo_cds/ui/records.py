@@ -1,0 +1,78 @@
+"""The record store shared by the pages, and the course alerts of a consult."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from myelo_cds.course import CourseAlert, course_alerts
+from myelo_cds.findings import Findings
+from myelo_cds.records import RecordError, Store, database_url
+from myelo_cds.result import Recommendation
+
+__all__ = ["alerts_for", "render_alerts", "render_save", "store"]
+
+_LEVEL_TEXT = {
+    "deterioration": "DETERIORATION",
+    "failure_to_improve": "FAILURE TO IMPROVE",
+    "possible_deterioration": "POSSIBLE DETERIORATION",
+}
+
+
+@st.cache_resource
+def _store(url: str) -> Store:
+    return Store(url)
+
+
+def store() -> Store:
+    """One store (connection pool) per database and server process; no patient data is cached."""
+    return _store(database_url())
+
+
+def alerts_for(findings: Findings, patient_id: str | None) -> list[CourseAlert]:
+    """Course alerts for this consult against the patient's stored visits (none without an id)."""
+    if not patient_id:
+        return []
+    earlier = [record.findings for record in store().assessments(patient_id)]
+    if not earlier:
+        return []
+    if findings.assessment_date is None:
+        findings = findings.model_copy(update={"assessment_date": dt.date.today()})
+    return course_alerts([*earlier, findings])
+
+
+def render_alerts(alerts: list[CourseAlert]) -> None:
+    """Each alert in words and with an icon, its basis and what the rules then advise."""
+    for alert in alerts:
+        show = st.error if alert.level == "deterioration" else st.warning
+        basis = "\n".join(f"- {line}" for line in alert.basis)
+        show(
+            f"**{_LEVEL_TEXT[alert.level]}** compared with the visit of {alert.compared_with}:\n\n{basis}\n\n"
+            f"The rules then advise **{alert.pathway.replace('_', ' ')}** ({alert.urgency}; "
+            f"{', '.join(alert.rules)}).",
+            icon=":material/trending_down:",
+        )
+
+
+def render_save(findings: Findings, recommendation: Recommendation, clinician_id: str | None) -> None:
+    """Save the assessment to the patient's record (the case id is the pseudonymous patient id)."""
+    st.markdown("**Patient record**")
+    if not findings.case_id:
+        st.caption("Enter a pseudonymous case id to save this assessment to the patient's record.")
+        return
+    if not clinician_id:
+        st.caption("Enter your clinician id to save this assessment (the record names its author).")
+        return
+    if st.button("Save this assessment to the record", icon=":material/save:"):
+        try:
+            saved = store().save_assessment(
+                findings, recommendation, patient_id=findings.case_id, author=clinician_id
+            )
+        except RecordError as error:
+            st.error(f"Not saved: {error}", icon=":material/error:")
+            return
+        st.success(
+            f"Saved for {saved.patient_id} on {saved.assessment_date} (rule set {saved.rule_set_version}).",
+            icon=":material/check_circle:",
+        )

@@ -1,0 +1,30 @@
+"""Audit log (admin): who created, viewed or exported what and when, with the rule-set version."""
+
+import csv
+import io
+
+import streamlit as st
+
+from myelo_cds.csv_safety import safe_cell
+from myelo_cds.ui.records import store
+
+st.title("Audit log")
+st.caption("Append-only: the database refuses changes and deletions of audit events.")
+patient = st.text_input("Only this patient (pseudonymous id)", max_chars=64) or None
+limit = st.number_input("Newest events to show", min_value=10, max_value=100_000, value=500, step=100)
+events = store().audit_events(int(limit), patient_id=patient)
+rows = [event.model_dump(mode="json") for event in events]
+st.dataframe(rows, hide_index=True, width="stretch")
+
+
+def _csv() -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["at"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(
+        {key: safe_cell("" if value is None else str(value)) for key, value in row.items()} for row in rows
+    )
+    return buffer.getvalue()
+
+
+st.download_button("Export (CSV)", data=_csv, file_name="audit-log.csv", mime="text/csv", on_click="ignore")

@@ -1,0 +1,44 @@
+"""Patient timeline: every stored visit, the mJOA and its sub-domains over time, and course alerts."""
+
+import streamlit as st
+
+from myelo_cds.course import course_alerts, timeline
+from myelo_cds.ui.charts import mjoa_timeline, subdomain_timeline
+from myelo_cds.ui.records import render_alerts, store
+
+st.title("Patient timeline")
+patients = store().patients()
+if not patients:
+    st.info("No stored assessments yet: save a consult to start a patient's record.", icon=":material/info:")
+    st.stop()
+patient_id = st.selectbox(
+    "Patient (pseudonymous id)", [p.patient_id for p in patients], index=None, placeholder="choose"
+)
+if patient_id is None:
+    st.stop()
+records = store().assessments(patient_id)
+store().record_event("view", actor=st.session_state.get("clinician_id") or "unknown", patient_id=patient_id)
+render_alerts(course_alerts([record.findings for record in records]))
+course = timeline([(r.findings, r.recommendation.pathway, r.recommendation.urgency) for r in records])
+st.altair_chart(
+    mjoa_timeline(list(course.visits), list(course.annotations), course.mcid_band), width="stretch"
+)
+if course.subdomains:
+    st.altair_chart(subdomain_timeline(list(course.subdomains)))
+st.dataframe(
+    [
+        {
+            "date": r.assessment_date,
+            "mJOA": r.recommendation.scores.mjoa.total if r.recommendation.scores.mjoa else None,
+            "Nurick": r.findings.nurick,
+            "pathway": r.recommendation.pathway.replace("_", " "),
+            "urgency": r.recommendation.urgency,
+            "rules": ", ".join(rule.id for rule in r.recommendation.rules_fired if rule.kind == "pathway"),
+            "rule set": r.rule_set_version,
+            "author": r.author,
+        }
+        for r in records
+    ],
+    hide_index=True,
+    width="stretch",
+)

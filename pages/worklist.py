@@ -1,0 +1,61 @@
+"""Clinic worklist: patients due, overdue and recently deteriorated, from the stored schedules."""
+
+import csv
+import datetime as dt
+import io
+
+import streamlit as st
+
+from myelo_cds.csv_safety import safe_cell
+from myelo_cds.ui.records import store
+
+st.title("Clinic worklist")
+left, middle, right = st.columns(3)
+today = left.date_input("Worklist date", value=dt.date.today(), format="YYYY-MM-DD")
+within = middle.number_input("Due within (days)", min_value=0, max_value=365, value=14, step=7)
+statuses = right.multiselect(
+    "Show", ["overdue", "due", "scheduled"], default=["overdue", "due"], help="Status of the next visit"
+)
+alerts_only = st.toggle("Only patients with a course alert (deterioration, failure to improve)")
+
+rows = [
+    row
+    for row in store().worklist(today, due_within_days=int(within))
+    if row.status in statuses and (row.course_alert or not alerts_only)
+]
+st.caption(f"{len(rows)} patients")
+table = [
+    {
+        "status": row.status,
+        "patient": row.patient_id,
+        "due": row.due,
+        "window": f"{row.window_start} to {row.window_end}",
+        "visit": row.label,
+        "last pathway": row.last_pathway.replace("_", " "),
+        "urgency": row.last_urgency,
+        "course alert": (row.course_alert or "").replace("_", " "),
+    }
+    for row in rows
+]
+st.dataframe(table, hide_index=True, width="stretch")
+
+
+def _csv() -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(table[0]) if table else ["status"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: safe_cell(str(value)) for key, value in row.items()} for row in table)
+    store().record_event(
+        "export", actor=st.session_state.get("clinician_id") or "unknown", detail="worklist csv"
+    )
+    return buffer.getvalue()
+
+
+st.download_button(
+    "Export the worklist (CSV)",
+    data=_csv,
+    file_name=f"worklist-{today}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)

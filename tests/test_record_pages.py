@@ -1,0 +1,97 @@
+"""Record pages under AppTest against a real SQLite file: save two visits, see the course."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from myelo_cds import Findings, assess
+from myelo_cds.examples import example_cases
+from myelo_cds.fieldmeta import field_spec
+from myelo_cds.records import Store
+from myelo_cds.ui.consult_form import KEY, _flatten, _to_widget
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    path = tmp_path / "records.sqlite3"
+    monkeypatch.setenv("MYELO_CDS_DB_PATH", str(path))
+    monkeypatch.delenv("MYELO_CDS_DATABASE_URL", raising=False)
+    return Store(f"sqlite:///{path}")
+
+
+def _mild(date: str, le_motor: int) -> dict:
+    data = json.loads(example_cases()["mild_dcm"])
+    data["assessment_date"] = date
+    data["mjoa"]["le_motor"] = le_motor
+    data.pop("earlier_mjoa", None)
+    return data
+
+
+def _consult_with(data: dict, clinician: str = "clin-7") -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=60)
+    for path, value in _flatten(data):
+        at.session_state[KEY + path] = _to_widget(field_spec(path), value)
+    at.session_state["clinician_id"] = clinician
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_saving_two_visits_raises_a_deterioration_alert_on_the_consult(database: Store) -> None:
+    first = _mild("2026-01-10", 6)  # mJOA 15 (mild)
+    at = _consult_with(first)
+    save = next(button for button in at.button if button.label == "Save this assessment to the record")
+    save.click().run()
+    assert not at.exception
+    assert any("Saved for" in s.value for s in at.success)
+    case_id = first["case_id"]
+    assert len(database.assessments(case_id)) == 1
+
+    second = _consult_with(_mild("2026-06-10", 4))  # mJOA 13: a 2-point fall and a change of band
+    alerts = [e.value for e in second.error if "DETERIORATION" in e.value]
+    assert alerts, [e.value for e in second.error]
+    assert "compared with the visit of 2026-01-10" in alerts[0]
+
+
+def test_timeline_page_shows_the_stored_course(database: Store) -> None:
+    for date, le_motor in (("2026-01-10", 6), ("2026-06-10", 4)):
+        findings = Findings.model_validate(_mild(date, le_motor))
+        database.save_assessment(
+            findings, assess(findings), patient_id=findings.case_id or "", author="clin-7"
+        )
+    at = AppTest.from_file(str(ROOT / "pages" / "timeline.py"), default_timeout=60)
+    at.run()
+    at.selectbox[0].select(findings.case_id).run()
+    assert not at.exception
+    assert any("DETERIORATION" in e.value for e in at.error)
+    table = at.dataframe[0].value
+    assert list(table["mJOA"]) == [15, 13]
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2, "mJOA timeline and sub-domain charts"
+    assert database.audit_events(patient_id=findings.case_id)[0].action == "view"
+
+
+def test_worklist_lists_due_patients_and_exports_safe_csv(database: Store) -> None:
+    findings = Findings.model_validate(_mild("2026-01-10", 6))
+    database.save_assessment(findings, assess(findings), patient_id=findings.case_id or "", author="clin-7")
+    at = AppTest.from_file(str(ROOT / "pages" / "worklist.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    at.date_input[0].set_value(findings.assessment_date).run()
+    at.multiselect[0].set_value(["overdue", "due", "scheduled"]).run()
+    table = at.dataframe[0].value
+    assert list(table["patient"]) == [findings.case_id]
+
+
+def test_audit_page_lists_events_newest_first(database: Store) -> None:
+    database.record_event("export", actor="clin-7", detail="worklist csv")
+    at = AppTest.from_file(str(ROOT / "pages" / "audit.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.dataframe[0].value["action"].iloc[0] == "export"
