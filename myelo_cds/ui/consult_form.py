@@ -262,7 +262,9 @@ def _mjoa_section(values: dict[str, Any]) -> None:
     scores = [values[f"mjoa.{name}"] for name in MJOA_ITEMS]
     if all(score is not None for score in scores):
         total = sum(scores)
-        st.metric("mJOA total", f"{total}/18", delta=severity_band(total), delta_color="off")
+        st.metric(
+            "mJOA total", f"{total}/18", delta=severity_band(total), delta_color="off", delta_arrow="off"
+        )
     else:
         st.caption("mJOA total appears when all four items are scored.")
     values["mjoa.not_due_to_myelopathy"] = _widget(field_spec("mjoa.not_due_to_myelopathy"))

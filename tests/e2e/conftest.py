@@ -51,8 +51,10 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--server.runOnSave", "false",
     ]  # fmt: skip
+    environment = {**os.environ, "MYELO_CDS_DB_PATH": str(log.parent / "records.sqlite3")}
+    environment.pop("MYELO_CDS_DATABASE_URL", None)
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
