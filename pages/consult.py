@@ -10,9 +10,17 @@ from myelo_cds.errors import describe_validation_error
 from myelo_cds.examples import example_cases
 from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
 from myelo_cds.ui.panels import render_banner, render_downloads, render_errors, render_recommendation
-from myelo_cds.ui.records import alerts_for, render_alerts, render_save
+from myelo_cds.ui.records import (
+    alerts_for,
+    forget_draft,
+    keep_draft,
+    render_alerts,
+    render_save,
+    restore_draft,
+)
 
 st.title("Consult")
+restore_draft()
 with st.expander("Start from an example or a saved case file"):
     left, right = st.columns(2)
     example = left.selectbox("Example case", list(example_cases()), index=None, placeholder="choose")
@@ -30,6 +38,7 @@ with st.expander("Start from an example or a saved case file"):
             render_errors(describe_validation_error(error))
     if st.button("Clear the form"):
         clear_draft()
+        forget_draft()
         st.rerun()
 
 
@@ -40,6 +49,7 @@ def consult() -> None:
     form_column, result_column = st.columns([3, 2], gap="large")
     with form_column:
         values = render_form()
+    keep_draft(findings_data(values))
     with result_column:
         st.subheader("Recommendation")
         try:

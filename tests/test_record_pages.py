@@ -95,3 +95,21 @@ def test_audit_page_lists_events_newest_first(database: Store) -> None:
     at.run()
     assert not at.exception
     assert at.dataframe[0].value["action"].iloc[0] == "export"
+
+
+def test_a_half_entered_consult_survives_a_reload(database: Store) -> None:
+    first = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=60)
+    first.run()
+    first.number_input(key="f.patient.age_years").set_value(64)
+    first.segmented_control(key="f.symptoms.hand_clumsiness").set_value("Yes")
+    first.run()
+    token = first.query_params["draft"]
+    token = token[0] if isinstance(token, list) else token
+    assert database.load_draft(token) == {"patient": {"age_years": 64}, "symptoms": {"hand_clumsiness": True}}
+
+    reloaded = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=60)
+    reloaded.query_params["draft"] = token
+    reloaded.run()
+    assert not reloaded.exception
+    assert reloaded.number_input(key="f.patient.age_years").value == 64
+    assert reloaded.segmented_control(key="f.symptoms.hand_clumsiness").value == "Yes"

@@ -35,7 +35,7 @@ from myelo_cds.records._schema import Base
 from tests.pg_fixture import PostgresServer, postgres_fixture  # noqa: F401  (registers the fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = {"patients", "assessments", "follow_up_visits", "audit_events"}
+TABLES = {"patients", "assessments", "follow_up_visits", "audit_events", "drafts"}
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -170,7 +170,9 @@ def test_migrations_run_up_from_empty_and_down_to_base(db_url: str, raw: Engine)
     with raw.connect() as connection:
         # the tables are exactly what the models describe: no drift between the two
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+        )  # the newest revision
     store = Store(db_url)  # with data in every table, down to base still works
     store.save_assessment(*case("moderate_dcm", dt.date(2025, 3, 4)), patient_id="PT-1", author="a")
     store.close()
@@ -613,3 +615,18 @@ def test_a_process_killed_mid_save_loses_no_committed_assessment(db_url: str, ra
     # and the database takes new saves
     store.save_assessment(*case("mild_dcm", dt.date(2025, 3, 1)), patient_id="crash-0", author="a")
     store.close()
+
+
+def test_a_draft_is_kept_replaced_and_forgotten(store: Store) -> None:
+    token = "t0ken-" + "x" * 20
+    assert store.load_draft(token) is None
+    store.save_draft(token, {"patient": {"age_years": 64}})
+    store.save_draft(token, {"patient": {"age_years": 65}, "case_id": "PT-9"})
+    assert store.load_draft(token) == {"patient": {"age_years": 65}, "case_id": "PT-9"}
+    store.delete_draft(token)
+    assert store.load_draft(token) is None
+
+
+def test_a_malformed_draft_token_is_refused(store: Store) -> None:
+    with pytest.raises(RecordError, match="draft token"):
+        store.save_draft("short", {})

@@ -151,3 +151,13 @@ class AuditEventRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     detail: Mapped[str] = mapped_column(Text())
     rule_set_version: Mapped[str] = mapped_column(String(32))
+
+
+class Draft(Base):
+    """A consult being entered, kept so that it survives a browser reload (keyed by a random token)."""
+
+    __tablename__ = "drafts"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(Document)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

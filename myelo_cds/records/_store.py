@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from myelo_cds.records._models import (
     check_patient_id,
     check_person,
 )
-from myelo_cds.records._schema import Assessment, AuditEventRow, FollowUpVisit, Patient
+from myelo_cds.records._schema import Assessment, AuditEventRow, Draft, FollowUpVisit, Patient
 from myelo_cds.result import Recommendation
 from myelo_cds.rules.ruleset import default_rule_set
 
@@ -50,6 +51,9 @@ def next_visit_number(plan: FollowUpPlan, assessment_date: dt.date) -> int | Non
         return None
     later = [visit for visit in ordered if visit.due > assessment_date]
     return (later[0] if later else ordered[0]).number
+
+
+_DRAFT_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _utc_now() -> dt.datetime:
@@ -388,6 +392,37 @@ class Store:
         return self._rows(WorklistRow, statement)
 
     # --- audit ----------------------------------------------------------------------------
+
+    # --- drafts ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _draft_token(token: str) -> str:
+        if not _DRAFT_TOKEN.fullmatch(token):
+            raise RecordError("a draft token is 16-64 letters, digits, '-' or '_'")
+        return token
+
+    def save_draft(self, token: str, data: dict[str, Any]) -> None:
+        """Keep a consult being entered (findings data as the form holds it), replacing the last."""
+        key = self._draft_token(token)
+        with self._transaction(write=True) as session:
+            row = session.get(Draft, key)
+            if row is None:
+                session.add(Draft(token=key, data=data, updated_at=_utc_now()))
+            else:
+                row.data = data
+                row.updated_at = _utc_now()
+
+    def load_draft(self, token: str) -> dict[str, Any] | None:
+        """The kept consult for this token, or None."""
+        with self._transaction(write=False) as session:
+            row = session.get(Draft, self._draft_token(token))
+            return dict(row.data) if row is not None else None
+
+    def delete_draft(self, token: str) -> None:
+        with self._transaction(write=True) as session:
+            row = session.get(Draft, self._draft_token(token))
+            if row is not None:
+                session.delete(row)
 
     def record_event(
         self, action: str, *, actor: str, patient_id: str | None = None, detail: str = ""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import secrets
+from typing import Any
 
 import streamlit as st
 
@@ -10,8 +13,17 @@ from myelo_cds.course import CourseAlert, course_alerts
 from myelo_cds.findings import Findings
 from myelo_cds.records import RecordError, Store, database_url
 from myelo_cds.result import Recommendation
+from myelo_cds.ui.consult_form import draft_values, load_draft
 
-__all__ = ["alerts_for", "render_alerts", "render_save", "store"]
+__all__ = [
+    "alerts_for",
+    "forget_draft",
+    "keep_draft",
+    "render_alerts",
+    "render_save",
+    "restore_draft",
+    "store",
+]
 
 _LEVEL_TEXT = {
     "deterioration": "DETERIORATION",
@@ -76,3 +88,44 @@ def render_save(findings: Findings, recommendation: Recommendation, clinician_id
             f"Saved for {saved.patient_id} on {saved.assessment_date} (rule set {saved.rule_set_version}).",
             icon=":material/check_circle:",
         )
+
+
+_DRAFT_PARAM = "draft"
+
+
+def restore_draft() -> None:
+    """Give this browser tab a draft token (in the URL) and, after a reload, refill the form."""
+    token = st.query_params.get(_DRAFT_PARAM)
+    if not token:
+        st.query_params[_DRAFT_PARAM] = secrets.token_urlsafe(24)
+        st.session_state["_draft_checked"] = True
+        return
+    if st.session_state.get("_draft_checked"):
+        return
+    st.session_state["_draft_checked"] = True
+    try:
+        data = store().load_draft(token)
+    except RecordError:
+        return
+    if data and not draft_values():
+        load_draft(data)
+
+
+def keep_draft(data: dict[str, Any]) -> None:
+    """Save the form as it stands when it changed, so a reload or reconnect loses nothing."""
+    token = st.query_params.get(_DRAFT_PARAM)
+    if not token or st.session_state.get("_draft_saved") == data:
+        return
+    try:
+        store().save_draft(token, data)
+    except RecordError:
+        return
+    st.session_state["_draft_saved"] = data
+
+
+def forget_draft() -> None:
+    token = st.query_params.get(_DRAFT_PARAM)
+    if token:
+        with contextlib.suppress(RecordError):
+            store().delete_draft(token)
+    st.session_state.pop("_draft_saved", None)
