@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from myelo_cds.exports import (
@@ -105,38 +107,21 @@ def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str 
         clinician_id = None
         note_text = consult_note_text(rec, findings, None)
     st.markdown("**Documents**")
-    first, second = st.columns(2)
-    first.download_button(
-        "Consult note (PDF)",
-        data=lambda: consult_note_pdf(rec, findings, clinician_id),
-        file_name=f"consult-{stem}.pdf",
-        mime="application/pdf",
-        icon=":material/picture_as_pdf:",
-        on_click="ignore",
-    )
-    second.download_button(
-        "Patient handout (PDF)",
-        data=lambda: handout_pdf(rec),
-        file_name=f"handout-{stem}.pdf",
-        mime="application/pdf",
-        icon=":material/description:",
-        on_click="ignore",
-    )
-    first.download_button(
-        "Follow-up schedule (.ics)",
-        data=lambda: schedule_ics(rec.follow_up, findings.case_id),
-        file_name=f"follow-up-{stem}.ics",
-        mime="text/calendar",
-        icon=":material/calendar_month:",
-        on_click="ignore",
-    )
-    second.download_button(
-        "Assessment (JSON)",
-        data=lambda: assessment_json(findings),
-        file_name=f"assessment-{stem}.json",
-        mime="application/json",
-        icon=":material/data_object:",
-        on_click="ignore",
-    )
+    documents: tuple[tuple[str, Callable[[], str | bytes], str, str, str], ...] = (
+        ("Consult note (PDF)", lambda: consult_note_pdf(rec, findings, clinician_id), f"consult-{stem}.pdf",
+         "application/pdf", ":material/picture_as_pdf:"),
+        ("Patient handout (PDF)", lambda: handout_pdf(rec), f"handout-{stem}.pdf",
+         "application/pdf", ":material/description:"),
+        ("Follow-up schedule (.ics)", lambda: schedule_ics(rec.follow_up, findings.case_id),
+         f"follow-up-{stem}.ics", "text/calendar", ":material/calendar_month:"),
+        ("Assessment (JSON)", lambda: assessment_json(findings), f"assessment-{stem}.json",
+         "application/json", ":material/data_object:"),
+    )  # fmt: skip
+    columns = st.columns(2)
+    for index, (label, build, name, mime, icon) in enumerate(documents):
+        # Each file is built only when its button is clicked (deferred data).
+        columns[index % 2].download_button(
+            label, data=build, file_name=name, mime=mime, icon=icon, on_click="ignore"
+        )
     with st.expander("Consult note as text (to copy into the record)"):
         st.code(note_text, language=None)
