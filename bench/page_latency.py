@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS, _free_port  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+from tests.e2e.live_app import live_app  # noqa: E402
 
 LE_OPTIONS = {
     6: "6 - Mild instability; walks unaided with smooth reciprocation",
@@ -96,22 +96,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    port = _free_port()
     started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "bench/bench_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none", "--server.runOnSave", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.05)
+    log = Path(tempfile.mkdtemp(prefix="page-latency-"))
+    with live_app(log / "records.sqlite3", log / "server.log", script="bench/bench_app.py") as url:
         health_ms = (time.perf_counter() - started) * 1000
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -137,9 +124,6 @@ def main() -> None:
                 {5: ("stAlertContentSuccess", "le_motor = 5"), 6: ("stAlertContentSuccess", "le_motor = 6")},
             )
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     print("| page | median ms | p95 ms | rounds |")
     print("|---|---|---|---|")
     print(summary("consult (engine + result panel)", consult))

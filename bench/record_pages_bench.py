@@ -31,11 +31,9 @@ import logging
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,6 +50,7 @@ from bench.records_bench import fill  # noqa: E402
 from myelo_cds.course import course_alerts, timeline  # noqa: E402
 from myelo_cds.records import Store  # noqa: E402
 from myelo_cds.ui.charts import mjoa_timeline, subdomain_timeline  # noqa: E402
+from myelo_cds.ui.records import worklist_table  # noqa: E402
 
 ALL_STATUSES = ["overdue", "due", "scheduled"]
 TIMEOUT = 300
@@ -154,20 +153,7 @@ def piece_rows(store: Store, rounds: int, patient_id: str) -> tuple[list[Row], i
     worklist = store.worklist(today)
 
     def table(statuses: list[str]) -> list[dict[str, object]]:
-        return [
-            {
-                "status": row.status,
-                "patient": row.patient_id,
-                "due": row.due,
-                "window": f"{row.window_start} to {row.window_end}",
-                "visit": row.label,
-                "last pathway": row.last_pathway.replace("_", " "),
-                "urgency": row.last_urgency,
-                "course alert": (row.course_alert or "").replace("_", " "),
-            }
-            for row in worklist
-            if row.status in statuses
-        ]
+        return worklist_table([row for row in worklist if row.status in statuses])
 
     full = table(ALL_STATUSES)
     payload = 0
@@ -207,43 +193,11 @@ def piece_rows(store: Store, rounds: int, patient_id: str) -> tuple[list[Row], i
 # --- the browser ----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _server(db_path: Path, log: Path) -> Iterator[str]:
-    from tests.e2e.conftest import _free_port
-
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-        "--server.runOnSave", "false",
-    ]  # fmt: skip
-    environment = {**os.environ, "MYELO_CDS_DB_PATH": str(db_path)}
-    environment.pop("MYELO_CDS_DATABASE_URL", None)
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 def browser_rows(db_path: Path, loads: int, log: Path) -> list[Row]:
     from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+    from tests.e2e.live_app import live_app
 
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"Chromium not found at {CHROMIUM} (use --no-browser)")
@@ -300,7 +254,7 @@ def browser_rows(db_path: Path, loads: int, log: Path) -> list[Row]:
     def profile(browser: Browser) -> BrowserContext:
         return browser.new_context(viewport={"width": 1366, "height": 1400})
 
-    with _server(db_path, log) as url, sync_playwright() as playwright:
+    with live_app(db_path, log) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             warm = profile(browser)

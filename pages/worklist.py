@@ -7,7 +7,7 @@ import io
 import streamlit as st
 
 from myelo_cds.csv_safety import safe_cell
-from myelo_cds.ui.records import store
+from myelo_cds.ui.records import store, worklist_table
 
 st.title("Clinic worklist")
 left, middle, right = st.columns(3)
@@ -24,19 +24,7 @@ rows = [
     if row.status in statuses and (row.course_alert or not alerts_only)
 ]
 st.caption(f"{len(rows)} patients")
-table = [
-    {
-        "status": row.status,
-        "patient": row.patient_id,
-        "due": row.due,
-        "window": f"{row.window_start} to {row.window_end}",
-        "visit": row.label,
-        "last pathway": row.last_pathway.replace("_", " "),
-        "urgency": row.last_urgency,
-        "course alert": (row.course_alert or "").replace("_", " "),
-    }
-    for row in rows
-]
+table = worklist_table(rows)
 st.dataframe(table, hide_index=True, width="stretch")
 
 

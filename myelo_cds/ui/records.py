@@ -11,7 +11,7 @@ import streamlit as st
 
 from myelo_cds.course import CourseAlert, course_alerts
 from myelo_cds.findings import Findings
-from myelo_cds.records import RecordError, Store, database_url
+from myelo_cds.records import RecordError, Store, WorklistRow, database_url
 from myelo_cds.result import Recommendation
 from myelo_cds.ui.consult_form import draft_values, load_draft
 
@@ -23,6 +23,7 @@ __all__ = [
     "render_save",
     "restore_draft",
     "store",
+    "worklist_table",
 ]
 
 _LEVEL_TEXT = {
@@ -129,3 +130,20 @@ def forget_draft() -> None:
         with contextlib.suppress(RecordError):
             store().delete_draft(token)
     st.session_state.pop("_draft_saved", None)
+
+
+def worklist_table(rows: list[WorklistRow]) -> list[dict[str, object]]:
+    """The worklist as the page shows and exports it, one dict per patient."""
+    return [
+        {
+            "status": row.status,
+            "patient": row.patient_id,
+            "due": row.due,
+            "window": f"{row.window_start} to {row.window_end}",
+            "visit": row.label,
+            "last pathway": row.last_pathway.replace("_", " "),
+            "urgency": row.last_urgency,
+            "course alert": (row.course_alert or "").replace("_", " "),
+        }
+        for row in rows
+    ]
