@@ -15,13 +15,16 @@ from myelo_cds.records._models import (
     WorkStatus,
 )
 from myelo_cds.records._store import Store, next_visit_number
+from myelo_cds.records._training import NewTrainingAttempt, TrainingAttempt
 
 __all__ = [
     "AssessmentRecord",
     "AuditEvent",
+    "NewTrainingAttempt",
     "PatientSummary",
     "RecordError",
     "Store",
+    "TrainingAttempt",
     "WorkStatus",
     "WorklistRow",
     "database_url",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -30,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Assessment", "AuditEventRow", "Base", "FollowUpVisit", "Patient"]
+__all__ = ["Assessment", "AuditEventRow", "Base", "FollowUpVisit", "Patient", "TrainingAttemptRow"]
 
 ID_LENGTH = 64
 
@@ -161,3 +162,32 @@ class Draft(Base):
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(Document)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- resident training (teaching) ---------------------------------------------------------
+
+
+class TrainingAttemptRow(Base):
+    """One committed quiz answer of a trainee: what they answered and how it scored.
+
+    Trainees are staff, known by their user id; no patient data (teaching cases are fictional).
+    """
+
+    __tablename__ = "training_attempts"
+    __table_args__ = (Index(None, "trainee_id", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trainee_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    case_id: Mapped[str] = mapped_column(String(32))
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    topics: Mapped[list[str]] = mapped_column(Document)
+    pathway_given: Mapped[str] = mapped_column(String(40))
+    pathway_expected: Mapped[str] = mapped_column(String(40))
+    pathway_correct: Mapped[bool] = mapped_column(Boolean())
+    mjoa_given: Mapped[int | None] = mapped_column(Integer())
+    mjoa_true: Mapped[int | None] = mapped_column(Integer())
+    severity_given: Mapped[str | None] = mapped_column(String(16))
+    severity_correct: Mapped[bool | None] = mapped_column(Boolean())
+    sct_credit: Mapped[float | None] = mapped_column(Float())
+    score: Mapped[float] = mapped_column(Float())
+    rule_set_version: Mapped[str] = mapped_column(String(32))

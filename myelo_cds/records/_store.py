@@ -32,6 +32,7 @@ from myelo_cds.records._models import (
     check_person,
 )
 from myelo_cds.records._schema import Assessment, AuditEventRow, Draft, FollowUpVisit, Patient
+from myelo_cds.records._training import TrainingRecords
 from myelo_cds.result import Recommendation
 from myelo_cds.rules.ruleset import default_rule_set
 
@@ -115,7 +116,7 @@ _Summary = TypeVar("_Summary", PatientSummary, WorklistRow)
 _IN_ORDER = (Assessment.assessment_date, Assessment.created_at, Assessment.id)
 
 
-class Store:
+class Store(TrainingRecords):
     """Patients' assessments, follow-up plans and the audit log, in SQLite or PostgreSQL.
 
     Every method opens and closes its own transaction and returns frozen copies, so one store

@@ -1,0 +1,112 @@
+"""Resident training attempts in the record store (the teaching room scores them; this stores them).
+
+A mixin of :class:`myelo_cds.records.Store`, so attempts share its database, migrations and
+transactions. Who may *see* whose attempts is decided by ``myelo_cds.identity``, not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from myelo_cds.records._models import RecordError, check_person
+from myelo_cds.records._schema import TrainingAttemptRow
+
+__all__ = ["NewTrainingAttempt", "TrainingAttempt", "TrainingRecords"]
+
+
+class NewTrainingAttempt(BaseModel):
+    """One committed quiz answer, as the teaching room scored it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trainee_id: str = Field(min_length=1, max_length=64)
+    case_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+    attempted_at: dt.datetime
+    topics: tuple[str, ...]
+    pathway_given: str
+    pathway_expected: str
+    pathway_correct: bool
+    mjoa_given: int | None = Field(default=None, ge=0, le=18)
+    mjoa_true: int | None = Field(default=None, ge=0, le=18)
+    severity_given: str | None = None
+    severity_correct: bool | None = None
+    sct_credit: float | None = Field(default=None, ge=0, le=1)
+    score: float = Field(ge=0, le=1)
+    rule_set_version: str
+
+
+class TrainingAttempt(NewTrainingAttempt):
+    """A stored attempt."""
+
+    id: int
+
+
+def _attempt(row: TrainingAttemptRow) -> TrainingAttempt:
+    return TrainingAttempt(
+        id=row.id,
+        trainee_id=row.trainee_id,
+        case_id=row.case_id,
+        attempted_at=row.attempted_at,
+        topics=tuple(row.topics),
+        pathway_given=row.pathway_given,
+        pathway_expected=row.pathway_expected,
+        pathway_correct=row.pathway_correct,
+        mjoa_given=row.mjoa_given,
+        mjoa_true=row.mjoa_true,
+        severity_given=row.severity_given,
+        severity_correct=row.severity_correct,
+        sct_credit=row.sct_credit,
+        score=row.score,
+        rule_set_version=row.rule_set_version,
+    )
+
+
+class TrainingRecords:
+    """Training-attempt methods of the store (needs the store's ``_transaction``)."""
+
+    def _transaction(self, *, write: bool) -> AbstractContextManager[Session]:  # pragma: no cover
+        raise NotImplementedError
+
+    def save_training_attempt(self, attempt: NewTrainingAttempt) -> TrainingAttempt:
+        """Store one committed quiz answer.
+
+        Raises:
+            RecordError: a refused trainee id or a timestamp without a time zone.
+        """
+        trainee = check_person(attempt.trainee_id, "trainee id")
+        if attempt.attempted_at.tzinfo is None:
+            raise RecordError("attempted_at must be timezone-aware (UTC)")
+        values: dict[str, Any] = attempt.model_dump()
+        values.update(trainee_id=trainee, topics=list(attempt.topics))
+        with self._transaction(write=True) as session:
+            row = TrainingAttemptRow(**values)
+            session.add(row)
+            session.flush()
+            return _attempt(row)
+
+    def training_attempts(self, trainee_id: str | None = None) -> list[TrainingAttempt]:
+        """Attempts oldest first: one trainee's, or everyone's when ``trainee_id`` is None."""
+        statement = select(TrainingAttemptRow).order_by(
+            TrainingAttemptRow.attempted_at, TrainingAttemptRow.id
+        )
+        if trainee_id is not None:
+            statement = statement.where(
+                TrainingAttemptRow.trainee_id == check_person(trainee_id, "trainee id")
+            )
+        with self._transaction(write=False) as session:
+            return [_attempt(row) for row in session.scalars(statement)]
+
+    def trainees(self) -> list[str]:
+        """Every trainee id with at least one attempt, in order."""
+        with self._transaction(write=False) as session:
+            ids: Iterator[str] = session.scalars(
+                select(TrainingAttemptRow.trainee_id).distinct().order_by(TrainingAttemptRow.trainee_id)
+            )
+            return list(ids)

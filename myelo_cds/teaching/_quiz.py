@@ -1,0 +1,190 @@
+"""Scoring a committed quiz answer against the case and the engine, and saying where it differs.
+
+Design choices (labelled as such on the pages): the pathway scores 1 when it is the stated
+answer or, for a disputed case, one of the accepted answers; the mJOA scores the share of the
+four items the resident scored exactly as the narrative describes them; the severity grade
+scores 1 when it is the band the rules use (the attributed total); a script-concordance item
+scores by aggregate scoring against its panel. The overall score is the mean of the parts the
+case has.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from myelo_cds.findings import MJOAItem
+from myelo_cds.result import Pathway, Recommendation
+from myelo_cds.rules.engine import PATHWAY_LABELS, assess
+from myelo_cds.rules.ruleset import default_rule_set
+from myelo_cds.scales import Band, mjoa_scale
+from myelo_cds.teaching._case import SCT_SCALE, ScriptConcordanceItem, TeachingCase
+
+__all__ = ["BAND_LABELS", "QuizAnswer", "QuizResult", "score_answer", "sct_credit"]
+
+BAND_LABELS: dict[str, str] = {
+    "normal": "No functional deficit (mJOA 18)",
+    "mild": "Mild (mJOA 15-17)",
+    "moderate": "Moderate (mJOA 12-14)",
+    "severe": "Severe (mJOA 0-11)",
+}
+
+
+class QuizAnswer(BaseModel):
+    """What the resident committed before the reveal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mjoa: dict[MJOAItem, int] | None = Field(
+        default=None, description="The resident's mJOA, item by item (None when not scored)."
+    )
+    severity: Band | None = Field(default=None, description="The severity grade the resident chose.")
+    pathway: Pathway
+    sct: tuple[int | None, ...] = Field(default=(), description="One Likert answer (-2..2) per item.")
+
+
+class QuizResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    case_id: str
+    pathway_given: str
+    pathway_expected: str
+    pathway_engine: str
+    correct_pathways: tuple[str, ...]
+    pathway_correct: bool
+    mjoa_true: dict[str, int] | None
+    mjoa_true_total: int | None
+    mjoa_given_total: int | None
+    mjoa_credit: float | None
+    severity_true: str | None
+    severity_given: str | None
+    severity_correct: bool | None
+    sct_credits: tuple[float, ...]
+    score: float
+    differences: tuple[str, ...]
+    """Where the answer differs from the case and why, one sentence each."""
+    recommendation: Recommendation
+
+
+def sct_credit(item: ScriptConcordanceItem, answer: int | None) -> float:
+    """Aggregate scoring: panel members who chose ``answer`` / members who chose the modal answer."""
+    if answer is None:
+        return 0.0
+    if answer not in SCT_SCALE:
+        raise ValueError(f"script-concordance answer {answer} is outside -2..2")
+    return item.panel[answer] / max(item.panel.values())
+
+
+def _item_labels() -> dict[str, tuple[str, list[str]]]:
+    return {item["id"]: (item["label"], item["levels"]) for item in mjoa_scale()["items"]}
+
+
+def _mjoa_differences(true: dict[str, int], given: dict[MJOAItem, int]) -> list[str]:
+    labels = _item_labels()
+    lines = []
+    for item in MJOAItem:
+        mine, actual = given.get(item), true[item.value]
+        if mine != actual:
+            label, levels = labels[item.value]
+            lines.append(
+                f"mJOA {label}: you scored {mine}, the narrative describes {actual} ('{levels[actual]}')."
+            )
+    return lines
+
+
+def _pathway_differences(case: TeachingCase, answer: QuizAnswer, rec: Recommendation) -> list[str]:
+    given = answer.pathway
+    deciding = [rule for rule in rec.rules_fired if rule.kind == "pathway"]
+    red = [rule for rule in rec.rules_fired if rule.kind == "red_flag"]
+    lines = [f"You chose {PATHWAY_LABELS[given]}; the answer is {PATHWAY_LABELS[case.expected.pathway]}."]
+    for rule in deciding:
+        inputs = ", ".join(f"{k} = {v}" for k, v in rule.inputs.items())
+        lines.append(f"Rule {rule.id} ({rule.title}) decided it, on {inputs}.")
+    if red:
+        lines.append(
+            "A red flag outranks every severity and course rule: "
+            + "; ".join(f"{rule.title} ({rule.id})" for rule in red)
+            + "."
+        )
+    outranked = {row.id: row for row in default_rule_set().pathway}
+    for rule_id in rec.superseded:
+        row = outranked.get(rule_id)
+        if row is not None and row.pathway == given:
+            lines.append(
+                f"Your answer is what rule {row.id} ({row.title}) gives; it also matched but is"
+                " outranked here."
+            )
+    for change in rec.counterfactuals:
+        if change.pathway == given:
+            lines.append(f"Your answer would follow if: {change.change}.")
+    return lines
+
+
+def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | None = None) -> QuizResult:
+    """Score a committed answer and explain each difference from the case.
+
+    Args:
+        case: the teaching case.
+        answer: what the resident committed.
+        rec: the engine's recommendation for the case's findings (computed if not given).
+
+    Raises:
+        ValueError: when the number of script-concordance answers does not match the case.
+    """
+    rec = rec or assess(case.findings)
+    if answer.sct and len(answer.sct) != len(case.script_concordance):
+        raise ValueError(
+            f"{len(answer.sct)} script-concordance answers for {len(case.script_concordance)} items"
+        )
+    correct = case.expected.correct_pathways
+    pathway_correct = answer.pathway in correct
+    differences = [] if pathway_correct else _pathway_differences(case, answer, rec)
+    if pathway_correct and case.expected.disputed:
+        differences.append(f"Disputed case: {case.expected.dispute_note}")
+    parts = [1.0 if pathway_correct else 0.0]
+
+    score = rec.scores.mjoa
+    mjoa_credit = severity_correct = None
+    given_total = sum(answer.mjoa.values()) if answer.mjoa else None
+    true_band = score.attributed_band if score else None
+    if score is not None:
+        given = answer.mjoa or {}
+        matched = sum(given.get(item) == score.items[item.value] for item in MJOAItem)
+        mjoa_credit = matched / len(MJOAItem)
+        differences += _mjoa_differences(score.items, given)
+        severity_correct = answer.severity == true_band
+        if not severity_correct:
+            attributed = (
+                f" (scored {score.attributed_total} once deficits with another cause count as normal)"
+                if score.attributed_total != score.total
+                else ""
+            )
+            differences.append(
+                f"Severity: mJOA {score.total}/18{attributed} is {BAND_LABELS[score.attributed_band]};"
+                f" you graded {BAND_LABELS[answer.severity] if answer.severity else 'nothing'}."
+            )
+        parts += [mjoa_credit, 1.0 if severity_correct else 0.0]
+
+    credits = tuple(
+        sct_credit(item, answer.sct[index] if index < len(answer.sct) else None)
+        for index, item in enumerate(case.script_concordance)
+    )
+    parts += list(credits)
+    return QuizResult(
+        case_id=case.id,
+        pathway_given=answer.pathway,
+        pathway_expected=case.expected.pathway,
+        pathway_engine=rec.pathway,
+        correct_pathways=correct,
+        pathway_correct=pathway_correct,
+        mjoa_true=score.items if score else None,
+        mjoa_true_total=score.total if score else None,
+        mjoa_given_total=given_total,
+        mjoa_credit=mjoa_credit,
+        severity_true=true_band,
+        severity_given=answer.severity,
+        severity_correct=severity_correct,
+        sct_credits=credits,
+        score=round(sum(parts) / len(parts), 4),
+        differences=tuple(differences),
+        recommendation=rec,
+    )
