@@ -29,8 +29,8 @@ from myelo_cds.teaching import (
     due_cases,
     leitner_box,
     save_case,
-    sct_credit,
     score_answer,
+    sct_credit,
     visible_attempts,
 )
 from tests.pg_fixture import PostgresServer, postgres_fixture  # noqa: F401  (registers the fixture)
@@ -70,8 +70,10 @@ def _right_answer(case: TeachingCase, **change: object) -> QuizAnswer:
 @pytest.mark.parametrize("path", CASE_FILES, ids=[path.stem for path in CASE_FILES])
 def test_every_case_file_validates_against_the_case_and_findings_schema(path: Path) -> None:
     case = TeachingCase.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    assert case.teaching_points and case.citations
-    assert case.findings.case_id and "teaching" in case.findings.case_id
+    assert case.teaching_points
+    assert case.citations
+    assert case.findings.case_id
+    assert "teaching" in case.findings.case_id
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[path.stem for path in CASE_FILES])
@@ -87,7 +89,7 @@ def test_stated_pathway_matches_the_engine(path: Path) -> None:
 def test_library_has_at_least_40_cases_spanning_the_topics_of_the_issue() -> None:
     cases = case_library()
     assert len(cases) >= 40
-    assert REQUIRED_TOPICS <= {topic for case in cases for topic in case.topics}
+    assert {topic for case in cases for topic in case.topics} >= REQUIRED_TOPICS
     assert {case.difficulty for case in cases} == {"introductory", "intermediate", "advanced"}
     assert len({case.id for case in cases}) == len(cases)
     assert any(case.expected.disputed for case in cases)
@@ -132,7 +134,8 @@ def test_save_case_writes_a_reviewable_file_and_never_overwrites(tmp_path: Path)
 def test_the_right_answer_scores_1_on_every_case() -> None:
     for case in case_library():
         result = score_answer(case, _right_answer(case))
-        assert result.pathway_correct and result.score == 1.0, (case.id, result.differences)
+        assert result.pathway_correct, (case.id, result.differences)
+        assert result.score == 1.0, (case.id, result.differences)
 
 
 def test_a_wrong_pathway_is_explained_by_the_deciding_rule_and_what_would_change_it() -> None:
@@ -155,7 +158,9 @@ def test_a_misread_mjoa_item_is_named_with_the_level_the_narrative_describes() -
     case = _case("T01")  # UE motor 3: buttons with great difficulty
     answer = _right_answer(case, mjoa={"ue_motor": 4, "le_motor": 5, "ue_sensation": 2, "sphincter": 3})
     result = score_answer(case, answer)
-    assert result.mjoa_credit == 0.75 and result.mjoa_given_total == 14 and result.mjoa_true_total == 13
+    assert result.mjoa_credit == 0.75
+    assert result.mjoa_given_total == 14
+    assert result.mjoa_true_total == 13
     assert "mJOA Upper-extremity motor: you scored 4, the narrative describes 3" in " ".join(
         result.differences
     )
@@ -181,7 +186,9 @@ def test_each_accepted_answer_of_a_disputed_case_scores_and_says_why_it_is_dispu
 def test_a_case_without_an_mjoa_scores_the_pathway_only() -> None:
     case = _case("T38")  # fever, no mJOA recorded
     result = score_answer(case, QuizAnswer(pathway="emergency_referral"))
-    assert result.mjoa_credit is None and result.severity_correct is None and result.score == 1.0
+    assert result.mjoa_credit is None
+    assert result.severity_correct is None
+    assert result.score == 1.0
 
 
 # --- script concordance -----------------------------------------------------------------------
@@ -207,7 +214,7 @@ def test_sct_credit_is_the_panel_count_for_the_answer_over_the_modal_count() -> 
 
 
 def test_a_panel_answer_outside_the_likert_scale_is_refused() -> None:
-    with pytest.raises(ValueError, match="-2..2"):
+    with pytest.raises(ValueError, match=r"-2\.\.2"):
         ScriptConcordanceItem(
             hypothesis="If you",
             new_information="and then",
@@ -253,7 +260,8 @@ def test_due_cases_follow_the_leitner_intervals_from_the_last_attempt() -> None:
     assert (rows["T01"].box, rows["T01"].due, rows["T01"].status) == (3, dt.date(2026, 3, 12), "later")
     # T02: wrong -> box 1 -> due 1 day after 9 March, today
     assert (rows["T02"].box, rows["T02"].due, rows["T02"].status) == (1, dt.date(2026, 3, 10), "due")
-    assert rows["T03"].status == "new" and rows["T03"].attempts == 0
+    assert rows["T03"].status == "new"
+    assert rows["T03"].attempts == 0
     overdue = due_cases(cases, attempts, today=dt.date(2026, 3, 20))
     assert [row.status for row in overdue] == ["overdue", "overdue", "new"]
 
@@ -304,8 +312,10 @@ def test_a_stored_attempt_reads_back_equal_with_its_scores(store: Store) -> None
     [back] = store.training_attempts("res-1")
     assert back == saved
     assert (back.case_id, back.pathway_correct, back.mjoa_true, back.mjoa_given) == ("T05", False, 15, 15)
-    assert back.topics == ("mild_dcm",) and back.severity_correct is True
-    assert back.sct_credit == 1.0 and back.attempted_at == dt.datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert back.topics == ("mild_dcm",)
+    assert back.severity_correct is True
+    assert back.sct_credit == 1.0
+    assert back.attempted_at == dt.datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 def test_attempts_are_kept_per_trainee_oldest_first(store: Store) -> None:
