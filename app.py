@@ -13,6 +13,11 @@ navigation = st.navigation(
         st.Page("pages/about.py", title="About & patient information", icon=":material/info:"),
         st.Page("pages/assess_case.py", title="Assess a case file", icon=":material/fact_check:"),
         st.Page("pages/audit.py", title="Audit log", icon=":material/policy:"),
+        # Resident training (issue 5)
+        st.Page("pages/quiz.py", title="Training quiz", icon=":material/school:"),
+        st.Page("pages/training_progress.py", title="Training progress", icon=":material/monitoring:"),
+        st.Page("pages/supervisor.py", title="Supervisor view", icon=":material/supervisor_account:"),
+        st.Page("pages/case_authoring.py", title="Case authoring", icon=":material/edit_document:"),
     ]
 )
 navigation.run()

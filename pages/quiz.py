@@ -1,0 +1,81 @@
+"""Training quiz: read the case, score the mJOA, grade severity and commit a pathway; then the reveal."""
+
+import datetime as dt
+
+import streamlit as st
+
+from myelo_cds.records import RecordError
+from myelo_cds.rules.engine import PATHWAY_LABELS
+from myelo_cds.teaching import BAND_LABELS, QuizAnswer, attempt_record, due_cases, score_answer
+from myelo_cds.ui.identity import current_user
+from myelo_cds.ui.records import store
+from myelo_cds.ui.teaching import library, mjoa_entry, render_reveal, sct_entry
+
+st.title("Training quiz")
+st.caption(
+    "Commit before you see the answer. Scoring is a design choice: pathway 1 or 0 (every accepted answer "
+    "of a disputed case scores), mJOA = share of the four items scored as the narrative describes, severity "
+    "1 or 0, script-concordance items by aggregate scoring against their panel; the score is their mean. "
+    "Cases come back on a Leitner schedule: a correct pathway moves a case up a box (re-test after 1, 3, 7, "
+    "14, 30 days), a wrong one back to box 1."
+)
+user = current_user()
+cases = {case.id: case for case in library()}
+order = [
+    row.case_id
+    for row in due_cases(list(cases.values()), store().training_attempts(user.user_id), dt.date.today())
+]
+case_id = st.selectbox(
+    "Case (due for re-testing first)",
+    order,
+    format_func=lambda key: f"{key} - {cases[key].title} ({cases[key].difficulty})",
+)
+case = cases[case_id]
+committed = st.session_state.setdefault("quiz.committed", {})
+st.subheader(case.title)
+st.caption("Topics: " + ", ".join(topic.replace("_", " ") for topic in case.topics))
+st.markdown(case.stem)
+st.markdown(f"**MRI report.** {case.mri_description}" if case.mri_description else "**MRI:** not done yet.")
+
+if case_id not in committed:
+    with st.form(f"quiz-{case_id}"):
+        mjoa = None
+        if case.findings.mjoa is not None:
+            st.markdown("**Score the mJOA from the narrative**")
+            mjoa = mjoa_entry(f"quiz.{case_id}.mjoa")
+            severity = st.radio(
+                "Severity grade", list(BAND_LABELS), index=None, format_func=BAND_LABELS.get, horizontal=True
+            )
+        else:
+            st.caption("No mJOA was recorded for this case: commit the pathway.")
+            severity = None
+        pathway = st.radio("Pathway", list(PATHWAY_LABELS), index=None, format_func=PATHWAY_LABELS.get)
+        sct = sct_entry(case, f"quiz.{case_id}")
+        submitted = st.form_submit_button("Commit my answer", type="primary")
+    if not submitted:
+        st.stop()
+    missing = [] if pathway else ["Pathway"]
+    if mjoa is not None:
+        missing += [] if severity else ["Severity grade"]
+        missing += [f"mJOA {item.value.replace('_', ' ')}" for item, level in mjoa.items() if level is None]
+    missing += [f"script-concordance item {n}" for n, value in enumerate(sct, start=1) if value is None]
+    if missing:
+        st.error(
+            "Answer every part before committing; still empty: " + ", ".join(missing),
+            icon=":material/edit_note:",
+        )
+        st.stop()
+    answer = QuizAnswer.model_validate(
+        {"pathway": pathway, "severity": severity, "mjoa": mjoa, "sct": tuple(sct)}
+    )
+    result = score_answer(case, answer)
+    committed[case_id] = result
+    try:
+        store().save_training_attempt(attempt_record(case, result, user.user_id, dt.datetime.now(dt.UTC)))
+    except RecordError as error:
+        st.error(f"Your answer was scored but not saved: {error}", icon=":material/error:")
+
+render_reveal(case, committed[case_id])
+if st.button("Attempt this case again", icon=":material/replay:"):
+    committed.pop(case_id)
+    st.rerun()

@@ -1,0 +1,47 @@
+"""Supervisor view: every resident's training results (supervisors and admins only)."""
+
+import datetime as dt
+
+import streamlit as st
+
+from myelo_cds.identity import may_view_trainee_results
+from myelo_cds.teaching import due_cases, visible_attempts
+from myelo_cds.ui.identity import current_user
+from myelo_cds.ui.records import store
+from myelo_cds.ui.teaching import library, render_progress
+
+st.title("Supervisor view")
+user = current_user()
+if not (user.supervisor or user.role == "admin"):
+    st.warning(
+        "Training results across residents are for supervisors and admins. Your own results are on "
+        "Training progress.",
+        icon=":material/lock:",
+    )
+    st.stop()
+
+today = dt.date.today()
+cases = library()
+trainees = [trainee for trainee in store().trainees() if may_view_trainee_results(user, trainee)]
+if not trainees:
+    st.info("No resident has committed a quiz answer yet.", icon=":material/info:")
+    st.stop()
+summary = []
+for trainee in trainees:
+    attempts = visible_attempts(store(), user, trainee)
+    due = [row for row in due_cases(cases, attempts, today) if row.status in ("overdue", "due")]
+    summary.append(
+        {
+            "trainee": trainee,
+            "answers": len(attempts),
+            "pathway accuracy": round(sum(a.pathway_correct for a in attempts) / len(attempts), 2),
+            "mean score": round(sum(a.score for a in attempts) / len(attempts), 2),
+            "last answer": attempts[-1].attempted_at,
+            "due or overdue": len(due),
+        }
+    )
+st.dataframe(summary, hide_index=True, width="stretch")
+chosen = st.selectbox("Resident", trainees, index=None, placeholder="choose a resident to see their progress")
+if chosen is not None:
+    st.subheader(chosen)
+    render_progress(visible_attempts(store(), user, chosen), cases, today)
