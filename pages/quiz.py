@@ -21,19 +21,23 @@ st.caption(
 )
 user = current_user()
 cases = {case.id: case for case in library()}
-order = [
-    row.case_id
-    for row in due_cases(list(cases.values()), store().training_attempts(user.user_id), dt.date.today())
-]
+attempts = store().training_attempts(user.user_id)
+due = {row.case_id: row for row in due_cases(list(cases.values()), attempts, dt.date.today())}
+first_due = next(iter(due))  # overdue, then due today, then never attempted
+# Options in library order, so that committing (which re-sorts the due list) keeps the chosen case.
 case_id = st.selectbox(
-    "Case (due for re-testing first)",
-    order,
+    "Case (the first one due for re-testing is preselected)",
+    list(cases),
+    index=list(cases).index(first_due),
     format_func=lambda key: f"{key} - {cases[key].title} ({cases[key].difficulty})",
+    key="quiz.case",
 )
 case = cases[case_id]
 committed = st.session_state.setdefault("quiz.committed", {})
 st.subheader(case.title)
-st.caption("Topics: " + ", ".join(topic.replace("_", " ") for topic in case.topics))
+row = due[case_id]
+topics = ", ".join(topic.replace("_", " ") for topic in case.topics)
+st.caption(f"Topics: {topics}. Re-testing: {row.status}, Leitner box {row.box}, due {row.due}.")
 st.markdown(case.stem)
 st.markdown(f"**MRI report.** {case.mri_description}" if case.mri_description else "**MRI:** not done yet.")
 
@@ -73,7 +77,11 @@ if case_id not in committed:
     try:
         store().save_training_attempt(attempt_record(case, result, user.user_id, dt.datetime.now(dt.UTC)))
     except RecordError as error:
-        st.error(f"Your answer was scored but not saved: {error}", icon=":material/error:")
+        st.session_state["quiz.not_saved"] = f"Your answer was scored but not saved: {error}"
+    st.rerun()  # the reveal replaces the form
+
+if message := st.session_state.pop("quiz.not_saved", None):
+    st.error(message, icon=":material/error:")
 
 render_reveal(case, committed[case_id])
 if st.button("Attempt this case again", icon=":material/replay:"):

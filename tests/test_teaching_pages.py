@@ -61,7 +61,7 @@ def _text(at: AppTest) -> str:
 
 def test_quiz_shows_the_stem_but_not_the_answer_before_the_commit(database: Store) -> None:
     at = _page("quiz.py", RESIDENT)
-    _by_label(at.selectbox, "Case (due for re-testing first)").set_value("T05").run()
+    _by_label(at.selectbox, "Case (the first one due for re-testing is preselected)").set_value("T05").run()
     assert not at.exception
     text = _text(at)
     assert "Mild DCM at the 14/15 boundary" in " ".join(h.value for h in at.subheader)
@@ -73,7 +73,7 @@ def test_quiz_shows_the_stem_but_not_the_answer_before_the_commit(database: Stor
 
 def test_quiz_flow_commit_reveal_score_and_store(database: Store) -> None:
     at = _page("quiz.py", RESIDENT)
-    _by_label(at.selectbox, "Case (due for re-testing first)").set_value("T05").run()
+    _by_label(at.selectbox, "Case (the first one due for re-testing is preselected)").set_value("T05").run()
     # mJOA 15 read correctly except lower-extremity motor (5 instead of 6)
     _by_label(at.selectbox, "mJOA upper-extremity motor (0-5)").set_value(4)
     _by_label(at.selectbox, "mJOA lower-extremity motor (0-7)").set_value(5)
@@ -108,7 +108,9 @@ def test_quiz_flow_commit_reveal_score_and_store(database: Store) -> None:
 
 def test_committing_without_a_pathway_names_what_is_missing_and_stores_nothing(database: Store) -> None:
     at = _page("quiz.py", RESIDENT)
-    _by_label(at.selectbox, "Case (due for re-testing first)").set_value("T38").run()  # no mJOA recorded
+    _by_label(at.selectbox, "Case (the first one due for re-testing is preselected)").set_value(
+        "T38"
+    ).run()  # no mJOA recorded
     at.button[0].click().run()
     assert not at.exception
     assert "still empty: Pathway" in at.error[0].value
@@ -117,7 +119,7 @@ def test_committing_without_a_pathway_names_what_is_missing_and_stores_nothing(d
 
 def test_a_correct_red_flag_answer_scores_full_marks(database: Store) -> None:
     at = _page("quiz.py", RESIDENT)
-    _by_label(at.selectbox, "Case (due for re-testing first)").set_value("T38").run()
+    _by_label(at.selectbox, "Case (the first one due for re-testing is preselected)").set_value("T38").run()
     _by_label(at.radio, "Pathway").set_value("emergency_referral")
     at.button[0].click().run()
     assert not at.exception
