@@ -92,6 +92,7 @@ def test_quiz_flow_commit_reveal_score_and_store(database: Store) -> None:
     assert "mJOA Lower-extremity motor: you scored 5, the narrative describes 6" in text
     assert "Teaching points" in text
     assert "your credit 1.00" in text
+    assert any("not a real expert panel" in caption.value for caption in at.caption)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["mJOA (yours / true)"] == "14 / 15"
     assert metrics["Severity grade"] == "wrong"
