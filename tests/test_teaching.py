@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from myelo_cds import assess
 from myelo_cds.findings import MJOAItem
@@ -344,3 +346,49 @@ def test_a_trainee_id_over_two_lines_is_refused(store: Store) -> None:
         store.save_training_attempt(
             attempt_record(case, result, "res\n1", dt.datetime(2026, 3, 3, tzinfo=UTC))
         )
+
+
+# --- invariants -------------------------------------------------------------------------------
+
+panels = st.dictionaries(st.sampled_from([-2, -1, 0, 1, 2]), st.integers(0, 30), min_size=1).filter(
+    lambda panel: sum(panel.values()) > 0
+)
+
+
+@given(panels, st.sampled_from([-2, -1, 0, 1, 2]))
+def test_sct_credit_is_between_0_and_1_and_the_modal_answer_earns_1(
+    panel: dict[int, int], answer: int
+) -> None:
+    item = ScriptConcordanceItem(
+        hypothesis="If you were thinking of X", new_information="and then Y", panel=panel,
+        panel_source="generated", explanation="generated",
+    )  # fmt: skip
+    assert 0.0 <= sct_credit(item, answer) <= 1.0
+    modal = max(item.panel, key=lambda key: item.panel[key])
+    assert sct_credit(item, modal) == 1.0
+
+
+@given(st.lists(st.booleans(), max_size=30))
+def test_leitner_box_stays_in_1_to_5_and_a_wrong_answer_always_resets_it(outcomes: list[bool]) -> None:
+    box = leitner_box(outcomes)
+    assert 1 <= box <= len(LEITNER_INTERVAL_DAYS)
+    assert leitner_box([*outcomes, False]) == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([case.id for case in case_library()]),
+    st.sampled_from(["emergency_referral", "surgical_referral", "surgery_or_structured_rehab",
+                     "surveillance", "further_workup", "postoperative_follow_up"]),
+    st.tuples(st.integers(0, 5), st.integers(0, 7), st.integers(0, 3), st.integers(0, 3)),
+)  # fmt: skip
+def test_any_committed_answer_scores_between_0_and_1_and_a_wrong_pathway_is_explained(
+    case_id: str, pathway: str, items: tuple[int, int, int, int]
+) -> None:
+    case = _case(case_id)
+    answer = _right_answer(case, pathway=pathway, mjoa=dict(zip(MJOAItem, items, strict=True)))
+    result = score_answer(case, answer)
+    assert 0.0 <= result.score <= 1.0
+    assert result.pathway_correct == (pathway in case.expected.correct_pathways)
+    if not result.pathway_correct:
+        assert result.differences[0].startswith("You chose")
