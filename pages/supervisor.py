@@ -4,8 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from myelo_cds.identity import may_view_trainee_results
-from myelo_cds.teaching import due_cases, visible_attempts
+from myelo_cds.teaching import attempts_by_trainee, due_cases
 from myelo_cds.ui.identity import current_user
 from myelo_cds.ui.records import store
 from myelo_cds.ui.teaching import library, render_progress
@@ -22,13 +21,12 @@ if not (user.supervisor or user.role == "admin"):
 
 today = dt.date.today()
 cases = library()
-trainees = [trainee for trainee in store().trainees() if may_view_trainee_results(user, trainee)]
-if not trainees:
+by_trainee = attempts_by_trainee(store(), user)
+if not by_trainee:
     st.info("No resident has committed a quiz answer yet.", icon=":material/info:")
     st.stop()
 summary = []
-for trainee in trainees:
-    attempts = visible_attempts(store(), user, trainee)
+for trainee, attempts in by_trainee.items():
     due = [row for row in due_cases(cases, attempts, today) if row.status in ("overdue", "due")]
     summary.append(
         {
@@ -41,7 +39,9 @@ for trainee in trainees:
         }
     )
 st.dataframe(summary, hide_index=True, width="stretch")
-chosen = st.selectbox("Resident", trainees, index=None, placeholder="choose a resident to see their progress")
+chosen = st.selectbox(
+    "Resident", list(by_trainee), index=None, placeholder="choose a resident to see their progress"
+)
 if chosen is not None:
     st.subheader(chosen)
-    render_progress(visible_attempts(store(), user, chosen), cases, today)
+    render_progress(by_trainee[chosen], cases, today)

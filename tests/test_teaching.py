@@ -26,6 +26,7 @@ from myelo_cds.teaching import (
     accuracy_by_topic,
     accuracy_by_week,
     attempt_record,
+    attempts_by_trainee,
     case_library,
     check_case,
     due_cases,
@@ -337,6 +338,9 @@ def test_a_resident_cannot_read_another_residents_attempts(store: Store) -> None
     assert visible_attempts(store, resident, "res-1") == []
     supervisor = User(user_id="sup-1", role="clinician", supervisor=True)
     assert len(visible_attempts(store, supervisor, "res-2")) == 1
+    _commit(store, "res-1", "T02", "surgical_referral", dt.datetime(2026, 3, 4, tzinfo=UTC))
+    assert list(attempts_by_trainee(store, resident)) == ["res-1"]
+    assert list(attempts_by_trainee(store, supervisor)) == ["res-1", "res-2"]
 
 
 def test_a_trainee_id_over_two_lines_is_refused(store: Store) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "WeekAccuracy",
     "accuracy_by_topic",
     "accuracy_by_week",
+    "attempts_by_trainee",
     "due_cases",
     "leitner_box",
     "visible_attempts",
@@ -77,6 +78,15 @@ def visible_attempts(store: Store, viewer: User, trainee_id: str) -> list[Traini
     if not may_view_trainee_results(viewer, trainee_id):
         raise PermissionError("only the trainee, a supervisor or an admin may see these training results")
     return store.training_attempts(trainee_id)
+
+
+def attempts_by_trainee(store: Store, viewer: User) -> dict[str, list[TrainingAttempt]]:
+    """Every trainee's attempts that the viewer may see, in one query (trainee id order)."""
+    grouped: dict[str, list[TrainingAttempt]] = defaultdict(list)
+    for attempt in store.training_attempts():
+        if may_view_trainee_results(viewer, attempt.trainee_id):
+            grouped[attempt.trainee_id].append(attempt)
+    return dict(sorted(grouped.items()))
 
 
 def _summary(attempts: Sequence[TrainingAttempt]) -> tuple[int, int, float, float]:
