@@ -93,15 +93,14 @@ class TrainingRecords:
 
     def training_attempts(self, trainee_id: str | None = None) -> list[TrainingAttempt]:
         """Attempts oldest first: one trainee's, or everyone's when ``trainee_id`` is None."""
-        statement = select(TrainingAttemptRow).order_by(
-            TrainingAttemptRow.attempted_at, TrainingAttemptRow.id
-        )
+        table = TrainingAttemptRow.__table__
+        # Core rows, not ORM objects: the supervisor view reads every trainee's attempts.
+        statement = select(table).order_by(table.c.attempted_at, table.c.id)
         if trainee_id is not None:
-            statement = statement.where(
-                TrainingAttemptRow.trainee_id == check_person(trainee_id, "trainee id")
-            )
+            statement = statement.where(table.c.trainee_id == check_person(trainee_id, "trainee id"))
         with self._transaction(write=False) as session:
-            return [_attempt(row) for row in session.scalars(statement)]
+            rows = session.connection().execute(statement).mappings().all()
+        return [TrainingAttempt.model_validate({**row, "topics": tuple(row["topics"])}) for row in rows]
 
     def trainees(self) -> list[str]:
         """Every trainee id with at least one attempt, in order."""
