@@ -90,9 +90,11 @@ def test_public_surface_is_exactly_the_intended_names() -> None:
     assert sorted(myelo_cds.records.__all__) == [
         "AssessmentRecord",
         "AuditEvent",
+        "NewTrainingAttempt",
         "PatientSummary",
         "RecordError",
         "Store",
+        "TrainingAttempt",
         "WorkStatus",
         "WorklistRow",
         "database_url",
