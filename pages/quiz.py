@@ -34,6 +34,8 @@ case_id = st.selectbox(
 )
 case = cases[case_id]
 committed = st.session_state.setdefault("quiz.committed", {})
+slot = f"{user.user_id}:{case_id}"  # a committed answer belongs to this user and case
+answers = f"quiz.{case_id}"  # widget keys of this case's answer, cleared for a re-test
 st.subheader(case.title)
 row = due[case_id]
 topics = ", ".join(topic.replace("_", " ") for topic in case.topics)
@@ -41,20 +43,31 @@ st.caption(f"Topics: {topics}. Re-testing: {row.status}, Leitner box {row.box}, 
 st.markdown(case.stem)
 st.markdown(f"**MRI report.** {case.mri_description}" if case.mri_description else "**MRI:** not done yet.")
 
-if case_id not in committed:
+if slot not in committed:
     with st.form(f"quiz-{case_id}"):
         mjoa = None
         if case.findings.mjoa is not None:
             st.markdown("**Score the mJOA from the narrative**")
-            mjoa = mjoa_entry(f"quiz.{case_id}.mjoa")
+            mjoa = mjoa_entry(f"{answers}.mjoa")
             severity = st.radio(
-                "Severity grade", list(BAND_LABELS), index=None, format_func=BAND_LABELS.get, horizontal=True
+                "Severity grade",
+                list(BAND_LABELS),
+                index=None,
+                format_func=BAND_LABELS.get,
+                horizontal=True,
+                key=f"{answers}.severity",
             )
         else:
             st.caption("No mJOA was recorded for this case: commit the pathway.")
             severity = None
-        pathway = st.radio("Pathway", list(PATHWAY_LABELS), index=None, format_func=PATHWAY_LABELS.get)
-        sct = sct_entry(case, f"quiz.{case_id}")
+        pathway = st.radio(
+            "Pathway",
+            list(PATHWAY_LABELS),
+            index=None,
+            format_func=PATHWAY_LABELS.get,
+            key=f"{answers}.pathway",
+        )
+        sct = sct_entry(case, answers)
         submitted = st.form_submit_button("Commit my answer", type="primary")
     if not submitted:
         st.stop()
@@ -73,7 +86,7 @@ if case_id not in committed:
         {"pathway": pathway, "severity": severity, "mjoa": mjoa, "sct": tuple(sct)}
     )
     result = score_answer(case, answer)
-    committed[case_id] = result
+    committed[slot] = result
     try:
         store().save_training_attempt(attempt_record(case, result, user.user_id, dt.datetime.now(dt.UTC)))
     except RecordError as error:
@@ -83,7 +96,9 @@ if case_id not in committed:
 if message := st.session_state.pop("quiz.not_saved", None):
     st.error(message, icon=":material/error:")
 
-render_reveal(case, committed[case_id])
+render_reveal(case, committed[slot])
 if st.button("Attempt this case again", icon=":material/replay:"):
-    committed.pop(case_id)
+    committed.pop(slot)
+    for key in [key for key in st.session_state if str(key).startswith(answers + ".")]:
+        del st.session_state[key]  # start blank: a re-test must not show the last answer
     st.rerun()

@@ -245,3 +245,18 @@ def test_authoring_create_form_builds_a_case_from_the_fields(database: Store) ->
     _by_label(at.button, "Check the new case").click().run()
     assert not at.exception
     assert "X-NEW-2 - A new moderate case" in at.success[0].value
+
+
+def test_attempting_a_case_again_starts_from_a_blank_answer(database: Store) -> None:
+    at = _page("quiz.py", RESIDENT)
+    _by_label(at.selectbox, "Case (the first one due for re-testing is preselected)").set_value("T38").run()
+    _by_label(at.radio, "Pathway").set_value("surveillance")
+    at.button[0].click().run()
+    assert "Not the expected pathway" in at.error[0].value
+    _by_label(at.button, "Attempt this case again").click().run()
+    assert not at.exception
+    assert _by_label(at.radio, "Pathway").value is None
+    _by_label(at.radio, "Pathway").set_value("emergency_referral")
+    at.button[0].click().run()
+    assert "Correct" in at.success[0].value
+    assert [a.pathway_correct for a in database.training_attempts("res-1")] == [False, True]
