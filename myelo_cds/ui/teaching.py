@@ -236,6 +236,9 @@ def render_progress(
     right.altair_chart(week_chart(attempts), width="stretch")
     due = [row for row in due_cases(cases, attempts, today) if row.status in ("overdue", "due")]
     st.markdown(f"**Due for re-testing** ({len(due)}; Leitner schedule, see the Quiz page)")
-    st.dataframe(_due_table(due), hide_index=True, width="stretch")
+    if due:
+        st.dataframe(_due_table(due), hide_index=True, width="stretch")
+    else:
+        st.caption("Nothing due today.")
     st.markdown("**Answers**")
     st.dataframe(_answer_table(attempts), hide_index=True, width="stretch")

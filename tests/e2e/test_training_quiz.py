@@ -55,4 +55,6 @@ def test_a_resident_takes_a_full_quiz_and_sees_the_reveal_and_progress(page: Pag
     expect(page.get_by_role("heading", name="Training progress")).to_be_visible()
     expect(page.get_by_test_id("stMetric").first).to_contain_text("1")
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)  # the answers; nothing is due yet
+    page.wait_for_timeout(1500)  # the table draws on a canvas after it is attached
     screenshot(page, "training-progress")
