@@ -29,6 +29,8 @@ with importing:
     pasted = st.text_area("or paste the case JSON", height=200)
     if st.button("Check the imported case"):
         st.session_state["authoring.raw"] = upload.getvalue().decode("utf-8") if upload else pasted
+with creating:
+    example = st.selectbox("Start the findings from an example", list(example_cases()))
 with creating, st.form("create-case"):
     left, right = st.columns(2)
     case_id = left.text_input("Case id (letters, digits, . _ -)")
@@ -39,7 +41,6 @@ with creating, st.form("create-case"):
         "Narrative stem (what the resident reads; describe function so the mJOA can be scored)"
     )
     mri = st.text_area("MRI report (optional)")
-    example = st.selectbox("Start the findings from an example", list(example_cases()))
     findings = st.text_area(
         "Findings (JSON, as the consult takes them)", value=example_cases()[example], height=200
     )
@@ -55,7 +56,11 @@ with creating, st.form("create-case"):
         try:
             findings_data = json.loads(findings)
         except json.JSONDecodeError as error:
-            findings_data = {"_error": f"not valid JSON: {error.msg} at line {error.lineno}"}
+            st.error(
+                f"Findings are not valid JSON: {error.msg} at line {error.lineno}.",
+                icon=":material/edit_note:",
+            )
+            st.stop()
         raw = {
             "id": case_id, "title": title, "topics": topics, "difficulty": difficulty, "stem": stem,
             "mri_description": mri or None, "findings": findings_data,

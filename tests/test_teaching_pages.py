@@ -260,3 +260,11 @@ def test_attempting_a_case_again_starts_from_a_blank_answer(database: Store) -> 
     at.button[0].click().run()
     assert "Correct" in at.success[0].value
     assert [a.pathway_correct for a in database.training_attempts("res-1")] == [False, True]
+
+
+def test_authoring_create_form_reports_malformed_findings_json(database: Store) -> None:
+    at = _page("case_authoring.py", SUPERVISOR)
+    _by_label(at.text_area, "Findings (JSON, as the consult takes them)").set_value('{"patient": ')
+    _by_label(at.button, "Check the new case").click().run()
+    assert not at.exception
+    assert "Findings are not valid JSON" in at.error[0].value
