@@ -108,5 +108,10 @@ if st.button("Save to the case library", type="primary", icon=":material/save:")
         path = save_case(case)
     except CaseError as error:
         st.error("Not saved: " + "; ".join(error.problems), icon=":material/error:")
+    except OSError as error:  # e.g. a read-only installation: download the file instead
+        st.error(
+            f"Not saved: the case library folder cannot be written ({error.strerror}).",
+            icon=":material/error:",
+        )
     else:
         st.success(f"Saved as {path.name} in the case library.", icon=":material/check_circle:")

@@ -268,3 +268,15 @@ def test_authoring_create_form_reports_malformed_findings_json(database: Store) 
     _by_label(at.button, "Check the new case").click().run()
     assert not at.exception
     assert "Findings are not valid JSON" in at.error[0].value
+
+
+def test_authoring_into_a_library_that_cannot_be_written_says_so(
+    database: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    not_a_folder = tmp_path / "cases"
+    not_a_folder.write_text("a file where the library folder should be")
+    monkeypatch.setenv("MYELO_CDS_CASES_DIR", str(not_a_folder / "inner"))
+    at = _import(_page("case_authoring.py", SUPERVISOR), _case_document())
+    _by_label(at.button, "Save to the case library").click().run()
+    assert not at.exception
+    assert "the case library folder cannot be written" in at.error[-1].value
