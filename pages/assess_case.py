@@ -12,7 +12,9 @@ from myelo_cds import Findings, assess
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.examples import example_cases
 from myelo_cds.report import consult_summary
+from myelo_cds.ui.identity import require
 
+require("consult")
 st.title("Assess a case file")
 st.caption("Decision support for degenerative cervical myelopathy. The clinician decides.")
 

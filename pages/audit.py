@@ -6,8 +6,10 @@ import io
 import streamlit as st
 
 from myelo_cds.csv_safety import safe_cell
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store
 
+require("view_audit")
 st.title("Audit log")
 st.caption("Append-only: the database refuses changes and deletions of audit events.")
 patient = st.text_input("Only this patient (pseudonymous id)", max_chars=64) or None

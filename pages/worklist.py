@@ -7,8 +7,11 @@ import io
 import streamlit as st
 
 from myelo_cds.csv_safety import safe_cell
+from myelo_cds.identity import may
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store, worklist_table
 
+user = require("view_records")
 st.title("Clinic worklist")
 left, middle, right = st.columns(3)
 today = left.date_input("Worklist date", value=dt.date.today(), format="YYYY-MM-DD")
@@ -33,12 +36,13 @@ def _csv() -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(table[0]) if table else ["status"], lineterminator="\n")
     writer.writeheader()
     writer.writerows({key: safe_cell(str(value)) for key, value in row.items()} for row in table)
-    store().record_event(
-        "export", actor=st.session_state.get("clinician_id") or "unknown", detail="worklist csv"
-    )
+    store().record_event("export", actor=user.user_id, detail="worklist csv")
     return buffer.getvalue()
 
 
+if not may(user, "export_records"):
+    st.caption(f"Your role ({user.role}) does not export patient lists.")
+    st.stop()
 st.download_button(
     "Export the worklist (CSV)",
     data=_csv,

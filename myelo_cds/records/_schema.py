@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Assessment", "AuditEventRow", "Base", "FollowUpVisit", "Patient"]
+__all__ = ["AccountRow", "Assessment", "AuditEventRow", "Base", "Draft", "FollowUpVisit", "Patient"]
 
 ID_LENGTH = 64
 
@@ -160,4 +160,20 @@ class Draft(Base):
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(Document)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class AccountRow(Base):
+    """A person who may sign in: a local account (with a password hash) or an SSO subject's role."""
+
+    __tablename__ = "accounts"
+
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    supervisor: Mapped[bool] = mapped_column(Boolean())
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    """Argon2id, salt included; ``None`` for a single-sign-on user."""
+    disabled: Mapped[bool] = mapped_column(Boolean())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
