@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from myelo_cds.ui.identity import announce_mode, signed_in_user
+from myelo_cds.ui.identity import signed_in_user
 from myelo_cds.ui.signin import allowed_pages, render_account
 
 # Each page with the permission its role needs (myelo_cds.identity.PERMISSIONS); the first is the default.
@@ -18,7 +18,6 @@ PAGES = [
 ]
 
 st.set_page_config(page_title="myelo-cds", page_icon=":material/neurology:", layout="wide")
-announce_mode()
 user = signed_in_user()
 if user is None:
     # Nobody signed in: no patient page exists in this session, whatever URL was asked for.

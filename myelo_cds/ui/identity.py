@@ -99,7 +99,11 @@ def current_user() -> User:
 
 
 def require(permission: Permission) -> User:
-    """The current user if their role may do ``permission``; otherwise the page stops, saying why."""
+    """The current user if their role may do ``permission``; otherwise the page stops, saying why.
+
+    Every page calls this first, so it is also where the development mode announces itself.
+    """
+    announce_mode()
     user = current_user()
     if not may(user, permission):
         st.error(
@@ -120,12 +124,13 @@ def sign_in_local(user_id: str, password: str) -> User | None:
 
 
 def sign_out() -> None:
-    """End the sign-in of this session (single sign-on: also the identity cookie)."""
+    """End the sign-in of this session (single sign-on: also the identity cookie).
+
+    A button callback: it runs before the next run, which then finds nobody signed in.
+    """
     st.session_state.pop(_SESSION_KEY, None)
     if auth_settings().auth == "oidc":
         st.logout()
-    else:
-        st.rerun()
 
 
 def announce_mode() -> None:

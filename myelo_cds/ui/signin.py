@@ -31,8 +31,20 @@ def render_account(user: User) -> None:
     with st.sidebar:
         name = user.display_name or user.user_id
         st.caption(f"Signed in: {name} ({user.role}{', supervisor' if user.supervisor else ''})")
-        if auth_settings().auth != "none" and st.button("Sign out", icon=":material/logout:"):
-            sign_out()
+        if auth_settings().auth != "none":
+            st.button("Sign out", icon=":material/logout:", on_click=sign_out)
+
+
+_NAME, _PASSWORD, _REFUSED = "sign_in.user_name", "sign_in.password", "sign_in.refused"
+
+
+def _check_password() -> None:
+    # A callback runs before the script, so the run that follows already has the user and
+    # draws their pages; the password is dropped from the session state at once.
+    user_id = str(st.session_state.get(_NAME) or "")
+    password = str(st.session_state.pop(_PASSWORD, "") or "")
+    if sign_in_local(user_id, password) is None:
+        st.session_state[_REFUSED] = True
 
 
 def render_sign_in() -> None:
@@ -48,8 +60,7 @@ def render_sign_in() -> None:
                 " Ask an administrator to give your account a role.",
                 icon=":material/block:",
             )
-            if st.button("Sign out"):
-                sign_out()
+            st.button("Sign out", on_click=sign_out)
             return
         if st.button("Sign in with the hospital's single sign-on", icon=":material/login:", type="primary"):
             if settings.oidc_provider:
@@ -58,11 +69,11 @@ def render_sign_in() -> None:
                 st.login()
         return
     with st.form("sign_in", clear_on_submit=True):
-        user_id = st.text_input("User name", max_chars=64, autocomplete="username")
-        password = st.text_input("Password", type="password", max_chars=1024, autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        if sign_in_local(user_id, password) is not None:
-            st.rerun()
+        st.text_input("User name", key=_NAME, max_chars=64, autocomplete="username")
+        st.text_input(
+            "Password", key=_PASSWORD, type="password", max_chars=1024, autocomplete="current-password"
+        )
+        st.form_submit_button("Sign in", type="primary", on_click=_check_password)
+    if st.session_state.pop(_REFUSED, False):
         st.error("Wrong user name or password, or the account is disabled.", icon=":material/error:")
     st.caption("No account? An administrator creates one with `python -m myelo_cds users add`.")
