@@ -1,11 +1,8 @@
 """Audit log (admin): who created, viewed or exported what and when, with the rule-set version."""
 
-import csv
-import io
-
 import streamlit as st
 
-from myelo_cds.csv_safety import safe_cell
+from myelo_cds.csv_safety import safe_csv
 from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store
 
@@ -20,13 +17,7 @@ st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def _csv() -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["at"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(
-        {key: safe_cell("" if value is None else str(value)) for key, value in row.items()} for row in rows
-    )
-    return buffer.getvalue()
+    return safe_csv(rows, list(rows[0]) if rows else ["at"])
 
 
 st.download_button("Export (CSV)", data=_csv, file_name="audit-log.csv", mime="text/csv", on_click="ignore")

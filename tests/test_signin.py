@@ -211,15 +211,11 @@ def test_no_widget_uses_the_sign_in_session_key() -> None:
     offenders = []
     for path in [*ROOT.glob("pages/*.py"), *ROOT.glob("myelo_cds/ui/*.py"), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.keyword) and node.arg == "key" and isinstance(node.value, ast.Constant):
-                if str(node.value.value).startswith("myelo_cds"):
-                    offenders.append(f"{path.name}: {node.value.value}")
-            if isinstance(node, ast.keyword) and node.arg == "key" and isinstance(node.value, ast.JoinedStr):
-                offenders.extend(
-                    f"{path.name}: f-string key starting {part.value!r}"
-                    for part in node.value.values[:1]
-                    if isinstance(part, ast.Constant) and str(part.value).startswith("myelo_cds")
-                )
+            if not (isinstance(node, ast.keyword) and node.arg == "key"):
+                continue
+            first = node.value.values[0] if isinstance(node.value, ast.JoinedStr) else node.value
+            if isinstance(first, ast.Constant) and str(first.value).startswith("myelo_cds"):
+                offenders.append(f"{path.name}: {first.value}")
     assert not offenders
 
 
