@@ -3,6 +3,7 @@
 import streamlit as st
 
 from myelo_cds.csv_safety import safe_csv
+from myelo_cds.records import RecordError
 from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store
 
@@ -11,7 +12,11 @@ st.title("Audit log")
 st.caption("Append-only: the database refuses changes and deletions of audit events.")
 patient = st.text_input("Only this patient (pseudonymous id)", max_chars=64) or None
 limit = st.number_input("Newest events to show", min_value=10, max_value=100_000, value=500, step=100)
-events = store().audit_events(int(limit), patient_id=patient)
+try:
+    events = store().audit_events(int(limit), patient_id=patient)
+except RecordError as error:  # e.g. a name typed as the patient id: say what is allowed
+    st.error(str(error), icon=":material/edit_note:")
+    st.stop()
 rows = [event.model_dump(mode="json") for event in events]
 st.dataframe(rows, hide_index=True, width="stretch")
 
