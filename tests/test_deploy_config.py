@@ -56,3 +56,17 @@ def test_no_patient_data_in_shared_caches() -> None:
         if "cache_resource" in path.read_text()
     ]
     assert sorted(resources) == ["records.py", "rules_evidence.py"]
+
+
+def test_typed_links_images_and_markup_are_escaped_but_read_the_same() -> None:
+    from myelo_cds.ui.text import WORD_JOINER, plain
+
+    typed = "![t](http://a.example/x.png) [go](https://b.example) www.c.example <b>`x`</b>"
+    escaped = plain(typed)
+    assert "](" not in escaped.replace("\\](", "")
+    assert "://" not in escaped
+    assert "www." not in escaped
+    unescaped = escaped.replace(WORD_JOINER, "")
+    for mark in "[]!<>`":
+        unescaped = unescaped.replace("\\" + mark, mark)
+    assert unescaped == typed

@@ -9,6 +9,7 @@ import streamlit as st
 from myelo_cds.identity import Permission, User, may
 from myelo_cds.settings import auth_settings
 from myelo_cds.ui.identity import oidc_claims, sign_in_local, sign_out
+from myelo_cds.ui.text import plain
 
 __all__ = ["allowed_pages", "render_account", "render_sign_in"]
 
@@ -29,7 +30,7 @@ def allowed_pages(user: User, pages: list[tuple[str, str, str, Permission]]) -> 
 def render_account(user: User) -> None:
     """Who is signed in, with which role, and a way to sign out."""
     with st.sidebar:
-        name = user.display_name or user.user_id
+        name = plain(user.display_name or user.user_id)
         st.caption(f"Signed in: {name} ({user.role}{', supervisor' if user.supervisor else ''})")
         if auth_settings().auth != "none":
             st.button("Sign out", icon=":material/logout:", on_click=sign_out)

@@ -19,11 +19,13 @@ from playwright.sync_api import Browser, Page, expect
 from myelo_cds import Findings, assess
 from myelo_cds.examples import example_cases
 from myelo_cds.records import Store
+from myelo_cds.ui.text import WORD_JOINER
 from tests.e2e.conftest import screenshot
 from tests.e2e.live_app import live_app
 
 IMG = '<img src=x onerror="alert(1);window.__xss=1">'  # fits the 64-character fields
 SCRIPT = "<script>window.__xss=2;alert(2)</script>"
+LINKS = "![t](http://127.0.0.1:9/t.png)[go](http://evil.example/)"
 CLINICIAN = "Dr Jane Identifiable"
 CASE_ID = "PT-LOGCHECK-5521"
 FORMULA_ACTOR = '=HYPERLINK("http://evil.example","open")'
@@ -50,6 +52,10 @@ def _no_script_ran(page: Page, dialogs: list[str]) -> None:
     assert dialogs == []
     assert page.locator('img[src="x"]').count() == 0
     assert page.locator("script", has_text="__xss").count() == 0
+    injected = page.locator('a[href*="evil.example"], img[src*="127.0.0.1:9"]')
+    assert injected.count() == 0, [
+        injected.nth(i).evaluate("e => e.outerHTML") for i in range(injected.count())
+    ]
 
 
 def _watch_dialogs(page: Page) -> list[str]:
@@ -78,6 +84,11 @@ def test_markup_typed_in_the_consult_is_shown_as_text_and_never_runs(page: Page,
     case_id.press("Enter")
     error = page.get_by_test_id("stAlertContentError").filter(has_text="case_id")
     expect(error).to_contain_text(SCRIPT)
+    case_id.fill(LINKS)
+    case_id.press("Enter")
+    shown = page.get_by_test_id("stAlertContentError").filter(has_text="case_id")
+    expect(shown).to_contain_text("evil.example")
+    assert LINKS in shown.inner_text().replace(WORD_JOINER, ""), "the text reads as typed"
     screenshot(page, "security_markup_shown_as_text")
     _no_script_ran(page, dialogs)
 
