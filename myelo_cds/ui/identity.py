@@ -17,6 +17,7 @@ can only send widget values, which are never ``User`` objects, and no widget use
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import streamlit as st
@@ -29,6 +30,7 @@ __all__ = [
     "ACTION_TEXT",
     "announce_mode",
     "current_user",
+    "ensure_router",
     "oidc_claims",
     "require",
     "sign_in_local",
@@ -98,11 +100,28 @@ def current_user() -> User:
     return user
 
 
+def ensure_router() -> None:
+    """Send a page that was run without the router (app.py) back through it.
+
+    Until ``st.navigation`` has run once in a server process, Streamlit treats ``pages/`` as an
+    old-style pages folder and runs a deep link such as ``/audit`` as that file alone, without
+    app.py's sign-in and role filter. Leaving that mode (as ``st.navigation`` itself does) and
+    rerunning makes the request go through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def require(permission: Permission) -> User:
     """The current user if their role may do ``permission``; otherwise the page stops, saying why.
 
-    Every page calls this first, so it is also where the development mode announces itself.
+    Every page calls this first, so it is also where a page run without the router is sent
+    through it and where the development mode announces itself.
     """
+    ensure_router()
     announce_mode()
     user = current_user()
     if not may(user, permission):
@@ -137,9 +156,11 @@ def announce_mode() -> None:
     """On every page in the development mode: nobody is signed in and anyone acts as the dev user."""
     settings = auth_settings()
     if settings.auth == "none":
-        st.warning(
-            f"**DEVELOPMENT MODE - no sign-in.** Anyone who can reach this server acts as "
-            f"'{settings.dev_user}' ({settings.dev_role}). Do not use with real patient data; set "
-            "MYELO_CDS_AUTH to 'local' or 'oidc' on a server.",
-            icon=":material/warning:",
+        # A banner of its own (not st.warning), so it is never mistaken for a clinical warning.
+        st.html(
+            '<div role="alert" data-testid="myelo-dev-mode" style="background:#fff3cd;color:#5c3c00;'
+            'border:2px solid #b8860b;border-radius:0.5rem;padding:0.6rem 1rem;margin-bottom:0.5rem">'
+            "<strong>DEVELOPMENT MODE - no sign-in.</strong> Anyone who can reach this server acts as "
+            f"'{html.escape(settings.dev_user)}' ({settings.dev_role}). Do not use with real patient "
+            "data; set MYELO_CDS_AUTH to 'local' or 'oidc' on a server.</div>"
         )

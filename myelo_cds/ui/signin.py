@@ -8,7 +8,7 @@ import streamlit as st
 
 from myelo_cds.identity import Permission, User, may
 from myelo_cds.settings import auth_settings
-from myelo_cds.ui.identity import oidc_claims, sign_in_local, sign_out
+from myelo_cds.ui.identity import ensure_router, oidc_claims, sign_in_local, sign_out
 from myelo_cds.ui.text import plain
 
 __all__ = ["allowed_pages", "render_account", "render_sign_in"]
@@ -31,7 +31,7 @@ def render_account(user: User) -> None:
     """Who is signed in, with which role, and a way to sign out."""
     with st.sidebar:
         name = plain(user.display_name or user.user_id)
-        st.caption(f"Signed in: {name} ({user.role}{', supervisor' if user.supervisor else ''})")
+        st.markdown(f"Signed in: {name} ({user.role}{', supervisor' if user.supervisor else ''})")
         if auth_settings().auth != "none":
             st.button("Sign out", icon=":material/logout:", on_click=sign_out)
 
@@ -50,6 +50,7 @@ def _check_password() -> None:
 
 def render_sign_in() -> None:
     """Sign in: a user name and password (local accounts) or the hospital's single sign-on."""
+    ensure_router()
     settings = auth_settings()
     st.title("Sign in")
     st.caption("myelo-cds holds patient records: sign in to continue.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -57,6 +58,25 @@ def test_an_unauthenticated_browser_never_reaches_a_patient_page(
         assert page.get_by_role("heading", name=heading).count() == 0
     if path == "/timeline":
         screenshot(page, "sign_in_instead_of_timeline")
+
+
+def test_a_deep_link_as_the_first_request_to_a_fresh_server_gets_the_sign_in_page(
+    page: Page, tmp_path: Path
+) -> None:
+    """Before the router has run once, Streamlit would run pages/audit.py alone (its old pages
+    folder mode); the page sends the request back through the router."""
+    Store(f"sqlite:///{tmp_path / 'records.sqlite3'}").add_account(
+        "admin.ng", "admin", actor="test", password=PASSWORD
+    )
+    with live_app(
+        tmp_path / "records.sqlite3", tmp_path / "server.log", env={"MYELO_CDS_AUTH": "local"}
+    ) as url:
+        page.goto(url + "/audit")
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.wait_for_timeout(500)
+        assert page.get_by_role("heading", name="Audit log").count() == 0
+        nav = page.get_by_test_id("stSidebarNav")
+        assert nav.count() == 0 or "audit" not in nav.inner_text().lower()
 
 
 def test_local_sign_in_then_pages_by_role_then_sign_out(page: Page, local_app: str) -> None:
