@@ -2,22 +2,32 @@
 
 import streamlit as st
 
+from myelo_cds.ui.identity import signed_in_user
+from myelo_cds.ui.signin import allowed_pages, render_account
+
+# Each page with the permission its role needs (myelo_cds.identity.PERMISSIONS); the first is the default.
+PAGES = [
+    ("pages/consult.py", "Consult", ":material/stethoscope:", "consult"),
+    ("pages/follow_up.py", "Follow-up plan", ":material/calendar_month:", "consult"),
+    ("pages/timeline.py", "Patient timeline", ":material/timeline:", "view_records"),
+    ("pages/worklist.py", "Clinic worklist", ":material/checklist:", "view_records"),
+    ("pages/rules_evidence.py", "Rules & evidence", ":material/gavel:", "consult"),
+    ("pages/about.py", "About & patient information", ":material/info:", "consult"),
+    ("pages/assess_case.py", "Assess a case file", ":material/fact_check:", "consult"),
+    ("pages/audit.py", "Audit log", ":material/policy:", "view_audit"),
+    # Resident training
+    ("pages/quiz.py", "Training quiz", ":material/school:", "train"),
+    ("pages/training_progress.py", "Training progress", ":material/monitoring:", "train"),
+    ("pages/supervisor.py", "Supervisor view", ":material/supervisor_account:", "supervise_training"),
+    ("pages/case_authoring.py", "Case authoring", ":material/edit_document:", "train"),
+]
+
 st.set_page_config(page_title="myelo-cds", page_icon=":material/neurology:", layout="wide")
-navigation = st.navigation(
-    [
-        st.Page("pages/consult.py", title="Consult", icon=":material/stethoscope:", default=True),
-        st.Page("pages/follow_up.py", title="Follow-up plan", icon=":material/calendar_month:"),
-        st.Page("pages/timeline.py", title="Patient timeline", icon=":material/timeline:"),
-        st.Page("pages/worklist.py", title="Clinic worklist", icon=":material/checklist:"),
-        st.Page("pages/rules_evidence.py", title="Rules & evidence", icon=":material/gavel:"),
-        st.Page("pages/about.py", title="About & patient information", icon=":material/info:"),
-        st.Page("pages/assess_case.py", title="Assess a case file", icon=":material/fact_check:"),
-        st.Page("pages/audit.py", title="Audit log", icon=":material/policy:"),
-        # Resident training (issue 5)
-        st.Page("pages/quiz.py", title="Training quiz", icon=":material/school:"),
-        st.Page("pages/training_progress.py", title="Training progress", icon=":material/monitoring:"),
-        st.Page("pages/supervisor.py", title="Supervisor view", icon=":material/supervisor_account:"),
-        st.Page("pages/case_authoring.py", title="Case authoring", icon=":material/edit_document:"),
-    ]
-)
+user = signed_in_user()
+if user is None:
+    # Nobody signed in: no patient page exists in this session, whatever URL was asked for.
+    navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")])
+else:
+    render_account(user)
+    navigation = st.navigation(allowed_pages(user, PAGES))
 navigation.run()

@@ -12,6 +12,7 @@ process start until the health endpoint answers and until the consult page first
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -21,6 +22,9 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The pages are timed, not the sign-in: run them in the announced development mode.
+os.environ.setdefault("MYELO_CDS_AUTH", "none")
 sys.path.insert(0, str(ROOT))
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 from tests.e2e.live_app import live_app  # noqa: E402

@@ -38,6 +38,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The pages are timed, not the sign-in: run them in the announced development mode.
+os.environ.setdefault("MYELO_CDS_AUTH", "none")
 # `python bench/record_pages_bench.py` puts bench/, not the repository, on the path
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -1,4 +1,4 @@
-"""Command line: ``python -m myelo_cds {assess,schema,verify,batch}``.
+"""Command line: ``python -m myelo_cds {assess,schema,verify,batch,users}``.
 
 A stable contract others script against. Exit status: 0 success; 1 verification failed;
 2 bad input (the message names the field, the value and the allowed range). Never a
@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--date", type=_date, help="assessment date for rows without one")
     batch.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     batch.set_defaults(run=_batch)
+    from myelo_cds.accounts_cli import add_users_commands
+
+    add_users_commands(commands)
     return parser
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["safe_cell"]
+__all__ = ["safe_cell", "safe_csv"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -17,3 +20,17 @@ def safe_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def safe_csv(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:
+    """A CSV document of ``rows`` (one line each, ``columns`` in order) with every cell made safe.
+
+    ``None`` becomes an empty cell; every other value its text, neutralised by :func:`safe_cell`.
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(
+        {key: safe_cell("" if value is None else str(value)) for key, value in row.items()} for row in rows
+    )
+    return buffer.getvalue()

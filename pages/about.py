@@ -9,8 +9,10 @@ from myelo_cds import Findings, assess, default_rule_set
 from myelo_cds.examples import example_cases
 from myelo_cds.exports import handout_pdf, handout_text
 from myelo_cds.ui.consult_form import draft_values, findings_data
+from myelo_cds.ui.identity import require
 
 rule_set = default_rule_set()
+require("consult")
 st.title("About and patient information")
 st.markdown(
     "**myelo-cds** is decision support for clinicians assessing adults with degenerative cervical "

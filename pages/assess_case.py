@@ -12,7 +12,10 @@ from myelo_cds import Findings, assess
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.examples import example_cases
 from myelo_cds.report import consult_summary
+from myelo_cds.ui.identity import require
+from myelo_cds.ui.text import plain
 
+require("consult")
 st.title("Assess a case file")
 st.caption("Decision support for degenerative cervical myelopathy. The clinician decides.")
 
@@ -32,7 +35,7 @@ except json.JSONDecodeError as error:
 except ValidationError as error:
     st.error(
         "Some fields are not valid; nothing was assessed:\n\n"
-        + "\n".join(f"- {line}" for line in describe_validation_error(error))
+        + "\n".join(f"- {plain(line)}" for line in describe_validation_error(error))
     )
     st.stop()
 

@@ -1,30 +1,28 @@
 """Audit log (admin): who created, viewed or exported what and when, with the rule-set version."""
 
-import csv
-import io
-
 import streamlit as st
 
-from myelo_cds.csv_safety import safe_cell
+from myelo_cds.csv_safety import safe_csv
+from myelo_cds.records import RecordError
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store
 
+require("view_audit")
 st.title("Audit log")
 st.caption("Append-only: the database refuses changes and deletions of audit events.")
 patient = st.text_input("Only this patient (pseudonymous id)", max_chars=64) or None
 limit = st.number_input("Newest events to show", min_value=10, max_value=100_000, value=500, step=100)
-events = store().audit_events(int(limit), patient_id=patient)
+try:
+    events = store().audit_events(int(limit), patient_id=patient)
+except RecordError as error:  # e.g. a name typed as the patient id: say what is allowed
+    st.error(str(error), icon=":material/edit_note:")
+    st.stop()
 rows = [event.model_dump(mode="json") for event in events]
 st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def _csv() -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["at"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(
-        {key: safe_cell("" if value is None else str(value)) for key, value in row.items()} for row in rows
-    )
-    return buffer.getvalue()
+    return safe_csv(rows, list(rows[0]) if rows else ["at"])
 
 
 st.download_button("Export (CSV)", data=_csv, file_name="audit-log.csv", mime="text/csv", on_click="ignore")

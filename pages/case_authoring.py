@@ -11,9 +11,10 @@ import streamlit as st
 
 from myelo_cds import assess
 from myelo_cds.examples import example_cases
+from myelo_cds.identity import may
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.teaching import DIFFICULTIES, TOPICS, CaseError, check_case, save_case
-from myelo_cds.ui.identity import current_user
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.panels import render_recommendation
 
 st.title("Case authoring")
@@ -22,7 +23,7 @@ st.caption(
     "the stated answer (or one of the accepted answers of a disputed case). Saved cases are files in the "
     "case library, reviewed with the code."
 )
-user = current_user()
+user = require("train")
 importing, creating = st.tabs(["Import JSON", "Create"])
 with importing:
     upload = st.file_uploader("Case file (JSON)", type=["json"])
@@ -98,7 +99,7 @@ with st.expander("The engine's recommendation for these findings"):
     render_recommendation(assess(case.findings))
 document = json.dumps(case.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False)
 st.download_button("Download the case (JSON)", document, file_name=f"{case.id}.json", mime="application/json")
-if not (user.supervisor or user.role == "admin"):
+if not may(user, "supervise_training"):
     st.caption(
         "Saving to the case library is for supervisors and admins; download the file and send it for review."
     )

@@ -9,6 +9,7 @@ from myelo_cds import Findings, assess
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.examples import example_cases
 from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.panels import render_banner, render_downloads, render_errors, render_recommendation
 from myelo_cds.ui.records import (
     alerts_for,
@@ -19,6 +20,7 @@ from myelo_cds.ui.records import (
     restore_draft,
 )
 
+user = require("consult")
 st.title("Consult")
 restore_draft()
 with st.expander("Start from an example or a saved case file"):
@@ -65,7 +67,7 @@ def consult() -> None:
             "Clinician id for the note (initials or staff number)", key="clinician_id", max_chars=64
         )
         render_downloads(recommendation, findings, clinician or None)
-        render_save(findings, recommendation, clinician or None)
+        render_save(findings, recommendation, user)
     with banner:
         render_banner(recommendation)
 

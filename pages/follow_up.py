@@ -8,7 +8,9 @@ from myelo_cds.exports import schedule_ics
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.ui.charts import schedule_rows, schedule_timeline
 from myelo_cds.ui.consult_form import draft_values, findings_data
+from myelo_cds.ui.identity import require
 
+require("consult")
 st.title("Follow-up plan")
 try:
     findings = Findings.model_validate(findings_data(draft_values()))

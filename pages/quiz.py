@@ -7,7 +7,7 @@ import streamlit as st
 from myelo_cds.records import RecordError
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.teaching import BAND_LABELS, QuizAnswer, attempt_record, due_cases, score_answer
-from myelo_cds.ui.identity import current_user
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store
 from myelo_cds.ui.teaching import library, mjoa_entry, render_reveal, sct_entry
 
@@ -19,7 +19,7 @@ st.caption(
     "Cases come back on a Leitner schedule: a correct pathway moves a case up a box (re-test after 1, 3, 7, "
     "14, 30 days), a wrong one back to box 1."
 )
-user = current_user()
+user = require("train")
 cases = {case.id: case for case in library()}
 attempts = store().training_attempts(user.user_id)
 due = {row.case_id: row for row in due_cases(list(cases.values()), attempts, dt.date.today())}

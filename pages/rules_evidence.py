@@ -5,6 +5,7 @@ import streamlit as st
 from myelo_cds import default_rule_set
 from myelo_cds.rules.describe import rule_tables
 from myelo_cds.rules.verify import verify_rule_set
+from myelo_cds.ui.identity import require
 from myelo_cds.validation import run_validation
 
 
@@ -19,6 +20,7 @@ def _validation(sha256: str):  # type: ignore[no-untyped-def]
 
 
 rule_set = default_rule_set()
+require("consult")
 st.title("Rules & evidence")
 st.caption(f"Rule set {rule_set.id} {rule_set.version} - sha256 {rule_set.sha256}")
 st.markdown(f"**Intended use.** {rule_set.intended_use}")

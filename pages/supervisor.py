@@ -5,19 +5,12 @@ import datetime as dt
 import streamlit as st
 
 from myelo_cds.teaching import attempts_by_trainee, due_cases
-from myelo_cds.ui.identity import current_user
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store
 from myelo_cds.ui.teaching import library, render_progress
 
 st.title("Supervisor view")
-user = current_user()
-if not (user.supervisor or user.role == "admin"):
-    st.warning(
-        "Training results across residents are for supervisors and admins. Your own results are on "
-        "Training progress.",
-        icon=":material/lock:",
-    )
-    st.stop()
+user = require("supervise_training")
 
 today = dt.date.today()
 cases = library()

@@ -4,8 +4,10 @@ import streamlit as st
 
 from myelo_cds.course import course_alerts, timeline
 from myelo_cds.ui.charts import mjoa_timeline, subdomain_timeline
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import render_alerts, store
 
+user = require("view_records")
 st.title("Patient timeline")
 patients = store().patients()
 if not patients:
@@ -17,7 +19,7 @@ patient_id = st.selectbox(
 if patient_id is None:
     st.stop()
 records = store().assessments(patient_id)
-store().record_event("view", actor=st.session_state.get("clinician_id") or "unknown", patient_id=patient_id)
+store().record_event("view", actor=user.user_id, patient_id=patient_id)
 render_alerts(course_alerts([record.findings for record in records]))
 course = timeline([(r.findings, r.recommendation.pathway, r.recommendation.urgency) for r in records])
 st.altair_chart(

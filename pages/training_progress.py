@@ -5,12 +5,12 @@ import datetime as dt
 import streamlit as st
 
 from myelo_cds.teaching import visible_attempts
-from myelo_cds.ui.identity import current_user
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store
 from myelo_cds.ui.teaching import library, render_progress
 
 st.title("Training progress")
-user = current_user()
+user = require("train")
 st.caption(
     f"Signed in as {user.display_name or user.user_id} ({user.role}). Only your own answers are shown here."
 )

@@ -1,14 +1,15 @@
 """Clinic worklist: patients due, overdue and recently deteriorated, from the stored schedules."""
 
-import csv
 import datetime as dt
-import io
 
 import streamlit as st
 
-from myelo_cds.csv_safety import safe_cell
+from myelo_cds.csv_safety import safe_csv
+from myelo_cds.identity import may
+from myelo_cds.ui.identity import require
 from myelo_cds.ui.records import store, worklist_table
 
+user = require("view_records")
 st.title("Clinic worklist")
 left, middle, right = st.columns(3)
 today = left.date_input("Worklist date", value=dt.date.today(), format="YYYY-MM-DD")
@@ -29,16 +30,13 @@ st.dataframe(table, hide_index=True, width="stretch")
 
 
 def _csv() -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(table[0]) if table else ["status"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: safe_cell(str(value)) for key, value in row.items()} for row in table)
-    store().record_event(
-        "export", actor=st.session_state.get("clinician_id") or "unknown", detail="worklist csv"
-    )
-    return buffer.getvalue()
+    store().record_event("export", actor=user.user_id, detail="worklist csv")
+    return safe_csv(table, list(table[0]) if table else ["status"])
 
 
+if not may(user, "export_records"):
+    st.caption(f"Your role ({user.role}) does not export patient lists.")
+    st.stop()
 st.download_button(
     "Export the worklist (CSV)",
     data=_csv,

@@ -9,3 +9,6 @@ from pathlib import Path
 _SCRATCH = Path(tempfile.mkdtemp(prefix="myelo-cds-tests-"))
 os.environ.setdefault("MYELO_CDS_DB_PATH", str(_SCRATCH / "records.sqlite3"))
 os.environ.pop("MYELO_CDS_DATABASE_URL", None)
+# Pages under test run in the announced development mode unless a test chooses a sign-in mode
+# (tests/test_signin.py signs in with local accounts and single sign-on).
+os.environ.setdefault("MYELO_CDS_AUTH", "none")

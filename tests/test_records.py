@@ -35,7 +35,15 @@ from myelo_cds.records._schema import Base
 from tests.pg_fixture import PostgresServer, postgres_fixture  # noqa: F401  (registers the fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = {"patients", "assessments", "follow_up_visits", "audit_events", "drafts", "training_attempts"}
+TABLES = {
+    "patients",
+    "assessments",
+    "follow_up_visits",
+    "audit_events",
+    "drafts",
+    "training_attempts",
+    "accounts",
+}
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -88,6 +96,7 @@ def _count(engine: Engine, query: str, **params: object) -> int:
 
 def test_public_surface_is_exactly_the_intended_names() -> None:
     assert sorted(myelo_cds.records.__all__) == [
+        "Account",
         "AssessmentRecord",
         "AuditEvent",
         "NewTrainingAttempt",
@@ -173,7 +182,7 @@ def test_migrations_run_up_from_empty_and_down_to_base(db_url: str, raw: Engine)
         # the tables are exactly what the models describe: no drift between the two
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         assert (
-            connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
         )  # the newest revision
     store = Store(db_url)  # with data in every table, down to base still works
     store.save_assessment(*case("moderate_dcm", dt.date(2025, 3, 4)), patient_id="PT-1", author="a")

@@ -161,7 +161,7 @@ def test_progress_without_answers_says_so(database: Store) -> None:
 def test_supervisor_view_is_refused_to_a_resident(database: Store) -> None:
     _store_attempt(database, "res-2", "T02", "surveillance")
     at = _page("supervisor.py", RESIDENT)
-    assert "for supervisors and admins" in at.warning[0].value
+    assert "may not see residents' training results" in at.error[0].value
     assert not at.dataframe
     assert "res-2" not in _text(at)
 

@@ -5,6 +5,7 @@ is kept by Alembic migrations in ``migrations/``. Patients are known only by a p
 Nothing here logs, and what it returns are frozen copies, never live database objects.
 """
 
+from myelo_cds.records._accounts import Account
 from myelo_cds.records._engine import database_url
 from myelo_cds.records._models import (
     AssessmentRecord,
@@ -18,6 +19,7 @@ from myelo_cds.records._store import Store, next_visit_number
 from myelo_cds.records._training import NewTrainingAttempt, TrainingAttempt
 
 __all__ = [
+    "Account",
     "AssessmentRecord",
     "AuditEvent",
     "NewTrainingAttempt",

@@ -31,7 +31,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["Assessment", "AuditEventRow", "Base", "FollowUpVisit", "Patient", "TrainingAttemptRow"]
+__all__ = [
+    "AccountRow",
+    "Assessment",
+    "AuditEventRow",
+    "Base",
+    "Draft",
+    "FollowUpVisit",
+    "Patient",
+    "TrainingAttemptRow",
+]
 
 ID_LENGTH = 64
 
@@ -191,3 +200,19 @@ class TrainingAttemptRow(Base):
     sct_credit: Mapped[float | None] = mapped_column(Float())
     score: Mapped[float] = mapped_column(Float())
     rule_set_version: Mapped[str] = mapped_column(String(32))
+
+
+class AccountRow(Base):
+    """A person who may sign in: a local account (with a password hash) or an SSO subject's role."""
+
+    __tablename__ = "accounts"
+
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    supervisor: Mapped[bool] = mapped_column(Boolean())
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    """Argon2id, salt included; ``None`` for a single-sign-on user."""
+    disabled: Mapped[bool] = mapped_column(Boolean())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from myelo_cds.course import course_alerts
 from myelo_cds.findings import Findings
 from myelo_cds.followup import FollowUpPlan
+from myelo_cds.records._accounts import AccountsMixin
 from myelo_cds.records._engine import WRITE, database_url, make_engine
 from myelo_cds.records._migrate import upgrade_to_head
 from myelo_cds.records._models import (
@@ -116,7 +117,7 @@ _Summary = TypeVar("_Summary", PatientSummary, WorklistRow)
 _IN_ORDER = (Assessment.assessment_date, Assessment.created_at, Assessment.id)
 
 
-class Store(TrainingRecords):
+class Store(TrainingRecords, AccountsMixin):
     """Patients' assessments, follow-up plans and the audit log, in SQLite or PostgreSQL.
 
     Every method opens and closes its own transaction and returns frozen copies, so one store

@@ -16,6 +16,7 @@ from myelo_cds.exports import (
 from myelo_cds.findings import Findings
 from myelo_cds.result import Recommendation
 from myelo_cds.rules.engine import PATHWAY_LABELS
+from myelo_cds.ui.text import plain
 
 __all__ = ["URGENCY_ICON", "render_banner", "render_downloads", "render_errors", "render_recommendation"]
 
@@ -42,7 +43,7 @@ def render_banner(rec: Recommendation) -> None:
 def render_errors(lines: list[str]) -> None:
     st.error(
         "Some fields need attention; nothing entered has been lost:\n\n"
-        + "\n".join(f"- {line}" for line in lines),
+        + "\n".join(f"- {plain(line)}" for line in lines),
         icon=":material/edit_note:",
     )
 
@@ -103,7 +104,10 @@ def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str 
     try:
         note_text = consult_note_text(rec, findings, clinician_id)
     except ValueError as error:  # e.g. a pasted clinician id with a line break
-        st.error(f"Clinician id: {error}. The documents below leave it out.", icon=":material/edit_note:")
+        st.error(
+            f"Clinician id: {plain(str(error))}. The documents below leave it out.",
+            icon=":material/edit_note:",
+        )
         clinician_id = None
         note_text = consult_note_text(rec, findings, None)
     st.markdown("**Documents**")

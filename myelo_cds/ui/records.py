@@ -11,6 +11,7 @@ import streamlit as st
 
 from myelo_cds.course import CourseAlert, course_alerts
 from myelo_cds.findings import Findings
+from myelo_cds.identity import User, may
 from myelo_cds.records import RecordError, Store, WorklistRow, database_url
 from myelo_cds.result import Recommendation
 from myelo_cds.ui.consult_form import draft_values, load_draft
@@ -68,19 +69,23 @@ def render_alerts(alerts: list[CourseAlert]) -> None:
         )
 
 
-def render_save(findings: Findings, recommendation: Recommendation, clinician_id: str | None) -> None:
-    """Save the assessment to the patient's record (the case id is the pseudonymous patient id)."""
+def render_save(findings: Findings, recommendation: Recommendation, author: User) -> None:
+    """Save the assessment to the patient's record (the case id is the pseudonymous patient id).
+
+    The record names the signed-in user as its author; a role without ``save_record`` (a
+    resident) sees why there is no save button.
+    """
     st.markdown("**Patient record**")
+    if not may(author, "save_record"):
+        st.caption(f"Your role ({author.role}) does not save to the record: a clinician saves it.")
+        return
     if not findings.case_id:
         st.caption("Enter a pseudonymous case id to save this assessment to the patient's record.")
-        return
-    if not clinician_id:
-        st.caption("Enter your clinician id to save this assessment (the record names its author).")
         return
     if st.button("Save this assessment to the record", icon=":material/save:"):
         try:
             saved = store().save_assessment(
-                findings, recommendation, patient_id=findings.case_id, author=clinician_id
+                findings, recommendation, patient_id=findings.case_id, author=author.user_id
             )
         except RecordError as error:
             st.error(f"Not saved: {error}", icon=":material/error:")

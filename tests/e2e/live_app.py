@@ -22,18 +22,28 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_app(db_path: Path, log: Path, script: str = "app.py") -> Iterator[str]:
+def live_app(
+    db_path: Path,
+    log: Path,
+    script: str = "app.py",
+    *,
+    port: int | None = None,
+    options: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
     """Start ``streamlit run SCRIPT`` with its own record database; yield its URL once healthy.
 
-    The server is stopped by its process id on exit; its output goes to ``log``.
+    ``options`` are extra command-line options (``--secrets.files``), ``env`` extra environment
+    (``MYELO_CDS_AUTH``). The server is stopped by its process id on exit; its output goes to ``log``.
     """
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", script,
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+        *(options or []),
     ]  # fmt: skip
-    environment = {**os.environ, "MYELO_CDS_DB_PATH": str(db_path)}
+    environment = {**os.environ, "MYELO_CDS_DB_PATH": str(db_path), **(env or {})}
     environment.pop("MYELO_CDS_DATABASE_URL", None)
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)

@@ -1,0 +1,81 @@
+"""The sign-in form, the account box in the sidebar, and the role-filtered page list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from myelo_cds.identity import Permission, User, may
+from myelo_cds.settings import auth_settings
+from myelo_cds.ui.identity import ensure_router, oidc_claims, sign_in_local, sign_out
+from myelo_cds.ui.text import plain
+
+__all__ = ["allowed_pages", "render_account", "render_sign_in"]
+
+
+def allowed_pages(user: User, pages: list[tuple[str, str, str, Permission]]) -> list[Any]:
+    """The pages (path, title, icon, permission) whose permission the user's role has.
+
+    The navigation holds only these, so a page the role may not open has no URL in the session;
+    the first allowed page is the default.
+    """
+    allowed = [(path, title, icon) for path, title, icon, permission in pages if may(user, permission)]
+    return [
+        st.Page(path, title=title, icon=icon, default=index == 0)
+        for index, (path, title, icon) in enumerate(allowed)
+    ]
+
+
+def render_account(user: User) -> None:
+    """Who is signed in, with which role, and a way to sign out."""
+    with st.sidebar:
+        name = plain(user.display_name or user.user_id)
+        st.markdown(f"Signed in: {name} ({user.role}{', supervisor' if user.supervisor else ''})")
+        if auth_settings().auth != "none":
+            st.button("Sign out", icon=":material/logout:", on_click=sign_out)
+
+
+_NAME, _PASSWORD, _REFUSED = "sign_in.user_name", "sign_in.password", "sign_in.refused"
+
+
+def _check_password() -> None:
+    # A callback runs before the script, so the run that follows already has the user and
+    # draws their pages; the password is dropped from the session state at once.
+    user_id = str(st.session_state.get(_NAME) or "")
+    password = str(st.session_state.pop(_PASSWORD, "") or "")
+    if sign_in_local(user_id, password) is None:
+        st.session_state[_REFUSED] = True
+
+
+def render_sign_in() -> None:
+    """Sign in: a user name and password (local accounts) or the hospital's single sign-on."""
+    ensure_router()
+    settings = auth_settings()
+    st.title("Sign in")
+    st.caption("myelo-cds holds patient records: sign in to continue.")
+    if settings.auth == "oidc":
+        claims = oidc_claims()
+        if claims is not None:
+            st.error(
+                "You are signed in with single sign-on, but no role is assigned to you in myelo-cds."
+                " Ask an administrator to give your account a role.",
+                icon=":material/block:",
+            )
+            st.button("Sign out", on_click=sign_out)
+            return
+        if st.button("Sign in with the hospital's single sign-on", icon=":material/login:", type="primary"):
+            if settings.oidc_provider:
+                st.login(settings.oidc_provider)
+            else:
+                st.login()
+        return
+    with st.form("sign_in", clear_on_submit=True):
+        st.text_input("User name", key=_NAME, max_chars=64, autocomplete="username")
+        st.text_input(
+            "Password", key=_PASSWORD, type="password", max_chars=1024, autocomplete="current-password"
+        )
+        st.form_submit_button("Sign in", type="primary", on_click=_check_password)
+    if st.session_state.pop(_REFUSED, False):
+        st.error("Wrong user name or password, or the account is disabled.", icon=":material/error:")
+    st.caption("No account? An administrator creates one with `python -m myelo_cds users add`.")

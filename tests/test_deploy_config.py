@@ -1,0 +1,72 @@
+"""The shipped Streamlit configuration is the hardened one the README documents."""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+
+
+def test_usage_statistics_are_off_and_xsrf_protection_on() -> None:
+    assert CONFIG["browser"]["gatherUsageStats"] is False
+    assert CONFIG["server"]["enableXsrfProtection"] is True
+    assert CONFIG["server"]["enableCORS"] is True
+
+
+def test_server_runs_headless_without_a_file_watcher_or_rerun_on_save() -> None:
+    server = CONFIG["server"]
+    assert server["headless"] is True
+    assert server["fileWatcherType"] == "none"
+    assert server["runOnSave"] is False
+
+
+def test_uploads_and_messages_are_size_limited_and_sessions_short_lived() -> None:
+    server = CONFIG["server"]
+    assert 0 < server["maxUploadSize"] <= 10
+    assert 0 < server["maxMessageSize"] <= 50
+    assert 0 < server["disconnectedSessionTTL"] <= 120
+
+
+def test_no_side_doors_agent_api_static_files_header_identity_or_error_details() -> None:
+    assert CONFIG["server"]["enableAgentApi"] is False
+    assert CONFIG["server"]["enableStaticServing"] is False
+    assert "trustedUserHeaders" not in CONFIG["server"]
+    assert CONFIG["client"]["showErrorDetails"] == "none"
+
+
+def test_the_example_sso_settings_ask_only_for_the_claims_the_app_uses() -> None:
+    example = tomllib.loads((ROOT / ".streamlit" / "secrets.example.toml").read_text())
+    assert example["auth"]["client_kwargs"]["scope"].split() == ["openid", "profile"]
+    assert ".streamlit/secrets.toml" in (ROOT / ".gitignore").read_text()
+
+
+def test_no_patient_data_in_shared_caches() -> None:
+    """st.cache_data is shared by every session: no page or UI helper uses it (records are read
+    per request; st.cache_resource holds only the connection pool and rule-set checks)."""
+    for path in [*ROOT.glob("pages/*.py"), *ROOT.glob("myelo_cds/ui/*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in ("cache_data", "cache", "experimental_memo"):
+                raise AssertionError(f"{path.name} uses st.{node.attr}")
+    resources = [
+        path.name
+        for path in [*ROOT.glob("pages/*.py"), *ROOT.glob("myelo_cds/ui/*.py")]
+        if "cache_resource" in path.read_text()
+    ]
+    assert sorted(resources) == ["records.py", "rules_evidence.py"]
+
+
+def test_typed_links_images_and_markup_are_escaped_but_read_the_same() -> None:
+    from myelo_cds.ui.text import WORD_JOINER, plain
+
+    typed = "![t](http://a.example/x.png) [go](https://b.example) www.c.example <b>`x`</b>"
+    escaped = plain(typed)
+    assert "](" not in escaped.replace("\\](", "")
+    assert "://" not in escaped
+    assert "www." not in escaped
+    unescaped = escaped.replace(WORD_JOINER, "")
+    for mark in "[]!<>`":
+        unescaped = unescaped.replace("\\" + mark, mark)
+    assert unescaped == typed
