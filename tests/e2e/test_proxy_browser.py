@@ -1,0 +1,59 @@
+"""Chromium through the shipped nginx (TLS, websockets, stickiness, CSP) to two replicas.
+
+A clinician's whole consult goes through the proxy: the page loads under the Content Security
+Policy without a violation, the findings update the recommendation over the proxied websocket,
+the assessment is saved, and the patient timeline (Vega charts) draws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.deploy_stack import DeployStack, deploy_stack_fixture
+from tests.e2e.conftest import screenshot
+from tests.e2e.consult_steps import enter_moderate_dcm, save_to_record
+from tests.pg_fixture import postgres_fixture
+
+__all__ = ["deploy_stack_fixture", "postgres_fixture"]
+
+
+@pytest.fixture
+def proxied_page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
+    """A tab that accepts the test proxy's self-signed certificate; yields it and its console."""
+    context = browser.new_context(viewport={"width": 1366, "height": 1400}, ignore_https_errors=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    yield page, console
+    context.close()
+
+
+def test_a_consult_through_nginx_shows_the_recommendation_and_saves(
+    proxied_page: tuple[Page, list[str]], deploy_stack: DeployStack
+) -> None:
+    page, console = proxied_page
+    page.goto(deploy_stack.proxy.url + "/")
+    enter_moderate_dcm(page)
+    expect(page.get_by_text("R11 - Moderate DCM (mJOA 12-14)")).to_be_visible()
+    screenshot(page, "proxy_consult_moderate_dcm")
+    save_to_record(page, "PROXY-B-1", "clin-proxy")
+
+    page.get_by_test_id("stSidebarNav").get_by_text("Patient timeline").click()
+    page.get_by_role("combobox", name="Patient (pseudonymous id)").click()
+    page.get_by_role("option", name="PROXY-B-1").click()
+    expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+    # The mJOA chart of the visit saved a moment ago (Vega's accessible description of the SVG).
+    expect(page.get_by_role("img").filter(has_text="surgical_referral").first).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_be_visible()
+    screenshot(page, "proxy_timeline")
+
+    violations = [line for line in console if "Content Security Policy" in line or "Refused to" in line]
+    # Only the favicon is blocked: `page_icon=":material/..."` makes the browser fetch it from
+    # Google's font server, and the policy keeps clinicians' browsers from calling outside.
+    assert all("fonts.gstatic.com" in line and "img-src" in line for line in violations), violations
+    routes = {cookie["value"] for cookie in page.context.cookies() if cookie["name"] == "myelo_route"}
+    assert len(routes) == 1
