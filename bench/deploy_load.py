@@ -13,7 +13,9 @@ clinician pauses ``--think`` seconds (0.5-1.5x) before each step.
 Reported per run: page open (page fetch + websocket + first run) and interaction latency (one
 rerun: widget state sent until the run finished) p50/p95/max; errors (exceptions, unfinished
 runs, time-outs, a consult whose recommendation or save confirmation is missing); server
-memory per session (replica RSS at the peak minus after one warm-up session, over N); and the
+memory per session (replica RSS at the peak minus after one warm-up consult per replica, over
+N); server CPU time per script run (the replicas' user + system time over the run, divided by
+the runs: it does not depend on other work on the machine, so it gives the capacity); and the
 load average before and after, because the machine is shared. ``--browsers B`` then runs B
 real Chromium consults at once against the two-replica proxy (time to the first recommendation
 panel, and the whole consult in the browser). Writes ``bench/results-deploy.md``.
@@ -27,6 +29,7 @@ import contextlib
 import os
 import platform
 import random
+import signal
 import ssl
 import statistics
 import sys
@@ -60,6 +63,7 @@ class Run:
     interactions: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     memory_per_session_mb: float = 0.0
+    server_cpu_seconds: float = 0.0
     load_before: float = 0.0
     load_after: float = 0.0
     wall_seconds: float = 0.0
@@ -70,6 +74,12 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _percentile(values: Sequence[float], share: float) -> float:
@@ -154,12 +164,14 @@ def measure(name: str, sessions: int, database_url: str, think: float, ramp: flo
             if warm.errors:
                 raise RuntimeError(f"warm-up consult failed: {warm.errors}")
         baseline = sum(_rss_mb(pid) for pid in pids)
+        cpu_before = sum(_cpu_seconds(pid) for pid in pids)
         run.load_before = os.getloadavg()[0]
         started = time.perf_counter()
         paced = Target(target.url, target.tls, think, ramp)
         peak = asyncio.run(_drive(paced, run, pids))
         run.wall_seconds = time.perf_counter() - started
         run.load_after = os.getloadavg()[0]
+        run.server_cpu_seconds = sum(_cpu_seconds(pid) for pid in pids) - cpu_before
         run.memory_per_session_mb = (peak - baseline) / sessions
     return run
 
@@ -214,6 +226,7 @@ def _row(run: Run) -> str:
         f"{_percentile(opens, 0.95):.0f}",
         str(len(run.errors)),
         f"{run.memory_per_session_mb:.2f}",
+        f"{1000 * run.server_cpu_seconds / max(1, len(run.interactions) + len(run.opens)):.0f}",
         f"{run.wall_seconds:.0f}",
         f"{run.load_before:.1f} / {run.load_after:.1f}",
     ]
@@ -241,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ramp", type=float, default=10.0, help="sessions arrive within this many seconds")
     parser.add_argument("--browsers", type=int, default=2, help="real Chromium consults at once (0: none)")
     args = parser.parse_args(argv)
+    # Stopped with SIGTERM, still stop the servers it started (the `with` blocks below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bin_dir = find_postgres_bin()
     if bin_dir is None:
         raise SystemExit("PostgreSQL binaries not found: apt-get install -y postgresql")
@@ -252,8 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         " the load average (1 min) before / after each run is in the last column.",
         "",
         "| topology | sessions | interactions | p50 ms | p95 ms | max ms | open p50 ms | open p95 ms | errors"
-        " | server MB / session | wall s | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        " | server MB / session | server CPU ms / run | wall s | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     with temporary_postgres(bin_dir) as database:
         for topology in args.topologies:

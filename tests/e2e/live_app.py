@@ -39,11 +39,12 @@ def live_server(
     database_url: str | None = None,
     env: Mapping[str, str] | None = None,
     port: int | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[LiveServer]:
     """Start ``streamlit run SCRIPT`` on loopback with its own records; yield it once healthy.
 
     The records are the SQLite file ``db_path`` or the database at ``database_url``; ``env``
-    adds environment variables. The server is stopped by its process id on exit; its output
+    adds environment variables; ``cwd`` is where the script is found. The server is stopped by its process id on exit; its output
     goes to ``log``.
     """
     port = port or free_port()
@@ -59,7 +60,7 @@ def live_server(
     if db_path:
         environment["MYELO_CDS_DB_PATH"] = str(db_path)
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=environment)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
