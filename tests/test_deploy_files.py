@@ -85,7 +85,7 @@ def test_the_image_files_serve_the_app_and_pass_the_healthcheck() -> None:
             shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "secrets.toml"))
         else:
             shutil.copy2(path, target)
-    healthcheck = re.search(r"HEALTHCHECK .*?CMD (\[.*\])", DOCKERFILE.read_text(), re.DOTALL)
+    healthcheck = re.search(r"HEALTHCHECK .*?CMD (\[[^\n]*\])\n", DOCKERFILE.read_text(), re.DOTALL)
     assert healthcheck
     command = json.loads(healthcheck.group(1))
     assert command[0] == "/opt/venv/bin/python"
