@@ -6,11 +6,37 @@ pseudonymous case id, the clinician id and *Save this assessment to the record*.
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_consult_flow import _choose, _number, _tab, _widget, _yes_no
-
 __all__ = ["enter_moderate_dcm", "save_to_record"]
+
+
+def _widget(page: Page, key: str):  # type: ignore[no-untyped-def]
+    return page.locator(".st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key))
+
+
+def _tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _yes_no(page: Page, key: str, answer: str) -> None:
+    _widget(page, key).get_by_text(answer, exact=True).click()
+    page.wait_for_timeout(250)
+
+
+def _number(page: Page, key: str, value: int) -> None:
+    field = _widget(page, key).get_by_role("spinbutton")
+    field.fill(str(value))
+    field.press("Enter")
+    page.wait_for_timeout(250)
+
+
+def _choose(page: Page, key: str, option: str) -> None:
+    _widget(page, key).get_by_role("combobox").click()
+    page.get_by_role("option", name=option).first.click()
+    page.wait_for_timeout(250)
 
 
 def enter_moderate_dcm(page: Page) -> None:

@@ -15,8 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.deploy_stack import DeployStack, deploy_stack, deploy_stack_fixture
 from tests.e2e.conftest import screenshot
-from tests.e2e.consult_steps import enter_moderate_dcm, save_to_record
-from tests.e2e.test_consult_flow import _number, _tab, _widget, _yes_no
+from tests.e2e.consult_steps import _number, _tab, _widget, _yes_no, enter_moderate_dcm, save_to_record
 from tests.nginx_fixture import nginx_or_fail
 from tests.pg_fixture import PostgresServer, postgres_fixture
 
