@@ -1,6 +1,6 @@
 """Load: N concurrent clinicians doing a full consult, on one replica and on two behind nginx.
 
-    python bench/deploy_load.py [--sessions 10 25 50] [--think 1.0] [--browsers 2]
+    python bench/deploy_load.py [--sessions 10 25 50] [--think 1.0] [--browsers 2] [--topologies ...]
 
 For each topology (one replica, reached directly; two replicas behind the shipped nginx,
 reached over TLS) and each N, fresh replicas of ``asgi.py`` start on one PostgreSQL database
@@ -18,7 +18,7 @@ N); server CPU time per script run (the replicas' user + system time over the ru
 the runs: it does not depend on other work on the machine, so it gives the capacity); and the
 load average before and after, because the machine is shared. ``--browsers B`` then runs B
 real Chromium consults at once against the two-replica proxy (time to the first recommendation
-panel, and the whole consult in the browser). Writes ``bench/results-deploy.md``.
+panel, and the whole consult in the browser). Writes ``bench/results-deploy.md`` (or ``--out``).
 """
 
 from __future__ import annotations
@@ -249,10 +249,12 @@ def _browser_line(outcomes: list[tuple[float, float, str]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, nargs="+", default=[10, 25, 50])
-    parser.add_argument("--topologies", nargs="+", default=["one replica", "two replicas"])
+    topologies = ["one replica", "two replicas"]
+    parser.add_argument("--topologies", nargs="+", choices=topologies, default=topologies)
     parser.add_argument("--think", type=float, default=1.0, help="mean pause before each step, seconds")
     parser.add_argument("--ramp", type=float, default=10.0, help="sessions arrive within this many seconds")
     parser.add_argument("--browsers", type=int, default=2, help="real Chromium consults at once (0: none)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="markdown table to write")
     args = parser.parse_args(argv)
     # Stopped with SIGTERM, still stop the servers it started (the `with` blocks below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -261,6 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("PostgreSQL binaries not found: apt-get install -y postgresql")
     lines = [
         f"`python bench/deploy_load.py --sessions {' '.join(map(str, args.sessions))} --think {args.think:g}"
+        f" --topologies {' '.join(repr(t) for t in args.topologies)}"
         f" --ramp {args.ramp:g} --browsers {args.browsers}` on {os.cpu_count()} CPUs"
         f" ({platform.processor() or platform.machine()}, Python {platform.python_version()}),"
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. The machine was shared with other work:"
@@ -281,8 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.browsers:
             lines += ["", _browser_line(browsers(args.browsers, database.create_database()))]
             print(lines[-1], flush=True)
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"-> {RESULTS.relative_to(ROOT)}")
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"-> {args.out}")
     return 0
 
 
