@@ -54,9 +54,6 @@ class RunResult:
     widgets: dict[str, Any] = field(default_factory=dict)
     messages: int = 0
 
-    def text(self) -> str:
-        return "\n".join(self.texts)
-
 
 def _element_text(element: Any, kind: str) -> str:
     inner = getattr(element, kind)
@@ -69,8 +66,8 @@ class StreamlitSession:
     """One browser tab's session. Use ``async with StreamlitSession(url) as session``.
 
     ``open()`` runs the page; ``change(key, value)`` sets a widget the way the front end does
-    (the whole widget state, and the fragment id when the widget lives in a fragment) and waits
-    for the rerun; ``click(label)`` presses a button.
+    (the state of every widget set so far, and the fragment id when the widget lives in a
+    fragment) and waits for the rerun; ``click(label)`` presses a button.
 
     Args:
         base_url: the app (``http://127.0.0.1:PORT``) or the proxy (``https://...``).

@@ -68,7 +68,7 @@ def test_an_assessment_saved_through_replica_a_is_read_through_replica_b(deploy_
             results = await full_consult(on_a, "DEPLOY-A-1", "clin-a")
         async with StreamlitSession(replica_b.url, "/timeline") as on_b:
             await on_b.open()
-            patients = on_b.widgets[on_b.widget_id("None")]
+            _id, patients = on_b.labelled("Patient (pseudonymous id)")
             return results, list(patients.options)
 
     results, patients_on_b = asyncio.run(consult_on_a_then_timeline_on_b())
