@@ -149,14 +149,17 @@ class StreamlitSession:
         self._states[widget_id] = state
         return await self._rerun(widget_id)
 
+    def labelled(self, label: str) -> tuple[str, Any]:
+        """The id and proto of the one widget labelled ``label``."""
+        found = [(i, w) for i, w in self.widgets.items() if getattr(w, "label", None) == label]
+        if len(found) != 1:
+            raise KeyError(f"widget labelled {label!r}: {len(found)} drawn")
+        return found[0]
+
     async def click(self, label: str) -> RunResult:
         """Press the button labelled ``label``."""
-        found = [
-            i for i, w in self.widgets.items() if getattr(w, "label", None) == label and i.endswith("-None")
-        ]
-        if len(found) != 1:
-            raise KeyError(f"button {label!r}: {len(found)} drawn")
-        return await self._rerun(found[0], trigger=WidgetState(id=found[0], trigger_value=True))
+        button_id, _button = self.labelled(label)
+        return await self._rerun(button_id, trigger=WidgetState(id=button_id, trigger_value=True))
 
     async def _rerun(self, widget_id: str, trigger: WidgetState | None = None) -> RunResult:
         state = ClientState(
