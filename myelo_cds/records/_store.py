@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Executable, case, select, update
+from sqlalchemy import Executable, case, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from myelo_cds.course import course_alerts
@@ -141,6 +142,22 @@ class Store(TrainingRecords, AccountsMixin):
     def backend(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self._engine.dialect.name
+
+    def check_ready(self) -> None:
+        """Check that the database answers and its schema is at the newest migration.
+
+        A server replica is ready for clinicians only when this passes (it migrates a new
+        database first, as the first page would).
+
+        Raises:
+            RecordError: the database cannot be reached or migrated; the message names the
+                error's kind only (never the URL, which may hold a password).
+        """
+        try:
+            with self._transaction(write=False) as session:
+                session.execute(select(literal(1)))
+        except SQLAlchemyError as error:
+            raise RecordError(f"database not reachable ({type(error).__name__})") from None
 
     def close(self) -> None:
         """Close the pooled connections (the store opens new ones if used again)."""

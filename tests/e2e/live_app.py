@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,20 +22,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    """A running server: its URL and its process (for its memory, or to stop it early)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
-def live_app(
-    db_path: Path,
+def live_server(
     log: Path,
-    script: str = "app.py",
     *,
+    script: str = "app.py",
+    db_path: Path | None = None,
+    database_url: str | None = None,
+    env: Mapping[str, str] | None = None,
     port: int | None = None,
     options: list[str] | None = None,
-    env: dict[str, str] | None = None,
-) -> Iterator[str]:
-    """Start ``streamlit run SCRIPT`` with its own record database; yield its URL once healthy.
+    cwd: Path = ROOT,
+) -> Iterator[LiveServer]:
+    """Start ``streamlit run SCRIPT`` on loopback with its own records; yield it once healthy.
 
-    ``options`` are extra command-line options (``--secrets.files``), ``env`` extra environment
-    (``MYELO_CDS_AUTH``). The server is stopped by its process id on exit; its output goes to ``log``.
+    The records are the SQLite file ``db_path`` or the database at ``database_url``; ``env``
+    adds environment variables (``MYELO_CDS_AUTH``); ``options`` are extra command-line options
+    (``--secrets.files``); ``cwd`` is where the script is found. The server is stopped by its
+    process id on exit; its output goes to ``log``.
     """
     port = port or free_port()
     command = [
@@ -43,10 +56,14 @@ def live_app(
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--server.runOnSave", "false",
         *(options or []),
     ]  # fmt: skip
-    environment = {**os.environ, "MYELO_CDS_DB_PATH": str(db_path), **(env or {})}
+    environment = {**os.environ, **(env or {})}
     environment.pop("MYELO_CDS_DATABASE_URL", None)
+    if database_url:
+        environment["MYELO_CDS_DATABASE_URL"] = database_url
+    if db_path:
+        environment["MYELO_CDS_DB_PATH"] = str(db_path)
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=environment)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -59,7 +76,26 @@ def live_app(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
             time.sleep(0.05)
-        yield url
+        yield LiveServer(url, process)
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def live_app(
+    db_path: Path,
+    log: Path,
+    script: str = "app.py",
+    *,
+    port: int | None = None,
+    options: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Start ``streamlit run SCRIPT`` with its own SQLite record file; yield its URL once healthy."""
+    with live_server(log, script=script, db_path=db_path, port=port, options=options, env=env) as server:
+        yield server.url

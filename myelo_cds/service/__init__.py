@@ -1,0 +1,4 @@
+"""HTTP routes served beside the Streamlit app by the ASGI entry point (``asgi.py``).
+
+No Streamlit here: each module exposes a list of Starlette routes that ``asgi.py`` mounts.
+"""

@@ -1,0 +1,54 @@
+"""Readiness: may this server replica take clinicians? Yes only when its database answers.
+
+Liveness stays Streamlit's own ``/_stcore/health`` (the process serves HTTP). Readiness,
+``GET /readyz``, also checks the record database within a time limit, so a load balancer, a
+container orchestrator or a deployment script sends no one to a replica that could not save.
+The answer names no URL, host or password, only the kind of failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from myelo_cds.records import RecordError, Store, database_url
+
+__all__ = ["READINESS_PATH", "READINESS_TIMEOUT_SECONDS", "routes"]
+
+READINESS_PATH = "/readyz"
+#: Longer than a healthy check takes (a few ms) and shorter than a prober's own timeout.
+READINESS_TIMEOUT_SECONDS = 5.0
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@functools.cache
+def _store(url: str) -> Store:
+    # Its own small pool: a readiness probe never waits behind the pages' connections.
+    return Store(url)
+
+
+def _not_ready(reason: str) -> JSONResponse:
+    return JSONResponse({"status": "not ready", "reason": reason}, status_code=503, headers=_NO_STORE)
+
+
+async def readiness(_request: Request) -> JSONResponse:
+    """200 ``{"status": "ready"}`` when the database answers and is migrated, else 503 with why."""
+    store = _store(database_url())
+    try:
+        await asyncio.wait_for(run_in_threadpool(store.check_ready), READINESS_TIMEOUT_SECONDS)
+    except RecordError as error:
+        return _not_ready(str(error))
+    except TimeoutError:
+        return _not_ready(f"database did not answer within {READINESS_TIMEOUT_SECONDS:g} s")
+    except Exception as error:  # a probe answers; it never turns a failure into a 500
+        return _not_ready(f"database check failed ({type(error).__name__})")
+    return JSONResponse({"status": "ready", "database": store.backend}, headers=_NO_STORE)
+
+
+#: The routes ``asgi.py`` serves beside the app.
+routes: list[BaseRoute] = [Route(READINESS_PATH, readiness, methods=["GET", "HEAD"])]
