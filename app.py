@@ -12,6 +12,7 @@ navigation = st.navigation(
         st.Page("pages/rules_evidence.py", title="Rules & evidence", icon=":material/gavel:"),
         st.Page("pages/about.py", title="About & patient information", icon=":material/info:"),
         st.Page("pages/assess_case.py", title="Assess a case file", icon=":material/fact_check:"),
+        st.Page("pages/registry_audit.py", title="Registry audit", icon=":material/assignment:"),
         st.Page("pages/audit.py", title="Audit log", icon=":material/policy:"),
     ]
 )

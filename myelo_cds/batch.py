@@ -36,6 +36,7 @@ __all__ = [
     "OUTPUT_COLUMNS",
     "cells_to_findings",
     "evaluate_row",
+    "evaluate_table",
     "outcome",
     "parse_header",
     "read_rows",
@@ -303,6 +304,12 @@ def _evaluate_cells(
     cells: list[str], header: Header, compiled: tuple[RowBuilder, SectionMemo] | None, on: dt.date | None
 ) -> dict[str, Any]:
     """Like :func:`evaluate_row`, building the findings through the compiled header."""
+    return _evaluate_cells_with_date(cells, header, compiled, on)[0]
+
+
+def _evaluate_cells_with_date(
+    cells: list[str], header: Header, compiled: tuple[RowBuilder, SectionMemo] | None, on: dt.date | None
+) -> tuple[dict[str, Any], dt.date | None]:
     if compiled is not None:
         builder, memo = compiled
         try:
@@ -312,8 +319,32 @@ def _evaluate_cells(
         else:
             out = _blank(0)
             out.update(outcome(findings, on, memo))
-            return out
-    return evaluate_row(0, cells, on, header)
+            return out, findings.assessment_date or on
+    return evaluate_row(0, cells, on, header), None
+
+
+def evaluate_table(
+    header: Header | None, records: Iterable[str | list[str]], on: dt.date
+) -> Iterator[tuple[dict[str, Any], dt.date | None]]:
+    """Each record's result row (numbered from 1) and, for a valid row, its assessment date.
+
+    Records are CSV cells under ``header``, or JSONL lines when ``header`` is None. Rows
+    without their own ``assessment_date`` are assessed on ``on``. Bad rows carry their
+    reason in ``error`` (and no date) and never stop the rest.
+    """
+    compiled = _builder(header) if header is not None else None
+    for number, raw in enumerate(records, start=1):
+        if header is not None:
+            cells = raw if isinstance(raw, list) else next(csv.reader([raw]), [])
+            out, when = _evaluate_cells_with_date(cells, header, compiled, on)
+        else:
+            out = evaluate_row(number, raw, on)
+            when = None
+            if not out["error"]:
+                assert isinstance(raw, str)
+                when = Findings.model_validate_json(raw).assessment_date or on
+        out["row"] = number
+        yield out, when
 
 
 def _work(job: _Job) -> tuple[list[str], Counter[str]]:
