@@ -1,0 +1,1 @@
+"""Services other systems call over HTTP (CDS Hooks); the routes mount on Streamlit's ASGI app."""
