@@ -218,13 +218,13 @@ class _Job:
     jsonl_out: bool
 
 
-def _record_end(data: bytes, csv_quotes: bool, before: int | None = None) -> int:
+def _record_end(data: bytes, csv_quotes: bool) -> int:
     """Index just after the last whole record in ``data`` (0 if none ends there).
 
     A CSV record may hold a quoted line break, so a line ends a record only where the
     quotes before it are balanced (``data`` always starts at a record boundary).
     """
-    cut = data.rfind(b"\n", 0, before)
+    cut = data.rfind(b"\n")
     if csv_quotes:
         while cut >= 0 and data.count(b'"', 0, cut) % 2:
             cut = data.rfind(b"\n", 0, cut)

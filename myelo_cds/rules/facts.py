@@ -250,7 +250,7 @@ class SectionMemo:
     A memo belongs to one parameter set.
     """
 
-    _BOUND = 100_000
+    _BOUND = 20_000
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params = params
