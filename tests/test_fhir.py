@@ -150,3 +150,11 @@ def test_cli_export_fhir_writes_a_valid_bundle(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert "patient.age_years" in bad.stderr
+
+
+def test_the_consult_page_offers_the_fhir_bundle() -> None:
+    from tests.test_pages import _app_with_case
+
+    at = _app_with_case("moderate_dcm")
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert "FHIR R4 Bundle (JSON)" in labels
