@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
-from myelo_cds.csv_safety import safe_cell
+from myelo_cds.csv_safety import safe_cells
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.findings import Findings
 from myelo_cds.row_builder import RowBuilder, compile_header
@@ -374,7 +374,7 @@ def _work(job: _Job) -> tuple[list[str], Counter[str]]:
     ends = []
     for row in rows:
         counts["error" if row["error"] else row["pathway"]] += 1
-        writer.writerow([safe_cell(row[name]) for name in columns])
+        writer.writerow(safe_cells(map(row.__getitem__, columns)))
         ends.append(buffer.tell())
     body = buffer.getvalue()
     rendered = [body[start:end] for start, end in zip([0, *ends], ends, strict=False)]
