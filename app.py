@@ -14,6 +14,7 @@ PAGES = [
     ("pages/rules_evidence.py", "Rules & evidence", ":material/gavel:", "consult"),
     ("pages/about.py", "About & patient information", ":material/info:", "consult"),
     ("pages/assess_case.py", "Assess a case file", ":material/fact_check:", "consult"),
+    ("pages/registry_audit.py", "Registry audit", ":material/assignment:", "export_records"),
     ("pages/audit.py", "Audit log", ":material/policy:", "view_audit"),
     # Resident training
     ("pages/quiz.py", "Training quiz", ":material/school:", "train"),

@@ -12,26 +12,32 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import multiprocessing
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
-from myelo_cds.csv_safety import safe_cell
+from myelo_cds.csv_safety import safe_cells
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.findings import Findings
+from myelo_cds.row_builder import RowBuilder, compile_header
 from myelo_cds.rules.engine import default_engine
+from myelo_cds.rules.facts import SectionMemo
 from myelo_cds.rules.table import screen
 
 __all__ = [
     "OUTPUT_COLUMNS",
     "cells_to_findings",
     "evaluate_row",
+    "evaluate_table",
+    "outcome",
     "parse_header",
     "read_rows",
     "row_to_findings",
@@ -55,7 +61,6 @@ OUTPUT_COLUMNS = (
     "error",
 )
 _LIST_FIELDS = {"mjoa.not_due_to_myelopathy"}
-_CHUNK = 2000
 
 
 Header = tuple[tuple[tuple[str, ...], bool], ...]
@@ -119,11 +124,7 @@ def evaluate_row(
 
     Errors become the ``error`` column; they never stop the batch.
     """
-    engine = default_engine()
-    out: dict[str, Any] = dict.fromkeys(OUTPUT_COLUMNS, "")
-    out["row"] = number
-    out["rule_set_version"] = engine.rule_set.version
-    out["rule_set_sha256"] = engine.rule_set.sha256
+    out = _blank(number)
     try:
         findings = _parse(raw, header)
     except ValidationError as error:
@@ -133,24 +134,43 @@ def evaluate_row(
     except (ValueError, TypeError) as error:
         out["error"] = f"malformed row: {error}"
         return out
+    out.update(outcome(findings, on))
+    return out
+
+
+def _blank(number: int) -> dict[str, Any]:
+    rule_set = default_engine().rule_set
+    out: dict[str, Any] = dict.fromkeys(OUTPUT_COLUMNS, "")
+    out["row"] = number
+    out["rule_set_version"] = rule_set.version
+    out["rule_set_sha256"] = rule_set.sha256
+    return out
+
+
+def outcome(findings: Findings, on: dt.date | None, memo: SectionMemo | None = None) -> dict[str, Any]:
+    """The result columns for valid findings: the engine's decision without its explanation.
+
+    ``memo`` reuses leaves of section instances shared between rows (see ``row_builder``).
+    """
+    engine = default_engine()
     # A row's own assessment date wins; --date only fills rows without one.
-    evaluation = engine.decide(findings, findings.assessment_date or on)
+    evaluation = engine.decide(findings, findings.assessment_date or on, memo)
     facts, decision = evaluation.facts, evaluation.decision
     rule_set = engine.rule_set
     features = facts["features"]
-    out.update(
-        case_id=findings.case_id or "",
-        pathway=decision.pathway,
-        urgency=decision.urgency,
-        deciding_rules=";".join(decision.deciding),
-        red_flags=";".join(evaluation.red_flags),
-        flags=";".join(screen(rule_set.flags, facts)),
-        differentials=";".join(screen(rule_set.differentials, facts)),
-        mjoa_total="" if facts["mjoa_total"] is None else facts["mjoa_total"],
-        band=features["band"],
-        course=features["course"],
-    )
-    return out
+    true = evaluation.true_facts
+    return {
+        "case_id": findings.case_id or "",
+        "pathway": decision.pathway,
+        "urgency": decision.urgency,
+        "deciding_rules": ";".join(decision.deciding),
+        "red_flags": ";".join(evaluation.red_flags),
+        "flags": ";".join(screen(rule_set.flags, facts, true)),
+        "differentials": ";".join(screen(rule_set.differentials, facts, true)),
+        "mjoa_total": "" if facts["mjoa_total"] is None else facts["mjoa_total"],
+        "band": features["band"],
+        "course": features["course"],
+    }
 
 
 def _csv_records(handle: TextIO) -> Iterator[str]:
@@ -181,34 +201,192 @@ def read_rows(path: Path, handle: TextIO) -> tuple[Header | None, Iterator[str |
     raise ValueError(f"{path.name}: batch input must be .csv or .jsonl")
 
 
-_Job = tuple[int, list[str | list[str]], dt.date | None, Header | None]
+# --- the parallel batch: workers read and evaluate byte ranges of the file -------------------
+
+_CHUNK_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 
 
-def _work(job: _Job) -> list[dict[str, Any]]:
-    start, rows, on, header = job
-    return [evaluate_row(start + i, raw, on, header) for i, raw in enumerate(rows)]
+@dataclass(frozen=True, slots=True)
+class _Job:
+    source: str
+    offset: int
+    length: int
+    header: Header | None
+    """The CSV header, or None for JSONL."""
+    on: dt.date | None
+    jsonl_out: bool
 
 
-def _jobs(rows: Iterable[str | list[str]], on: dt.date | None, header: Header | None) -> Iterator[_Job]:
-    iterator = iter(rows)
-    start = 1
-    while chunk := list(islice(iterator, _CHUNK)):
-        yield start, chunk, on, header
-        start += len(chunk)
+def _record_end(data: bytes, csv_quotes: bool) -> int:
+    """Index just after the last whole record in ``data`` (0 if none ends there).
+
+    A CSV record may hold a quoted line break, so a line ends a record only where the
+    quotes before it are balanced (``data`` always starts at a record boundary).
+    """
+    cut = data.rfind(b"\n")
+    if csv_quotes:
+        while cut >= 0 and data.count(b'"', 0, cut) % 2:
+            cut = data.rfind(b"\n", 0, cut)
+    return cut + 1
 
 
-def _writer(path: Path, handle: TextIO) -> Callable[[dict[str, Any]], None]:
-    if path.suffix.lower() == ".csv":
-        writer = csv.DictWriter(handle, fieldnames=OUTPUT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        return lambda row: writer.writerow({k: safe_cell(v) for k, v in row.items()})
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
+def _first_record_end(data: bytes) -> int:
+    """Index just after the CSV header record (the first line with balanced quotes)."""
+    cut = data.find(b"\n")
+    while cut >= 0 and data.count(b'"', 0, cut) % 2:
+        cut = data.find(b"\n", cut + 1)
+    return cut + 1 if cut >= 0 else len(data)
 
-        def write_json(row: dict[str, Any]) -> None:
-            handle.write(json.dumps(row) + "\n")
 
-        return write_json
-    raise ValueError(f"{path.name}: batch output must be .csv or .jsonl")
+def _ranges(handle: BinaryIO, start: int, csv_quotes: bool) -> Iterator[tuple[int, int]]:
+    """Byte ranges of about ``_CHUNK_BYTES`` holding whole records, from ``start`` on."""
+    handle.seek(start)
+    pending = b""
+    offset = start
+    while True:
+        block = handle.read(_CHUNK_BYTES)
+        data = pending + block
+        if not block:
+            if data:
+                yield offset, len(data)
+            return
+        cut = _record_end(data, csv_quotes)
+        if cut == 0:  # one record longer than a block: read on
+            pending = data
+            continue
+        yield offset, cut
+        offset += cut
+        pending = data[cut:]
+
+
+def _read_header(source: Path) -> tuple[Header | None, int]:
+    """The CSV header (None for JSONL) and the byte offset where the rows start."""
+    with source.open("rb") as handle:
+        head = handle.read(_CHUNK_BYTES)
+        skip = len(_BOM) if head.startswith(_BOM) else 0
+        if source.suffix.lower() != ".csv":
+            return None, skip
+        while True:
+            end = _first_record_end(head)
+            if end < len(head) or not (more := handle.read(_CHUNK_BYTES)):
+                break
+            head += more
+    first = head[skip:end].decode("utf-8")
+    return parse_header(next(csv.reader([first]), [])), end
+
+
+def _csv_rows(text: str) -> Iterator[list[str]]:
+    """The cells of each CSV record in ``text``; blank records are skipped."""
+    if '"' not in text and text.count("\r") == text.count("\r\n"):
+        # No quoting and plain line ends: a record is a line and a cell is what lies
+        # between commas, exactly as the csv module reads it, only faster.
+        for line in text.split("\n"):
+            if line.strip(", \r"):
+                yield line.removesuffix("\r").split(",")
+        return
+    for record in _csv_records(io.StringIO(text, newline="")):
+        yield next(csv.reader([record]))
+
+
+# Per worker process: one compiled header and one memo of leaves, reused by every chunk.
+_BUILDERS: dict[Header, tuple[RowBuilder, SectionMemo] | None] = {}
+
+
+def _builder(header: Header) -> tuple[RowBuilder, SectionMemo] | None:
+    if header not in _BUILDERS:
+        builder = compile_header(header)
+        _BUILDERS[header] = None if builder is None else (builder, default_engine().section_memo())
+    return _BUILDERS[header]
+
+
+def _evaluate_cells(
+    cells: list[str], header: Header, compiled: tuple[RowBuilder, SectionMemo] | None, on: dt.date | None
+) -> dict[str, Any]:
+    """Like :func:`evaluate_row`, building the findings through the compiled header."""
+    return _evaluate_cells_with_date(cells, header, compiled, on)[0]
+
+
+def _evaluate_cells_with_date(
+    cells: list[str], header: Header, compiled: tuple[RowBuilder, SectionMemo] | None, on: dt.date | None
+) -> tuple[dict[str, Any], dt.date | None]:
+    if compiled is not None:
+        builder, memo = compiled
+        try:
+            findings = builder.findings(cells)
+        except (ValueError, TypeError):
+            pass  # the plain path below reports the row with its usual message
+        else:
+            out = _blank(0)
+            out.update(outcome(findings, on, memo))
+            return out, findings.assessment_date or on
+    return evaluate_row(0, cells, on, header), None
+
+
+def evaluate_table(
+    header: Header | None, records: Iterable[str | list[str]], on: dt.date
+) -> Iterator[tuple[dict[str, Any], dt.date | None]]:
+    """Each record's result row (numbered from 1) and, for a valid row, its assessment date.
+
+    Records are CSV cells under ``header``, or JSONL lines when ``header`` is None. Rows
+    without their own ``assessment_date`` are assessed on ``on``. Bad rows carry their
+    reason in ``error`` (and no date) and never stop the rest.
+    """
+    compiled = _builder(header) if header is not None else None
+    for number, raw in enumerate(records, start=1):
+        if header is not None:
+            cells = raw if isinstance(raw, list) else next(csv.reader([raw]), [])
+            out, when = _evaluate_cells_with_date(cells, header, compiled, on)
+        else:
+            out = evaluate_row(number, raw, on)
+            when = None
+            if not out["error"]:
+                assert isinstance(raw, str)
+                when = Findings.model_validate_json(raw).assessment_date or on
+        out["row"] = number
+        yield out, when
+
+
+def _work(job: _Job) -> tuple[list[str], Counter[str]]:
+    """Evaluate one byte range; returns each output row rendered without its number."""
+    with open(job.source, "rb") as handle:
+        handle.seek(job.offset)
+        text = handle.read(job.length).decode("utf-8")
+    header, on = job.header, job.on
+    if header is None:
+        rows: Iterable[dict[str, Any]] = (
+            evaluate_row(0, line, on) for line in io.StringIO(text, newline="") if line.strip()
+        )
+    else:
+        builder = _builder(header)
+        rows = (_evaluate_cells(cells, header, builder, on) for cells in _csv_rows(text))
+    counts: Counter[str] = Counter()
+    rendered: list[str] = []
+    if job.jsonl_out:
+        for row in rows:
+            counts["error" if row["error"] else row["pathway"]] += 1
+            del row["row"]
+            rendered.append(json.dumps(row)[1:] + "\n")  # the row number is put in front later
+        return rendered, counts
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = OUTPUT_COLUMNS[1:]
+    ends = []
+    for row in rows:
+        counts["error" if row["error"] else row["pathway"]] += 1
+        writer.writerow(safe_cells(map(row.__getitem__, columns)))
+        ends.append(buffer.tell())
+    body = buffer.getvalue()
+    rendered = [body[start:end] for start, end in zip([0, *ends], ends, strict=False)]
+    return rendered, counts
+
+
+def _jobs(
+    source: Path, header: Header | None, start: int, on: dt.date | None, jsonl_out: bool
+) -> Iterator[_Job]:
+    with source.open("rb") as handle:
+        for offset, length in _ranges(handle, start, csv_quotes=header is not None):
+            yield _Job(str(source), offset, length, header, on, jsonl_out)
 
 
 def run_batch(
@@ -249,28 +427,37 @@ def _write_all(
     workers: int,
     progress: Callable[[int], None] | None,
 ) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    done = 0
-    with (
-        source.open(newline="", encoding="utf-8") as src,
-        partial.open("w", newline="", encoding="utf-8") as dst,
-    ):
-        write = _writer(target, dst)
-        header, rows = read_rows(source, src)
-        jobs = _jobs(rows, on, header)
+    jsonl_out = target.suffix.lower() in (".jsonl", ".ndjson")
+    if not jsonl_out and target.suffix.lower() != ".csv":
+        raise ValueError(f"{target.name}: batch output must be .csv or .jsonl")
+    if source.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
+        raise ValueError(f"{source.name}: batch input must be .csv or .jsonl")
+    header, start = _read_header(source)
+    counts: Counter[str] = Counter()
+    number = 1
+    with partial.open("w", newline="", encoding="utf-8") as dst:
+        if not jsonl_out:
+            dst.write(",".join(OUTPUT_COLUMNS) + "\n")
+        jobs = _jobs(source, header, start, on, jsonl_out)
         pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
         try:
             results = pool.imap(_work, jobs) if pool else map(_work, jobs)
-            for chunk in results:
-                for row in chunk:
-                    write(row)
-                    key = "error" if row["error"] else row["pathway"]
-                    counts[key] = counts.get(key, 0) + 1
-                done += len(chunk)
+            for rendered, chunk_counts in results:
+                if jsonl_out:
+                    text = "".join([f'{{"row": {number + i}, {line}' for i, line in enumerate(rendered)])
+                else:
+                    text = "".join([f"{number + i},{line}" for i, line in enumerate(rendered)])
+                dst.write(text)
+                number += len(rendered)
+                counts.update(chunk_counts)
                 if progress:
-                    progress(done)
+                    progress(number - 1)
+        except BaseException:
+            if pool:
+                pool.terminate()  # a failed run stops at once
+            raise
         finally:
             if pool:
                 pool.close()
                 pool.join()
-    return counts
+    return dict(counts)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m myelo_cds {assess,schema,verify,batch,users}``.
+"""Command line: ``python -m myelo_cds {assess,export-fhir,schema,verify,batch,users}``.
 
 A stable contract others script against. Exit status: 0 success; 1 verification failed;
 2 bad input (the message names the field, the value and the allowed range). Never a
@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.findings import Findings
+from myelo_cds.result import Recommendation
 
 __all__ = ["main"]
 
@@ -43,8 +44,8 @@ def _bad(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _assess(args: argparse.Namespace) -> int:
-    from myelo_cds.report import consult_summary
+def _assessed(args: argparse.Namespace) -> tuple[Findings, Recommendation] | int:
+    """The case file's findings and recommendation, or the exit status of bad input."""
     from myelo_cds.rules.engine import assess
 
     path = Path(args.case)
@@ -69,11 +70,34 @@ def _assess(args: argparse.Namespace) -> int:
             f"--date {args.date} is before earlier_mjoa.date {findings.earlier_mjoa.date}; "
             "the assessment must come after the earlier score"
         )
-    recommendation = assess(findings, args.date)
+    return findings, assess(findings, args.date)
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from myelo_cds.report import consult_summary
+
+    assessed = _assessed(args)
+    if isinstance(assessed, int):
+        return assessed
+    recommendation = assessed[1]
     if args.format == "text":
         print(consult_summary(recommendation))
     else:
         print(recommendation.model_dump_json(indent=2))
+    return EXIT_OK
+
+
+def _export_fhir(args: argparse.Namespace) -> int:
+    from myelo_cds.exports.fhir import bundle_json
+
+    assessed = _assessed(args)
+    if isinstance(assessed, int):
+        return assessed
+    text = bundle_json(*assessed)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
     return EXIT_OK
 
 
@@ -160,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--date", type=_date, help="assessment date YYYY-MM-DD (default: the case's, else today)"
     )
     assess.set_defaults(run=_assess)
+    fhir = commands.add_parser("export-fhir", help="assess one case and write it as a FHIR R4 Bundle")
+    fhir.add_argument("case", help="findings JSON file, or - for standard input")
+    fhir.add_argument("-o", "--output", help="Bundle JSON file to write (default: standard output)")
+    fhir.add_argument(
+        "--date", type=_date, help="assessment date YYYY-MM-DD (default: the case's, else today)"
+    )
+    fhir.set_defaults(run=_export_fhir)
     schema = commands.add_parser("schema", help="print the JSON Schema of the input")
     schema.set_defaults(run=_schema)
     verify = commands.add_parser("verify", help="verify the rule set over the whole input space")

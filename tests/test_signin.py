@@ -161,6 +161,25 @@ def test_the_navigation_offers_each_role_only_its_pages(database: Store) -> None
     assert at.title[0].value == "Audit log"
 
 
+def test_residents_train_but_neither_supervise_nor_audit_registries(database: Store) -> None:
+    at = _app(User(user_id="res.kim", role="resident"))
+    at.switch_page("pages/quiz.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Training quiz"
+    for page in ("pages/supervisor.py", "pages/registry_audit.py"):
+        with pytest.raises(ValueError, match="registered"):
+            at.switch_page(page)
+    # the supervisor flag, not the role, opens the supervisor view
+    at = _app(User(user_id="res.lead", role="resident", supervisor=True))
+    at.switch_page("pages/supervisor.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Supervisor view"
+    at = _app(User(user_id="dr.lee", role="clinician"))
+    at.switch_page("pages/registry_audit.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Registry audit"
+
+
 def _consult_as(user: User) -> AppTest:
     data = json.loads(example_cases()["mild_dcm"])
     at = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=60)

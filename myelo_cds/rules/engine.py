@@ -34,9 +34,9 @@ from myelo_cds.result import (
     Scores,
     UnknownImpact,
 )
-from myelo_cds.rules.facts import FEATURES, LEAF_INPUTS, Leaves, combine, observe
+from myelo_cds.rules.facts import FEATURES, LEAF_INPUTS, Leaves, SectionMemo, combine, observe
 from myelo_cds.rules.ruleset import RuleSet, ScreenRule, default_rule_set
-from myelo_cds.rules.table import FEATURE_NAMES, Decision, DecisionTable, screen
+from myelo_cds.rules.table import FEATURE_NAMES, Decision, DecisionTable, screen, true_facts
 from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick_grade
 
 __all__ = ["PATHWAY_LABELS", "Engine", "Evaluation", "assess", "default_engine"]
@@ -113,6 +113,8 @@ class Evaluation:
     """Ids of the red-flag rows that fired."""
     features: tuple[str, ...]
     decision: Decision
+    true_facts: frozenset[str] = frozenset()
+    """Names of the facts known to be true (for screening further tables cheaply)."""
 
 
 def _label(leaf: str) -> str:
@@ -191,19 +193,28 @@ class Engine:
 
     def evaluate(self, leaves: Leaves) -> Evaluation:
         facts = combine(leaves, self.params)
-        red = screen(self.rule_set.red_flags, facts)
+        true = true_facts(facts)
+        red = screen(self.rule_set.red_flags, facts, true)
         named = facts["features"]
         named["red_flag"] = "yes" if red else "no"
         features = tuple(named[name] for name in FEATURE_NAMES)
-        return Evaluation(facts, red, features, self.table.decide(features))
+        return Evaluation(facts, red, features, self.table.decide(features), true)
 
-    def leaves(self, findings: Findings, on: dt.date | None = None) -> Leaves:
+    def leaves(
+        self, findings: Findings, on: dt.date | None = None, memo: SectionMemo | None = None
+    ) -> Leaves:
         when = on or findings.assessment_date or dt.date.today()
-        return observe(findings, self.params, when)
+        return observe(findings, self.params, when, memo)
 
-    def decide(self, findings: Findings, on: dt.date | None = None) -> Evaluation:
+    def section_memo(self) -> SectionMemo:
+        """A memo for :meth:`decide` over findings that share section instances (batch)."""
+        return SectionMemo(self.params)
+
+    def decide(
+        self, findings: Findings, on: dt.date | None = None, memo: SectionMemo | None = None
+    ) -> Evaluation:
         """The decision alone, without the explanation (the batch path)."""
-        return self.evaluate(self.leaves(findings, on))
+        return self.evaluate(self.leaves(findings, on, memo))
 
     # --- explanation --------------------------------------------------------------------
 

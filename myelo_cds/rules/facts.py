@@ -42,6 +42,7 @@ __all__ = [
     "FEATURE_ORDER",
     "LEAF_INPUTS",
     "Leaves",
+    "SectionMemo",
     "all3",
     "any3",
     "combine",
@@ -223,25 +224,6 @@ def _levels(names: tuple[str, ...] | None) -> tuple[CervicalLevel, ...]:
     return tuple(CervicalLevel(name) for name in names) if names else _ALL_LEVELS
 
 
-def _levels_any(mri: MRI, levels: tuple[str, ...] | None, test: Any) -> Tri:
-    """Three-valued 'some level shows this', honouring unlisted levels.
-
-    A level that is not listed counts as normal only if the reader said so
-    (``mri.unlisted_levels_normal``); otherwise it is unknown.
-    """
-    if not mri.available:
-        return None
-    wanted = _levels(levels)
-    results: list[Tri] = []
-    for level in wanted:
-        finding: LevelFinding | None = mri.levels.get(level)
-        if finding is None:
-            results.append(False if mri.unlisted_levels_normal else None)
-        else:
-            results.append(test(finding))
-    return any3(results)
-
-
 def _mri_field(mri: MRI, name: str) -> Tri:
     value: Tri = getattr(mri, name)
     return value if mri.available else None
@@ -258,65 +240,190 @@ def _management(findings: Findings, on: dt.date, rehab_months: int) -> str:
     return "untreated"
 
 
-def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leaves:
-    """Read the findings once into leaves (see :data:`LEAF_INPUTS`)."""
-    patient, symptoms, exam, mri = findings.patient, findings.symptoms, findings.exam, findings.mri
-    history, umn, reflexes = patient.history, exam.umn, exam.reflexes
-    leaves: Leaves = {name: getattr(history, name) for name in type(history).model_fields}
-    leaves["smoker"] = patient.smoker
-    leaves["psychiatric_comorbidity"] = patient.psychiatric_comorbidity
-    duration = patient.symptom_duration_months
-    leaves["long_duration"] = None if duration is None else duration >= params["long_duration_months"]
-    leaves["paediatric"] = patient.age_years < params["adult_min_age"]
-    leaves["management"] = _management(findings, on, params["rehab_trial_months"])
+class SectionMemo:
+    """Leaves already read from section instances that are shared between findings.
 
-    for name in _SYMPTOM_FLAGS:
-        leaves[name] = getattr(symptoms, name)
+    The batch path reuses one validated, immutable instance for every row with the same
+    cells of a section (:mod:`myelo_cds.row_builder`), so the leaves read from it can be
+    reused too. Entries are keyed by identity and keep their instance alive, so an id is
+    never mistaken for another object's; the memo is cleared when it grows past a bound.
+    A memo belongs to one parameter set.
+    """
+
+    _BOUND = 20_000
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.params = params
+        self._entries: dict[tuple[int, int], tuple[object, Leaves]] = {}
+
+    def read(self, reader: Any, section: Any) -> Leaves:
+        key = (id(reader), id(section))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is section:
+            return entry[1]
+        leaves: Leaves = reader(section, self.params)
+        if len(self._entries) >= self._BOUND:
+            self._entries.clear()
+        self._entries[key] = (section, leaves)
+        return leaves
+
+
+def _history_leaves(history: Any, params: Mapping[str, Any]) -> Leaves:
+    return {name: getattr(history, name) for name in type(history).model_fields}
+
+
+def _symptom_leaves(symptoms: Symptoms, params: Mapping[str, Any]) -> Leaves:
+    leaves: Leaves = {name: getattr(symptoms, name) for name in _SYMPTOM_FLAGS}
     leaves["sphincter"] = symptoms.sphincter_change
     leaves["sphincter_other_cause"] = symptoms.sphincter_other_cause
     leaves["tempo"] = symptoms.onset_tempo
+    return leaves
 
+
+def _reflex_leaves(reflexes: Any, params: Mapping[str, Any]) -> Leaves:
     grade = params["hyperreflexia_min_grade"]
     arms = [getattr(getattr(reflexes, r), s) for r in _ARM_REFLEXES for s in ("left", "right")]
     legs = [getattr(getattr(reflexes, r), s) for r in _LEG_REFLEXES for s in ("left", "right")]
-    leaves["hyperreflexia_arms"] = _max_grade(arms, grade)
-    leaves["hyperreflexia_legs"] = _max_grade(legs, grade)
-    for name in _UMN_SIGNS:
-        leaves[name] = getattr(umn, name)
+    return {"hyperreflexia_arms": _max_grade(arms, grade), "hyperreflexia_legs": _max_grade(legs, grade)}
+
+
+def _umn_leaves(umn: Any, params: Mapping[str, Any]) -> Leaves:
+    leaves: Leaves = {name: getattr(umn, name) for name in _UMN_SIGNS}
     leaves["new_umn_sign"] = umn.new_since_last_visit
-    strength = exam.strength
+    return leaves
+
+
+def _strength_leaves(strength: Any, params: Mapping[str, Any]) -> Leaves:
     grades = [getattr(getattr(strength, m), s) for m in _MYOTOMES for s in ("left", "right")]
-    leaves["weakness"] = any3(None if g is None else g < 5 for g in grades)
-    leaves["gait_deviation"] = exam.coordination.gait_deviation
-    leaves["romberg_positive"] = exam.coordination.romberg_positive
-    leaves["sensory_level"] = exam.sensation.sensory_level
+    return {"weakness": any3(None if g is None else g < 5 for g in grades)}
+
+
+def _sensation_leaves(sensation: Any, params: Mapping[str, Any]) -> Leaves:
+    leaves: Leaves = {"sensory_level": sensation.sensory_level}
     for name in (
         "dermatomal_loss",
         "stocking_glove_loss",
         "vibration_proprioception_loss",
         "dissociated_cape_loss",
     ):
-        leaves[name] = getattr(exam.sensation, name)
+        leaves[name] = getattr(sensation, name)
+    return leaves
+
+
+def _mjoa_leaves(mjoa: Any, params: Mapping[str, Any]) -> Leaves:
+    """mJOA totals only; bands and change are derived in combine() from the scale data."""
+    maxima = {item["id"]: item["max"] for item in mjoa_scale()["items"]}
+    deficits = {item for item in MJOAItem if getattr(mjoa, item.value) < maxima[item.value]}
+    total = mjoa.ue_motor + mjoa.le_motor + mjoa.ue_sensation + mjoa.sphincter
+    return {
+        "mjoa_total": total,
+        # Severity is graded on the deficits the clinician attributes to myelopathy: an item
+        # marked "not due to myelopathy" counts as normal (design; clinical reference s1.1).
+        "mjoa_severity_total": sum(
+            maxima[item.value] if item in mjoa.not_due_to_myelopathy else getattr(mjoa, item.value)
+            for item in MJOAItem
+        ),
+        "mjoa_not_attributed": bool(deficits & mjoa.not_due_to_myelopathy),
+    }
+
+
+def _level_leaves(level: LevelFinding, params: Mapping[str, Any]) -> Leaves:
+    """What one graded cervical level shows (three-valued)."""
+    sharp = None if level.t2_signal is None else level.t2_signal is T2Signal.sharp
+    extent = (
+        None
+        if level.t2_extent_segments is None
+        else level.t2_extent_segments >= params["multisegment_min_segments"]
+    )
+    return {
+        "compression": None if level.kang is None else level.kang >= params["compression_min_kang"],
+        "t1_hypointensity": level.t1_hypointensity,
+        "t2_signal_any": None if level.t2_signal is None else level.t2_signal is not T2Signal.none,
+        "multisegment_sharp_t2": all3((sharp, extent)),
+        "snake_eyes": level.snake_eyes,
+    }
+
+
+def _mri_leaves(mri: MRI, params: Mapping[str, Any], read: Any) -> Leaves:
+    """Leaves from the MRI; a level not listed counts as normal only if the reader said so.
+
+    (``mri.unlisted_levels_normal``); otherwise it is unknown. Without an MRI all are unknown.
+    """
+    leaves: Leaves = {}
+    if mri.available:
+        unlisted: Tri = False if mri.unlisted_levels_normal else None
+        graded = {level: read(_level_leaves, finding) for level, finding in mri.levels.items()}
+
+        def any_level(name: str, levels: tuple[CervicalLevel, ...]) -> Tri:
+            return any3(graded[level][name] if level in graded else unlisted for level in levels)
+
+        high = _levels(tuple(params["high_cervical_levels"]))
+        leaves["compression"] = any_level("compression", _ALL_LEVELS)
+        leaves["high_cervical_compression"] = any_level("compression", high)
+        leaves["thoracic_compression"] = mri.thoracic_cord_compression
+        for name in ("t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes"):
+            leaves[name] = any_level(name, _ALL_LEVELS)
+    else:
+        leaves.update(
+            dict.fromkeys(
+                (
+                    "compression",
+                    "high_cervical_compression",
+                    "thoracic_compression",
+                    "t1_hypointensity",
+                    "t2_signal_any",
+                    "multisegment_sharp_t2",
+                    "snake_eyes",
+                )
+            )
+        )
+    leaves["k_line_negative"] = None if mri.k_line is None else mri.k_line is KLine.negative
+    for name in _MRI_FLAGS:
+        leaves[name] = _mri_field(mri, name)
+    return leaves
+
+
+def observe(
+    findings: Findings, params: Mapping[str, Any], on: dt.date, memo: SectionMemo | None = None
+) -> Leaves:
+    """Read the findings once into leaves (see :data:`LEAF_INPUTS`).
+
+    ``memo`` (for ``params``) reuses the leaves of section instances seen before.
+    """
+    if memo is None:
+
+        def read(reader: Any, section: Any) -> Leaves:
+            result: Leaves = reader(section, params)
+            return result
+
+    else:
+        assert memo.params is params, "a section memo belongs to one parameter set"
+        read = memo.read
+    patient, exam = findings.patient, findings.exam
+    leaves: Leaves = dict(read(_history_leaves, patient.history))
+    leaves["smoker"] = patient.smoker
+    leaves["psychiatric_comorbidity"] = patient.psychiatric_comorbidity
+    duration = patient.symptom_duration_months
+    leaves["long_duration"] = None if duration is None else duration >= params["long_duration_months"]
+    leaves["paediatric"] = patient.age_years < params["adult_min_age"]
+    leaves["management"] = _management(findings, on, params["rehab_trial_months"])
+    leaves.update(read(_symptom_leaves, findings.symptoms))
+    leaves.update(read(_reflex_leaves, exam.reflexes))
+    leaves.update(read(_umn_leaves, exam.umn))
+    leaves.update(read(_strength_leaves, exam.strength))
+    leaves["gait_deviation"] = exam.coordination.gait_deviation
+    leaves["romberg_positive"] = exam.coordination.romberg_positive
+    leaves.update(read(_sensation_leaves, exam.sensation))
     leaves["fasciculations_widespread"] = exam.fasciculations_widespread
     leaves["tongue_signs"] = exam.tongue_signs
 
-    # mJOA: totals only; bands and change are derived in combine() from the scale data.
     mjoa = findings.mjoa
     if mjoa is None:
         leaves["mjoa_total"] = None
         leaves["mjoa_severity_total"] = None
         leaves["mjoa_not_attributed"] = None
     else:
-        maxima = {item["id"]: item["max"] for item in mjoa_scale()["items"]}
-        deficits = {item for item in MJOAItem if getattr(mjoa, item.value) < maxima[item.value]}
-        leaves["mjoa_total"] = mjoa.ue_motor + mjoa.le_motor + mjoa.ue_sensation + mjoa.sphincter
-        # Severity is graded on the deficits the clinician attributes to myelopathy: an item
-        # marked "not due to myelopathy" counts as normal (design; clinical reference s1.1).
-        leaves["mjoa_severity_total"] = sum(
-            maxima[item.value] if item in mjoa.not_due_to_myelopathy else getattr(mjoa, item.value)
-            for item in MJOAItem
-        )
-        leaves["mjoa_not_attributed"] = bool(deficits & mjoa.not_due_to_myelopathy)
+        leaves.update(read(_mjoa_leaves, mjoa))
     earlier = findings.earlier_mjoa
     if earlier is None or mjoa is None:
         leaves["mjoa_delta"] = None
@@ -328,30 +435,7 @@ def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leave
         # An assessment dated before the earlier score cannot time a decline: unknown, not 0.
         leaves["mjoa_days"] = days if days >= 0 else None
 
-    minimum = params["compression_min_kang"]
-
-    def compressed(level: LevelFinding) -> Tri:
-        return None if level.kang is None else level.kang >= minimum
-
-    leaves["compression"] = _levels_any(mri, None, compressed)
-    leaves["high_cervical_compression"] = _levels_any(mri, tuple(params["high_cervical_levels"]), compressed)
-    leaves["thoracic_compression"] = _mri_field(mri, "thoracic_cord_compression")
-    leaves["t1_hypointensity"] = _levels_any(mri, None, lambda lv: lv.t1_hypointensity)
-    leaves["t2_signal_any"] = _levels_any(
-        mri, None, lambda lv: None if lv.t2_signal is None else lv.t2_signal is not T2Signal.none
-    )
-    segments = params["multisegment_min_segments"]
-
-    def multisegment_sharp(level: LevelFinding) -> Tri:
-        sharp = None if level.t2_signal is None else level.t2_signal is T2Signal.sharp
-        extent = None if level.t2_extent_segments is None else level.t2_extent_segments >= segments
-        return all3((sharp, extent))
-
-    leaves["multisegment_sharp_t2"] = _levels_any(mri, None, multisegment_sharp)
-    leaves["snake_eyes"] = _levels_any(mri, None, lambda lv: lv.snake_eyes)
-    leaves["k_line_negative"] = None if mri.k_line is None else mri.k_line is KLine.negative
-    for name in _MRI_FLAGS:
-        leaves[name] = _mri_field(mri, name)
+    leaves.update(_mri_leaves(findings.mri, params, read))
     leaves["edx"] = findings.electro.summary
     leaves["sep_mep_abnormal"] = findings.electro.sep_mep_abnormal
     return leaves

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress, repeat
+from operator import is_
 
 from myelo_cds.rules.facts import FEATURES
 from myelo_cds.rules.ruleset import URGENCIES, PathwayRule, RuleSet, ScreenRule, UrgencyRule
 
-__all__ = ["Decision", "DecisionTable", "screen"]
+__all__ = ["Decision", "DecisionTable", "screen", "true_facts"]
 
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 
@@ -95,15 +97,38 @@ class DecisionTable:
         )
 
 
-def screen(rows: tuple[ScreenRule, ...], facts: Mapping[str, object]) -> tuple[str, ...]:
+_Compiled = tuple[tuple[str, frozenset[str], frozenset[str]], ...]
+# Compiled screen tables by identity; the rows are kept so that an id is never reused.
+_COMPILED: dict[int, tuple[tuple[ScreenRule, ...], _Compiled]] = {}
+
+
+def _compiled(rows: tuple[ScreenRule, ...]) -> _Compiled:
+    entry = _COMPILED.get(id(rows))
+    if entry is None or entry[0] is not rows:
+        entry = (rows, tuple((row.id, frozenset(row.all), frozenset(row.any)) for row in rows))
+        _COMPILED[id(rows)] = entry
+    return entry[1]
+
+
+def true_facts(facts: Mapping[str, object]) -> frozenset[str]:
+    """The names of the facts known to be true (what :func:`screen` reads)."""
+    # ``value is True`` for each fact, run in C (this is on the batch path of every row).
+    return frozenset(compress(facts.keys(), map(is_, facts.values(), repeat(True))))
+
+
+def screen(
+    rows: tuple[ScreenRule, ...], facts: Mapping[str, object], true: frozenset[str] | None = None
+) -> tuple[str, ...]:
     """Ids of the COLLECT rows that fire: every fact in ``all`` and one in ``any`` is true.
 
     An unknown fact never fires a row (three-valued AND/OR is only true when its parts are
-    known to be true), so checking ``is True`` is exact.
+    known to be true), so checking ``is True`` is exact. ``true`` (from :func:`true_facts`)
+    may be passed when several tables screen the same facts.
     """
+    if true is None:
+        true = true_facts(facts)
     return tuple(
-        row.id
-        for row in rows
-        if all(facts[name] is True for name in row.all)
-        and (not row.any or any(facts[name] is True for name in row.any))
+        row_id
+        for row_id, every, some in _compiled(rows)
+        if every <= true and (not some or not some.isdisjoint(true))
     )

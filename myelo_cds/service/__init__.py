@@ -1,4 +1,5 @@
 """HTTP routes served beside the Streamlit app by the ASGI entry point (``asgi.py``).
 
-No Streamlit here: each module exposes a list of Starlette routes that ``asgi.py`` mounts.
+No Streamlit here: each module (readiness, CDS Hooks) exposes Starlette routes that ``asgi.py``
+mounts.
 """

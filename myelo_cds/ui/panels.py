@@ -98,6 +98,12 @@ def render_recommendation(rec: Recommendation) -> None:
         st.markdown("\n".join(lines))
 
 
+def _fhir_bundle(findings: Findings, rec: Recommendation) -> str:
+    from myelo_cds.exports.fhir import bundle_json  # the FHIR models load only when asked for
+
+    return bundle_json(findings, rec)
+
+
 def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str | None) -> None:
     """The documents a clinic needs; each file is built only when its button is clicked."""
     stem = findings.case_id or "case"
@@ -120,6 +126,8 @@ def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str 
          f"follow-up-{stem}.ics", "text/calendar", ":material/calendar_month:"),
         ("Assessment (JSON)", lambda: assessment_json(findings), f"assessment-{stem}.json",
          "application/json", ":material/data_object:"),
+        ("FHIR R4 Bundle (JSON)", lambda: _fhir_bundle(findings, rec), f"fhir-{stem}.json",
+         "application/fhir+json", ":material/share:"),
     )  # fmt: skip
     columns = st.columns(2)
     for index, (label, build, name, mime, icon) in enumerate(documents):

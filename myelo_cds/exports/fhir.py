@@ -1,0 +1,422 @@
+"""FHIR R4 (R4B models) export of an assessment, and import of its findings back.
+
+The Bundle (type ``collection``) holds, all referring to each other by ``urn:uuid``:
+
+* Patient: pseudonymous (the case id as an identifier; no name, no date of birth);
+* QuestionnaireResponse: the mJOA item by item, against the Questionnaire we ship in
+  ``data/fhir/mjoa-questionnaire.json`` (built from ``data/scales/mjoa.toml``);
+* Observations: one per finding entered (code = the input path, e.g. ``exam.umn.babinski``;
+  what :func:`findings_from_bundle` reads back), the scores (mJOA total and band, Nurick) and
+  the key findings the decision read (the 11 decision-table features);
+* GuidanceResponse: the pathway and urgency, every rule that fired with its inputs and source;
+* CarePlan: the dated follow-up visits with their windows;
+* Provenance: the rule-set and follow-up protocol versions and SHA-256 hashes.
+
+Ids are UUIDs derived from the case id and date, so the same assessment exports the same
+bundle. Every resource is validated by the ``fhir.resources`` R4B model as it is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from enum import Enum
+from functools import cache
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.guidanceresponse import GuidanceResponse
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.provenance import Provenance
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+from myelo_cds import __version__
+from myelo_cds._paths import data_dir
+from myelo_cds.fieldmeta import field_spec
+from myelo_cds.findings import Findings
+from myelo_cds.result import Recommendation
+from myelo_cds.scales import mjoa_scale
+
+__all__ = [
+    "FINDING_SYSTEM",
+    "QUESTIONNAIRE_URL",
+    "assessment_bundle",
+    "bundle_json",
+    "findings_from_bundle",
+    "mjoa_questionnaire",
+    "shipped_questionnaire",
+]
+
+FINDING_SYSTEM = "urn:myelo-cds:finding"
+"""Observation codes for entered findings: the code is the input path."""
+SCORE_SYSTEM = "urn:myelo-cds:score"
+FEATURE_SYSTEM = "urn:myelo-cds:feature"
+RULE_SYSTEM = "urn:myelo-cds:rule"
+QUESTIONNAIRE_URL = "urn:myelo-cds:questionnaire:mjoa"
+_NAMESPACE = uuid.UUID("5b0b1c55-6f0e-4c55-9a8b-2d1b8e7c0a11")
+_MJOA_ITEMS = ("ue_motor", "le_motor", "ue_sensation", "sphincter")
+# Not findings observations: the case id is the Patient identifier, the date the effective time.
+_NOT_OBSERVED = {"schema_version", "case_id", "assessment_date"}
+_GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
+
+
+def _answer_system(item: str) -> str:
+    return f"{QUESTIONNAIRE_URL}:{item}"
+
+
+def mjoa_questionnaire() -> dict[str, Any]:
+    """The mJOA as a FHIR Questionnaire, from the scale's data file (wording and maxima)."""
+    scale = mjoa_scale()
+    head = scale["scale"]
+    return {
+        "resourceType": "Questionnaire",
+        "url": QUESTIONNAIRE_URL,
+        "version": head["version"],
+        "name": "mJOA",
+        "title": head["name"],
+        "status": "active",
+        "subjectType": ["Patient"],
+        "description": f"Source: {head['citation']}",
+        "item": [
+            {
+                "linkId": item["id"],
+                "text": item["label"],
+                "type": "choice",
+                "required": True,
+                "answerOption": [
+                    {
+                        "valueCoding": {
+                            "system": _answer_system(item["id"]),
+                            "code": str(score),
+                            "display": text,
+                        }
+                    }
+                    for score, text in enumerate(item["levels"])
+                ],
+            }
+            for item in scale["items"]
+        ],
+    }
+
+
+def shipped_questionnaire() -> dict[str, Any]:
+    """The Questionnaire file shipped in ``data/fhir`` (a test keeps it equal to the scale)."""
+    data: dict[str, Any] = json.loads((data_dir() / "fhir" / "mjoa-questionnaire.json").read_text("utf-8"))
+    return data
+
+
+def _id(findings: Findings, on: dt.date, kind: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{findings.case_id or ''}/{on.isoformat()}/{kind}"))
+
+
+def _ref(uid: str, display: str | None = None) -> dict[str, str]:
+    return {"reference": f"urn:uuid:{uid}", **({"display": display} if display else {})}
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code, **({"display": display} if display else {})}]}
+
+
+def _value(value: Any) -> dict[str, Any]:
+    """A finding's value as the matching Observation ``value[x]``."""
+    if isinstance(value, bool):
+        return {"valueBoolean": value}
+    if isinstance(value, int):
+        return {"valueInteger": value}
+    if isinstance(value, float):
+        return {"valueQuantity": {"value": value}}
+    if isinstance(value, dt.date):
+        return {"valueDateTime": value.isoformat()}
+    if isinstance(value, Enum):
+        return {"valueString": str(value.value)}
+    if isinstance(value, (set, frozenset, tuple, list)):
+        return {"valueString": ";".join(sorted(str(getattr(v, "value", v)) for v in value))}
+    return {"valueString": str(value)}
+
+
+def _entered(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(input path, value) of every finding given, in model order."""
+    out: list[tuple[str, Any]] = []
+    for key, value in data.items():
+        name = key.value if isinstance(key, Enum) else str(key)
+        path = prefix + name
+        if isinstance(value, dict):
+            out.extend(_entered(value, path + "."))
+        elif value is not None and value not in ((), frozenset()):
+            out.append((path, value))
+    return out
+
+
+def _observation(subject: str, on: dt.date, code: dict[str, Any], value: dict[str, Any], **extra: Any) -> Any:
+    return Observation.model_validate(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": code,
+            "subject": _ref(subject),
+            "effectiveDateTime": on.isoformat(),
+            **value,
+            **extra,
+        }
+    )
+
+
+def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
+    """The assessment as a validated FHIR R4B Bundle (see the module docstring)."""
+    on = rec.assessment_date
+    ids = {kind: _id(findings, on, kind) for kind in ("patient", "qr", "guidance", "careplan", "provenance")}
+    resources: list[tuple[str, Any]] = []
+    patient: dict[str, Any] = {"resourceType": "Patient", "gender": _GENDER[findings.patient.sex.value]}
+    if findings.case_id:
+        patient["identifier"] = [{"system": "urn:myelo-cds:case-id", "value": findings.case_id}]
+    resources.append((ids["patient"], Patient.model_validate(patient)))
+
+    if findings.mjoa is not None:
+        wording = {item["id"]: item for item in mjoa_scale()["items"]}
+        response = {
+            "resourceType": "QuestionnaireResponse",
+            "questionnaire": QUESTIONNAIRE_URL,
+            "status": "completed",
+            "subject": _ref(ids["patient"]),
+            "authored": on.isoformat(),
+            "item": [
+                {
+                    "linkId": item,
+                    "text": wording[item]["label"],
+                    "answer": [
+                        {
+                            "valueCoding": {
+                                "system": _answer_system(item),
+                                "code": str(getattr(findings.mjoa, item)),
+                                "display": wording[item]["levels"][getattr(findings.mjoa, item)],
+                            }
+                        }
+                    ],
+                }
+                for item in _MJOA_ITEMS
+            ],
+        }
+        resources.append((ids["qr"], QuestionnaireResponse.model_validate(response)))
+
+    data = findings.model_dump(exclude_none=True)
+    for path, value in _entered(data):
+        if path in _NOT_OBSERVED or path in {f"mjoa.{item}" for item in _MJOA_ITEMS}:
+            continue  # the mJOA items are in the QuestionnaireResponse
+        spec = _spec_label(path)
+        code = _coding(FINDING_SYSTEM, path, spec)
+        resources.append(
+            (_id(findings, on, f"finding/{path}"), _observation(ids["patient"], on, code, _value(value)))
+        )
+
+    derived = {"derivedFrom": [_ref(ids["qr"])]} if findings.mjoa is not None else {}
+    scores = rec.scores
+    if scores.mjoa is not None:
+        for name, display, total in (
+            ("mjoa_total", "mJOA total (raw)", scores.mjoa.total),
+            ("mjoa_attributed_total", "mJOA total attributed to myelopathy", scores.mjoa.attributed_total),
+        ):
+            obs = _observation(
+                ids["patient"], on, _coding(SCORE_SYSTEM, name, display), {"valueInteger": total}, **derived
+            )
+            resources.append((_id(findings, on, f"score/{name}"), obs))
+        band = _observation(
+            ids["patient"],
+            on,
+            _coding(SCORE_SYSTEM, "mjoa_band", "mJOA severity band"),
+            {"valueString": scores.mjoa.attributed_band},
+            **derived,
+        )
+        resources.append((_id(findings, on, "score/mjoa_band"), band))
+    if scores.nurick is not None:
+        nurick = _observation(
+            ids["patient"],
+            on,
+            _coding(SCORE_SYSTEM, "nurick", "Nurick grade"),
+            {"valueInteger": scores.nurick.grade},
+        )
+        resources.append((_id(findings, on, "score/nurick"), nurick))
+    for feature, value in rec.features.items():
+        obs = _observation(
+            ids["patient"],
+            on,
+            _coding(FEATURE_SYSTEM, feature, feature.replace("_", " ")),
+            {"valueString": value},
+        )
+        resources.append((_id(findings, on, f"feature/{feature}"), obs))
+
+    plan = rec.follow_up
+    care_plan = {
+        "resourceType": "CarePlan",
+        "status": "active",
+        "intent": "plan",
+        "title": rec.follow_up.title,
+        "description": f"{plan.protocol_id} {plan.protocol_version} ({plan.evidence})",
+        "subject": _ref(ids["patient"]),
+        "period": {"start": rec.follow_up.start.isoformat()},
+        "created": on.isoformat(),
+        "activity": [
+            {
+                "detail": {
+                    "kind": "Appointment",
+                    "status": "scheduled",
+                    "description": f"{visit.label} (due {visit.due.isoformat()})",
+                    "scheduledPeriod": {
+                        "start": visit.window_start.isoformat(),
+                        "end": visit.window_end.isoformat(),
+                    },
+                }
+            }
+            for visit in rec.follow_up.visits
+        ],
+        "note": [{"text": text} for text in rec.follow_up.escalation],
+    }
+    resources.append((ids["careplan"], CarePlan.model_validate(care_plan)))
+
+    rule_set = rec.rule_set
+    guidance = {
+        "resourceType": "GuidanceResponse",
+        "requestIdentifier": {"system": "urn:myelo-cds:assessment", "value": ids["guidance"]},
+        "moduleUri": f"urn:myelo-cds:rule-set:{rule_set.id}:{rule_set.version}",
+        "status": "success",
+        "subject": _ref(ids["patient"]),
+        "occurrenceDateTime": on.isoformat(),
+        "reasonCode": [
+            _coding("urn:myelo-cds:pathway", rec.pathway, rec.headline),
+            _coding("urn:myelo-cds:urgency", rec.urgency),
+            *(_coding(RULE_SYSTEM, rule.id, f"{rule.title} (v{rule.version})") for rule in rec.rules_fired),
+        ],
+        "note": [
+            {"text": rec.headline},
+            *(
+                {
+                    "text": f"{rule.kind} {rule.id} v{rule.version}: {rule.title}. Inputs: "
+                    + ", ".join(f"{k}={v}" for k, v in rule.inputs.items())
+                    + f". Action: {rule.action} Source: {rule.citation} (strength {rule.strength}, "
+                    f"evidence {rule.evidence})."
+                }
+                for rule in rec.rules_fired
+            ),
+            {"text": rec.disclaimer},
+        ],
+        "result": _ref(ids["careplan"]),
+    }
+    resources.append((ids["guidance"], GuidanceResponse.model_validate(guidance)))
+
+    provenance = {
+        "resourceType": "Provenance",
+        "target": [_ref(uid) for uid, _ in resources],
+        "recorded": dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.UTC).isoformat(),
+        "policy": [f"urn:myelo-cds:rule-set:{rule_set.id}:{rule_set.version}"],
+        "agent": [
+            {
+                "type": _coding(
+                    "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                    "assembler",
+                    "Assembler",
+                ),
+                "who": {"display": f"myelo-cds {__version__} rule engine"},
+            }
+        ],
+        "entity": [
+            {
+                "role": "source",
+                "what": {
+                    "identifier": {"system": "urn:myelo-cds:rule-set-sha256", "value": rule_set.sha256},
+                    "display": f"Rule set {rule_set.id} {rule_set.version}",
+                },
+            },
+            {
+                "role": "source",
+                "what": {
+                    "identifier": {"system": "urn:myelo-cds:protocol-sha256", "value": plan.protocol_sha256},
+                    "display": f"Follow-up protocol {plan.protocol_id} {plan.protocol_version}",
+                },
+            },
+        ],
+    }
+    resources.append((ids["provenance"], Provenance.model_validate(provenance)))
+    return Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "timestamp": dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.UTC).isoformat(),
+            "entry": [{"fullUrl": f"urn:uuid:{uid}", "resource": resource} for uid, resource in resources],
+        }
+    )
+
+
+@cache
+def _spec_label(path: str) -> str | None:
+    try:
+        return field_spec(path).label
+    except KeyError:
+        return None
+
+
+def bundle_json(findings: Findings, rec: Recommendation) -> str:
+    """The Bundle as FHIR JSON text."""
+    text: str = assessment_bundle(findings, rec).model_dump_json(indent=2)
+    return text
+
+
+def _observed_value(obs: Any) -> Any:
+    for name in ("valueBoolean", "valueInteger", "valueDateTime", "valueString"):
+        value = getattr(obs, name, None)
+        if value is not None:
+            return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+    if obs.valueQuantity is not None:
+        return float(obs.valueQuantity.value)
+    return None
+
+
+def findings_from_bundle(text: str) -> Findings:
+    """Findings read back from a Bundle this module exported (entered-finding observations,
+    the mJOA QuestionnaireResponse, and the Patient's case id). Raises ``ValueError`` (a
+    pydantic ``ValidationError`` for bad findings) when it cannot."""
+    bundle = Bundle.model_validate_json(text)
+    nested: dict[str, Any] = {}
+
+    def put(path: str, value: Any) -> None:
+        target = nested
+        parts = path.split(".")
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+
+    when: str | None = None
+    for entry in bundle.entry or []:
+        resource = entry.resource
+        if isinstance(resource, Patient):
+            for identifier in resource.identifier or []:
+                if identifier.system == "urn:myelo-cds:case-id":
+                    put("case_id", identifier.value)
+        elif isinstance(resource, QuestionnaireResponse) and resource.questionnaire == QUESTIONNAIRE_URL:
+            for item in resource.item or []:
+                answer = item.answer[0].valueCoding if item.answer else None
+                if item.linkId in _MJOA_ITEMS and answer is not None:
+                    put(f"mjoa.{item.linkId}", int(str(answer.code)))
+        elif isinstance(resource, Observation):
+            coding = resource.code.coding[0] if resource.code.coding else None
+            if coding is None or coding.system != FINDING_SYSTEM:
+                continue
+            path = str(coding.code)
+            value = _observed_value(resource)
+            if _spec_kind(path) == "set" and isinstance(value, str):
+                value = [part for part in value.split(";") if part]
+            put(path, value)
+            if resource.effectiveDateTime is not None:
+                when = str(resource.effectiveDateTime)[:10]
+    if when is not None:
+        nested["assessment_date"] = when
+    return Findings.model_validate(nested)
+
+
+@cache
+def _spec_kind(path: str) -> str | None:
+    try:
+        return field_spec(path).kind
+    except KeyError:
+        return None

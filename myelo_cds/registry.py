@@ -1,0 +1,246 @@
+"""Registry audit of a clinic list: every row through the batch path, then a summary.
+
+A clinic list is a CSV or Excel (.xlsx) sheet with the batch columns (dotted paths into the
+findings, see :func:`template_columns`), or JSONL with one findings object per line. It
+should hold each patient's most recent assessment. Every row is evaluated by the engine's
+batch path (the same pathway and urgency as a single consult); a bad row is reported with
+its reason and never stops the rest. The summary counts pathways, follow-up that is
+overdue on the audit date, cases meeting surgical criteria, and rows with errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from myelo_cds.batch import OUTPUT_COLUMNS, evaluate_table, parse_header
+from myelo_cds.csv_safety import safe_cell
+from myelo_cds.examples import example_cases
+from myelo_cds.fieldmeta import leaf_paths
+from myelo_cds.findings import CervicalLevel, LevelFinding
+from myelo_cds.followup import follow_up_schedule
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "MAX_BYTES",
+    "MAX_ROWS",
+    "Audit",
+    "UploadError",
+    "audit_rows",
+    "read_upload",
+    "results_csv",
+    "template_columns",
+    "template_csv",
+]
+
+MAX_BYTES = 50 * 1024 * 1024
+"""Largest upload taken (50 MB: about 100,000 rows of the full template)."""
+MAX_ROWS = 100_000
+AUDIT_COLUMNS = (*OUTPUT_COLUMNS, "next_review_due", "follow_up_overdue")
+# Pathways that recommend surgery, and those where surgery is one of the options offered.
+SURGICAL = ("surgical_referral",)
+SURGICAL_OPTION = ("surgery_or_structured_rehab",)
+
+
+class UploadError(ValueError):
+    """The file cannot be read as a clinic list (the message says why and what to do)."""
+
+
+def template_columns() -> list[str]:
+    """Every column a clinic list may have: each findings field, and each MRI level's."""
+    columns = [path for path in leaf_paths() if path != "schema_version"]
+    at = columns.index("mri.unlisted_levels_normal")
+    levels = [
+        f"mri.levels.{level.value}.{name}" for level in CervicalLevel for name in LevelFinding.model_fields
+    ]
+    return [*columns[:at], *levels, *columns[at:]]
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    row: dict[str, str] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            row.update(_flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, list):
+            row[prefix + key] = ";".join(str(item) for item in value)
+        elif isinstance(value, bool):
+            row[prefix + key] = "true" if value else "false"
+        elif value is not None:
+            row[prefix + key] = str(value)
+    return row
+
+
+def template_csv() -> bytes:
+    """A CSV template: every column, and one filled row (the moderate DCM example)."""
+    columns = template_columns()
+    example = _flatten(json.loads(example_cases()["moderate_dcm"]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerow([example.get(column, "") for column in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A clinic list read from a file: CSV-like cells under a header, or JSONL lines."""
+
+    columns: list[str] | None
+    records: list[Any]
+
+
+def _excel_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_excel(data: bytes) -> Upload:
+    from openpyxl import load_workbook  # only when an Excel file is uploaded
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a damaged file
+        raise UploadError(f"not a readable Excel .xlsx workbook ({type(error).__name__})") from error
+    sheet = book.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
+    header = next(rows, None)
+    if not header:
+        raise UploadError("the first sheet is empty: the first row must hold the column names")
+    columns = [_excel_cell(value) for value in header]
+    records = []
+    for values in rows:
+        cells = [_excel_cell(value) for value in values]
+        if any(cell.strip() for cell in cells):
+            records.append(cells)
+        if len(records) > MAX_ROWS:
+            break
+    book.close()
+    return Upload(columns, records)
+
+
+def read_upload(name: str, data: bytes) -> Upload:
+    """Read an uploaded clinic list; raises :class:`UploadError` with a clear message."""
+    suffix = name.lower().rsplit(".", 1)[-1] if "." in name else ""
+    if len(data) > MAX_BYTES:
+        raise UploadError(
+            f"the file is {len(data) / 1e6:.0f} MB; the largest taken is {MAX_BYTES / 1e6:.0f} MB"
+        )
+    if suffix == "xlsx":
+        upload = _read_excel(data)
+    elif suffix in ("csv", "jsonl", "ndjson"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise UploadError(f"the file is not UTF-8 text (byte {error.start}); save it as UTF-8") from error
+        if suffix == "csv":
+            try:
+                reader = csv.reader(io.StringIO(text, newline=""))
+                columns = next(reader, None)
+                records = [cells for cells in reader if any(cell.strip(", \r\n") for cell in cells)]
+            except csv.Error as error:
+                raise UploadError(f"the CSV is malformed: {error}") from error
+            if not columns:
+                raise UploadError("the file is empty: the first line must hold the column names")
+            upload = Upload(columns, records)
+        else:
+            upload = Upload(None, [line for line in text.splitlines() if line.strip()])
+    else:
+        raise UploadError(f"{name}: a clinic list must be .csv, .xlsx or .jsonl")
+    if not upload.records:
+        raise UploadError("the file has no rows to audit")
+    if len(upload.records) > MAX_ROWS:
+        raise UploadError(
+            f"the file has more than {MAX_ROWS:,} rows; split it or use `python -m myelo_cds batch`"
+        )
+    return upload
+
+
+@dataclass
+class Audit:
+    """Every row's result and the summary of a clinic list."""
+
+    on: dt.date
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    pathways: Counter[str] = field(default_factory=Counter)
+    overdue: int = 0
+    surgical: int = 0
+    surgical_option: int = 0
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [row for row in self.rows if row["error"]]
+
+
+def _next_review(row: dict[str, Any], assessed: dt.date, on: dt.date) -> tuple[str, bool]:
+    """The first follow-up visit the plan schedules, and whether its window closed before ``on``."""
+    plan = follow_up_schedule(
+        assessed,
+        [rule for rule in row["deciding_rules"].split(";") if rule],
+        row["urgency"],
+        [flag for flag in row["flags"].split(";") if flag],
+    )
+    upcoming = [visit for visit in plan.visits if visit.due > assessed]
+    if not upcoming:
+        return "", False
+    first = upcoming[0]
+    return first.due.isoformat(), first.window_end < on
+
+
+def audit_rows(upload: Upload, on: dt.date, progress: Callable[[int, int], None] | None = None) -> Audit:
+    """Evaluate every row of the upload on the audit date ``on`` (for rows without their own date).
+
+    Args:
+        upload: from :func:`read_upload`.
+        on: the audit date: rows without an assessment date are assessed on it, and a
+            follow-up is overdue when its window ended before it.
+        progress: called with (rows done, rows in all) every few hundred rows.
+    """
+    header = parse_header(upload.columns) if upload.columns is not None else None
+    total = len(upload.records)
+    audit = Audit(on=on)
+    for out, assessed in evaluate_table(header, upload.records, on):
+        out["next_review_due"], out["follow_up_overdue"] = "", ""
+        if assessed is not None:
+            due, overdue = _next_review(out, assessed, on)
+            out["next_review_due"] = due
+            out["follow_up_overdue"] = "yes" if overdue else "no"
+            audit.overdue += overdue
+            audit.surgical += out["pathway"] in SURGICAL
+            audit.surgical_option += out["pathway"] in SURGICAL_OPTION
+        audit.pathways["error" if out["error"] else out["pathway"]] += 1
+        audit.rows.append(out)
+        if progress and (len(audit.rows) % 250 == 0 or len(audit.rows) == total):
+            progress(len(audit.rows), total)
+    return audit
+
+
+def results_csv(audit: Audit) -> bytes:
+    """The audit's rows as CSV; cells a spreadsheet would run as formulas are neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(AUDIT_COLUMNS)
+    for row in audit.rows:
+        writer.writerow([safe_cell(row[name]) for name in AUDIT_COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
+def rows_of(audit: Audit) -> Iterator[dict[str, Any]]:
+    """The rows for a table (the rule-set columns left out: they are the same on every row)."""
+    hidden = {"rule_set_version", "rule_set_sha256"}
+    for row in audit.rows:
+        yield {key: value for key, value in row.items() if key not in hidden}

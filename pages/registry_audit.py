@@ -1,0 +1,109 @@
+"""Registry audit: upload a clinic list, evaluate every row, summarise, download the results."""
+
+import datetime as dt
+
+import streamlit as st
+
+from myelo_cds.registry import (
+    MAX_BYTES,
+    MAX_ROWS,
+    UploadError,
+    audit_rows,
+    read_upload,
+    results_csv,
+    rows_of,
+    template_csv,
+)
+from myelo_cds.rules.engine import PATHWAY_LABELS
+from myelo_cds.ui.identity import require
+
+require("export_records")
+st.title("Registry audit")
+st.markdown(
+    "Upload a clinic list with **each patient's most recent assessment**: a CSV or Excel (.xlsx) "
+    "sheet with one column per finding (dotted names such as `patient.age_years`, `mjoa.ue_motor`, "
+    "`mri.levels.C5-C6.kang`; an empty cell means *not examined*; `mjoa.not_due_to_myelopathy` takes "
+    "`;`-separated items), or JSONL with one findings object per line. Every row gets the same "
+    "pathway as a single consult; a row with bad data is listed with the reason and the rest go on."
+)
+st.download_button(
+    "Template with every column and one example row (CSV)",
+    data=template_csv(),
+    file_name="clinic-list-template.csv",
+    mime="text/csv",
+    icon=":material/table_view:",
+    on_click="ignore",
+)
+left, right = st.columns([3, 1])
+upload = left.file_uploader(
+    f"Clinic list (.csv, .xlsx or .jsonl; up to {MAX_BYTES // 1_000_000} MB and {MAX_ROWS:,} rows)",
+    type=["csv", "xlsx", "jsonl"],
+)
+on = right.date_input(
+    "Audit date",
+    value=dt.date.today(),
+    format="YYYY-MM-DD",
+    help="Rows without an assessment date are assessed on it; a follow-up is overdue when its window "
+    "closed before it.",
+)
+if upload is None:
+    st.info("Upload a clinic list to audit it, or download the template first.")
+    st.stop()
+
+try:
+    clinic_list = read_upload(upload.name, upload.getvalue())
+except UploadError as error:
+    st.error(f"Cannot audit {upload.name}: {error}.")
+    st.stop()
+
+bar = st.progress(0.0, text=f"Evaluating {len(clinic_list.records):,} rows ...")
+audit = audit_rows(
+    clinic_list,
+    on,
+    progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} rows"),
+)
+bar.empty()
+
+rows = len(audit.rows)
+errors = audit.errors
+assessed = rows - len(errors)
+cols = st.columns(4)
+cols[0].metric("Rows assessed", f"{assessed:,}", help=f"{rows:,} rows in the file")
+cols[1].metric("Meet surgical criteria", f"{audit.surgical:,}", help="Pathway: surgical referral")
+cols[2].metric("Follow-up overdue", f"{audit.overdue:,}", help=f"Next review window closed before {on}")
+cols[3].metric("Rows with errors", f"{len(errors):,}")
+if audit.surgical_option:
+    st.caption(
+        f"A further {audit.surgical_option:,} cases are offered surgery or supervised structured "
+        "rehabilitation."
+    )
+
+st.subheader("Pathways")
+st.dataframe(
+    [
+        {"pathway": PATHWAY_LABELS.get(key, "Row not assessed (error)"), "cases": count}
+        for key, count in audit.pathways.most_common()
+    ],
+    hide_index=True,
+)
+if errors:
+    st.subheader("Rows with errors")
+    st.warning(f"{len(errors):,} rows were not assessed; each reason names the field and what is allowed.")
+    st.dataframe(
+        [{"row": row["row"], "case_id": row["case_id"], "reason": row["error"]} for row in errors],
+        hide_index=True,
+    )
+
+st.subheader("Every row")
+st.dataframe(list(rows_of(audit)), hide_index=True)
+st.caption(
+    f"Rule set {audit.rows[0]['rule_set_version']} (sha256 {audit.rows[0]['rule_set_sha256'][:12]}...)."
+)
+st.download_button(
+    "Download the results (CSV)",
+    data=results_csv(audit),
+    file_name=f"registry-audit-{on}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)

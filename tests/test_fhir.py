@@ -1,0 +1,160 @@
+"""FHIR R4 (R4B models) export: every resource validates, the basis is carried, findings round-trip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.questionnaire import Questionnaire
+from hypothesis import HealthCheck, given, settings
+
+from myelo_cds import Findings, assess
+from myelo_cds.exports.fhir import (
+    FINDING_SYSTEM,
+    assessment_bundle,
+    bundle_json,
+    findings_from_bundle,
+    mjoa_questionnaire,
+    shipped_questionnaire,
+)
+from tests.strategies import any_findings_dicts
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "data" / "examples").glob("*.json"))
+VALIDATION = sorted((ROOT / "data" / "validation").glob("*.json"))
+
+
+def _case(path: Path) -> Findings:
+    data = json.loads(path.read_text())
+    return Findings.model_validate(data.get("findings", data))
+
+
+def _resources(text: str) -> dict[str, list[dict[str, Any]]]:
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for entry in json.loads(text)["entry"]:
+        by_type.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+    return by_type
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_exported_resource_validates_with_its_r4b_model(path: Path) -> None:
+    findings = _case(path)
+    text = bundle_json(findings, assess(findings))
+    Bundle.model_validate_json(text)
+    for entry in json.loads(text)["entry"]:
+        resource = entry["resource"]
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        assert entry["fullUrl"].startswith("urn:uuid:")
+    kinds = set(_resources(text))
+    assert {"Patient", "Observation", "GuidanceResponse", "CarePlan", "Provenance"} <= kinds
+
+
+def test_the_bundle_carries_the_recommendation_its_basis_schedule_and_rule_set() -> None:
+    findings = _case(ROOT / "data" / "examples" / "moderate_dcm.json")
+    rec = assess(findings)
+    resources = _resources(bundle_json(findings, rec))
+    guidance = resources["GuidanceResponse"][0]
+    codes = {coding["code"] for reason in guidance["reasonCode"] for coding in reason["coding"]}
+    assert {"surgical_referral", "expedited", "R11"} <= codes
+    notes = " ".join(note["text"] for note in guidance["note"])
+    assert "Fehlings" in notes
+    assert "clinician decides" in notes
+    assert guidance["moduleUri"].endswith(rec.rule_set.version)
+    plan = resources["CarePlan"][0]
+    assert len(plan["activity"]) == len(rec.follow_up.visits)
+    assert (
+        plan["activity"][0]["detail"]["scheduledPeriod"]["end"]
+        == rec.follow_up.visits[0].window_end.isoformat()
+    )
+    provenance = resources["Provenance"][0]
+    hashes = {entity["what"]["identifier"]["value"] for entity in provenance["entity"]}
+    assert rec.rule_set.sha256 in hashes
+    assert len(provenance["target"]) == sum(len(v) for k, v in resources.items() if k != "Provenance")
+    patient = resources["Patient"][0]
+    assert "name" not in patient
+    assert "birthDate" not in patient
+    response = resources["QuestionnaireResponse"][0]
+    assert [item["answer"][0]["valueCoding"]["code"] for item in response["item"]] == [
+        str(getattr(findings.mjoa, item)) for item in ("ue_motor", "le_motor", "ue_sensation", "sphincter")
+    ]
+    scores = {
+        obs["code"]["coding"][0]["code"]: obs
+        for obs in resources["Observation"]
+        if obs["code"]["coding"][0]["system"] == "urn:myelo-cds:score"
+    }
+    assert scores["mjoa_total"]["valueInteger"] == 13
+    features = {
+        obs["code"]["coding"][0]["code"]: obs["valueString"]
+        for obs in resources["Observation"]
+        if obs["code"]["coding"][0]["system"] == "urn:myelo-cds:feature"
+    }
+    assert features == rec.features
+
+
+def test_the_shipped_questionnaire_is_the_scale_and_validates() -> None:
+    Questionnaire.model_validate(shipped_questionnaire())
+    assert shipped_questionnaire() == mjoa_questionnaire()
+
+
+@pytest.mark.parametrize("path", [*EXAMPLES, *VALIDATION], ids=lambda p: p.stem)
+def test_findings_round_trip_through_the_bundle(path: Path) -> None:
+    findings = _case(path)
+    rec = assess(findings)
+    back = findings_from_bundle(bundle_json(findings, rec))
+    assert back == findings.model_copy(update={"assessment_date": rec.assessment_date})
+    assert assess(back).pathway == rec.pathway
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_findings_dicts())
+def test_any_findings_round_trip(data: dict[str, Any]) -> None:
+    findings = Findings.model_validate(data)
+    rec = assess(findings)
+    bundle = assessment_bundle(findings, rec)
+    back = findings_from_bundle(bundle.model_dump_json())
+    assert back == findings.model_copy(update={"assessment_date": rec.assessment_date})
+    observed = [
+        entry.resource.code.coding[0].code
+        for entry in bundle.entry
+        if entry.resource.get_resource_type() == "Observation"
+        and entry.resource.code.coding[0].system == FINDING_SYSTEM
+    ]
+    assert "mjoa.ue_motor" not in observed  # the items travel in the QuestionnaireResponse
+
+
+def test_cli_export_fhir_writes_a_valid_bundle(tmp_path: Path) -> None:
+    target = tmp_path / "bundle.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "myelo_cds", "export-fhir", "data/examples/mild_dcm.json", "-o", str(target)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    bundle = Bundle.model_validate_json(target.read_text())
+    assert bundle.type == "collection"
+    bad = subprocess.run(
+        [sys.executable, "-m", "myelo_cds", "export-fhir", "-"],
+        cwd=ROOT,
+        input='{"patient": {"age_years": 300}}',
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "patient.age_years" in bad.stderr
+
+
+def test_the_consult_page_offers_the_fhir_bundle() -> None:
+    from tests.test_pages import _app_with_case
+
+    at = _app_with_case("moderate_dcm")
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert "FHIR R4 Bundle (JSON)" in labels
