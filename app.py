@@ -5,22 +5,28 @@ import streamlit as st
 from myelo_cds.ui.identity import signed_in_user
 from myelo_cds.ui.signin import allowed_pages, render_account
 
-# Each page with the permission its role needs (myelo_cds.identity.PERMISSIONS); the first is the default.
+# Each page with its sidebar section and the permission its role needs (myelo_cds.identity.PERMISSIONS);
+# the first is the default.
 PAGES = [
-    ("pages/consult.py", "Consult", ":material/stethoscope:", "consult"),
-    ("pages/follow_up.py", "Follow-up plan", ":material/calendar_month:", "consult"),
-    ("pages/timeline.py", "Patient timeline", ":material/timeline:", "view_records"),
-    ("pages/worklist.py", "Clinic worklist", ":material/checklist:", "view_records"),
-    ("pages/rules_evidence.py", "Rules & evidence", ":material/gavel:", "consult"),
-    ("pages/about.py", "About & patient information", ":material/info:", "consult"),
-    ("pages/assess_case.py", "Assess a case file", ":material/fact_check:", "consult"),
-    ("pages/registry_audit.py", "Registry audit", ":material/assignment:", "export_records"),
-    ("pages/audit.py", "Audit log", ":material/policy:", "view_audit"),
-    # Resident training
-    ("pages/quiz.py", "Training quiz", ":material/school:", "train"),
-    ("pages/training_progress.py", "Training progress", ":material/monitoring:", "train"),
-    ("pages/supervisor.py", "Supervisor view", ":material/supervisor_account:", "supervise_training"),
-    ("pages/case_authoring.py", "Case authoring", ":material/edit_document:", "train"),
+    ("Consult", "pages/consult.py", "Consult", ":material/stethoscope:", "consult"),
+    ("Consult", "pages/follow_up.py", "Follow-up plan", ":material/calendar_month:", "consult"),
+    ("Consult", "pages/rules_evidence.py", "Rules & evidence", ":material/gavel:", "consult"),
+    ("Consult", "pages/about.py", "About & patient information", ":material/info:", "consult"),
+    ("Consult", "pages/assess_case.py", "Assess a case file", ":material/fact_check:", "consult"),
+    ("Records", "pages/timeline.py", "Patient timeline", ":material/timeline:", "view_records"),
+    ("Records", "pages/worklist.py", "Clinic worklist", ":material/checklist:", "view_records"),
+    ("Records", "pages/registry_audit.py", "Registry audit", ":material/assignment:", "export_records"),
+    ("Records", "pages/audit.py", "Audit log", ":material/policy:", "view_audit"),
+    ("Training", "pages/quiz.py", "Training quiz", ":material/school:", "train"),
+    ("Training", "pages/training_progress.py", "Training progress", ":material/monitoring:", "train"),
+    (
+        "Training",
+        "pages/supervisor.py",
+        "Supervisor view",
+        ":material/supervisor_account:",
+        "supervise_training",
+    ),
+    ("Training", "pages/case_authoring.py", "Case authoring", ":material/edit_document:", "train"),
 ]
 
 st.set_page_config(page_title="myelo-cds", page_icon=":material/neurology:", layout="wide")
@@ -30,5 +36,6 @@ if user is None:
     navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")])
 else:
     render_account(user)
-    navigation = st.navigation(allowed_pages(user, PAGES))
+    # Expanded: every page of the role is listed (the default hides all after the tenth).
+    navigation = st.navigation(allowed_pages(user, PAGES), expanded=True)
 navigation.run()

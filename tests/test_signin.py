@@ -22,7 +22,7 @@ from myelo_cds.ui.consult_form import KEY, _flatten, _to_widget
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a long clinic passphrase"
-PATIENT_PAGES = ("consult", "follow_up", "timeline", "worklist", "assess_case", "audit")
+PATIENT_PAGES = ("consult", "follow_up", "timeline", "worklist", "assess_case", "audit", "registry_audit")
 
 
 @pytest.fixture
@@ -170,6 +170,7 @@ def test_residents_train_but_neither_supervise_nor_audit_registries(database: St
         with pytest.raises(ValueError, match="registered"):
             at.switch_page(page)
     # the supervisor flag, not the role, opens the supervisor view
+    database.add_account("res.lead", "resident", actor="test", password=PASSWORD, supervisor=True)
     at = _app(User(user_id="res.lead", role="resident", supervisor=True))
     at.switch_page("pages/supervisor.py").run()
     assert not at.exception
@@ -296,7 +297,7 @@ def test_the_development_mode_is_announced_on_every_page(monkeypatch: pytest.Mon
     from app import PAGES  # type: ignore[import-not-found]
 
     monkeypatch.setenv("MYELO_CDS_AUTH", "none")
-    for path, *_ in PAGES:
+    for _section, path, *_ in PAGES:
         at = AppTest.from_file(str(ROOT / path), default_timeout=60)
         at.run()
         assert not at.exception, path

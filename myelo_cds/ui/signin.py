@@ -14,17 +14,17 @@ from myelo_cds.ui.text import plain
 __all__ = ["allowed_pages", "render_account", "render_sign_in"]
 
 
-def allowed_pages(user: User, pages: list[tuple[str, str, str, Permission]]) -> list[Any]:
-    """The pages (path, title, icon, permission) whose permission the user's role has.
+def allowed_pages(user: User, pages: list[tuple[str, str, str, str, Permission]]) -> dict[str, list[Any]]:
+    """The pages (section, path, title, icon, permission) whose permission the user's role has.
 
-    The navigation holds only these, so a page the role may not open has no URL in the session;
-    the first allowed page is the default.
+    The navigation holds only these, grouped by section, so a page the role may not open has no
+    URL in the session; the first allowed page is the default.
     """
-    allowed = [(path, title, icon) for path, title, icon, permission in pages if may(user, permission)]
-    return [
-        st.Page(path, title=title, icon=icon, default=index == 0)
-        for index, (path, title, icon) in enumerate(allowed)
-    ]
+    allowed = [page for page in pages if may(user, page[4])]
+    sections: dict[str, list[Any]] = {}
+    for index, (section, path, title, icon, _) in enumerate(allowed):
+        sections.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=index == 0))
+    return sections
 
 
 def render_account(user: User) -> None:

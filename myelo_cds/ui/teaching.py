@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import altair as alt
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-@st.cache_data(show_spinner=False)
+@lru_cache(maxsize=4)
 def _library(signature: tuple[tuple[str, float], ...]) -> tuple[TeachingCase, ...]:
     return case_library()
 

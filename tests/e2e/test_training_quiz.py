@@ -21,7 +21,7 @@ def _radio(page: Page, group: str, option: str) -> None:
 def test_a_resident_takes_a_full_quiz_and_sees_the_reveal_and_progress(page: Page, app_url: str) -> None:
     # Through the router (a fresh server given a deep link first lists the pages/ folder instead).
     page.goto(app_url)
-    expect(page.get_by_test_id("stSidebarNav")).to_contain_text("Supervisor view")
+    expect(page.get_by_test_id("stSidebarNav")).to_contain_text("Training")
     page.get_by_test_id("stSidebarNav").get_by_text("Training quiz", exact=True).click()
     expect(page.get_by_role("heading", name="Training quiz")).to_be_visible()
     _choose(
