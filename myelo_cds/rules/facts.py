@@ -344,6 +344,10 @@ def _level_leaves(level: LevelFinding, params: Mapping[str, Any]) -> Leaves:
     }
 
 
+# Cord signal leaves true when any cervical level shows them (unknown without an MRI).
+_ANY_LEVEL_SIGNALS = ("t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes")
+
+
 def _mri_leaves(mri: MRI, params: Mapping[str, Any], read: Any) -> Leaves:
     """Leaves from the MRI; a level not listed counts as normal only if the reader said so.
 
@@ -361,20 +365,12 @@ def _mri_leaves(mri: MRI, params: Mapping[str, Any], read: Any) -> Leaves:
         leaves["compression"] = any_level("compression", _ALL_LEVELS)
         leaves["high_cervical_compression"] = any_level("compression", high)
         leaves["thoracic_compression"] = mri.thoracic_cord_compression
-        for name in ("t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes"):
+        for name in _ANY_LEVEL_SIGNALS:
             leaves[name] = any_level(name, _ALL_LEVELS)
     else:
         leaves.update(
             dict.fromkeys(
-                (
-                    "compression",
-                    "high_cervical_compression",
-                    "thoracic_compression",
-                    "t1_hypointensity",
-                    "t2_signal_any",
-                    "multisegment_sharp_t2",
-                    "snake_eyes",
-                )
+                ("compression", "high_cervical_compression", "thoracic_compression", *_ANY_LEVEL_SIGNALS)
             )
         )
     leaves["k_line_negative"] = None if mri.k_line is None else mri.k_line is KLine.negative
