@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from myelo_cds import Findings, assess
@@ -15,14 +14,6 @@ from myelo_cds.records import Store
 from myelo_cds.ui.consult_form import KEY, _flatten, _to_widget
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    path = tmp_path / "records.sqlite3"
-    monkeypatch.setenv("MYELO_CDS_DB_PATH", str(path))
-    monkeypatch.delenv("MYELO_CDS_DATABASE_URL", raising=False)
-    return Store(f"sqlite:///{path}")
 
 
 def _mild(date: str, le_motor: int) -> dict:

@@ -22,14 +22,6 @@ OTHER_RESIDENT = User(user_id="res-2", role="resident")
 SUPERVISOR = User(user_id="sup-1", role="clinician", supervisor=True)
 
 
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    path = tmp_path / "records.sqlite3"
-    monkeypatch.setenv("MYELO_CDS_DB_PATH", str(path))
-    monkeypatch.delenv("MYELO_CDS_DATABASE_URL", raising=False)
-    return Store(f"sqlite:///{path}")
-
-
 def _page(name: str, user: User) -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=60)
     at.session_state["myelo_cds.user"] = user
