@@ -24,12 +24,11 @@ from typing import Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
-from myelo_cds.csv_safety import safe_cells
+from myelo_cds import columnar
+from myelo_cds.csv_safety import safe_cells, safe_texts
 from myelo_cds.errors import describe_validation_error
 from myelo_cds.findings import Findings
-from myelo_cds.row_builder import RowBuilder, compile_header
 from myelo_cds.rules.engine import default_engine
-from myelo_cds.rules.facts import SectionMemo
 from myelo_cds.rules.table import screen
 
 __all__ = [
@@ -47,15 +46,7 @@ __all__ = [
 OUTPUT_COLUMNS = (
     "row",
     "case_id",
-    "pathway",
-    "urgency",
-    "deciding_rules",
-    "red_flags",
-    "flags",
-    "differentials",
-    "mjoa_total",
-    "band",
-    "course",
+    *columnar.OUTCOME_COLUMNS,
     "rule_set_version",
     "rule_set_sha256",
     "error",
@@ -147,14 +138,11 @@ def _blank(number: int) -> dict[str, Any]:
     return out
 
 
-def outcome(findings: Findings, on: dt.date | None, memo: SectionMemo | None = None) -> dict[str, Any]:
-    """The result columns for valid findings: the engine's decision without its explanation.
-
-    ``memo`` reuses leaves of section instances shared between rows (see ``row_builder``).
-    """
+def outcome(findings: Findings, on: dt.date | None) -> dict[str, Any]:
+    """The result columns for valid findings: the engine's decision without its explanation."""
     engine = default_engine()
     # A row's own assessment date wins; --date only fills rows without one.
-    evaluation = engine.decide(findings, findings.assessment_date or on, memo)
+    evaluation = engine.decide(findings, findings.assessment_date or on)
     facts, decision = evaluation.facts, evaluation.decision
     rule_set = engine.rule_set
     features = facts["features"]
@@ -204,6 +192,8 @@ def read_rows(path: Path, handle: TextIO) -> tuple[Header | None, Iterator[str |
 # --- the parallel batch: workers read and evaluate byte ranges of the file -------------------
 
 _CHUNK_BYTES = 1 << 20
+_CSV_CHUNK_BYTES = 8 << 20
+"""CSV ranges are larger: the columnar path pays a fixed cost per chunk, not per row."""
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -239,13 +229,15 @@ def _first_record_end(data: bytes) -> int:
     return cut + 1 if cut >= 0 else len(data)
 
 
-def _ranges(handle: BinaryIO, start: int, csv_quotes: bool) -> Iterator[tuple[int, int]]:
-    """Byte ranges of about ``_CHUNK_BYTES`` holding whole records, from ``start`` on."""
+def _ranges(
+    handle: BinaryIO, start: int, csv_quotes: bool, size: int = _CHUNK_BYTES
+) -> Iterator[tuple[int, int]]:
+    """Byte ranges of about ``size`` bytes holding whole records, from ``start`` on."""
     handle.seek(start)
     pending = b""
     offset = start
     while True:
-        block = handle.read(_CHUNK_BYTES)
+        block = handle.read(size)
         data = pending + block
         if not block:
             if data:
@@ -289,38 +281,52 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
         yield next(csv.reader([record]))
 
 
-# Per worker process: one compiled header and one memo of leaves, reused by every chunk.
-_BUILDERS: dict[Header, tuple[RowBuilder, SectionMemo] | None] = {}
+# Per worker process: one compiled plan per header and default date, reused by every chunk.
+_PLANS: dict[tuple[Header, dt.date], columnar.Plan | None] = {}
 
 
-def _builder(header: Header) -> tuple[RowBuilder, SectionMemo] | None:
-    if header not in _BUILDERS:
-        builder = compile_header(header)
-        _BUILDERS[header] = None if builder is None else (builder, default_engine().section_memo())
-    return _BUILDERS[header]
+def _plan(header: Header, on: dt.date | None) -> columnar.Plan | None:
+    day = on or dt.date.today()
+    if (header, day) not in _PLANS:
+        if len(_PLANS) >= 32:  # a server auditing many different lists: keep memory bounded
+            _PLANS.clear()
+        _PLANS[(header, day)] = columnar.compile_plan(header, default_engine(), day)
+    return _PLANS[(header, day)]
 
 
-def _evaluate_cells(
-    cells: list[str], header: Header, compiled: tuple[RowBuilder, SectionMemo] | None, on: dt.date | None
-) -> dict[str, Any]:
-    """Like :func:`evaluate_row`, building the findings through the compiled header."""
-    return _evaluate_cells_with_date(cells, header, compiled, on)[0]
+def _plain(cells: list[str], header: Header, on: dt.date | None) -> tuple[dict[str, Any], dt.date | None]:
+    """One record the plain way (:func:`evaluate_row`), with its assessment date if valid."""
+    out = _blank(0)
+    try:
+        findings = _parse(cells, header)
+    except (ValidationError, ValueError, TypeError):
+        return evaluate_row(0, cells, on, header), None
+    out.update(outcome(findings, on))
+    return out, findings.assessment_date or on or dt.date.today()
 
 
-def _evaluate_cells_with_date(
-    cells: list[str], header: Header, compiled: tuple[RowBuilder, SectionMemo] | None, on: dt.date | None
-) -> tuple[dict[str, Any], dt.date | None]:
-    if compiled is not None:
-        builder, memo = compiled
-        try:
-            findings = builder.findings(cells)
-        except (ValueError, TypeError):
-            pass  # the plain path below reports the row with its usual message
-        else:
-            out = _blank(0)
-            out.update(outcome(findings, on, memo))
-            return out, findings.assessment_date or on
-    return evaluate_row(0, cells, on, header), None
+def _columnar_rows(
+    plan: columnar.Plan, table: Any, header: Header, on: dt.date | None, skip_blank: bool = True
+) -> Iterator[tuple[dict[str, Any], dt.date | None]]:
+    """Each record's result row and date: accepted ones from the columns, the rest plainly."""
+    chunk = columnar.evaluate_chunk(plan, table, skip_blank)
+    accepted = chunk.accepted.tolist()
+    base = _blank(0)
+    names = columnar.OUTCOME_COLUMNS
+    done = 0
+    for record, ok in enumerate(accepted):
+        if not ok:
+            yield _plain(chunk.cells(record), header, on)
+            continue
+        out = dict(base)
+        out["case_id"] = chunk.case_ids[done]
+        out.update(zip(names, chunk.outcomes[chunk.outcome[done]], strict=True))
+        yield out, chunk.when.dictionary.values[chunk.when.codes[done]]
+        done += 1
+
+
+_TABLE_ROWS = 4096
+"""Records of an upload evaluated together by the columnar path."""
 
 
 def evaluate_table(
@@ -332,18 +338,32 @@ def evaluate_table(
     without their own ``assessment_date`` are assessed on ``on``. Bad rows carry their
     reason in ``error`` (and no date) and never stop the rest.
     """
-    compiled = _builder(header) if header is not None else None
-    for number, raw in enumerate(records, start=1):
-        if header is not None:
-            cells = raw if isinstance(raw, list) else next(csv.reader([raw]), [])
-            out, when = _evaluate_cells_with_date(cells, header, compiled, on)
-        else:
-            out = evaluate_row(number, raw, on)
-            when = None
-            if not out["error"]:
-                assert isinstance(raw, str)
-                when = Findings.model_validate_json(raw).assessment_date or on
-        out["row"] = number
+    plan = _plan(header, on) if header is not None else None
+    number = 0
+    if header is not None:
+        pending: list[list[str]] = []
+        for raw in [*records, None]:
+            if raw is not None:
+                pending.append(raw if isinstance(raw, list) else next(csv.reader([raw]), []))
+                if len(pending) < _TABLE_ROWS:
+                    continue
+            if plan is not None and pending:
+                rows = _columnar_rows(plan, columnar.table_of_cells(pending, len(header)), header, on, False)
+            else:
+                rows = (_plain(cells, header, on) for cells in pending)
+            for out, when in rows:
+                number += 1
+                out["row"] = number
+                yield out, when
+            pending = []
+        return
+    for raw in records:
+        number += 1
+        out = evaluate_row(number, raw, on)
+        when = None
+        if not out["error"]:
+            assert isinstance(raw, str)
+            when = Findings.model_validate_json(raw).assessment_date or on
         yield out, when
 
 
@@ -351,18 +371,28 @@ def _work(job: _Job) -> tuple[list[str], Counter[str]]:
     """Evaluate one byte range; returns each output row rendered without its number."""
     with open(job.source, "rb") as handle:
         handle.seek(job.offset)
-        text = handle.read(job.length).decode("utf-8")
+        data = handle.read(job.length)
     header, on = job.header, job.on
     if header is None:
+        text = data.decode("utf-8")
         rows: Iterable[dict[str, Any]] = (
             evaluate_row(0, line, on) for line in io.StringIO(text, newline="") if line.strip()
         )
-    else:
-        builder = _builder(header)
-        rows = (_evaluate_cells(cells, header, builder, on) for cells in _csv_rows(text))
+        return _render(rows, job.jsonl_out)
+    plan = _plan(header, on)
+    table = columnar.parse_chunk(data, len(header)) if plan is not None else None
+    if plan is None or table is None:
+        return _render(
+            (_plain(cells, header, on)[0] for cells in _csv_rows(data.decode("utf-8"))), job.jsonl_out
+        )
+    return _render_columnar(plan, table, header, on, job.jsonl_out)
+
+
+def _render(rows: Iterable[dict[str, Any]], jsonl_out: bool) -> tuple[list[str], Counter[str]]:
+    """Result rows rendered as CSV or JSONL lines without their row number."""
     counts: Counter[str] = Counter()
     rendered: list[str] = []
-    if job.jsonl_out:
+    if jsonl_out:
         for row in rows:
             counts["error" if row["error"] else row["pathway"]] += 1
             del row["row"]
@@ -381,11 +411,63 @@ def _work(job: _Job) -> tuple[list[str], Counter[str]]:
     return rendered, counts
 
 
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def _render_columnar(
+    plan: columnar.Plan, table: Any, header: Header, on: dt.date | None, jsonl_out: bool
+) -> tuple[list[str], Counter[str]]:
+    """Like :func:`_render` over a parsed chunk: each distinct outcome is rendered once.
+
+    An accepted row's line is its case id cell followed by its outcome's cells, which is what
+    the CSV writer gives for the whole row (a valid case id needs no quoting: it matches
+    ``[A-Za-z0-9._-]``); rows the columns did not accept are rendered from their plain result.
+    """
+    chunk = columnar.evaluate_chunk(plan, table)
+    base = _blank(0)
+    suffixes = plan.rendered.setdefault(("suffix", jsonl_out), [])
+    pathways = plan.rendered.setdefault("pathway", [])
+    for values in chunk.outcomes[len(suffixes) :]:
+        row = {**base, **dict(zip(columnar.OUTCOME_COLUMNS, values, strict=True))}
+        del row["row"], row["case_id"]
+        if len(pathways) < len(suffixes) + 1:
+            pathways.append(row["pathway"])
+        if jsonl_out:
+            suffixes.append(json.dumps(row)[1:] + "\n")
+        else:
+            suffixes.append(_render([{**row, "row": 0, "case_id": ""}], False)[0][0][1:])
+    counts: Counter[str] = Counter()
+    outcome = chunk.outcome.tolist()
+    for code, count in Counter(outcome).items():
+        counts[pathways[code]] += count
+    rendered: list[str] = []
+    if jsonl_out:
+        lines = [f'"case_id": {json.dumps(case_id)}, ' for case_id in chunk.case_ids]
+    else:
+        if not _ID_CHARS.issuperset("".join(chunk.case_ids)):  # pragma: no cover - the id pattern
+            raise AssertionError("a validated case id holds a character the CSV writer would quote")
+        lines = [cell + "," for cell in safe_texts(chunk.case_ids)]
+    accepted = chunk.accepted
+    if accepted.all():
+        return [line + suffixes[code] for line, code in zip(lines, outcome, strict=True)], counts
+    done = 0
+    for record, ok in enumerate(accepted.tolist()):
+        if ok:
+            rendered.append(lines[done] + suffixes[outcome[done]])
+            done += 1
+        else:
+            plain, plain_counts = _render([_plain(chunk.cells(record), header, on)[0]], jsonl_out)
+            rendered.extend(plain)
+            counts.update(plain_counts)
+    return rendered, counts
+
+
 def _jobs(
     source: Path, header: Header | None, start: int, on: dt.date | None, jsonl_out: bool
 ) -> Iterator[_Job]:
     with source.open("rb") as handle:
-        for offset, length in _ranges(handle, start, csv_quotes=header is not None):
+        size = _CHUNK_BYTES if header is None else _CSV_CHUNK_BYTES
+        for offset, length in _ranges(handle, start, csv_quotes=header is not None, size=size):
             yield _Job(str(source), offset, length, header, on, jsonl_out)
 
 

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["safe_cell", "safe_cells", "safe_csv"]
+__all__ = ["safe_cell", "safe_cells", "safe_csv", "safe_texts"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -26,6 +26,11 @@ def safe_cells(values: Iterable[Any]) -> list[Any]:
         "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
         for value in values
     ]
+
+
+def safe_texts(texts: Iterable[str]) -> list[str]:
+    """:func:`safe_cell` of each text (the batch writer's case ids, a column at a time)."""
+    return ["'" + text if text.startswith(_FORMULA_START) else text for text in texts]
 
 
 def safe_csv(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:

@@ -10,12 +10,14 @@ one place.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "CROSS_FIELD_CHECKS",
     "MJOA",
     "MRI",
     "CervicalLevel",
@@ -171,12 +173,20 @@ class Patient(_Model):
 
     @model_validator(mode="after")
     def _management_needs_a_date(self) -> Patient:
-        if self.management is not Management.untreated and self.management_since is None:
-            raise ValueError(
-                f"management_since is required when management is {self.management.value}"
-                " (the date rehabilitation started or surgery was done)"
-            )
+        problem = management_date_problem(self.management, self.management_since)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def management_date_problem(management: Management, since: dt.date | None) -> str | None:
+    """Why a management without its start date is invalid (None if it is valid)."""
+    if management is not Management.untreated and since is None:
+        return (
+            f"management_since is required when management is {management.value}"
+            " (the date rehabilitation started or surgery was done)"
+        )
+    return None
 
 
 # --- symptoms ----------------------------------------------------------------------------
@@ -368,19 +378,32 @@ class MRI(_Model):
 
     @model_validator(mode="after")
     def _no_findings_without_a_scan(self) -> MRI:
-        if not self.available:
-            filled = [
-                name
-                for name, value in self
-                if name != "available" and value not in (None, {}) and value is not False
-            ]
-            if filled:
-                raise ValueError(
-                    "MRI findings were given but mri.available is false: "
-                    + ", ".join(sorted(filled))
-                    + " (set mri.available to true or remove them)"
-                )
+        problem = scan_problem(self.available, *(getattr(self, name) for name in _MRI_FINDINGS))
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+_MRI_FINDINGS = tuple(name for name in MRI.model_fields if name != "available")
+
+
+def _filled(value: object) -> bool:
+    """A finding was given: not empty and not "no" (a section reads as True when present)."""
+    return value not in (None, {}) and value is not False
+
+
+def scan_problem(available: bool, *findings: object) -> str | None:
+    """Why MRI findings without a scan are invalid; ``findings`` in ``_MRI_FINDINGS`` order."""
+    if available:
+        return None
+    filled = [name for name, value in zip(_MRI_FINDINGS, findings, strict=True) if _filled(value)]
+    if not filled:
+        return None
+    return (
+        "MRI findings were given but mri.available is false: "
+        + ", ".join(sorted(filled))
+        + " (set mri.available to true or remove them)"
+    )
 
 
 class Electrodiagnostics(_Model):
@@ -414,11 +437,28 @@ class Findings(_Model):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Findings:
-        when = self.assessment_date
-        if when is not None:
-            if self.earlier_mjoa is not None and self.earlier_mjoa.date > when:
-                raise ValueError("earlier_mjoa.date must not be after assessment_date")
-            since = self.patient.management_since
-            if since is not None and since > when:
-                raise ValueError("patient.management_since must not be after assessment_date")
+        earlier = None if self.earlier_mjoa is None else self.earlier_mjoa.date
+        problem = dates_problem(self.assessment_date, earlier, self.patient.management_since)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def dates_problem(when: dt.date | None, earlier: dt.date | None, since: dt.date | None) -> str | None:
+    """Why dates out of order are invalid (None if they are in order)."""
+    if when is not None:
+        if earlier is not None and earlier > when:
+            return "earlier_mjoa.date must not be after assessment_date"
+        if since is not None and since > when:
+            return "patient.management_since must not be after assessment_date"
+    return None
+
+
+#: The checks across fields, each with the fields it reads (dotted paths; a section path reads
+#: as True when the section is given). The model validators above call the same functions, so
+#: the batch path (:mod:`myelo_cds.columnar`) can check whole columns of rows at once.
+CROSS_FIELD_CHECKS: tuple[tuple[tuple[str, ...], Callable[..., str | None]], ...] = (
+    (("patient.management", "patient.management_since"), management_date_problem),
+    (("mri.available", *(f"mri.{name}" for name in _MRI_FINDINGS)), scan_problem),
+    (("assessment_date", "earlier_mjoa.date", "patient.management_since"), dates_problem),
+)

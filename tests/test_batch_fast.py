@@ -1,9 +1,12 @@
 """The fast batch path gives exactly what the single-case engine gives, row by row.
 
-The batch reuses validated sections between rows (myelo_cds/row_builder.py), reads leaves
-once per shared section (facts.SectionMemo) and splits the file into byte ranges for the
-workers. Each of these must be invisible in the result: same findings, same pathway and
-urgency as ``assess``, same error text for a bad row, same rows whatever the chunking.
+The batch splits the file into byte ranges for the workers and evaluates each range column
+by column (myelo_cds/columnar.py): cells validated once per distinct text, rows accepted
+only when the findings models would accept them, each fact step run once per distinct
+combination of its inputs. Each of these must be invisible in the result: same pathway and
+urgency as ``assess``, the same result row as the plain path (``evaluate_row``), the same
+error text for a bad row, the same rows whatever the chunking. And the columns must really
+do the work: a valid row that fell back to the plain path would hide a slow batch.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.generate import flatten, generate_cases
-from myelo_cds import Findings, assess, batch
-from myelo_cds.batch import cells_to_findings, evaluate_row, parse_header, run_batch
-from myelo_cds.row_builder import compile_header
+from myelo_cds import Findings, assess, batch, columnar
+from myelo_cds.batch import evaluate_row, parse_header, run_batch
+from myelo_cds.rules.engine import default_engine
 from tests.strategies import any_findings_dicts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,37 +86,113 @@ def test_generated_clinic_list_matches_assess_row_by_row(tmp_path: Path) -> None
     assert "error" not in counts
 
 
-def test_sections_reused_between_rows_build_the_same_findings() -> None:
-    """The compiled header builds findings equal to the plain path's, row after row."""
+ON = dt.date(2026, 11, 24)
+
+
+def _columns_of(rows: list[dict[str, str]]) -> list[str]:
+    return list(dict.fromkeys(column for row in rows for column in row))
+
+
+def _chunk(columns: list[str], records: list[list[str]]) -> columnar.ChunkResult:
+    plan = batch._plan(parse_header(columns), ON)
+    assert plan is not None
+    assert plan.engine is default_engine()
+    return columnar.evaluate_chunk(plan, columnar.table_of_cells(records, len(columns)), skip_blank=False)
+
+
+def _plain_rows(columns: list[str], records: list[list[str]]) -> list[dict[str, Any]]:
+    header = parse_header(columns)
+    return [evaluate_row(number, cells, ON, header) for number, cells in enumerate(records, start=1)]
+
+
+def test_generated_rows_are_all_evaluated_by_the_columns_with_the_plain_result() -> None:
+    """Every valid generated row is accepted by the columns and gets the plain path's row."""
     cases = list(generate_cases(2000, seed=9))
     rows = [flatten(case) for case in cases]
-    columns = list(dict.fromkeys(column for row in rows for column in row))
-    header = parse_header(columns)
-    builder = compile_header(header)
-    assert builder is not None
-    for row in rows:
-        cells = [row.get(column, "") for column in columns]
-        assert builder.findings(cells) == Findings.model_validate(cells_to_findings(header, cells))
+    columns = _columns_of(rows)
+    records = [[row.get(column, "") for column in columns] for row in rows]
+    assert _chunk(columns, records).accepted.all()
+    got = [out for out, _ in batch.evaluate_table(parse_header(columns), records, ON)]
+    assert got == _plain_rows(columns, records)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(any_findings_dicts(), min_size=1, max_size=8))
 def test_any_valid_rows_get_the_engines_decision(cases: list[dict[str, Any]]) -> None:
-    """Hypothesis lists of findings (with unknowns anywhere) through the fast row path."""
+    """Hypothesis lists of findings (with unknowns anywhere), every row through the columns."""
     rows = [flatten(case) for case in cases]
-    columns = list(dict.fromkeys(column for row in rows for column in row))
-    header = parse_header(columns)
-    compiled = batch._builder(header)
-    for case, row in zip(cases, rows, strict=True):
-        cells = [row.get(column, "") for column in columns]
-        out = batch._evaluate_cells(cells, header, compiled, None)
-        findings = Findings.model_validate(case)
-        recommendation = assess(findings)
+    columns = _columns_of(rows)
+    records = [[row.get(column, "") for column in columns] for row in rows]
+    assert _chunk(columns, records).accepted.all()
+    results = [out for out, _ in batch.evaluate_table(parse_header(columns), records, ON)]
+    assert results == _plain_rows(columns, records)
+    for case, out in zip(cases, results, strict=True):
+        recommendation = assess(Findings.model_validate(case), None if case.get("assessment_date") else ON)
         assert (out["pathway"], out["urgency"]) == (recommendation.pathway, recommendation.urgency)
         assert out["deciding_rules"] == ";".join(
             rule.id for rule in recommendation.rules_fired if rule.kind == "pathway"
         )
         assert out["flags"] == ";".join(flag.id for flag in recommendation.flags)
+        assert out["differentials"] == ";".join(item.id for item in recommendation.differentials)
+
+
+# Cell texts that are wrong for some fields and right for others (range, type, enum, date,
+# list), and empty cells (a required field left out, a section dropped).
+_ODD_CELLS = st.sampled_from(
+    [
+        "",
+        " ",
+        "9",
+        "-1",
+        "3.0",
+        "seven",
+        "true",
+        "no",
+        "2020-13-01",
+        "2026-12-31",
+        "ue_motor;nonsense",
+        "sharp",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(any_findings_dicts(), min_size=1, max_size=6), st.data())
+def test_rows_with_odd_cells_are_accepted_only_when_the_models_accept_them(
+    cases: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    """Damaged cells anywhere: the columns accept exactly the valid rows, and every row gets
+    the plain path's result (a refused row goes there and keeps its exact message)."""
+    rows = [flatten(case) for case in cases]
+    columns = _columns_of(rows)
+    records = [[row.get(column, "") for column in columns] for row in rows]
+    for record in records:
+        for _ in range(data.draw(st.integers(0, 3))):
+            record[data.draw(st.integers(0, len(columns) - 1))] = data.draw(_ODD_CELLS)
+    header = parse_header(columns)
+    plain = _plain_rows(columns, records)
+    accepted = _chunk(columns, records).accepted.tolist()
+    assert accepted == [not row["error"] for row in plain]
+    assert [out for out, _ in batch.evaluate_table(header, records, ON)] == plain
+
+
+def test_cross_field_checks_are_the_model_validators() -> None:
+    """Rows refused by a model validator (not by a cell) are refused by the columns too."""
+    good = flatten(next(iter(generate_cases(1, seed=3))))
+    variants = []
+    rehab = {**good, "patient.management": "supervised_rehabilitation", "patient.management_since": ""}
+    variants.append(rehab)
+    variants.append({**good, "mri.available": "false", "mri.opll": "true"})
+    no_scan = {column: "" for column in good if column.startswith("mri.")}
+    variants.append({**good, **no_scan, "mri.available": "false", "mri.opll": "false"})  # "no" is no finding
+    variants.append({**good, "assessment_date": "2025-01-01", "earlier_mjoa.date": "2025-06-01"})
+    variants.append({**good, "mjoa.ue_motor": ""})  # a required item of a given section
+    variants.append(good)
+    columns = _columns_of(variants)
+    records = [[row.get(column, "") for column in columns] for row in variants]
+    plain = _plain_rows(columns, records)
+    assert [bool(row["error"]) for row in plain] == [True, True, False, True, True, False]
+    assert _chunk(columns, records).accepted.tolist() == [not row["error"] for row in plain]
 
 
 def test_bad_rows_carry_the_plain_paths_message_and_never_stop_the_rest(tmp_path: Path) -> None:
@@ -153,6 +232,7 @@ def test_bad_rows_carry_the_plain_paths_message_and_never_stop_the_rest(tmp_path
 def test_chunking_never_splits_a_quoted_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Byte ranges end only between records, even with a line break inside a quoted cell."""
     monkeypatch.setattr(batch, "_CHUNK_BYTES", 97)
+    monkeypatch.setattr(batch, "_CSV_CHUNK_BYTES", 97)
     cases = list(generate_cases(40, seed=2))
     rows = [flatten(case) for case in cases]
     for index in range(0, len(rows), 3):
@@ -180,3 +260,32 @@ def test_chunking_never_splits_a_quoted_record(tmp_path: Path, monkeypatch: pyte
             plain["error"],
         )
     assert "case_id" in out[0]["error"]
+
+
+@pytest.mark.parametrize("size", [97, 4000, 1 << 20])
+def test_plain_chunks_of_any_size_give_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """Unquoted CSV (the columnar path) split anywhere between records gives the same file."""
+    monkeypatch.setattr(batch, "_CSV_CHUNK_BYTES", size)
+    cases = list(generate_cases(300, seed=4))
+    rows = [flatten(case) for case in cases]
+    rows[7]["patient.age_years"] = "200"  # a bad row among good ones
+    columns = _columns_of(rows)
+    source = tmp_path / "clinic.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        handle.write(" , ,\n")  # a blank record is skipped
+    target = tmp_path / "out.csv"
+    run_batch(source, target, workers=2, on=ON)
+    header = parse_header(columns)
+    expected = [
+        {
+            key: str(value)
+            for key, value in evaluate_row(n, [r.get(c, "") for c in columns], ON, header).items()
+        }
+        for n, r in enumerate(rows, start=1)
+    ]
+    assert _batch_rows(target) == expected

@@ -34,7 +34,7 @@ from myelo_cds.result import (
     Scores,
     UnknownImpact,
 )
-from myelo_cds.rules.facts import FEATURES, LEAF_INPUTS, Leaves, SectionMemo, combine, observe
+from myelo_cds.rules.facts import FEATURES, LEAF_INPUTS, Leaves, combine, observe
 from myelo_cds.rules.ruleset import RuleSet, ScreenRule, default_rule_set
 from myelo_cds.rules.table import FEATURE_NAMES, Decision, DecisionTable, screen, true_facts
 from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick_grade
@@ -200,21 +200,13 @@ class Engine:
         features = tuple(named[name] for name in FEATURE_NAMES)
         return Evaluation(facts, red, features, self.table.decide(features), true)
 
-    def leaves(
-        self, findings: Findings, on: dt.date | None = None, memo: SectionMemo | None = None
-    ) -> Leaves:
+    def leaves(self, findings: Findings, on: dt.date | None = None) -> Leaves:
         when = on or findings.assessment_date or dt.date.today()
-        return observe(findings, self.params, when, memo)
+        return observe(findings, self.params, when)
 
-    def section_memo(self) -> SectionMemo:
-        """A memo for :meth:`decide` over findings that share section instances (batch)."""
-        return SectionMemo(self.params)
-
-    def decide(
-        self, findings: Findings, on: dt.date | None = None, memo: SectionMemo | None = None
-    ) -> Evaluation:
+    def decide(self, findings: Findings, on: dt.date | None = None) -> Evaluation:
         """The decision alone, without the explanation (the batch path)."""
-        return self.evaluate(self.leaves(findings, on, memo))
+        return self.evaluate(self.leaves(findings, on))
 
     # --- explanation --------------------------------------------------------------------
 

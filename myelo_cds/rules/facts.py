@@ -15,18 +15,20 @@ Thresholds come from the rule set's ``[parameters]``; none is written here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from myelo_cds._dates import add_months
 from myelo_cds.findings import (
-    MRI,
     CervicalLevel,
     EdxSummary,
     Findings,
+    History,
     KLine,
-    LevelFinding,
     Management,
     MJOAItem,
     OnsetTempo,
@@ -38,11 +40,16 @@ from myelo_cds.findings import (
 from myelo_cds.scales import mjoa_scale, severity_band
 
 __all__ = [
+    "FACT_STEPS",
     "FEATURES",
     "FEATURE_ORDER",
+    "INPUT_PATHS",
     "LEAF_INPUTS",
+    "LEAF_NAMES",
+    "LEAF_STEPS",
+    "ON",
     "Leaves",
-    "SectionMemo",
+    "Step",
     "all3",
     "any3",
     "combine",
@@ -53,6 +60,7 @@ __all__ = [
 
 Tri = bool | None
 Leaves = dict[str, Any]
+Params = Mapping[str, Any]
 
 #: The decision-table columns and the values each may take.
 FEATURES: dict[str, tuple[str, ...]] = {
@@ -118,10 +126,6 @@ def all3(values: Iterable[Tri]) -> Tri:
 
 def not3(value: Tri) -> Tri:
     return None if value is None else not value
-
-
-def _tri(value: Tri) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
 
 
 # --- leaves -------------------------------------------------------------------------------
@@ -211,6 +215,36 @@ LEAF_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
+# --- the derivation as steps ----------------------------------------------------------------
+#
+# Leaves and facts are derived by small pure functions, each with its inputs named: a field
+# of the findings (``$patient.age_years``; a section, like ``$mjoa`` or ``$mri.levels.C5-C6``,
+# reads as True when present and None when absent), the assessment date (``$on``), or a leaf
+# or fact derived before. :func:`observe` and :func:`combine` run the steps on one case. The
+# batch path (:mod:`myelo_cds.columnar`) runs the very same functions once per distinct
+# combination of their inputs over a whole column of cases, so the two cannot disagree.
+
+ON = "$on"
+"""The input name of the assessment date."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """``outputs`` computed from ``inputs`` by ``fn(params, *values)``.
+
+    ``fn`` returns the one output's value, or a tuple with one value per output. A step
+    without ``fn`` passes its single input on unchanged.
+    """
+
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...]
+    fn: Callable[..., Any] | None = None
+
+
+def _same(name: str, path: str) -> Step:
+    return Step((name,), (path,))
+
+
 def _max_grade(values: Iterable[int | None], threshold: int) -> Tri:
     """True if any grade reaches the threshold, False if all are known and below it."""
     return any3(None if value is None else value >= threshold for value in values)
@@ -224,254 +258,336 @@ def _levels(names: tuple[str, ...] | None) -> tuple[CervicalLevel, ...]:
     return tuple(CervicalLevel(name) for name in names) if names else _ALL_LEVELS
 
 
-def _mri_field(mri: MRI, name: str) -> Tri:
-    value: Tri = getattr(mri, name)
-    return value if mri.available else None
-
-
-def _management(findings: Findings, on: dt.date, rehab_months: int) -> str:
-    patient = findings.patient
-    if patient.management is Management.postoperative:
+def _management(p: Params, management: Management, since: dt.date | None, on: dt.date) -> str:
+    if management is Management.postoperative:
         return "postoperative"
-    if patient.management is Management.supervised_rehabilitation:
-        since = patient.management_since
+    if management is Management.supervised_rehabilitation:
         assert since is not None  # enforced by the Patient model
-        return "rehab_trial_complete" if add_months(since, rehab_months) <= on else "rehab_early"
+        return "rehab_trial_complete" if add_months(since, p["rehab_trial_months"]) <= on else "rehab_early"
     return "untreated"
 
 
-class SectionMemo:
-    """Leaves already read from section instances that are shared between findings.
-
-    The batch path reuses one validated, immutable instance for every row with the same
-    cells of a section (:mod:`myelo_cds.row_builder`), so the leaves read from it can be
-    reused too. Entries are keyed by identity and keep their instance alive, so an id is
-    never mistaken for another object's; the memo is cleared when it grows past a bound.
-    A memo belongs to one parameter set.
-    """
-
-    _BOUND = 20_000
-
-    def __init__(self, params: Mapping[str, Any]) -> None:
-        self.params = params
-        self._entries: dict[tuple[int, int], tuple[object, Leaves]] = {}
-
-    def read(self, reader: Any, section: Any) -> Leaves:
-        key = (id(reader), id(section))
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is section:
-            return entry[1]
-        leaves: Leaves = reader(section, self.params)
-        if len(self._entries) >= self._BOUND:
-            self._entries.clear()
-        self._entries[key] = (section, leaves)
-        return leaves
+def _long_duration(p: Params, duration: float | None) -> Tri:
+    return None if duration is None else duration >= p["long_duration_months"]
 
 
-def _history_leaves(history: Any, params: Mapping[str, Any]) -> Leaves:
-    return {name: getattr(history, name) for name in type(history).model_fields}
+def _paediatric(p: Params, age: int) -> bool:
+    return bool(age < p["adult_min_age"])
 
 
-def _symptom_leaves(symptoms: Symptoms, params: Mapping[str, Any]) -> Leaves:
-    leaves: Leaves = {name: getattr(symptoms, name) for name in _SYMPTOM_FLAGS}
-    leaves["sphincter"] = symptoms.sphincter_change
-    leaves["sphincter_other_cause"] = symptoms.sphincter_other_cause
-    leaves["tempo"] = symptoms.onset_tempo
-    return leaves
+def _reflex_grades(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"$exam.reflexes.{name}.{side}" for name in names for side in ("left", "right"))
 
 
-def _reflex_leaves(reflexes: Any, params: Mapping[str, Any]) -> Leaves:
-    grade = params["hyperreflexia_min_grade"]
-    arms = [getattr(getattr(reflexes, r), s) for r in _ARM_REFLEXES for s in ("left", "right")]
-    legs = [getattr(getattr(reflexes, r), s) for r in _LEG_REFLEXES for s in ("left", "right")]
-    return {"hyperreflexia_arms": _max_grade(arms, grade), "hyperreflexia_legs": _max_grade(legs, grade)}
+def _hyperreflexia(p: Params, *grades: int | None) -> Tri:
+    return _max_grade(grades, p["hyperreflexia_min_grade"])
 
 
-def _umn_leaves(umn: Any, params: Mapping[str, Any]) -> Leaves:
-    leaves: Leaves = {name: getattr(umn, name) for name in _UMN_SIGNS}
-    leaves["new_umn_sign"] = umn.new_since_last_visit
-    return leaves
+def _weakness(p: Params, *grades: int | None) -> Tri:
+    return any3(None if g is None else g < 5 for g in grades)
 
 
-def _strength_leaves(strength: Any, params: Mapping[str, Any]) -> Leaves:
-    grades = [getattr(getattr(strength, m), s) for m in _MYOTOMES for s in ("left", "right")]
-    return {"weakness": any3(None if g is None else g < 5 for g in grades)}
-
-
-def _sensation_leaves(sensation: Any, params: Mapping[str, Any]) -> Leaves:
-    leaves: Leaves = {"sensory_level": sensation.sensory_level}
-    for name in (
-        "dermatomal_loss",
-        "stocking_glove_loss",
-        "vibration_proprioception_loss",
-        "dissociated_cape_loss",
-    ):
-        leaves[name] = getattr(sensation, name)
-    return leaves
-
-
-def _mjoa_leaves(mjoa: Any, params: Mapping[str, Any]) -> Leaves:
-    """mJOA totals only; bands and change are derived in combine() from the scale data."""
+def _mjoa_leaves(
+    p: Params,
+    present: Tri,
+    ue_motor: int,
+    le_motor: int,
+    ue_sensation: int,
+    sphincter: int,
+    not_due: frozenset[MJOAItem],
+) -> tuple[int | None, int | None, Tri]:
+    """mJOA totals only; bands and change are derived later from the scale data."""
+    if present is None:
+        return None, None, None
+    scores = {
+        "ue_motor": ue_motor,
+        "le_motor": le_motor,
+        "ue_sensation": ue_sensation,
+        "sphincter": sphincter,
+    }
     maxima = {item["id"]: item["max"] for item in mjoa_scale()["items"]}
-    deficits = {item for item in MJOAItem if getattr(mjoa, item.value) < maxima[item.value]}
-    total = mjoa.ue_motor + mjoa.le_motor + mjoa.ue_sensation + mjoa.sphincter
-    return {
-        "mjoa_total": total,
-        # Severity is graded on the deficits the clinician attributes to myelopathy: an item
-        # marked "not due to myelopathy" counts as normal (design; clinical reference s1.1).
-        "mjoa_severity_total": sum(
-            maxima[item.value] if item in mjoa.not_due_to_myelopathy else getattr(mjoa, item.value)
-            for item in MJOAItem
-        ),
-        "mjoa_not_attributed": bool(deficits & mjoa.not_due_to_myelopathy),
-    }
+    deficits = {item for item in MJOAItem if scores[item.value] < maxima[item.value]}
+    total = ue_motor + le_motor + ue_sensation + sphincter
+    # Severity is graded on the deficits the clinician attributes to myelopathy: an item
+    # marked "not due to myelopathy" counts as normal (design; clinical reference s1.1).
+    severity = sum(maxima[item.value] if item in not_due else scores[item.value] for item in MJOAItem)
+    return total, severity, bool(deficits & not_due)
 
 
-def _level_leaves(level: LevelFinding, params: Mapping[str, Any]) -> Leaves:
-    """What one graded cervical level shows (three-valued)."""
-    sharp = None if level.t2_signal is None else level.t2_signal is T2Signal.sharp
-    extent = (
-        None
-        if level.t2_extent_segments is None
-        else level.t2_extent_segments >= params["multisegment_min_segments"]
+def _earlier_total(
+    p: Params, present: Tri, ue_motor: int | None, le_motor: int, ue_sensation: int, sphincter: int
+) -> int | None:
+    if present is None:
+        return None
+    return ue_motor + le_motor + ue_sensation + sphincter  # type: ignore[operator]
+
+
+def _mjoa_delta(p: Params, total: int | None, before: int | None) -> int | None:
+    return None if total is None or before is None else total - before
+
+
+def _mjoa_days(p: Params, mjoa: Tri, earlier: dt.date | None, on: dt.date) -> int | None:
+    if mjoa is None or earlier is None:
+        return None
+    days = (on - earlier).days
+    # An assessment dated before the earlier score cannot time a decline: unknown, not 0.
+    return days if days >= 0 else None
+
+
+def _level_leaves(
+    p: Params,
+    listed: Tri,
+    unlisted_normal: Tri,
+    kang: int | None,
+    t2_signal: T2Signal | None,
+    t2_extent: int | None,
+    t1_hypointensity: Tri,
+    snake_eyes: Tri,
+) -> tuple[Tri, ...]:
+    """What one cervical level shows (three-valued), in the order of ``_LEVEL_LEAVES``.
+
+    A level not listed counts as normal only if the reader said so
+    (``mri.unlisted_levels_normal``); otherwise it is unknown.
+    """
+    if listed is None:
+        unlisted: Tri = False if unlisted_normal else None
+        return (unlisted,) * len(_LEVEL_LEAVES)
+    sharp = None if t2_signal is None else t2_signal is T2Signal.sharp
+    extent = None if t2_extent is None else t2_extent >= p["multisegment_min_segments"]
+    return (
+        None if kang is None else kang >= p["compression_min_kang"],
+        t1_hypointensity,
+        None if t2_signal is None else t2_signal is not T2Signal.none,
+        all3((sharp, extent)),
+        snake_eyes,
     )
-    return {
-        "compression": None if level.kang is None else level.kang >= params["compression_min_kang"],
-        "t1_hypointensity": level.t1_hypointensity,
-        "t2_signal_any": None if level.t2_signal is None else level.t2_signal is not T2Signal.none,
-        "multisegment_sharp_t2": all3((sharp, extent)),
-        "snake_eyes": level.snake_eyes,
-    }
 
 
+_LEVEL_LEAVES = ("compression", "t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes")
 # Cord signal leaves true when any cervical level shows them (unknown without an MRI).
 _ANY_LEVEL_SIGNALS = ("t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes")
 
 
-def _mri_leaves(mri: MRI, params: Mapping[str, Any], read: Any) -> Leaves:
-    """Leaves from the MRI; a level not listed counts as normal only if the reader said so.
+def _level_step(level: CervicalLevel) -> Step:
+    base = f"$mri.levels.{level.value}"
+    return Step(
+        tuple(f"{level.value}:{name}" for name in _LEVEL_LEAVES),
+        (
+            base,
+            "$mri.unlisted_levels_normal",
+            *(f"{base}.{name}" for name in ("kang", "t2_signal", "t2_extent_segments")),
+            *(f"{base}.{name}" for name in ("t1_hypointensity", "snake_eyes")),
+        ),
+        _level_leaves,
+    )
 
-    (``mri.unlisted_levels_normal``); otherwise it is unknown. Without an MRI all are unknown.
-    """
-    leaves: Leaves = {}
-    if mri.available:
-        unlisted: Tri = False if mri.unlisted_levels_normal else None
-        graded = {level: read(_level_leaves, finding) for level, finding in mri.levels.items()}
 
-        def any_level(name: str, levels: tuple[CervicalLevel, ...]) -> Tri:
-            return any3(graded[level][name] if level in graded else unlisted for level in levels)
+def _per_level(name: str) -> tuple[str, ...]:
+    """The inputs of a leaf read across levels: whether there is a scan, then each level's value."""
+    return ("$mri.available", *(f"{level.value}:{name}" for level in _ALL_LEVELS))
 
-        high = _levels(tuple(params["high_cervical_levels"]))
-        leaves["compression"] = any_level("compression", _ALL_LEVELS)
-        leaves["high_cervical_compression"] = any_level("compression", high)
-        leaves["thoracic_compression"] = mri.thoracic_cord_compression
-        for name in _ANY_LEVEL_SIGNALS:
-            leaves[name] = any_level(name, _ALL_LEVELS)
-    else:
-        leaves.update(
-            dict.fromkeys(
-                ("compression", "high_cervical_compression", "thoracic_compression", *_ANY_LEVEL_SIGNALS)
-            )
+
+def _any_level(p: Params, available: bool, *graded: Tri) -> Tri:
+    """Any cervical level (in ``_ALL_LEVELS`` order) shows it; unknown without an MRI."""
+    return any3(graded) if available else None
+
+
+def _high_cervical(p: Params, available: bool, *graded: Tri) -> Tri:
+    if not available:
+        return None
+    high = set(_levels(tuple(p["high_cervical_levels"])))
+    return any3(value for level, value in zip(_ALL_LEVELS, graded, strict=True) if level in high)
+
+
+def _if_scanned(p: Params, available: bool, value: Tri) -> Tri:
+    return value if available else None
+
+
+def _k_line_negative(p: Params, k_line: KLine | None) -> Tri:
+    return None if k_line is None else k_line is KLine.negative
+
+
+def _history_steps() -> list[Step]:
+    return [_same(name, f"$patient.history.{name}") for name in History.model_fields]
+
+
+LEAF_STEPS: tuple[Step, ...] = (
+    *_history_steps(),
+    _same("smoker", "$patient.smoker"),
+    _same("psychiatric_comorbidity", "$patient.psychiatric_comorbidity"),
+    Step(("long_duration",), ("$patient.symptom_duration_months",), _long_duration),
+    Step(("paediatric",), ("$patient.age_years",), _paediatric),
+    Step(("management",), ("$patient.management", "$patient.management_since", ON), _management),
+    *(_same(name, f"$symptoms.{name}") for name in _SYMPTOM_FLAGS),
+    _same("sphincter", "$symptoms.sphincter_change"),
+    _same("sphincter_other_cause", "$symptoms.sphincter_other_cause"),
+    _same("tempo", "$symptoms.onset_tempo"),
+    Step(("hyperreflexia_arms",), _reflex_grades(_ARM_REFLEXES), _hyperreflexia),
+    Step(("hyperreflexia_legs",), _reflex_grades(_LEG_REFLEXES), _hyperreflexia),
+    *(_same(name, f"$exam.umn.{name}") for name in _UMN_SIGNS),
+    _same("new_umn_sign", "$exam.umn.new_since_last_visit"),
+    Step(
+        ("weakness",),
+        tuple(f"$exam.strength.{m}.{side}" for m in _MYOTOMES for side in ("left", "right")),
+        _weakness,
+    ),
+    _same("gait_deviation", "$exam.coordination.gait_deviation"),
+    _same("romberg_positive", "$exam.coordination.romberg_positive"),
+    _same("sensory_level", "$exam.sensation.sensory_level"),
+    *(
+        _same(name, f"$exam.sensation.{name}")
+        for name in (
+            "dermatomal_loss",
+            "stocking_glove_loss",
+            "vibration_proprioception_loss",
+            "dissociated_cape_loss",
         )
-    leaves["k_line_negative"] = None if mri.k_line is None else mri.k_line is KLine.negative
-    for name in _MRI_FLAGS:
-        leaves[name] = _mri_field(mri, name)
-    return leaves
+    ),
+    _same("fasciculations_widespread", "$exam.fasciculations_widespread"),
+    _same("tongue_signs", "$exam.tongue_signs"),
+    Step(
+        ("mjoa_total", "mjoa_severity_total", "mjoa_not_attributed"),
+        ("$mjoa", *(f"$mjoa.{item.value}" for item in MJOAItem), "$mjoa.not_due_to_myelopathy"),
+        _mjoa_leaves,
+    ),
+    Step(
+        ("earlier_mjoa_total",),
+        ("$earlier_mjoa", *(f"$earlier_mjoa.{item.value}" for item in MJOAItem)),
+        _earlier_total,
+    ),
+    Step(("mjoa_delta",), ("mjoa_total", "earlier_mjoa_total"), _mjoa_delta),
+    Step(("mjoa_days",), ("$mjoa", "$earlier_mjoa.date", ON), _mjoa_days),
+    *(_level_step(level) for level in _ALL_LEVELS),
+    Step(("compression",), _per_level("compression"), _any_level),
+    Step(("high_cervical_compression",), _per_level("compression"), _high_cervical),
+    Step(("thoracic_compression",), ("$mri.available", "$mri.thoracic_cord_compression"), _if_scanned),
+    *(Step((name,), _per_level(name), _any_level) for name in _ANY_LEVEL_SIGNALS),
+    Step(("k_line_negative",), ("$mri.k_line",), _k_line_negative),
+    *(Step((name,), ("$mri.available", f"$mri.{name}"), _if_scanned) for name in _MRI_FLAGS),
+    _same("edx", "$electro.summary"),
+    _same("sep_mep_abnormal", "$electro.sep_mep_abnormal"),
+)
+
+#: The leaves :func:`observe` returns (the working values of the steps are left out).
+LEAF_NAMES: tuple[str, ...] = tuple(
+    name for step in LEAF_STEPS for name in step.outputs if name != "earlier_mjoa_total" and ":" not in name
+)
+
+#: Every findings field (or section) the leaves read, as a ``$`` input name.
+INPUT_PATHS: tuple[str, ...] = tuple(
+    dict.fromkeys(name for step in LEAF_STEPS for name in step.inputs if name.startswith("$") and name != ON)
+)
 
 
-def observe(
-    findings: Findings, params: Mapping[str, Any], on: dt.date, memo: SectionMemo | None = None
-) -> Leaves:
-    """Read the findings once into leaves (see :data:`LEAF_INPUTS`).
+def _run(steps: Iterable[Step], values: dict[str, Any], params: Params) -> None:
+    """Run ``steps`` in order on one case, adding their outputs to ``values``."""
+    for step in steps:
+        args = [values[name] for name in step.inputs]
+        if step.fn is None:
+            values[step.outputs[0]] = args[0]
+        elif len(step.outputs) == 1:
+            values[step.outputs[0]] = step.fn(params, *args)
+        else:
+            values.update(zip(step.outputs, step.fn(params, *args), strict=True))
 
-    ``memo`` (for ``params``) reuses the leaves of section instances seen before.
-    """
-    if memo is None:
 
-        def read(reader: Any, section: Any) -> Leaves:
-            result: Leaves = reader(section, params)
-            return result
+def _reader(path: str) -> Callable[[Findings], Any]:
+    """A reader of one ``$`` input from findings: a field's value; a section as True/None."""
+    parts = path[1:].split(".")
 
-    else:
-        assert memo.params is params, "a section memo belongs to one parameter set"
-        read = memo.read
-    patient, exam = findings.patient, findings.exam
-    leaves: Leaves = dict(read(_history_leaves, patient.history))
-    leaves["smoker"] = patient.smoker
-    leaves["psychiatric_comorbidity"] = patient.psychiatric_comorbidity
-    duration = patient.symptom_duration_months
-    leaves["long_duration"] = None if duration is None else duration >= params["long_duration_months"]
-    leaves["paediatric"] = patient.age_years < params["adult_min_age"]
-    leaves["management"] = _management(findings, on, params["rehab_trial_months"])
-    leaves.update(read(_symptom_leaves, findings.symptoms))
-    leaves.update(read(_reflex_leaves, exam.reflexes))
-    leaves.update(read(_umn_leaves, exam.umn))
-    leaves.update(read(_strength_leaves, exam.strength))
-    leaves["gait_deviation"] = exam.coordination.gait_deviation
-    leaves["romberg_positive"] = exam.coordination.romberg_positive
-    leaves.update(read(_sensation_leaves, exam.sensation))
-    leaves["fasciculations_widespread"] = exam.fasciculations_widespread
-    leaves["tongue_signs"] = exam.tongue_signs
+    def read(findings: Findings) -> Any:
+        value: Any = findings
+        for part in parts:
+            if value is None:
+                return None
+            value = value.get(part) if isinstance(value, dict) else getattr(value, part)
+        if isinstance(value, (BaseModel, dict)):
+            return True
+        return value
 
-    mjoa = findings.mjoa
-    if mjoa is None:
-        leaves["mjoa_total"] = None
-        leaves["mjoa_severity_total"] = None
-        leaves["mjoa_not_attributed"] = None
-    else:
-        leaves.update(read(_mjoa_leaves, mjoa))
-    earlier = findings.earlier_mjoa
-    if earlier is None or mjoa is None:
-        leaves["mjoa_delta"] = None
-        leaves["mjoa_days"] = None
-    else:
-        before = earlier.ue_motor + earlier.le_motor + earlier.ue_sensation + earlier.sphincter
-        leaves["mjoa_delta"] = leaves["mjoa_total"] - before
-        days = (on - earlier.date).days
-        # An assessment dated before the earlier score cannot time a decline: unknown, not 0.
-        leaves["mjoa_days"] = days if days >= 0 else None
+    return read
 
-    leaves.update(_mri_leaves(findings.mri, params, read))
-    leaves["edx"] = findings.electro.summary
-    leaves["sep_mep_abnormal"] = findings.electro.sep_mep_abnormal
-    return leaves
+
+_READERS: tuple[tuple[str, Callable[[Findings], Any]], ...] = tuple(
+    (path, _reader(path)) for path in INPUT_PATHS
+)
+
+
+def read_input(findings: Findings, path: str) -> Any:
+    """The value of one ``$`` input name in ``findings`` (see :data:`INPUT_PATHS`)."""
+    return _reader(path)(findings)
+
+
+def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leaves:
+    """Read the findings once into leaves (see :data:`LEAF_INPUTS`)."""
+    values: dict[str, Any] = {path: read(findings) for path, read in _READERS}
+    values[ON] = on
+    _run(LEAF_STEPS, values, params)
+    return {name: values[name] for name in LEAF_NAMES}
 
 
 # --- composite facts and features ---------------------------------------------------------
 
 
-def _tempo_facts(tempo: OnsetTempo | None) -> dict[str, Tri]:
+def _tempo_facts(p: Params, tempo: OnsetTempo | None) -> tuple[Tri, Tri, Tri, Tri]:
     if tempo is None:
-        return dict.fromkeys(
-            ("tempo_hyperacute", "tempo_acute_or_faster", "tempo_subacute", "tempo_not_chronic")
-        )
-    return {
-        "tempo_hyperacute": tempo is OnsetTempo.hyperacute,
-        "tempo_acute_or_faster": tempo in (OnsetTempo.hyperacute, OnsetTempo.acute),
-        "tempo_subacute": tempo is OnsetTempo.subacute,
-        "tempo_not_chronic": tempo is not OnsetTempo.chronic,
-    }
+        return None, None, None, None
+    return (
+        tempo is OnsetTempo.hyperacute,
+        tempo in (OnsetTempo.hyperacute, OnsetTempo.acute),
+        tempo is OnsetTempo.subacute,
+        tempo is not OnsetTempo.chronic,
+    )
 
 
-def _edx_facts(summary: EdxSummary | None) -> dict[str, Tri]:
-    names = {
-        "edx_radiculopathy": EdxSummary.radiculopathy,
-        "edx_neuropathy": EdxSummary.neuropathy,
-        "edx_carpal_tunnel": EdxSummary.carpal_tunnel,
-        "edx_anterior_horn": EdxSummary.widespread_anterior_horn,
-    }
-    return {name: None if summary is None else summary is value for name, value in names.items()}
+_EDX = {
+    "edx_radiculopathy": EdxSummary.radiculopathy,
+    "edx_neuropathy": EdxSummary.neuropathy,
+    "edx_carpal_tunnel": EdxSummary.carpal_tunnel,
+    "edx_anterior_horn": EdxSummary.widespread_anterior_horn,
+}
 
 
-def _sphincter_facts(change: SphincterChange | None, other_cause: Tri) -> dict[str, Tri]:
+def _edx_facts(p: Params, summary: EdxSummary | None) -> tuple[Tri, ...]:
+    return tuple(None if summary is None else summary is value for value in _EDX.values())
+
+
+def _sphincter_facts(p: Params, change: SphincterChange | None, other_cause: Tri) -> tuple[Tri, Tri]:
     if change is None:
-        return {"sphincter_myelopathic": None, "sphincter_new_acute_cord": None}
+        return None, None
     # A change counts for the cord unless the clinician attributes it to another cause.
     cord = other_cause is not True
-    return {
-        "sphincter_myelopathic": change is not SphincterChange.none and cord,
-        "sphincter_new_acute_cord": change is SphincterChange.new_acute and cord,
-    }
+    return change is not SphincterChange.none and cord, change is SphincterChange.new_acute and cord
+
+
+def _sensory_level_facts(p: Params, level: SensoryLevel | None) -> tuple[Tri, Tri]:
+    if level is None:
+        return None, None
+    return level is not SensoryLevel.none, level is SensoryLevel.thoracic
+
+
+def _any(p: Params, *values: Tri) -> Tri:
+    return any3(values)
+
+
+def _all(p: Params, *values: Tri) -> Tri:
+    return all3(values)
+
+
+def _any_of(name: str, *inputs: str) -> Step:
+    return Step((name,), inputs, _any)
+
+
+def _all_of(name: str, *inputs: str) -> Step:
+    return Step((name,), inputs, _all)
+
+
+def _tri(value: Tri) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def _feature_tri(p: Params, value: Tri) -> str:
+    return _tri(value)
 
 
 # For a change of band, 18 counts as mild: the guideline bands stop at 17 and rule R7 treats
@@ -480,16 +596,14 @@ def _sphincter_facts(change: SphincterChange | None, other_cause: Tri) -> dict[s
 _CHANGE_RANK = {"normal": 1, "mild": 1, "moderate": 2, "severe": 3}
 
 
-def _course(facts: dict[str, Any], params: Mapping[str, Any]) -> str:
-    delta: int | None = facts["mjoa_delta"]
-    total: int | None = facts["mjoa_total"]
+def _course(p: Params, delta: int | None, total: int | None, new_umn_sign: Tri) -> str:
     if delta is None or total is None:
         drop: Tri = None
         band_worse: Tri = None
     else:
-        drop = delta <= -params["deterioration_drop_points"]
+        drop = delta <= -p["deterioration_drop_points"]
         band_worse = _CHANGE_RANK[severity_band(total)] > _CHANGE_RANK[severity_band(total - delta)]
-    if any3((drop, band_worse, facts["new_umn_sign"])) is True:
+    if any3((drop, band_worse, new_umn_sign)) is True:
         return "deteriorated"
     if delta is None or total is None:
         return "unknown"
@@ -499,118 +613,166 @@ def _course(facts: dict[str, Any], params: Mapping[str, Any]) -> str:
     return "not_improved" if delta < mcid else "improved"
 
 
-def combine(leaves: Leaves, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Every fact (leaves included) and the decision-table features, from the leaves alone."""
-    f: dict[str, Any] = dict(leaves)
-    severity_total = leaves["mjoa_severity_total"]
-    f["mjoa_deficit_attributed"] = None if severity_total is None else severity_total < 18
-    f.update(_tempo_facts(leaves["tempo"]))
-    f.update(_edx_facts(leaves["edx"]))
-    f.update(_sphincter_facts(leaves["sphincter"], leaves["sphincter_other_cause"]))
-    level = leaves["sensory_level"]
-    f["sensory_level_any"] = None if level is None else level is not SensoryLevel.none
-    f["trunk_sensory_level"] = None if level is None else level is SensoryLevel.thoracic
-    f["hyperreflexia"] = any3((f["hyperreflexia_arms"], f["hyperreflexia_legs"]))
+def _deficit_attributed(p: Params, severity_total: int | None) -> Tri:
+    return None if severity_total is None else severity_total < 18
 
-    f["myelopathic_symptom"] = any3(
-        f[name]
-        for name in (
-            "hand_clumsiness",
-            "gait_imbalance",
-            "falls",
-            "nondermatomal_numbness",
-            "sphincter_myelopathic",
-        )
-    )
-    f["umn_sign"] = any3(
-        f[name]
-        for name in (
-            "hyperreflexia",
-            "hoffmann_tromner",
-            "babinski",
-            "sustained_clonus",
-            "inverted_brachioradialis",
-            "finger_escape",
-            "pectoralis",
-            "scapulohumeral",
-        )
-    )
+
+def _myelopathy(p: Params, symptom: Tri, umn_sign: Tri, deficit_attributed: Tri) -> Tri:
     # Design definition (clinical reference, decision logic summary): a myelopathic symptom
     # with an objective sign, or an mJOA deficit the clinician attributes to myelopathy.
-    f["myelopathy"] = any3((all3((f["myelopathic_symptom"], f["umn_sign"])), f["mjoa_deficit_attributed"]))
-    f["neuro_deficit"] = any3(
-        (f["myelopathy"], f["myelopathic_symptom"], f["umn_sign"], f["weakness"], f["sensory_level_any"])
-    )
-    f["infection_risk"] = any3((f["iv_drug_use"], f["immunosuppression"]))
-    f["radiculopathy"] = any3(
-        f[name]
-        for name in ("radicular_arm_pain", "dermatomal_numbness", "dermatomal_loss", "edx_radiculopathy")
-    )
-    f["alternative"] = any3(
-        f[name]
-        for name in (
-            "fasciculations_widespread",
-            "tongue_signs",
-            "jaw_jerk_brisk",
-            "optic_neuritis",
-            "edx_anterior_horn",
-        )
-    )
-    f["atypical_lesion"] = any3(
-        f[name]
-        for name in (
-            "longitudinally_extensive_lesion",
-            "dorsal_column_signal",
-            "intramedullary_mass",
-            "syrinx",
-            "epidural_collection",
-        )
-    )
-    f["discordant"] = any3((f["trunk_sensory_level"], f["thoracic_compression"]))
-    arm_signs = any3(
-        f[name]
-        for name in (
+    return any3((all3((symptom, umn_sign)), deficit_attributed))
+
+
+def _leg_only_umn(p: Params, arms: Tri, hoffmann: Tri, inverted: Tri, escape: Tri, *legs: Tri) -> Tri:
+    return all3((any3(legs), not3(any3((arms, hoffmann, inverted, escape)))))
+
+
+def _and_not(p: Params, value: Tri, other: Tri) -> Tri:
+    return all3((value, not3(other)))
+
+
+def _very_severe(p: Params, total: int | None) -> Tri:
+    return None if total is None else total <= mjoa_scale()["very_severe"]["max"]
+
+
+def _mjoa_18_with_myelopathy(p: Params, severity: int | None, myelopathy: Tri) -> Tri:
+    return all3((None if severity is None else severity == 18, myelopathy))
+
+
+def _rapid_decline(p: Params, delta: int | None, days: int | None) -> Tri:
+    if delta is None:
+        return None
+    fell = delta <= -p["rapid_decline_points"]
+    within = None if days is None else days <= p["rapid_decline_window_days"]
+    return all3((fell, within))
+
+
+def _is_possible_deterioration(p: Params, course: str) -> bool:
+    return course == "possible_deterioration"
+
+
+def _scope(p: Params, paediatric: bool) -> str:
+    return "paediatric" if paediatric else "adult"
+
+
+def _band(p: Params, severity: int | None) -> str:
+    return "unknown" if severity is None else severity_band(severity)
+
+
+FACT_STEPS: tuple[Step, ...] = (
+    Step(("mjoa_deficit_attributed",), ("mjoa_severity_total",), _deficit_attributed),
+    Step(
+        ("tempo_hyperacute", "tempo_acute_or_faster", "tempo_subacute", "tempo_not_chronic"),
+        ("tempo",),
+        _tempo_facts,
+    ),
+    Step(tuple(_EDX), ("edx",), _edx_facts),
+    Step(
+        ("sphincter_myelopathic", "sphincter_new_acute_cord"),
+        ("sphincter", "sphincter_other_cause"),
+        _sphincter_facts,
+    ),
+    Step(("sensory_level_any", "trunk_sensory_level"), ("sensory_level",), _sensory_level_facts),
+    _any_of("hyperreflexia", "hyperreflexia_arms", "hyperreflexia_legs"),
+    _any_of(
+        "myelopathic_symptom",
+        "hand_clumsiness",
+        "gait_imbalance",
+        "falls",
+        "nondermatomal_numbness",
+        "sphincter_myelopathic",
+    ),
+    _any_of(
+        "umn_sign",
+        "hyperreflexia",
+        "hoffmann_tromner",
+        "babinski",
+        "sustained_clonus",
+        "inverted_brachioradialis",
+        "finger_escape",
+        "pectoralis",
+        "scapulohumeral",
+    ),
+    Step(("myelopathy",), ("myelopathic_symptom", "umn_sign", "mjoa_deficit_attributed"), _myelopathy),
+    _any_of(
+        "neuro_deficit", "myelopathy", "myelopathic_symptom", "umn_sign", "weakness", "sensory_level_any"
+    ),
+    _any_of("infection_risk", "iv_drug_use", "immunosuppression"),
+    _any_of(
+        "radiculopathy", "radicular_arm_pain", "dermatomal_numbness", "dermatomal_loss", "edx_radiculopathy"
+    ),
+    _any_of(
+        "alternative",
+        "fasciculations_widespread",
+        "tongue_signs",
+        "jaw_jerk_brisk",
+        "optic_neuritis",
+        "edx_anterior_horn",
+    ),
+    _any_of(
+        "atypical_lesion",
+        "longitudinally_extensive_lesion",
+        "dorsal_column_signal",
+        "intramedullary_mass",
+        "syrinx",
+        "epidural_collection",
+    ),
+    _any_of("discordant", "trunk_sensory_level", "thoracic_compression"),
+    Step(
+        ("leg_only_umn",),
+        (
             "hyperreflexia_arms",
             "hoffmann_tromner",
             "inverted_brachioradialis",
             "finger_escape",
-        )
-    )
-    leg_signs = any3((f["hyperreflexia_legs"], f["babinski"], f["sustained_clonus"]))
-    f["leg_only_umn"] = all3((leg_signs, not3(arm_signs)))
-    f["sensory_ataxia"] = all3((f["romberg_positive"], f["vibration_proprioception_loss"]))
-    f["lhermitte_without_compression"] = all3((f["lhermitte"], not3(f["compression"])))
-    f["compression_without_myelopathy"] = all3((f["compression"], not3(f["myelopathy"])))
-    f["gait_impairment"] = any3((f["gait_deviation"], f["gait_imbalance"]))
+            "hyperreflexia_legs",
+            "babinski",
+            "sustained_clonus",
+        ),
+        _leg_only_umn,
+    ),
+    _all_of("sensory_ataxia", "romberg_positive", "vibration_proprioception_loss"),
+    Step(("lhermitte_without_compression",), ("lhermitte", "compression"), _and_not),
+    Step(("compression_without_myelopathy",), ("compression", "myelopathy"), _and_not),
+    _any_of("gait_impairment", "gait_deviation", "gait_imbalance"),
+    Step(("very_severe",), ("mjoa_total",), _very_severe),
+    Step(("mjoa_18_with_myelopathy",), ("mjoa_severity_total", "myelopathy"), _mjoa_18_with_myelopathy),
+    Step(("rapid_mjoa_decline",), ("mjoa_delta", "mjoa_days"), _rapid_decline),
+    Step(("features.course",), ("mjoa_delta", "mjoa_total", "new_umn_sign"), _course),
+    Step(("possible_deterioration",), ("features.course",), _is_possible_deterioration),
+    Step(("features.scope",), ("paediatric",), _scope),
+    _same("features.management", "management"),
+    Step(("features.compression",), ("compression",), _feature_tri),
+    Step(("features.myelopathy",), ("myelopathy",), _feature_tri),
+    Step(("features.band",), ("mjoa_severity_total",), _band),
+    *(
+        Step((f"features.{name}",), (name,), _feature_tri)
+        for name in ("radiculopathy", "alternative", "atypical_lesion", "discordant")
+    ),
+)
 
-    total: int | None = f["mjoa_total"]
-    severity: int | None = f["mjoa_severity_total"]
-    band = "unknown" if severity is None else severity_band(severity)
-    f["very_severe"] = None if total is None else total <= mjoa_scale()["very_severe"]["max"]
-    f["mjoa_18_with_myelopathy"] = all3((None if severity is None else severity == 18, f["myelopathy"]))
-    delta, days = f["mjoa_delta"], f["mjoa_days"]
-    if delta is None:
-        f["rapid_mjoa_decline"] = None
-    else:
-        fell = delta <= -params["rapid_decline_points"]
-        within = None if days is None else days <= params["rapid_decline_window_days"]
-        f["rapid_mjoa_decline"] = all3((fell, within))
-    course = _course(f, params)
-    f["possible_deterioration"] = course == "possible_deterioration"
+#: The decision-table features :func:`combine` derives (all but ``red_flag``), in its order.
+DERIVED_FEATURES: tuple[str, ...] = (
+    "scope",
+    "management",
+    "compression",
+    "myelopathy",
+    "band",
+    "course",
+    "radiculopathy",
+    "alternative",
+    "atypical_lesion",
+    "discordant",
+)
 
-    f["features"] = {
-        "scope": "paediatric" if f["paediatric"] else "adult",
-        "management": f["management"],
-        "compression": _tri(f["compression"]),
-        "myelopathy": _tri(f["myelopathy"]),
-        "band": band,
-        "course": course,
-        "radiculopathy": _tri(f["radiculopathy"]),
-        "alternative": _tri(f["alternative"]),
-        "atypical_lesion": _tri(f["atypical_lesion"]),
-        "discordant": _tri(f["discordant"]),
-    }
-    return f
+
+def combine(leaves: Leaves, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every fact (leaves included) and the decision-table features, from the leaves alone."""
+    values: dict[str, Any] = dict(leaves)
+    _run(FACT_STEPS, values, params)
+    features = {name: values.pop(f"features.{name}") for name in DERIVED_FEATURES}
+    values["features"] = features
+    return values
 
 
 def known_fact_names(params: Mapping[str, Any]) -> set[str]:
