@@ -7,7 +7,9 @@
   tree (main + workers, sampled from /proc every 50 ms);
 * in one process, for comparison: ``myelo_cds.assess`` (the single-case path: the full
   explained recommendation), the plain per-row batch path (``batch.evaluate_row``) and the
-  fast path the CLI uses (compiled header, shared sections), in rows per second;
+  columnar path a CLI worker runs (parse a CSV chunk, evaluate it, render its rows; timed on
+  a second pass, when the steps' answer tables are warm as they are after the first chunks
+  of a long list), in rows per second;
 * a spot check: ``--check`` rows of the output compared with ``assess`` on the same case.
 
 Inputs come from ``bench/generate.py`` (``cases-N.csv`` in ``bench/.data``, generated once).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import random
 import subprocess
@@ -30,7 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.generate import DATA_DIR, flatten, generate_cases, write_csv  # noqa: E402
-from myelo_cds import Findings, assess, batch, default_engine  # noqa: E402
+from myelo_cds import Findings, assess, batch, columnar, default_engine  # noqa: E402
 
 SEED = 20250101
 TARGET_S = 30.0
@@ -108,16 +111,27 @@ def in_process_rates(count: int) -> dict[str, float]:
     for number, row in enumerate(cells, start=1):
         batch.evaluate_row(number, row, None, header)
     rates["plain_row"] = count / (time.process_time() - start)
-    compiled = batch._builder(header)
-    start = time.process_time()
-    for row in cells:
-        batch._evaluate_cells(row, header, compiled, None)
-    rates["fast_row"] = count / (time.process_time() - start)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(cells)
+    data = buffer.getvalue().encode("utf-8")
+    plan = batch._plan(header, None)
+    assert plan is not None
+    for timed in (False, True):
+        start = time.process_time()
+        table = columnar.parse_chunk(data, len(columns))
+        assert table is not None
+        rendered, _ = batch._render_columnar(plan, table, header, None, jsonl_out=False)
+        if timed:
+            rates["fast_row"] = len(rendered) / (time.process_time() - start)
     return rates
 
 
 def spot_check(source: Path, target: Path, count: int) -> tuple[int, int]:
-    """``count`` random rows of the output against ``assess`` on the same input row."""
+    """``count`` random rows of the output against ``assess`` on the same input row.
+
+    A row agrees when its pathway and urgency are ``assess``'s and every column equals the
+    plain per-row path's (``batch.evaluate_row``).
+    """
     with source.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = batch.parse_header(next(reader))
@@ -130,7 +144,10 @@ def spot_check(source: Path, target: Path, count: int) -> tuple[int, int]:
         findings = Findings.model_validate(batch.cells_to_findings(header, inputs[index]))
         expected = assess(findings)
         got = outputs[index]
-        agree += (got["pathway"], got["urgency"]) == (expected.pathway, expected.urgency)
+        plain = batch.evaluate_row(index + 1, inputs[index], None, header)
+        agree += (got["pathway"], got["urgency"]) == (expected.pathway, expected.urgency) and got == {
+            key: str(value) for key, value in plain.items()
+        }
     return agree, len(picks)
 
 
@@ -168,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| peak memory, main + workers | {tree:,.0f} MiB | < 2 GiB: {small_enough} |",
         f"| single-case `assess`, one process | {rates['assess']:,.0f} rows/s | - |",
         f"| plain batch row (`evaluate_row`), one process | {rates['plain_row']:,.0f} rows/s | - |",
-        f"| fast batch row (compiled header), one process | {rates['fast_row']:,.0f} rows/s | - |",
+        f"| columnar batch (a worker's parse, evaluate, render), one process "
+        f"| {rates['fast_row']:,.0f} rows/s | - |",
         f"| spot check against `assess` | {agree:,}/{checked:,} agree | all |",
         "",
         f"CLI summary: {cli['summary']}",

@@ -672,7 +672,7 @@ _PRESENCE: dict[str, _Dictionary] = {}
 
 
 def _presence(path: str, mask: np.ndarray) -> _Col:
-    """A section as an input: True where given, None where absent (as ``facts.read_input``)."""
+    """A section as an input: True where given, None where absent (as ``facts.observe`` reads it)."""
     dictionary = _PRESENCE.setdefault(path, _Dictionary())
     absent, given = dictionary.code(None), dictionary.code(True)
     return _Col(np.where(mask, given, absent).astype(np.int32), dictionary)

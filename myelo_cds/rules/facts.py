@@ -18,7 +18,8 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from operator import attrgetter
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -479,50 +480,154 @@ INPUT_PATHS: tuple[str, ...] = tuple(
 )
 
 
-def _run(steps: Iterable[Step], values: dict[str, Any], params: Params) -> None:
-    """Run ``steps`` in order on one case, adding their outputs to ``values``."""
-    for step in steps:
-        args = [values[name] for name in step.inputs]
+Program = Callable[[dict[str, Any], Params], None]
+
+
+def _compile(steps: Iterable[Step]) -> Program:
+    """The steps as one straight-line Python function ``run(values, params)``.
+
+    Each step becomes one line, ``values["out"] = fn(params, values["in"], ...)``: the same
+    calls in the same order as looping over the steps, without the loop's overhead per step
+    (this runs for every assessment, and many times over for its counterfactuals). Names are
+    written as string literals (``repr``), and the functions are passed in by name.
+    """
+    namespace: dict[str, Any] = {}
+    lines = ["def run(values, params):"]
+    for number, step in enumerate(steps):
+        args = ", ".join(f"values[{name!r}]" for name in step.inputs)
+        targets = ", ".join(f"values[{name!r}]" for name in step.outputs)
         if step.fn is None:
-            values[step.outputs[0]] = args[0]
-        elif len(step.outputs) == 1:
-            values[step.outputs[0]] = step.fn(params, *args)
+            lines.append(f"    {targets} = {args}")
+            continue
+        namespace[f"step{number}"] = step.fn
+        call = f"step{number}(params, {args})"
+        lines.append(f"    {targets} = {call}" if len(step.outputs) == 1 else f"    ({targets},) = {call}")
+    lines.append("    return None")
+    exec(compile("\n".join(lines), f"<fact steps {len(lines) - 2}>", "exec"), namespace)
+    run: Program = namespace["run"]
+    return run
+
+
+def _run(program: Program, values: dict[str, Any], params: Params) -> None:
+    """Run compiled steps in order on one case, adding their outputs to ``values``."""
+    program(values, params)
+
+
+def _sub_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (``Patient``, ``MJOA | None``), or None for a value or mapping."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _optional_prefix(parts: list[str]) -> int | None:
+    """How many parts name the first section of the path that may be absent (None: none may).
+
+    An optional model (``mjoa``) may be absent, and so may an entry of a mapping of models
+    (``mri.levels.C5-C6``).
+    """
+    model: Any = Findings
+    for position, part in enumerate(parts):
+        annotation = model.model_fields[part].annotation
+        if get_origin(annotation) is dict:
+            return position + 2
+        model = _sub_model(annotation)
+        if model is None:
+            return None
+        if type(None) in get_args(annotation):
+            return position + 1
+    return None
+
+
+def _section_getter(parts: list[str]) -> Callable[[Findings], Any]:
+    """Reads the (possibly absent) section the parts name: a model, or an entry of a mapping."""
+    model: Any = Findings
+    for position, part in enumerate(parts):
+        annotation = model.model_fields[part].annotation
+        if get_origin(annotation) is dict and position == len(parts) - 2:
+            owner, key = attrgetter(".".join(parts[:-1])), parts[-1]
+            return lambda findings: owner(findings).get(key)
+        model = _sub_model(annotation)
+    return attrgetter(".".join(parts))
+
+
+_Plain = tuple[tuple[tuple[str, ...], Callable[[Findings], Any], Callable[[Any], tuple[Any, ...]]], ...]
+_Sections = tuple[
+    tuple[Callable[[Findings], Any], str | None, tuple[tuple[str, Any], ...], tuple[str, ...]], ...
+]
+
+
+def _readers(paths: Iterable[str]) -> tuple[_Plain, _Sections]:
+    """Readers of ``$`` inputs: fields outside any optional section, grouped by top-level
+    section (each group read in one call); then, per optional section, its fields (None when
+    the section is absent) and the section itself (True when present, None when absent)."""
+    parents: dict[str, list[str]] = {}
+    groups: dict[str, tuple[Callable[[Findings], Any], list[str | None], list[tuple[str, Any]]]] = {}
+    for path in paths:
+        parts = path[1:].split(".")
+        cut = _optional_prefix(parts)
+        if cut is None:
+            parent, rest = (parts[0], ".".join(parts[1:])) if len(parts) > 1 else ("", parts[0])
+            parents.setdefault(parent, []).append(rest)
+            continue
+        key = ".".join(parts[:cut])
+        if key not in groups:
+            groups[key] = (_section_getter(parts[:cut]), [None], [])
+        if cut == len(parts):
+            groups[key][1][0] = path
         else:
-            values.update(zip(step.outputs, step.fn(params, *args), strict=True))
+            groups[key][2].append((path, attrgetter(".".join(parts[cut:]))))
+    plain = []
+    for parent, names in parents.items():
+        section = attrgetter(parent) if parent else _itself
+        fields = attrgetter(*names) if len(names) > 1 else _one(names[0])
+        plain.append(
+            (tuple(f"${parent}.{name}" if parent else f"${name}" for name in names), section, fields)
+        )
+    sections = tuple(
+        (get, presence[0], tuple(inner), tuple(name for name, _ in inner))
+        for get, presence, inner in groups.values()
+    )
+    return tuple(plain), sections
 
 
-def _reader(path: str) -> Callable[[Findings], Any]:
-    """A reader of one ``$`` input from findings: a field's value; a section as True/None."""
-    parts = path[1:].split(".")
-
-    def read(findings: Findings) -> Any:
-        value: Any = findings
-        for part in parts:
-            if value is None:
-                return None
-            value = value.get(part) if isinstance(value, dict) else getattr(value, part)
-        if isinstance(value, (BaseModel, dict)):
-            return True
-        return value
-
-    return read
+def _itself(findings: Findings) -> Findings:
+    return findings
 
 
-_READERS: tuple[tuple[str, Callable[[Findings], Any]], ...] = tuple(
-    (path, _reader(path)) for path in INPUT_PATHS
-)
+def _one(name: str) -> Callable[[Any], tuple[Any, ...]]:
+    get = attrgetter(name)
+    return lambda section: (get(section),)
 
 
-def read_input(findings: Findings, path: str) -> Any:
-    """The value of one ``$`` input name in ``findings`` (see :data:`INPUT_PATHS`)."""
-    return _reader(path)(findings)
+_PLAIN_READERS, _SECTION_READERS = _readers(INPUT_PATHS)
+
+
+def _read_all(findings: Findings) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for paths, section, fields in _PLAIN_READERS:
+        values.update(zip(paths, fields(section(findings)), strict=True))
+    for get, presence, inner, names in _SECTION_READERS:
+        section = get(findings)
+        if presence is not None:
+            values[presence] = None if section is None else True
+        if section is None:
+            values.update(dict.fromkeys(names))
+        else:
+            for name, read in inner:
+                values[name] = read(section)
+    return values
+
+
+_LEAF_PROGRAM = _compile(LEAF_STEPS)
 
 
 def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leaves:
     """Read the findings once into leaves (see :data:`LEAF_INPUTS`)."""
-    values: dict[str, Any] = {path: read(findings) for path, read in _READERS}
+    values = _read_all(findings)
     values[ON] = on
-    _run(LEAF_STEPS, values, params)
+    _run(_LEAF_PROGRAM, values, params)
     return {name: values[name] for name in LEAF_NAMES}
 
 
@@ -766,10 +871,13 @@ DERIVED_FEATURES: tuple[str, ...] = (
 )
 
 
+_FACT_PROGRAM = _compile(FACT_STEPS)
+
+
 def combine(leaves: Leaves, params: Mapping[str, Any]) -> dict[str, Any]:
     """Every fact (leaves included) and the decision-table features, from the leaves alone."""
     values: dict[str, Any] = dict(leaves)
-    _run(FACT_STEPS, values, params)
+    _run(_FACT_PROGRAM, values, params)
     features = {name: values.pop(f"features.{name}") for name in DERIVED_FEATURES}
     values["features"] = features
     return values
