@@ -86,7 +86,8 @@ def run_cli(source: Path, workers: int) -> dict[str, str | float]:
     stderr = process.stderr.read().decode() if process.stderr else ""
     if process.returncode != 0:
         raise SystemExit(f"batch failed: {stderr}")
-    return {"wall": wall, "tree_mib": peak / 1024, "summary": stderr.strip(), "target": str(target)}
+    summary = stderr.strip().replace(str(ROOT) + os.sep, "")  # no machine path in the results file
+    return {"wall": wall, "tree_mib": peak / 1024, "summary": summary, "target": str(target)}
 
 
 def _cpu_of_children() -> float:

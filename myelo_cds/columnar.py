@@ -27,6 +27,7 @@ row's findings, with no second copy of a rule, a threshold or a validation
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -178,8 +179,13 @@ class Plan:
         self.by_path = {cell.path: cell for cell in cells}
         self.tables: dict[Step, _StepTable] = {}
         self.constants: dict[str, _Dictionary] = {}
+        self.presence: dict[str, _Dictionary] = {}
+        self.screens: dict[tuple[str, ...], _Dictionary] = {}
         self.rendered: dict[Any, list[Any]] = {}
         """The caller's renderings of outcomes, by outcome code (outcome codes are stable)."""
+        self.lock = threading.Lock()
+        """One chunk at a time: the step tables grow as chunks are evaluated (a server's
+        audit pages may share a plan between sessions)."""
         self.checks = tuple(
             Step(("ok",), tuple("$" + path for path in paths), _check(check))
             for paths, check in CROSS_FIELD_CHECKS
@@ -234,6 +240,9 @@ def _red_flag_feature(p: Any, fired: tuple[str, ...]) -> str:
     return "yes" if fired else "no"
 
 
+_LEVEL_NAMES = frozenset(level.value for level in CervicalLevel)
+
+
 def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
     """A plan for rows under ``header`` (from ``batch.parse_header``), or None.
 
@@ -263,7 +272,7 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
                 return None
             if mapping:  # mri.levels.C5-C6: the next part is the key of one entry
                 position += 1
-                if position >= len(parts) - 1 or parts[position] not in CervicalLevel._value2member_map_:
+                if position >= len(parts) - 1 or parts[position] not in _LEVEL_NAMES:
                     return None
                 optional = True
             key = ".".join(parts[: position + 1])
@@ -498,6 +507,11 @@ def evaluate_chunk(plan: Plan, table: pa.Table, skip_blank: bool = True) -> Chun
 
     ``skip_blank`` drops records of only spaces and commas, as the CSV reader of the batch does.
     """
+    with plan.lock:
+        return _evaluate(plan, table, skip_blank)
+
+
+def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
     raw = [table.column(index).combine_chunks() for index in range(plan.width)]
     texts: list[list[str]] = [column.dictionary.to_pylist() for column in raw]
     all_indices = [column.indices.to_numpy(zero_copy_only=False) for column in raw]
@@ -558,10 +572,10 @@ def evaluate_chunk(plan: Plan, table: pa.Table, skip_blank: bool = True) -> Chun
     levels = np.zeros(len(accepted), bool)
     for path in plan.sections:
         if path:
-            env["$" + path] = _presence(path, given[path])
+            env["$" + path] = _presence(plan, path, given[path])
         if path.startswith("mri.levels."):
             levels |= given[path]
-    env["$mri.levels"] = _presence("mri.levels", levels)
+    env["$mri.levels"] = _presence(plan, "mri.levels", levels)
     for name in plan.needed - env.keys():
         dictionary = plan.constant(name[1:])
         codes = np.zeros(len(accepted), np.int32)
@@ -581,9 +595,9 @@ def evaluate_chunk(plan: Plan, table: pa.Table, skip_blank: bool = True) -> Chun
     # 4. leaves, facts, screens, the decision
     plan.run((plan.date_step, *LEAF_STEPS, *FACT_STEPS), env)
     rule_set = plan.engine.rule_set
-    env["red_flags"] = _screen(env, rule_set.red_flags, len(final))
-    env["flags"] = _screen(env, rule_set.flags, len(final))
-    env["differentials"] = _screen(env, rule_set.differentials, len(final))
+    env["red_flags"] = _screen(plan, env, rule_set.red_flags, len(final))
+    env["flags"] = _screen(plan, env, rule_set.flags, len(final))
+    env["differentials"] = _screen(plan, env, rule_set.differentials, len(final))
     plan.run(plan.final_steps, env)
 
     case_id = plan.by_path.get("case_id")
@@ -634,7 +648,7 @@ def _check(check: Callable[..., str | None]) -> Callable[..., bool]:
     return passes
 
 
-def _screen(env: dict[str, _Col], rows: Sequence[Any], count: int) -> _Col:
+def _screen(plan: Plan, env: dict[str, _Col], rows: Sequence[Any], count: int) -> _Col:
     """The ids of the screen rows that fire, per row (as ``table.screen``)."""
     truth: dict[str, np.ndarray] = {}
 
@@ -655,7 +669,7 @@ def _screen(env: dict[str, _Col], rows: Sequence[Any], count: int) -> _Col:
             fires &= some
         bits |= fires.astype(np.int64) << position
     distinct, inverse = np.unique(bits, return_inverse=True)
-    dictionary = _SCREENS.setdefault(tuple(row.id for row in rows), _Dictionary())
+    dictionary = plan.screens.setdefault(tuple(row.id for row in rows), _Dictionary())
     codes = np.fromiter(
         (
             dictionary.code(tuple(row.id for position, row in enumerate(rows) if value >> position & 1))
@@ -667,13 +681,9 @@ def _screen(env: dict[str, _Col], rows: Sequence[Any], count: int) -> _Col:
     return _Col(codes[inverse].astype(np.int32), dictionary)
 
 
-_SCREENS: dict[tuple[str, ...], _Dictionary] = {}
-_PRESENCE: dict[str, _Dictionary] = {}
-
-
-def _presence(path: str, mask: np.ndarray) -> _Col:
+def _presence(plan: Plan, path: str, mask: np.ndarray) -> _Col:
     """A section as an input: True where given, None where absent (as ``facts.observe`` reads it)."""
-    dictionary = _PRESENCE.setdefault(path, _Dictionary())
+    dictionary = plan.presence.setdefault(path, _Dictionary())
     absent, given = dictionary.code(None), dictionary.code(True)
     return _Col(np.where(mask, given, absent).astype(np.int32), dictionary)
 

@@ -18,7 +18,6 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from operator import attrgetter
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
@@ -540,84 +539,64 @@ def _optional_prefix(parts: list[str]) -> int | None:
     return None
 
 
-def _section_getter(parts: list[str]) -> Callable[[Findings], Any]:
-    """Reads the (possibly absent) section the parts name: a model, or an entry of a mapping."""
+def _is_mapping(parts: list[str]) -> bool:
+    """The parts name a mapping of models (``mri.levels``)."""
     model: Any = Findings
-    for position, part in enumerate(parts):
+    annotation: Any = None
+    for part in parts:
         annotation = model.model_fields[part].annotation
-        if get_origin(annotation) is dict and position == len(parts) - 2:
-            owner, key = attrgetter(".".join(parts[:-1])), parts[-1]
-            return lambda findings: owner(findings).get(key)
         model = _sub_model(annotation)
-    return attrgetter(".".join(parts))
+    return get_origin(annotation) is dict
 
 
-_Plain = tuple[tuple[tuple[str, ...], Callable[[Findings], Any], Callable[[Any], tuple[Any, ...]]], ...]
-_Sections = tuple[
-    tuple[Callable[[Findings], Any], str | None, tuple[tuple[str, Any], ...], tuple[str, ...]], ...
-]
+def _compile_reader(paths: Iterable[str]) -> Callable[[Findings], dict[str, Any]]:
+    """One straight-line function reading every ``$`` input of ``paths`` from findings.
 
+    Each section is read once into a local variable. A field inside a section that may be
+    absent (``mjoa``, an MRI level) reads as None when it is; the section itself reads as True
+    when present and None when absent. Names are written as string literals (``repr``).
+    """
+    lines = ["def read(findings):", "    values = {}"]
+    variables = {"": "findings"}
 
-def _readers(paths: Iterable[str]) -> tuple[_Plain, _Sections]:
-    """Readers of ``$`` inputs: fields outside any optional section, grouped by top-level
-    section (each group read in one call); then, per optional section, its fields (None when
-    the section is absent) and the section itself (True when present, None when absent)."""
-    parents: dict[str, list[str]] = {}
-    groups: dict[str, tuple[Callable[[Findings], Any], list[str | None], list[tuple[str, Any]]]] = {}
-    for path in paths:
-        parts = path[1:].split(".")
+    def variable(path: str) -> str:
+        if path not in variables:
+            parent, _, name = path.rpartition(".")
+            owner = variable(parent)
+            variables[path] = f"s{len(variables)}"
+            if parent and _is_mapping(parent.split(".")):
+                lines.append(f"    {variables[path]} = {owner}.get({name!r})")
+            else:
+                assert name.isidentifier()
+                lines.append(f"    {variables[path]} = {owner}.{name}")
+        return variables[path]
+
+    optional: dict[str, list[tuple[str, str | None]]] = {}
+    for name in paths:
+        parts = name[1:].split(".")
         cut = _optional_prefix(parts)
         if cut is None:
-            parent, rest = (parts[0], ".".join(parts[1:])) if len(parts) > 1 else ("", parts[0])
-            parents.setdefault(parent, []).append(rest)
-            continue
-        key = ".".join(parts[:cut])
-        if key not in groups:
-            groups[key] = (_section_getter(parts[:cut]), [None], [])
-        if cut == len(parts):
-            groups[key][1][0] = path
+            parent, _, field_name = name[1:].rpartition(".")
+            lines.append(f"    values[{name!r}] = {variable(parent)}.{field_name}")
         else:
-            groups[key][2].append((path, attrgetter(".".join(parts[cut:]))))
-    plain = []
-    for parent, names in parents.items():
-        section = attrgetter(parent) if parent else _itself
-        fields = attrgetter(*names) if len(names) > 1 else _one(names[0])
-        plain.append(
-            (tuple(f"${parent}.{name}" if parent else f"${name}" for name in names), section, fields)
+            rest = ".".join(parts[cut:])
+            optional.setdefault(".".join(parts[:cut]), []).append((name, rest or None))
+    for section, fields in optional.items():
+        local = variable(section)
+        lines.append(f"    if {local} is None:")
+        lines.extend(f"        values[{name!r}] = None" for name, _ in fields)
+        lines.append("    else:")
+        lines.extend(
+            f"        values[{name!r}] = " + (f"{local}.{rest}" if rest else "True") for name, rest in fields
         )
-    sections = tuple(
-        (get, presence[0], tuple(inner), tuple(name for name, _ in inner))
-        for get, presence, inner in groups.values()
-    )
-    return tuple(plain), sections
+    lines.append("    return values")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<findings reader>", "exec"), namespace)
+    read: Callable[[Findings], dict[str, Any]] = namespace["read"]
+    return read
 
 
-def _itself(findings: Findings) -> Findings:
-    return findings
-
-
-def _one(name: str) -> Callable[[Any], tuple[Any, ...]]:
-    get = attrgetter(name)
-    return lambda section: (get(section),)
-
-
-_PLAIN_READERS, _SECTION_READERS = _readers(INPUT_PATHS)
-
-
-def _read_all(findings: Findings) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for paths, section, fields in _PLAIN_READERS:
-        values.update(zip(paths, fields(section(findings)), strict=True))
-    for get, presence, inner, names in _SECTION_READERS:
-        section = get(findings)
-        if presence is not None:
-            values[presence] = None if section is None else True
-        if section is None:
-            values.update(dict.fromkeys(names))
-        else:
-            for name, read in inner:
-                values[name] = read(section)
-    return values
+_read_all = _compile_reader(INPUT_PATHS)
 
 
 _LEAF_PROGRAM = _compile(LEAF_STEPS)
