@@ -425,21 +425,19 @@ def _render_columnar(
     """
     chunk = columnar.evaluate_chunk(plan, table)
     base = _blank(0)
-    suffixes = plan.rendered.setdefault(("suffix", jsonl_out), [])
-    pathways = plan.rendered.setdefault("pathway", [])
+    suffixes = plan.rendered.setdefault(jsonl_out, [])
     for values in chunk.outcomes[len(suffixes) :]:
         row = {**base, **dict(zip(columnar.OUTCOME_COLUMNS, values, strict=True))}
         del row["row"], row["case_id"]
-        if len(pathways) < len(suffixes) + 1:
-            pathways.append(row["pathway"])
         if jsonl_out:
             suffixes.append(json.dumps(row)[1:] + "\n")
         else:
             suffixes.append(_render([{**row, "row": 0, "case_id": ""}], False)[0][0][1:])
     counts: Counter[str] = Counter()
     outcome = chunk.outcome.tolist()
+    pathway = columnar.OUTCOME_COLUMNS.index("pathway")
     for code, count in Counter(outcome).items():
-        counts[pathways[code]] += count
+        counts[chunk.outcomes[code][pathway]] += count
     rendered: list[str] = []
     if jsonl_out:
         lines = [f'"case_id": {json.dumps(case_id)}, ' for case_id in chunk.case_ids]

@@ -182,7 +182,7 @@ class Plan:
         self.presence: dict[str, _Dictionary] = {}
         self.screens: dict[tuple[str, ...], _Dictionary] = {}
         self.rendered: dict[Any, list[Any]] = {}
-        """The caller's renderings of outcomes, by outcome code (outcome codes are stable)."""
+        """The caller's renderings of the outcomes, indexed by outcome code (codes are stable)."""
         self.lock = threading.Lock()
         """One chunk at a time: the step tables grow as chunks are evaluated (a server's
         audit pages may share a plan between sessions)."""
@@ -432,7 +432,6 @@ class _StepTable:
 class ChunkResult:
     """The records of a chunk: blank ones dropped; accepted ones evaluated."""
 
-    rows: int
     accepted: np.ndarray
     """Per record, whether it was evaluated here (else the caller evaluates its cells)."""
     case_ids: list[str]
@@ -607,7 +606,6 @@ def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
         id_values = [value if isinstance(value, str) else "" for value in values[case_id.index]]
         ids = [id_values[code] for code in indices[case_id.index][final].tolist()]
     return ChunkResult(
-        rows=rows,
         accepted=ok,
         case_ids=ids,
         outcome=env["outcome"].codes,

@@ -9,6 +9,10 @@ Two layers, so that the engine can ask "what if this unknown were known?":
   decision-table features from the leaves alone, with Kleene three-valued logic: unknown
   never becomes "absent" by accident.
 
+Both layers are lists of steps (:class:`Step`: a small pure function and the names of its
+inputs), run in order. :func:`observe` and :func:`combine` run them for one case; the batch
+path (:mod:`myelo_cds.columnar`) runs the same functions over whole columns of cases.
+
 Thresholds come from the rule set's ``[parameters]``; none is written here.
 """
 
