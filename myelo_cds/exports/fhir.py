@@ -201,51 +201,40 @@ def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
         }
         resources.append((ids["qr"], QuestionnaireResponse.model_validate(response)))
 
+    def observe(
+        system: str, kind: str, name: str, display: str | None, value: dict[str, Any], **extra: Any
+    ) -> None:
+        """Add one Observation coded ``name`` in ``system``, with the id ``kind/name``."""
+        obs = _observation(ids["patient"], on, _coding(system, name, display), value, **extra)
+        resources.append((_id(findings, on, f"{kind}/{name}"), obs))
+
     data = findings.model_dump(exclude_none=True)
     for path, value in _entered(data):
         if path in _NOT_OBSERVED or path in {f"mjoa.{item}" for item in _MJOA_ITEMS}:
             continue  # the mJOA items are in the QuestionnaireResponse
-        spec = _spec_label(path)
-        code = _coding(FINDING_SYSTEM, path, spec)
-        resources.append(
-            (_id(findings, on, f"finding/{path}"), _observation(ids["patient"], on, code, _value(value)))
-        )
+        observe(FINDING_SYSTEM, "finding", path, _spec_label(path), _value(value))
 
     derived = {"derivedFrom": [_ref(ids["qr"])]} if findings.mjoa is not None else {}
     scores = rec.scores
     if scores.mjoa is not None:
-        for name, display, total in (
-            ("mjoa_total", "mJOA total (raw)", scores.mjoa.total),
-            ("mjoa_attributed_total", "mJOA total attributed to myelopathy", scores.mjoa.attributed_total),
-        ):
-            obs = _observation(
-                ids["patient"], on, _coding(SCORE_SYSTEM, name, display), {"valueInteger": total}, **derived
-            )
-            resources.append((_id(findings, on, f"score/{name}"), obs))
-        band = _observation(
-            ids["patient"],
-            on,
-            _coding(SCORE_SYSTEM, "mjoa_band", "mJOA severity band"),
-            {"valueString": scores.mjoa.attributed_band},
+        mjoa = scores.mjoa
+        observe(
+            SCORE_SYSTEM, "score", "mjoa_total", "mJOA total (raw)", {"valueInteger": mjoa.total}, **derived
+        )
+        observe(
+            SCORE_SYSTEM,
+            "score",
+            "mjoa_attributed_total",
+            "mJOA total attributed to myelopathy",
+            {"valueInteger": mjoa.attributed_total},
             **derived,
         )
-        resources.append((_id(findings, on, "score/mjoa_band"), band))
+        band = {"valueString": mjoa.attributed_band}
+        observe(SCORE_SYSTEM, "score", "mjoa_band", "mJOA severity band", band, **derived)
     if scores.nurick is not None:
-        nurick = _observation(
-            ids["patient"],
-            on,
-            _coding(SCORE_SYSTEM, "nurick", "Nurick grade"),
-            {"valueInteger": scores.nurick.grade},
-        )
-        resources.append((_id(findings, on, "score/nurick"), nurick))
+        observe(SCORE_SYSTEM, "score", "nurick", "Nurick grade", {"valueInteger": scores.nurick.grade})
     for feature, value in rec.features.items():
-        obs = _observation(
-            ids["patient"],
-            on,
-            _coding(FEATURE_SYSTEM, feature, feature.replace("_", " ")),
-            {"valueString": value},
-        )
-        resources.append((_id(findings, on, f"feature/{feature}"), obs))
+        observe(FEATURE_SYSTEM, "feature", feature, feature.replace("_", " "), {"valueString": value})
 
     plan = rec.follow_up
     care_plan = {

@@ -770,17 +770,9 @@ FACT_STEPS: tuple[Step, ...] = (
         "nondermatomal_numbness",
         "sphincter_myelopathic",
     ),
-    _any_of(
-        "umn_sign",
-        "hyperreflexia",
-        "hoffmann_tromner",
-        "babinski",
-        "sustained_clonus",
-        "inverted_brachioradialis",
-        "finger_escape",
-        "pectoralis",
-        "scapulohumeral",
-    ),
+    # Every upper motor neuron sign but a brisk jaw jerk, which points above the cervical cord
+    # (an alternative diagnosis, below).
+    _any_of("umn_sign", "hyperreflexia", *(sign for sign in _UMN_SIGNS if sign != "jaw_jerk_brisk")),
     Step(("myelopathy",), ("myelopathic_symptom", "umn_sign", "mjoa_deficit_attributed"), _myelopathy),
     _any_of(
         "neuro_deficit", "myelopathy", "myelopathic_symptom", "umn_sign", "weakness", "sensory_level_any"
