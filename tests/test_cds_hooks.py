@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from starlette.testclient import TestClient
 from myelo_cds import Findings, assess
 from myelo_cds.exports.fhir import assessment_bundle
 from myelo_cds.service.cds_hooks import SERVICE_ID, routes
-from tests.e2e.live_app import free_port
+from tests.e2e.live_app import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,15 +182,12 @@ def test_the_deployment_serves_the_app_and_the_service_together(tmp_path: Path) 
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=environment)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                discovery = json.loads(urllib.request.urlopen(f"{base}/cds-services", timeout=5).read())
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(log.read_text()[-2000:]) from None
-                time.sleep(0.5)
+        discovery = wait_until_serving(
+            lambda: json.loads(urllib.request.urlopen(f"{base}/cds-services", timeout=5).read()),
+            process,
+            log,
+            timeout=90,
+        )
         assert discovery["services"][0]["id"] == SERVICE_ID
         request = urllib.request.Request(
             f"{base}/cds-services/{SERVICE_ID}",

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +29,34 @@ class LiveServer:
 
     url: str
     process: subprocess.Popen[bytes]
+
+
+T = TypeVar("T")
+
+
+def wait_until_serving(
+    probe: Callable[[], T | None], process: subprocess.Popen[bytes], log: Path, timeout: float
+) -> T:
+    """``probe()``'s first answer (not None, no ``OSError``) while ``process`` runs.
+
+    Raises ``RuntimeError`` with the end of the server's ``log`` if it exits or ``timeout``
+    seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = probe()
+        except OSError:
+            answer = None
+        if answer is not None:
+            return answer
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.05)
+
+
+def _healthy(url: str) -> bool | None:
+    return True if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok" else None
 
 
 @contextlib.contextmanager
@@ -66,16 +95,7 @@ def live_server(
         process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=environment)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.05)
+        wait_until_serving(lambda: _healthy(url), process, log, timeout=60)
         yield LiveServer(url, process)
     finally:
         process.terminate()
