@@ -308,7 +308,7 @@ def report(
         )
     lines += [
         "",
-        f"Pathways: {batch[0]['summary']}",
+        f"Pathways: {batch[0]['summary'].replace(str(ROOT) + os.sep, '')}",  # no machine path in the file
         "",
         "## Verification",
         "",
