@@ -21,11 +21,19 @@ from myelo_cds.teaching._case import SCT_SCALE, ScriptConcordanceItem, TeachingC
 
 __all__ = ["BAND_LABELS", "QuizAnswer", "QuizResult", "score_answer", "sct_credit"]
 
+
+def _band_label(band: dict[str, object]) -> str:
+    """A band's name with its totals from the scale data, e.g. "Mild (mJOA 15-17)"."""
+    low, high = band["min"], band["max"]
+    totals = f"{low}" if low == high else f"{low}-{high}"
+    name = "No functional deficit" if band["id"] == "normal" else str(band["id"]).capitalize()
+    return f"{name} (mJOA {totals})"
+
+
+#: The severity bands a resident grades, best first, with the totals of the scale data.
 BAND_LABELS: dict[str, str] = {
-    "normal": "No functional deficit (mJOA 18)",
-    "mild": "Mild (mJOA 15-17)",
-    "moderate": "Moderate (mJOA 12-14)",
-    "severe": "Severe (mJOA 0-11)",
+    str(band["id"]): _band_label(band)
+    for band in sorted(mjoa_scale()["bands"], key=lambda band: -band["max"])
 }
 
 
