@@ -10,7 +10,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-__all__ = ["enter_moderate_dcm", "save_to_record"]
+__all__ = ["enter_moderate_dcm", "load_example", "save_to_record"]
 
 
 def _widget(page: Page, key: str):  # type: ignore[no-untyped-def]
@@ -37,6 +37,14 @@ def _choose(page: Page, key: str, option: str) -> None:
     _widget(page, key).get_by_role("combobox").click()
     page.get_by_role("option", name=option).first.click()
     page.wait_for_timeout(250)
+
+
+def load_example(page: Page, name: str) -> None:
+    """Load one of the shipped example cases into the consult form."""
+    page.get_by_text("Start from an example or a saved case file").click()
+    page.get_by_role("combobox", name="Example case").click()
+    page.get_by_role("option", name=name).click()
+    page.get_by_role("button", name="Load example").click()
 
 
 def enter_moderate_dcm(page: Page) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import screenshot
-from tests.e2e.consult_steps import _choose, _number, _tab, _widget, _yes_no, enter_moderate_dcm
+from tests.e2e.consult_steps import _choose, _number, _tab, _widget, _yes_no, enter_moderate_dcm, load_example
 
 
 def test_enter_a_moderate_dcm_case_and_download_the_documents(page: Page, app_url: str) -> None:
@@ -60,10 +60,7 @@ def test_tablet_viewport_shows_form_and_recommendation(page: Page, app_url: str)
 
 def test_two_visits_saved_to_the_record_show_the_deterioration_alert(page: Page, app_url: str) -> None:
     page.goto(app_url)
-    page.get_by_text("Start from an example or a saved case file").click()
-    page.get_by_role("combobox", name="Example case").click()
-    page.get_by_role("option", name="mild_dcm").click()
-    page.get_by_role("button", name="Load example").click()
+    load_example(page, "mild_dcm")
     expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Surgery or supervised")
     clinician = page.get_by_role("textbox", name="Clinician id for the note (initials or staff number)")
     clinician.fill("clin-7")

@@ -20,6 +20,7 @@ from myelo_cds import Findings, assess
 from myelo_cds.examples import example_cases
 from myelo_cds.records import Store
 from tests.e2e.conftest import screenshot
+from tests.e2e.consult_steps import load_example
 from tests.e2e.live_app import free_port, live_app
 
 PASSWORD = "a long clinic passphrase"
@@ -100,10 +101,7 @@ def test_a_resident_signed_in_has_no_save_button(page: Page, local_app: str) -> 
     page.goto(local_app)
     _sign_in(page, "res.kim", PASSWORD)
     expect(page.get_by_role("heading", name="Consult")).to_be_visible()
-    page.get_by_text("Start from an example or a saved case file").click()
-    page.get_by_role("combobox", name="Example case").click()
-    page.get_by_role("option", name="mild_dcm").click()
-    page.get_by_role("button", name="Load example").click()
+    load_example(page, "mild_dcm")
     expect(page.get_by_text("does not save to the record: a clinician saves it")).to_be_visible()
     assert page.get_by_role("button", name="Save this assessment to the record").count() == 0
 

@@ -21,6 +21,7 @@ from myelo_cds.examples import example_cases
 from myelo_cds.records import Store
 from myelo_cds.ui.text import WORD_JOINER
 from tests.e2e.conftest import screenshot
+from tests.e2e.consult_steps import load_example
 from tests.e2e.live_app import live_app
 
 IMG = '<img src=x onerror="alert(1);window.__xss=1">'  # fits the 64-character fields
@@ -69,10 +70,7 @@ def test_markup_typed_in_the_consult_is_shown_as_text_and_never_runs(page: Page,
     dialogs = _watch_dialogs(page)
     page.goto(url)
     expect(page.get_by_text("DEVELOPMENT MODE - no sign-in")).to_be_visible()
-    page.get_by_text("Start from an example or a saved case file").click()
-    page.get_by_role("combobox", name="Example case").click()
-    page.get_by_role("option", name="mild_dcm").click()
-    page.get_by_role("button", name="Load example").click()
+    load_example(page, "mild_dcm")
     expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Surgery or supervised")
     clinician = page.get_by_role("textbox", name="Clinician id for the note (initials or staff number)")
     clinician.fill(IMG)
@@ -166,10 +164,7 @@ def test_one_session_never_shows_another_sessions_consult(browser: Browser, serv
     second = browser.new_context(viewport={"width": 1366, "height": 1400}).new_page()
     try:
         first.goto(url)
-        first.get_by_text("Start from an example or a saved case file").click()
-        first.get_by_role("combobox", name="Example case").click()
-        first.get_by_role("option", name="moderate_dcm").click()
-        first.get_by_role("button", name="Load example").click()
+        load_example(first, "moderate_dcm")
         moderate_id = json.loads(example_cases()["moderate_dcm"])["case_id"]
         case_label = "Pseudonymous case id (no names)"
         expect(first.get_by_role("textbox", name=case_label)).to_have_value(moderate_id)
@@ -189,10 +184,7 @@ def test_one_session_never_shows_another_sessions_consult(browser: Browser, serv
 def test_the_server_log_holds_no_identifying_data_after_a_consult(page: Page, server: tuple) -> None:
     url, log, store = server
     page.goto(url)
-    page.get_by_text("Start from an example or a saved case file").click()
-    page.get_by_role("combobox", name="Example case").click()
-    page.get_by_role("option", name="mild_dcm").click()
-    page.get_by_role("button", name="Load example").click()
+    load_example(page, "mild_dcm")
     expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Surgery or supervised")
     case_id = page.get_by_role("textbox", name="Pseudonymous case id (no names)")
     case_id.fill(CASE_ID)
