@@ -93,6 +93,13 @@ def _columns_of(rows: list[dict[str, str]]) -> list[str]:
     return list(dict.fromkeys(column for row in rows for column in row))
 
 
+def _records_of(cases: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The cases as CSV records: every column used, in first-use order, and each row's cells."""
+    rows = [flatten(case) for case in cases]
+    columns = _columns_of(rows)
+    return columns, [[row.get(column, "") for column in columns] for row in rows]
+
+
 def _chunk(columns: list[str], records: list[list[str]]) -> columnar.ChunkResult:
     plan = batch._plan(parse_header(columns), ON)
     assert plan is not None
@@ -108,9 +115,7 @@ def _plain_rows(columns: list[str], records: list[list[str]]) -> list[dict[str, 
 def test_generated_rows_are_all_evaluated_by_the_columns_with_the_plain_result() -> None:
     """Every valid generated row is accepted by the columns and gets the plain path's row."""
     cases = list(generate_cases(2000, seed=9))
-    rows = [flatten(case) for case in cases]
-    columns = _columns_of(rows)
-    records = [[row.get(column, "") for column in columns] for row in rows]
+    columns, records = _records_of(cases)
     assert _chunk(columns, records).accepted.all()
     got = [out for out, _ in batch.evaluate_table(parse_header(columns), records, ON)]
     assert got == _plain_rows(columns, records)
@@ -120,9 +125,7 @@ def test_generated_rows_are_all_evaluated_by_the_columns_with_the_plain_result()
 @given(st.lists(any_findings_dicts(), min_size=1, max_size=8))
 def test_any_valid_rows_get_the_engines_decision(cases: list[dict[str, Any]]) -> None:
     """Hypothesis lists of findings (with unknowns anywhere), every row through the columns."""
-    rows = [flatten(case) for case in cases]
-    columns = _columns_of(rows)
-    records = [[row.get(column, "") for column in columns] for row in rows]
+    columns, records = _records_of(cases)
     assert _chunk(columns, records).accepted.all()
     results = [out for out, _ in batch.evaluate_table(parse_header(columns), records, ON)]
     assert results == _plain_rows(columns, records)
@@ -163,9 +166,7 @@ def test_rows_with_odd_cells_are_accepted_only_when_the_models_accept_them(
 ) -> None:
     """Damaged cells anywhere: the columns accept exactly the valid rows, and every row gets
     the plain path's result (a refused row goes there and keeps its exact message)."""
-    rows = [flatten(case) for case in cases]
-    columns = _columns_of(rows)
-    records = [[row.get(column, "") for column in columns] for row in rows]
+    columns, records = _records_of(cases)
     for record in records:
         for _ in range(data.draw(st.integers(0, 3))):
             record[data.draw(st.integers(0, len(columns) - 1))] = data.draw(_ODD_CELLS)
