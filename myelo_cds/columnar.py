@@ -31,14 +31,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, get_origin
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from myelo_cds.findings import CROSS_FIELD_CHECKS, CervicalLevel, Findings
+from myelo_cds.findings import CROSS_FIELD_CHECKS, CervicalLevel, Findings, field_model
 from myelo_cds.rules.engine import Engine
 from myelo_cds.rules.facts import FACT_STEPS, LEAF_STEPS, ON, Step
 from myelo_cds.rules.table import FEATURE_NAMES, Decision
@@ -128,19 +128,6 @@ class _Cell:
     """Enclosing sections, outermost first (the root excluded)."""
     cache: dict[str, Any] = field(default_factory=dict)
     dictionary: _Dictionary = field(default_factory=_Dictionary)
-
-
-def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool, bool]:
-    """(model, is a mapping of models, may be None) of a field annotation."""
-    optional = type(None) in get_args(annotation)
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate, False, optional
-        if get_origin(candidate) is dict:
-            value = get_args(candidate)[1]
-            if isinstance(value, type) and issubclass(value, BaseModel):
-                return value, True, optional
-    return None, False, optional
 
 
 def _required(model: type[BaseModel]) -> tuple[str, ...]:
@@ -267,7 +254,7 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
             info = model.model_fields.get(part)
             if info is None or any(cell.path == ".".join(parts[: position + 1]) for cell in cells):
                 return None
-            child_model, mapping, optional = _model_of(info.annotation)
+            child_model, mapping, optional = field_model(info.annotation)
             if child_model is None:
                 return None
             if mapping:  # mri.levels.C5-C6: the next part is the key of one entry
@@ -284,7 +271,7 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
             model = child_model
             position += 1
         info = model.model_fields.get(parts[-1])
-        if info is None or _model_of(info.annotation)[0] is not None or get_origin(info.annotation) is dict:
+        if info is None or field_model(info.annotation)[0] is not None or get_origin(info.annotation) is dict:
             return None
         default = _MISSING if info.is_required() else info.get_default(call_default_factory=True)
         cells.append(_Cell(index, path, is_list, _adapter(model, parts[-1]), default, tuple(enclosing)))
@@ -703,7 +690,7 @@ def _default_of(plan: Plan, path: str) -> Any:
     position = 0
     while True:
         info = model.model_fields[parts[position]]
-        child, mapping, optional = _model_of(info.annotation)
+        child, mapping, optional = field_model(info.annotation)
         last = position == len(parts) - 1
         if child is None:
             return None if info.is_required() else info.get_default(call_default_factory=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -47,10 +47,28 @@ __all__ = [
     "T2Signal",
     "UMNSigns",
     "Unknown",
+    "field_model",
 ]
 
 #: A finding that may be present (True), absent (False) or not examined (None).
 Unknown = bool | None
+
+
+def field_model(annotation: Any) -> tuple[type[BaseModel] | None, bool, bool]:
+    """What a field annotation holds: (its model or None, a mapping of models?, may be None?).
+
+    ``MJOA | None`` -> (MJOA, False, True); ``dict[CervicalLevel, LevelFinding]`` ->
+    (LevelFinding, True, False); ``int | None`` -> (None, False, True).
+    """
+    optional = type(None) in get_args(annotation)
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate, False, optional
+        if get_origin(candidate) is dict:
+            value = get_args(candidate)[1]
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                return value, True, optional
+    return None, False, optional
 
 
 def _finding(description: str) -> Unknown:

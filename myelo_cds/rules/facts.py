@@ -22,9 +22,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, get_args, get_origin
-
-from pydantic import BaseModel
+from typing import Any
 
 from myelo_cds._dates import add_months
 from myelo_cds.findings import (
@@ -40,6 +38,7 @@ from myelo_cds.findings import (
     SphincterChange,
     Symptoms,
     T2Signal,
+    field_model,
 )
 from myelo_cds.scales import mjoa_scale, severity_band
 
@@ -516,14 +515,6 @@ def _run(program: Program, values: dict[str, Any], params: Params) -> None:
     program(values, params)
 
 
-def _sub_model(annotation: Any) -> type[BaseModel] | None:
-    """The model a field holds (``Patient``, ``MJOA | None``), or None for a value or mapping."""
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
-
-
 def _optional_prefix(parts: list[str]) -> int | None:
     """How many parts name the first section of the path that may be absent (None: none may).
 
@@ -532,25 +523,24 @@ def _optional_prefix(parts: list[str]) -> int | None:
     """
     model: Any = Findings
     for position, part in enumerate(parts):
-        annotation = model.model_fields[part].annotation
-        if get_origin(annotation) is dict:
+        held, mapping, optional = field_model(model.model_fields[part].annotation)
+        if mapping:
             return position + 2
-        model = _sub_model(annotation)
-        if model is None:
+        if held is None:
             return None
-        if type(None) in get_args(annotation):
+        if optional:
             return position + 1
+        model = held
     return None
 
 
 def _is_mapping(parts: list[str]) -> bool:
     """The parts name a mapping of models (``mri.levels``)."""
     model: Any = Findings
-    annotation: Any = None
+    mapping = False
     for part in parts:
-        annotation = model.model_fields[part].annotation
-        model = _sub_model(annotation)
-    return get_origin(annotation) is dict
+        model, mapping, _ = field_model(model.model_fields[part].annotation)
+    return mapping
 
 
 def _compile_reader(paths: Iterable[str]) -> Callable[[Findings], dict[str, Any]]:
