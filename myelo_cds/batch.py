@@ -115,18 +115,25 @@ def evaluate_row(
 
     Errors become the ``error`` column; they never stop the batch.
     """
+    return _evaluate_raw(number, raw, on, header)[0]
+
+
+def _evaluate_raw(
+    number: int, raw: str | list[str], on: dt.date | None, header: Header | None
+) -> tuple[dict[str, Any], Findings | None]:
+    """:func:`evaluate_row`'s result row, with the findings when the row was valid."""
     out = _blank(number)
     try:
         findings = _parse(raw, header)
     except ValidationError as error:
         out["case_id"] = _case_id_of(raw, header)
         out["error"] = "; ".join(describe_validation_error(error))
-        return out
+        return out, None
     except (ValueError, TypeError) as error:
         out["error"] = f"malformed row: {error}"
-        return out
+        return out, None
     out.update(outcome(findings, on))
-    return out
+    return out, findings
 
 
 def _blank(number: int) -> dict[str, Any]:
@@ -296,13 +303,8 @@ def _plan(header: Header, on: dt.date | None) -> columnar.Plan | None:
 
 def _plain(cells: list[str], header: Header, on: dt.date | None) -> tuple[dict[str, Any], dt.date | None]:
     """One record the plain way (:func:`evaluate_row`), with its assessment date if valid."""
-    out = _blank(0)
-    try:
-        findings = _parse(cells, header)
-    except (ValidationError, ValueError, TypeError):
-        return evaluate_row(0, cells, on, header), None
-    out.update(outcome(findings, on))
-    return out, findings.assessment_date or on or dt.date.today()
+    out, findings = _evaluate_raw(0, cells, on, header)
+    return out, None if findings is None else findings.assessment_date or on or dt.date.today()
 
 
 def _columnar_rows(
@@ -359,12 +361,8 @@ def evaluate_table(
         return
     for raw in records:
         number += 1
-        out = evaluate_row(number, raw, on)
-        when = None
-        if not out["error"]:
-            assert isinstance(raw, str)
-            when = Findings.model_validate_json(raw).assessment_date or on
-        yield out, when
+        out, findings = _evaluate_raw(number, raw, on, None)
+        yield out, None if findings is None else findings.assessment_date or on
 
 
 def _work(job: _Job) -> tuple[list[str], Counter[str]]:
