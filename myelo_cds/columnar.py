@@ -112,7 +112,6 @@ class _Section:
     required: tuple[str, ...] = ()
     columns: list[int] = field(default_factory=list)
     """Header positions of every cell under this section."""
-    children: dict[str, _Section] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -150,19 +149,16 @@ class Plan:
 
     def __init__(
         self,
-        root: _Section,
         sections: dict[str, _Section],
         cells: list[_Cell],
         width: int,
         engine: Engine,
         on: dt.date,
     ) -> None:
-        self.root = root
         self.sections = sections
         self.cells = cells
         self.width = width
         self.engine = engine
-        self.on = on
         self.by_path = {cell.path: cell for cell in cells}
         self.tables: dict[Step, _StepTable] = {}
         self.constants: dict[str, _Dictionary] = {}
@@ -246,7 +242,7 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
         if path in seen or "" in parts or path in sections:
             return None
         seen.add(path)
-        section, enclosing = root, []
+        enclosing: list[_Section] = []
         model: type[BaseModel] = Findings
         position = 0
         while position < len(parts) - 1:
@@ -265,9 +261,7 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
             key = ".".join(parts[: position + 1])
             if key not in sections:
                 sections[key] = _Section(key, child_model, optional, _required(child_model))
-                section.children[key] = sections[key]
-            section = sections[key]
-            enclosing.append(section)
+            enclosing.append(sections[key])
             model = child_model
             position += 1
         info = model.model_fields.get(parts[-1])
@@ -275,11 +269,11 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
             return None
         default = _MISSING if info.is_required() else info.get_default(call_default_factory=True)
         cells.append(_Cell(index, path, is_list, _adapter(model, parts[-1]), default, tuple(enclosing)))
-        for part_section in (root, *enclosing):
-            part_section.columns.append(index)
+        for section in (root, *enclosing):
+            section.columns.append(index)
     if any(path.startswith(cell.path + ".") for cell in cells for path in sections):
         return None
-    return Plan(root, sections, cells, len(header), engine, on)
+    return Plan(sections, cells, len(header), engine, on)
 
 
 # --- parsing ----------------------------------------------------------------------------------
