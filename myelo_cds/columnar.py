@@ -575,9 +575,10 @@ def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
     # 4. leaves, facts, screens, the decision
     plan.run((plan.date_step, *LEAF_STEPS, *FACT_STEPS), env)
     rule_set = plan.engine.rule_set
-    env["red_flags"] = _screen(plan, env, rule_set.red_flags, len(final))
-    env["flags"] = _screen(plan, env, rule_set.flags, len(final))
-    env["differentials"] = _screen(plan, env, rule_set.differentials, len(final))
+    truth: dict[str, np.ndarray] = {}  # facts known true, shared by the three screens
+    env["red_flags"] = _screen(plan, env, truth, rule_set.red_flags, len(final))
+    env["flags"] = _screen(plan, env, truth, rule_set.flags, len(final))
+    env["differentials"] = _screen(plan, env, truth, rule_set.differentials, len(final))
     plan.run(plan.final_steps, env)
 
     case_id = plan.by_path.get("case_id")
@@ -627,9 +628,13 @@ def _check(check: Callable[..., str | None]) -> Callable[..., bool]:
     return passes
 
 
-def _screen(plan: Plan, env: dict[str, _Col], rows: Sequence[Any], count: int) -> _Col:
-    """The ids of the screen rows that fire, per row (as ``table.screen``)."""
-    truth: dict[str, np.ndarray] = {}
+def _screen(
+    plan: Plan, env: dict[str, _Col], truth: dict[str, np.ndarray], rows: Sequence[Any], count: int
+) -> _Col:
+    """The ids of the screen rows that fire, per row (as ``table.screen``).
+
+    ``truth`` caches, per fact, the rows where it is known true.
+    """
 
     def true(name: str) -> np.ndarray:
         if name not in truth:
