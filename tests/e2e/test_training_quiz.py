@@ -4,13 +4,26 @@ their progress page."""
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import screenshot
 
 
 def _choose(page: Page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label).click()
-    page.get_by_role("option", name=option).first.click()
+    """Open the select box and pick ``option``.
+
+    A rerun still finishing (after the case is chosen) can redraw the box and close its list
+    under the click; the list is then opened again, three times at most.
+    """
+    for attempt in range(3):
+        page.get_by_role("combobox", name=label).click()
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=5000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     page.wait_for_timeout(200)
 
 
