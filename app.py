@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from myelo_cds.ui.identity import signed_in_user
+from myelo_cds.ui.current_user import signed_in_user
 from myelo_cds.ui.signin import allowed_pages, render_account
 
-# Each page with its sidebar section and the permission its role needs (myelo_cds.identity.PERMISSIONS);
+# Each page with its sidebar section and the permission its role needs (myelo_cds.auth.PERMISSIONS);
 # the first is the default.
 PAGES = [
     ("Consult", "pages/consult.py", "Consult", ":material/stethoscope:", "consult"),

@@ -33,7 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.generate import DATA_DIR, flatten, generate_cases, write_csv  # noqa: E402
-from myelo_cds import Findings, assess, batch, columnar, default_engine  # noqa: E402
+from myelo_cds import Findings, assess, default_engine  # noqa: E402
+from myelo_cds.batch import _columnar as columnar  # noqa: E402
+from myelo_cds.batch import _rows as batch  # noqa: E402
 
 SEED = 20250101
 TARGET_S = 30.0

@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, insert, text, update  # noqa: E402
 
 from myelo_cds import Findings, assess  # noqa: E402
 from myelo_cds.records import Store, next_visit_number  # noqa: E402
-from myelo_cds.records._engine import make_engine  # noqa: E402
+from myelo_cds.records._database import make_engine  # noqa: E402
 from myelo_cds.records._schema import Assessment, AuditEventRow, FollowUpVisit, Patient  # noqa: E402
 
 EXAMPLES = [

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:  # `python bench/teaching_bench.py` puts bench/, n
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from myelo_cds.identity import User  # noqa: E402
+from myelo_cds.auth import User  # noqa: E402
 from myelo_cds.records import Store  # noqa: E402
 from myelo_cds.teaching import QuizAnswer, attempt_record, case_library, due_cases, score_answer  # noqa: E402
 

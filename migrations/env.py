@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import Connection
 
-from myelo_cds.records._engine import database_url, make_engine
+from myelo_cds.records._database import database_url, make_engine
 from myelo_cds.records._migrate import locked_transaction
 from myelo_cds.records._schema import Base
 

@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from myelo_cds.identity import ROLES, Role
+from myelo_cds.auth import ROLES, Role
+from myelo_cds.errors import SettingsError
 
 __all__ = ["AuthMode", "AuthSettings", "SettingsError", "auth_settings"]
 
@@ -30,10 +31,6 @@ _KEYS = (
     "dev_user",
     "dev_role",
 )
-
-
-class SettingsError(ValueError):
-    """A setting with a value that is not allowed; the message names the setting."""
 
 
 class AuthSettings(BaseModel):

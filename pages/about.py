@@ -6,10 +6,10 @@ import streamlit as st
 from pydantic import ValidationError
 
 from myelo_cds import Findings, assess, default_rule_set
-from myelo_cds.examples import example_cases
 from myelo_cds.exports import handout_pdf, handout_text
+from myelo_cds.findings import example_cases
 from myelo_cds.ui.consult_form import draft_values, findings_data
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 
 rule_set = default_rule_set()
 require("consult")

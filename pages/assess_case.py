@@ -9,10 +9,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 from myelo_cds import Findings, assess
-from myelo_cds.errors import describe_validation_error
-from myelo_cds.examples import example_cases
-from myelo_cds.report import consult_summary
-from myelo_cds.ui.identity import require
+from myelo_cds.exports.consult_note import consult_summary
+from myelo_cds.findings import describe_validation_error, example_cases
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.text import plain
 
 require("consult")

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from myelo_cds.csv_safety import safe_csv
+from myelo_cds.exports.csv_safety import safe_csv
 from myelo_cds.records import RecordError
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.records import store
 
 require("view_audit")

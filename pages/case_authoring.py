@@ -10,11 +10,11 @@ import json
 import streamlit as st
 
 from myelo_cds import assess
-from myelo_cds.examples import example_cases
-from myelo_cds.identity import may
+from myelo_cds.auth import may
+from myelo_cds.findings import example_cases
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.teaching import DIFFICULTIES, TOPICS, CaseError, check_case, save_case
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.panels import render_recommendation
 
 st.title("Case authoring")

@@ -6,10 +6,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 from myelo_cds import Findings, assess
-from myelo_cds.errors import describe_validation_error
-from myelo_cds.examples import example_cases
+from myelo_cds.findings import describe_validation_error, example_cases
 from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.panels import render_banner, render_downloads, render_errors, render_recommendation
 from myelo_cds.ui.records import (
     alerts_for,

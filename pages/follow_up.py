@@ -8,7 +8,7 @@ from myelo_cds.exports import schedule_ics
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.ui.charts import schedule_rows, schedule_timeline
 from myelo_cds.ui.consult_form import draft_values, findings_data
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 
 require("consult")
 st.title("Follow-up plan")

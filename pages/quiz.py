@@ -7,7 +7,7 @@ import streamlit as st
 from myelo_cds.records import RecordError
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.teaching import BAND_LABELS, QuizAnswer, attempt_record, due_cases, score_answer
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.records import store
 from myelo_cds.ui.teaching import library, mjoa_entry, render_reveal, sct_entry
 

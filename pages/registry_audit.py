@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from myelo_cds.registry import (
+from myelo_cds.batch import (
     MAX_BYTES,
     MAX_ROWS,
     UploadError,
@@ -15,7 +15,7 @@ from myelo_cds.registry import (
     template_csv,
 )
 from myelo_cds.rules.engine import PATHWAY_LABELS
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 
 require("export_records")
 st.title("Registry audit")

@@ -5,8 +5,8 @@ import streamlit as st
 from myelo_cds import default_rule_set
 from myelo_cds.rules.describe import rule_tables
 from myelo_cds.rules.verify import verify_rule_set
-from myelo_cds.ui.identity import require
-from myelo_cds.validation import run_validation
+from myelo_cds.rules.vignettes import run_validation
+from myelo_cds.ui.current_user import require
 
 
 @st.cache_resource(show_spinner="Verifying the rule set over every feature vector...")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from myelo_cds.course import course_alerts, timeline
 from myelo_cds.ui.charts import mjoa_timeline, subdomain_timeline
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.records import render_alerts, store
 
 user = require("view_records")

@@ -5,7 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from myelo_cds.teaching import visible_attempts
-from myelo_cds.ui.identity import require
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.records import store
 from myelo_cds.ui.teaching import library, render_progress
 

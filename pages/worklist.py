@@ -4,9 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from myelo_cds.csv_safety import safe_csv
-from myelo_cds.identity import may
-from myelo_cds.ui.identity import require
+from myelo_cds.auth import may
+from myelo_cds.exports.csv_safety import safe_csv
+from myelo_cds.ui.current_user import require
 from myelo_cds.ui.records import store, worklist_table
 
 user = require("view_records")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from myelo_cds import passwords
-from myelo_cds.identity import User, may, role_from_claim, user_id_from_subject
+from myelo_cds.auth import User, may, role_from_claim, user_id_from_subject
+from myelo_cds.auth import _passwords as passwords
 from myelo_cds.records import RecordError, Store
 from myelo_cds.settings import SettingsError, auth_settings
 

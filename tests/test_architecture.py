@@ -40,6 +40,7 @@ def test_public_surface_is_exactly_the_intended_names() -> None:
             "Engine",
             "Findings",
             "FollowUpPlan",
+            "MyeloCdsError",
             "Recommendation",
             "RuleSet",
             "RuleSetError",
@@ -52,6 +53,71 @@ def test_public_surface_is_exactly_the_intended_names() -> None:
     )
     for name in myelo_cds.__all__:
         assert hasattr(myelo_cds, name)
+
+
+# Each room of the package and the rooms it may import (besides the private helpers ``_paths``
+# and ``_dates`` and the shared ``errors``): the arrows point into the clinical domain
+# (findings, scales, followup, rules, course), which imports nothing outside it.
+ALLOWED_ROOM_IMPORTS = {
+    "findings": set(),
+    "scales": {"findings"},
+    "followup": set(),
+    "rules": {"findings", "scales", "followup"},
+    "course": {"findings", "scales", "rules"},
+    "exports": {"findings", "scales", "followup", "rules", "course"},
+    "batch": {"findings", "scales", "followup", "rules", "exports"},
+    "auth": set(),
+    "settings": {"auth"},
+    "records": {"findings", "scales", "followup", "rules", "course", "auth"},
+    "teaching": {"findings", "scales", "rules", "records", "auth"},
+    "service": {"findings", "rules", "exports", "records", "auth", "settings"},
+    "cli": {"findings", "rules", "exports", "batch", "records", "auth", "settings"},
+    "ui": {
+        "findings",
+        "scales",
+        "followup",
+        "rules",
+        "course",
+        "exports",
+        "batch",
+        "records",
+        "teaching",
+        "auth",
+        "settings",
+    },
+}
+SHARED = {"_paths", "_dates", "errors", "__version__"}
+
+
+def _rooms_imported(path: Path) -> set[str]:
+    rooms: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("myelo_cds"):
+            parts = node.module.split(".")
+            if len(parts) > 1:
+                rooms.add(parts[1])
+            else:
+                # ``from myelo_cds import assess``: the public surface, which is the rules room's.
+                rooms.update(
+                    alias.name if (PACKAGE / alias.name).is_dir() else "rules" for alias in node.names
+                )
+        elif isinstance(node, ast.Import):
+            rooms.update(a.name.split(".")[1] for a in node.names if a.name.startswith("myelo_cds."))
+    return rooms
+
+
+def test_every_room_imports_only_the_rooms_it_may() -> None:
+    seen = set()
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        room = relative.parts[0].removesuffix(".py")
+        if room in {"__init__", "__main__", *SHARED}:
+            continue
+        seen.add(room)
+        assert room in ALLOWED_ROOM_IMPORTS, f"{relative}: a module outside the designed rooms"
+        outside = _rooms_imported(path) - {room} - SHARED - ALLOWED_ROOM_IMPORTS[room]
+        assert not outside, f"{relative} imports {sorted(outside)}"
+    assert seen == set(ALLOWED_ROOM_IMPORTS)
 
 
 def test_no_logging_of_findings_in_the_core() -> None:

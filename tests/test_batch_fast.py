@@ -1,7 +1,7 @@
 """The fast batch path gives exactly what the single-case engine gives, row by row.
 
 The batch splits the file into byte ranges for the workers and evaluates each range column
-by column (myelo_cds/columnar.py): cells validated once per distinct text, rows accepted
+by column (myelo_cds/batch/_columnar.py): cells validated once per distinct text, rows accepted
 only when the findings models would accept them, each fact step run once per distinct
 combination of its inputs. Each of these must be invisible in the result: same pathway and
 urgency as ``assess``, the same result row as the plain path (``evaluate_row``), the same
@@ -22,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.generate import flatten, generate_cases
-from myelo_cds import Findings, assess, batch, columnar
+from myelo_cds import Findings, assess
+from myelo_cds.batch import _columnar as columnar
+from myelo_cds.batch import _rows as batch
 from myelo_cds.batch import evaluate_row, parse_header, run_batch
 from myelo_cds.rules.engine import default_engine
 from tests.strategies import any_findings_dicts

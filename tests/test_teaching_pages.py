@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from myelo_cds.identity import User
+from myelo_cds.auth import User
 from myelo_cds.records import Store
 from myelo_cds.teaching import QuizAnswer, attempt_record, case_library, score_answer
 

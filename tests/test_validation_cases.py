@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:  # allow `python tests/test_validation_cases.py` f
     sys.path.insert(0, str(ROOT))
 
 from myelo_cds import assess  # noqa: E402
-from myelo_cds.validation import KINDS, ValidationCase, fired, load_validation_cases, run_validation  # noqa: E402
+from myelo_cds.rules.vignettes import KINDS, ValidationCase, fired, load_validation_cases, run_validation  # noqa: E402
 
 MIN_CASES = 40
 CASES = load_validation_cases()

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.streamlit_ws import RunResult, StreamlitSession
 
-__all__ = ["MODERATE_DCM", "full_consult"]
+__all__ = ["MODERATE_DCM", "findings_only", "full_consult"]
 
 #: (widget key, value as the front end sends it), in examination order.
 MODERATE_DCM: Sequence[tuple[str, Any]] = (
@@ -34,6 +34,11 @@ MODERATE_DCM: Sequence[tuple[str, Any]] = (
 SAVE = "Save this assessment to the record"
 
 
+async def _pause(think_seconds: float) -> None:
+    if think_seconds:
+        await asyncio.sleep(random.uniform(0.5, 1.5) * think_seconds)
+
+
 async def full_consult(
     session: StreamlitSession, case_id: str, clinician_id: str, think_seconds: float = 0.0
 ) -> list[RunResult]:
@@ -42,15 +47,19 @@ async def full_consult(
     ``think_seconds`` is the mean pause before each step (uniform from half to one and a half
     times it), like a clinician reading the form.
     """
-
-    async def pause() -> None:
-        if think_seconds:
-            await asyncio.sleep(random.uniform(0.5, 1.5) * think_seconds)
-
     results = [await session.open()]
     for key, value in [*MODERATE_DCM, ("f.case_id", case_id), ("clinician_id", clinician_id)]:
-        await pause()
+        await _pause(think_seconds)
         results.append(await session.change(key, value))
-    await pause()
+    await _pause(think_seconds)
     results.append(await session.click(SAVE))
+    return results
+
+
+async def findings_only(session: StreamlitSession, think_seconds: float = 0.0) -> list[RunResult]:
+    """Open the page and enter the findings only (for a page with the form and nothing else)."""
+    results = [await session.open()]
+    for key, value in MODERATE_DCM:
+        await _pause(think_seconds)
+        results.append(await session.change(key, value))
     return results

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from myelo_cds.errors import ExportError
+
 __all__ = [
     "Block",
     "Box",
@@ -59,7 +61,7 @@ class Table:
     def __post_init__(self) -> None:
         columns = len(self.header)
         if len(self.widths) != columns or any(len(row) != columns for row in self.rows):
-            raise ValueError(f"table {self.header}: every row and the widths need {columns} columns")
+            raise ExportError(f"table {self.header}: every row and the widths need {columns} columns")
 
 
 Block = Entry | Paragraph | Table

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from myelo_cds.errors import FontsMissingError
 from myelo_cds.exports._document import Box, Entry, Paragraph, Section, Table
 
 if TYPE_CHECKING:
@@ -46,10 +47,6 @@ _BOX_TINT: dict[Box, tuple[int, int, int]] = {
     "expedited": (255, 244, 224),
     "routine": (233, 240, 250),
 }
-
-
-class FontsMissingError(RuntimeError):
-    """The DejaVu fonts the PDF exports embed are not installed."""
 
 
 def font_files() -> tuple[Path, Path]:

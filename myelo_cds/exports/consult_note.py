@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 
+from myelo_cds.errors import InputError
 from myelo_cds.exports._document import Block, Entry, Paragraph, Section, Table, render_plain
 from myelo_cds.exports._entered import entered_findings
 from myelo_cds.findings import Findings
-from myelo_cds.result import FiredRule, Recommendation
 from myelo_cds.rules.engine import PATHWAY_LABELS
+from myelo_cds.rules.result import FiredRule, Recommendation
 
 __all__ = ["URGENCY_WORDS", "consult_note_pdf", "consult_note_text", "consult_summary", "note_sections"]
 
@@ -302,7 +303,7 @@ def _provenance(rec: Recommendation, clinician_id: str | None) -> Section:
 def _checked(rec: Recommendation, findings: Findings, clinician_id: str | None) -> str | None:
     """Refuse a note that would mix two cases or carry an unsafe clinician id."""
     if findings.case_id != rec.case_id:
-        raise ValueError(
+        raise InputError(
             f"the findings (case {findings.case_id!r}) are not the ones assessed (case {rec.case_id!r}): "
             "export the note from the findings that produced the recommendation"
         )
@@ -310,7 +311,7 @@ def _checked(rec: Recommendation, findings: Findings, clinician_id: str | None) 
         return None
     clinician_id = clinician_id.strip()
     if not _CLINICIAN_ID.match(clinician_id):
-        raise ValueError(f"clinician id {clinician_id!r} is not allowed: use up to 64 characters on one line")
+        raise InputError(f"clinician id {clinician_id!r} is not allowed: use up to 64 characters on one line")
     return clinician_id
 
 

@@ -35,9 +35,8 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from myelo_cds import __version__
 from myelo_cds._paths import data_dir
-from myelo_cds.fieldmeta import field_spec
-from myelo_cds.findings import Findings
-from myelo_cds.result import Recommendation
+from myelo_cds.findings import Findings, field_spec
+from myelo_cds.rules.result import Recommendation
 from myelo_cds.scales import mjoa_scale
 
 __all__ = [

@@ -14,10 +14,11 @@ from functools import cache
 from typing import Any
 
 from myelo_cds._paths import data_dir
+from myelo_cds.errors import DataFileError
 from myelo_cds.exports._document import Block, Entry, Paragraph, Section, render_markdown
 from myelo_cds.followup import FollowUpPlan, Visit, load_protocol
-from myelo_cds.result import Recommendation
 from myelo_cds.rules.engine import PATHWAY_LABELS
+from myelo_cds.rules.result import Recommendation
 
 __all__ = ["handout_pdf", "handout_sections", "handout_text", "load_handout", "long_date"]
 
@@ -51,10 +52,12 @@ def load_handout() -> dict[str, Any]:
     plans = [section["pathway"] for section in content["sections"] if section["kind"] == "plan"]
     missing = sorted(set(PATHWAY_LABELS) - set(plans))
     if missing or len(plans) != len(set(plans)):
-        raise ValueError(f"handout needs exactly one plan section per pathway; missing {missing}")
+        raise DataFileError(f"handout needs exactly one plan section per pathway; missing {missing}")
     schedules = {schedule["id"] for schedule in load_protocol()["schedules"]}
     if schedules - set(content["schedules"]):
-        raise ValueError(f"handout has no text for schedules {sorted(schedules - set(content['schedules']))}")
+        raise DataFileError(
+            f"handout has no text for schedules {sorted(schedules - set(content['schedules']))}"
+        )
     sourced = [
         *content["sections"],
         *content["misconceptions"],
@@ -63,7 +66,7 @@ def load_handout() -> dict[str, Any]:
     ]
     unsourced = [item.get("id", item.get("belief", "?")) for item in sourced if not item.get("source")]
     if unsourced:
-        raise ValueError(f"handout entries without a source line: {unsourced}")
+        raise DataFileError(f"handout entries without a source line: {unsourced}")
     return content
 
 

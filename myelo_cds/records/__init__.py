@@ -6,7 +6,7 @@ Nothing here logs, and what it returns are frozen copies, never live database ob
 """
 
 from myelo_cds.records._accounts import Account
-from myelo_cds.records._engine import database_url
+from myelo_cds.records._database import database_url
 from myelo_cds.records._models import (
     AssessmentRecord,
     AuditEvent,

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from myelo_cds import passwords
-from myelo_cds.identity import ROLES, Role, User
+from myelo_cds.auth import ROLES, Role, User
+from myelo_cds.auth import _passwords as passwords
 from myelo_cds.records._models import RecordError
 from myelo_cds.records._schema import AccountRow
 

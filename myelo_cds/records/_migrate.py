@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 
-from myelo_cds.records._engine import WRITE
+from myelo_cds.records._database import WRITE
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "locked_transaction", "upgrade_to_head"]
 

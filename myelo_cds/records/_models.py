@@ -8,8 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from myelo_cds.errors import RecordError
 from myelo_cds.findings import Findings
-from myelo_cds.result import Recommendation
+from myelo_cds.rules.result import Recommendation
 
 __all__ = [
     "AssessmentRecord",
@@ -33,11 +34,6 @@ _ALLOWED = re.compile(r"[A-Za-z0-9._-]")
 _PERSON = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,64}$")
 _ACTION = re.compile(r"^[a-z][a-z_]{0,31}$")
 _DETAIL_MAX = 500
-
-
-class RecordError(ValueError):
-    """A value the records refuse, with what is allowed. The refused value is not repeated,
-    so that a name typed into the wrong field never reaches a log through the message."""
 
 
 def _describe(character: str) -> str:

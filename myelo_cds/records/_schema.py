@@ -31,6 +31,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from myelo_cds.errors import RecordError
+
 __all__ = [
     "AccountRow",
     "Assessment",
@@ -68,7 +70,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("timestamps must be timezone-aware (UTC)")
+            raise RecordError("timestamps must be timezone-aware (UTC)")
         utc = value.astimezone(dt.UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 

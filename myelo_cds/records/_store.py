@@ -20,7 +20,7 @@ from myelo_cds.course import course_alerts
 from myelo_cds.findings import Findings
 from myelo_cds.followup import FollowUpPlan
 from myelo_cds.records._accounts import AccountsMixin
-from myelo_cds.records._engine import WRITE, database_url, make_engine
+from myelo_cds.records._database import WRITE, database_url, make_engine
 from myelo_cds.records._migrate import upgrade_to_head
 from myelo_cds.records._models import (
     AssessmentRecord,
@@ -35,7 +35,7 @@ from myelo_cds.records._models import (
 )
 from myelo_cds.records._schema import Assessment, AuditEventRow, Draft, FollowUpVisit, Patient
 from myelo_cds.records._training import TrainingRecords
-from myelo_cds.result import Recommendation
+from myelo_cds.rules.result import Recommendation
 from myelo_cds.rules.ruleset import default_rule_set
 
 __all__ = ["Store", "next_visit_number"]

@@ -1,7 +1,7 @@
 """Resident training attempts in the record store (the teaching room scores them; this stores them).
 
 A mixin of :class:`myelo_cds.records.Store`, so attempts share its database, migrations and
-transactions. Who may *see* whose attempts is decided by ``myelo_cds.identity``, not here.
+transactions. Who may *see* whose attempts is decided by ``myelo_cds.auth``, not here.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from myelo_cds.findings import (
     SphincterChange,
 )
 from myelo_cds.followup import follow_up_schedule
-from myelo_cds.result import (
+from myelo_cds.rules.facts import FEATURES, LEAF_INPUTS, Leaves, combine, observe
+from myelo_cds.rules.result import (
     Counterfactual,
     Differential,
     FiredRule,
@@ -34,7 +35,6 @@ from myelo_cds.result import (
     Scores,
     UnknownImpact,
 )
-from myelo_cds.rules.facts import FEATURES, LEAF_INPUTS, Leaves, combine, observe
 from myelo_cds.rules.ruleset import RuleSet, ScreenRule, default_rule_set
 from myelo_cds.rules.table import FEATURE_NAMES, Decision, DecisionTable, screen, true_facts
 from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick_grade

@@ -11,7 +11,7 @@ Two layers, so that the engine can ask "what if this unknown were known?":
 
 Both layers are lists of steps (:class:`Step`: a small pure function and the names of its
 inputs), run in order. :func:`observe` and :func:`combine` run them for one case; the batch
-path (:mod:`myelo_cds.columnar`) runs the same functions over whole columns of cases.
+path (:mod:`myelo_cds.batch._columnar`) runs the same functions over whole columns of cases.
 
 Thresholds come from the rule set's ``[parameters]``; none is written here.
 """
@@ -224,7 +224,7 @@ LEAF_INPUTS: dict[str, tuple[str, ...]] = {
 # of the findings (``$patient.age_years``; a section, like ``$mjoa`` or ``$mri.levels.C5-C6``,
 # reads as True when present and None when absent), the assessment date (``$on``), or a leaf
 # or fact derived before. :func:`observe` and :func:`combine` run the steps on one case. The
-# batch path (:mod:`myelo_cds.columnar`) runs the very same functions once per distinct
+# batch path (:mod:`myelo_cds.batch._columnar`) runs the very same functions once per distinct
 # combination of their inputs over a whole column of cases, so the two cannot disagree.
 
 ON = "$on"

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from myelo_cds._paths import data_dir
+from myelo_cds.errors import RuleSetError
 from myelo_cds.rules.facts import FEATURES
 
 __all__ = [
@@ -43,10 +44,6 @@ Urgency = Literal["emergency", "expedited", "routine"]
 PATHWAYS: tuple[str, ...] = Pathway.__args__  # type: ignore[attr-defined]
 #: Most urgent first: the urgency table's output order (DMN PRIORITY hit policy).
 URGENCIES: tuple[str, ...] = ("emergency", "expedited", "routine")
-
-
-class RuleSetError(ValueError):
-    """The rule-set file is inconsistent (unknown fact, feature, value or source)."""
 
 
 class _Row(BaseModel):
@@ -84,7 +81,7 @@ class ScreenRule(_Row):
     @model_validator(mode="after")
     def _has_a_condition(self) -> ScreenRule:
         if not self.all and not self.any:
-            raise ValueError(f"screen rule {self.id} has no condition")
+            raise RuleSetError(f"screen rule {self.id} has no condition")
         return self
 
     @property

@@ -28,9 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from myelo_cds.errors import HookRequestError
 from myelo_cds.exports.fhir import FINDING_SYSTEM, QUESTIONNAIRE_URL, findings_from_bundle
-from myelo_cds.result import Recommendation
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess, default_engine
+from myelo_cds.rules.result import Recommendation
 
 __all__ = ["SERVICE_ID", "card_for", "discovery", "routes", "service_response"]
 
@@ -123,10 +124,6 @@ def card_for(rec: Recommendation, consult_url: str) -> dict[str, Any]:
         },
         "links": [{"label": "Open the consult in myelo-cds", "url": consult_url, "type": "absolute"}],
     }
-
-
-class HookRequestError(ValueError):
-    """The request is not a valid patient-view hook call."""
 
 
 def service_response(request: Any, consult_url: str) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from myelo_cds.errors import DataFileError
 from myelo_cds.findings import Findings
-from myelo_cds.result import Pathway
+from myelo_cds.rules.result import Pathway
 
 __all__ = [
     "DIFFICULTIES",
@@ -84,9 +85,9 @@ class ExpectedAnswer(_Model):
     @model_validator(mode="after")
     def _accepted_only_when_disputed(self) -> ExpectedAnswer:
         if self.disputed and not (self.accepted and self.dispute_note):
-            raise ValueError("a disputed case needs accepted answers and a dispute_note saying why")
+            raise DataFileError("a disputed case needs accepted answers and a dispute_note saying why")
         if not self.disputed and (self.accepted or self.dispute_note):
-            raise ValueError("accepted answers and a dispute_note belong to disputed cases only")
+            raise DataFileError("accepted answers and a dispute_note belong to disputed cases only")
         return self
 
     @property
@@ -113,11 +114,11 @@ class ScriptConcordanceItem(_Model):
     def _panel_on_the_scale(cls, panel: dict[int, int]) -> dict[int, int]:
         outside = sorted(set(panel) - set(SCT_SCALE))
         if outside:
-            raise ValueError(f"panel answers must be -2..2, not {outside}")
+            raise DataFileError(f"panel answers must be -2..2, not {outside}")
         if any(count < 0 for count in panel.values()):
-            raise ValueError("panel counts must be 0 or more")
+            raise DataFileError("panel counts must be 0 or more")
         if sum(panel.values()) < 1:
-            raise ValueError("the panel needs at least one answer")
+            raise DataFileError("the panel needs at least one answer")
         return {answer: panel.get(answer, 0) for answer in SCT_SCALE}
 
 

@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from myelo_cds._paths import data_dir
-from myelo_cds.errors import describe_validation_error
-from myelo_cds.findings import Findings
-from myelo_cds.result import Recommendation
+from myelo_cds.errors import CaseError
+from myelo_cds.findings import Findings, describe_validation_error
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess
+from myelo_cds.rules.result import Recommendation
 from myelo_cds.teaching._case import TeachingCase
 
 __all__ = [
@@ -31,14 +31,6 @@ __all__ = [
     "parse_case",
     "save_case",
 ]
-
-
-class CaseError(ValueError):
-    """A case that cannot be used, with one line per problem (field, value, what is allowed)."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
 
 
 def cases_dir() -> Path:

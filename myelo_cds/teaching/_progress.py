@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from myelo_cds.identity import User, may_view_trainee_results
+from myelo_cds.auth import User, may_view_trainee_results
 from myelo_cds.records import Store, TrainingAttempt
 from myelo_cds.teaching._case import TeachingCase
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from myelo_cds.errors import InputError
 from myelo_cds.findings import MJOAItem
-from myelo_cds.result import Pathway, Recommendation
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess
+from myelo_cds.rules.result import Pathway, Recommendation
 from myelo_cds.rules.ruleset import default_rule_set
 from myelo_cds.scales import Band, mjoa_scale
 from myelo_cds.teaching._case import SCT_SCALE, ScriptConcordanceItem, TeachingCase
@@ -78,7 +79,7 @@ def sct_credit(item: ScriptConcordanceItem, answer: int | None) -> float:
     if answer is None:
         return 0.0
     if answer not in SCT_SCALE:
-        raise ValueError(f"script-concordance answer {answer} is outside -2..2")
+        raise InputError(f"script-concordance answer {answer} is outside -2..2")
     return item.panel[answer] / max(item.panel.values())
 
 
@@ -140,7 +141,7 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
     """
     rec = rec or assess(case.findings)
     if answer.sct and len(answer.sct) != len(case.script_concordance):
-        raise ValueError(
+        raise InputError(
             f"{len(answer.sct)} script-concordance answers for {len(case.script_concordance)} items"
         )
     correct = case.expected.correct_pathways

@@ -13,8 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from myelo_cds.fieldmeta import FieldSpec, field_spec, findings_from_values
-from myelo_cds.findings import CervicalLevel
+from myelo_cds.findings import CervicalLevel, FieldSpec, field_spec, findings_from_values
 from myelo_cds.scales import mjoa_scale, severity_band
 
 __all__ = ["KEY", "SECTIONS", "clear_draft", "draft_values", "load_draft", "render_form"]

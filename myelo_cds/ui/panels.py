@@ -14,8 +14,8 @@ from myelo_cds.exports import (
     schedule_ics,
 )
 from myelo_cds.findings import Findings
-from myelo_cds.result import Recommendation
 from myelo_cds.rules.engine import PATHWAY_LABELS
+from myelo_cds.rules.result import Recommendation
 from myelo_cds.ui.text import plain
 
 __all__ = ["URGENCY_ICON", "render_banner", "render_downloads", "render_errors", "render_recommendation"]

@@ -9,11 +9,11 @@ from typing import Any
 
 import streamlit as st
 
+from myelo_cds.auth import User, may
 from myelo_cds.course import CourseAlert, course_alerts
 from myelo_cds.findings import Findings
-from myelo_cds.identity import User, may
 from myelo_cds.records import RecordError, Store, WorklistRow, database_url
-from myelo_cds.result import Recommendation
+from myelo_cds.rules.result import Recommendation
 from myelo_cds.ui.consult_form import draft_values, load_draft
 
 __all__ = [

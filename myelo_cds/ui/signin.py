@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from myelo_cds.identity import Permission, User, may
+from myelo_cds.auth import Permission, User, may
 from myelo_cds.settings import auth_settings
-from myelo_cds.ui.identity import ensure_router, oidc_claims, sign_in_local, sign_out
+from myelo_cds.ui.current_user import ensure_router, oidc_claims, sign_in_local, sign_out
 from myelo_cds.ui.text import plain
 
 __all__ = ["allowed_pages", "render_account", "render_sign_in"]

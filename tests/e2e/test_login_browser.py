@@ -17,7 +17,7 @@ from oidc_provider_mock import run_server_in_thread
 from playwright.sync_api import Page, expect
 
 from myelo_cds import Findings, assess
-from myelo_cds.examples import example_cases
+from myelo_cds.findings import example_cases
 from myelo_cds.records import Store
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import load_example

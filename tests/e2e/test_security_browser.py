@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from myelo_cds import Findings, assess
-from myelo_cds.examples import example_cases
+from myelo_cds.findings import example_cases
 from myelo_cds.records import Store
 from myelo_cds.ui.text import WORD_JOINER
 from tests.e2e.conftest import screenshot

@@ -19,11 +19,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from myelo_cds.batch import OUTPUT_COLUMNS, evaluate_table, parse_header
-from myelo_cds.csv_safety import safe_cell
-from myelo_cds.examples import example_cases
-from myelo_cds.fieldmeta import leaf_paths
-from myelo_cds.findings import CervicalLevel, LevelFinding
+from myelo_cds.batch._rows import OUTPUT_COLUMNS, evaluate_table, parse_header
+from myelo_cds.errors import UploadError
+from myelo_cds.exports.csv_safety import safe_cell
+from myelo_cds.findings import CervicalLevel, LevelFinding, example_cases, leaf_paths
 from myelo_cds.followup import follow_up_schedule
 
 __all__ = [
@@ -35,6 +34,7 @@ __all__ = [
     "audit_rows",
     "read_upload",
     "results_csv",
+    "rows_of",
     "template_columns",
     "template_csv",
 ]
@@ -46,10 +46,6 @@ AUDIT_COLUMNS = (*OUTPUT_COLUMNS, "next_review_due", "follow_up_overdue")
 # Pathways that recommend surgery, and those where surgery is one of the options offered.
 SURGICAL = ("surgical_referral",)
 SURGICAL_OPTION = ("surgery_or_structured_rehab",)
-
-
-class UploadError(ValueError):
-    """The file cannot be read as a clinic list (the message says why and what to do)."""
 
 
 def template_columns() -> list[str]:

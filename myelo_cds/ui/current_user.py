@@ -22,7 +22,7 @@ from typing import Any
 
 import streamlit as st
 
-from myelo_cds.identity import Permission, User, may, role_from_claim, user_id_from_subject
+from myelo_cds.auth import Permission, User, may, role_from_claim, user_id_from_subject
 from myelo_cds.settings import AuthSettings, auth_settings
 from myelo_cds.ui.records import store
 

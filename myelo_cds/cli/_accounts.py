@@ -12,7 +12,8 @@ import getpass
 import sys
 from typing import Any
 
-from myelo_cds.identity import ROLES
+from myelo_cds.auth import ROLES
+from myelo_cds.errors import InputError
 
 __all__ = ["add_users_commands"]
 
@@ -29,7 +30,7 @@ def _password(args: argparse.Namespace) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("New password: ")
     if getpass.getpass("Repeat it: ") != first:
-        raise ValueError("the two passwords differ")
+        raise InputError("the two passwords differ")
     return first
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from myelo_cds.errors import InputError
 from myelo_cds.findings import EarlierMJOA, Findings, Management
 from myelo_cds.rules.engine import Engine, default_engine
 
@@ -50,7 +51,7 @@ class CourseAlert(BaseModel):
 
 def _date(findings: Findings) -> dt.date:
     if findings.assessment_date is None:
-        raise ValueError("every visit in a course needs its assessment_date")
+        raise InputError("every visit in a course needs its assessment_date")
     return findings.assessment_date
 
 

@@ -24,10 +24,10 @@ from typing import Any, BinaryIO, TextIO
 
 from pydantic import ValidationError
 
-from myelo_cds import columnar
-from myelo_cds.csv_safety import safe_cells, safe_texts
-from myelo_cds.errors import describe_validation_error
-from myelo_cds.findings import Findings
+from myelo_cds.batch import _columnar as columnar
+from myelo_cds.errors import InputError
+from myelo_cds.exports.csv_safety import safe_cells, safe_texts
+from myelo_cds.findings import Findings, describe_validation_error
 from myelo_cds.rules.engine import default_engine
 from myelo_cds.rules.table import screen
 
@@ -76,7 +76,7 @@ def cells_to_findings(header: Header, cells: Iterable[str]) -> dict[str, Any]:
         for part in parts[:-1]:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
-                raise ValueError(f"column {'.'.join(parts)!r} conflicts with another column")
+                raise InputError(f"column {'.'.join(parts)!r} conflicts with another column")
         target[parts[-1]] = value
     return nested
 
@@ -193,7 +193,7 @@ def read_rows(path: Path, handle: TextIO) -> tuple[Header | None, Iterator[str |
         return header, records
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         return None, (line for line in handle if line.strip())
-    raise ValueError(f"{path.name}: batch input must be .csv or .jsonl")
+    raise InputError(f"{path.name}: batch input must be .csv or .jsonl")
 
 
 # --- the parallel batch: workers read and evaluate byte ranges of the file -------------------
@@ -507,9 +507,9 @@ def _write_all(
 ) -> dict[str, int]:
     jsonl_out = target.suffix.lower() in (".jsonl", ".ndjson")
     if not jsonl_out and target.suffix.lower() != ".csv":
-        raise ValueError(f"{target.name}: batch output must be .csv or .jsonl")
+        raise InputError(f"{target.name}: batch output must be .csv or .jsonl")
     if source.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
-        raise ValueError(f"{source.name}: batch input must be .csv or .jsonl")
+        raise InputError(f"{source.name}: batch input must be .csv or .jsonl")
     header, start = _read_header(source)
     counts: Counter[str] = Counter()
     number = 1

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from myelo_cds._dates import add_months
 from myelo_cds._paths import data_dir
+from myelo_cds.errors import DataFileError
 
 __all__ = ["FollowUpPlan", "Visit", "follow_up_schedule", "load_protocol"]
 
@@ -56,7 +57,7 @@ def load_protocol() -> dict[str, Any]:
     protocol["sha256"] = hashlib.sha256(raw).hexdigest()
     ids = [schedule["id"] for schedule in protocol["schedules"]]
     if len(ids) != len(set(ids)):
-        raise ValueError("follow-up protocol has duplicate schedule ids")
+        raise DataFileError("follow-up protocol has duplicate schedule ids")
     return protocol
 
 

@@ -17,9 +17,8 @@ from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
-from myelo_cds.errors import describe_validation_error
-from myelo_cds.findings import Findings
-from myelo_cds.result import Recommendation
+from myelo_cds.findings import Findings, describe_validation_error
+from myelo_cds.rules.result import Recommendation
 
 __all__ = ["main"]
 
@@ -74,7 +73,7 @@ def _assessed(args: argparse.Namespace) -> tuple[Findings, Recommendation] | int
 
 
 def _assess(args: argparse.Namespace) -> int:
-    from myelo_cds.report import consult_summary
+    from myelo_cds.exports.consult_note import consult_summary
 
     assessed = _assessed(args)
     if isinstance(assessed, int):
@@ -202,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--date", type=_date, help="assessment date for rows without one")
     batch.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     batch.set_defaults(run=_batch)
-    from myelo_cds.accounts_cli import add_users_commands
+    from myelo_cds.cli._accounts import add_users_commands
 
     add_users_commands(commands)
     return parser

@@ -16,6 +16,8 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from myelo_cds.errors import InputError
+
 __all__ = [
     "CROSS_FIELD_CHECKS",
     "MJOA",
@@ -193,7 +195,7 @@ class Patient(_Model):
     def _management_needs_a_date(self) -> Patient:
         problem = management_date_problem(self.management, self.management_since)
         if problem:
-            raise ValueError(problem)
+            raise InputError(problem)
         return self
 
 
@@ -398,7 +400,7 @@ class MRI(_Model):
     def _no_findings_without_a_scan(self) -> MRI:
         problem = scan_problem(self.available, *(getattr(self, name) for name in _MRI_FINDINGS))
         if problem:
-            raise ValueError(problem)
+            raise InputError(problem)
         return self
 
 
@@ -458,7 +460,7 @@ class Findings(_Model):
         earlier = None if self.earlier_mjoa is None else self.earlier_mjoa.date
         problem = dates_problem(self.assessment_date, earlier, self.patient.management_since)
         if problem:
-            raise ValueError(problem)
+            raise InputError(problem)
         return self
 
 
@@ -474,7 +476,7 @@ def dates_problem(when: dt.date | None, earlier: dt.date | None, since: dt.date 
 
 #: The checks across fields, each with the fields it reads (dotted paths; a section path reads
 #: as True when the section is given). The model validators above call the same functions, so
-#: the batch path (:mod:`myelo_cds.columnar`) can check whole columns of rows at once.
+#: the batch path (:mod:`myelo_cds.batch._columnar`) can check whole columns of rows at once.
 CROSS_FIELD_CHECKS: tuple[tuple[tuple[str, ...], Callable[..., str | None]], ...] = (
     (("patient.management", "patient.management_since"), management_date_problem),
     (("mri.available", *(f"mri.{name}" for name in _MRI_FINDINGS)), scan_problem),

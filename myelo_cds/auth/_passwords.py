@@ -9,6 +9,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from myelo_cds.errors import PasswordError
+
 __all__ = ["MIN_LENGTH", "PasswordError", "check_new_password", "hash_password", "needs_rehash", "verify"]
 
 #: NCSC/NIST SP 800-63B: at least 8 characters for a memorised secret; we ask 12 for staff.
@@ -20,10 +22,6 @@ _HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 # Verified when an account does not exist, so a wrong user id costs the same time as a wrong
 # password and sign-in does not reveal which ids exist.
 _DUMMY = _HASHER.hash("not-a-password-of-anyone")
-
-
-class PasswordError(ValueError):
-    """A new password that is not allowed (the message says why, never repeats it)."""
 
 
 def check_new_password(password: str) -> str:

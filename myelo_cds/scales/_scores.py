@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from myelo_cds._paths import data_dir
+from myelo_cds.errors import DataFileError, InputError
 from myelo_cds.findings import MJOA, EarlierMJOA, Findings, MJOAItem
 
 __all__ = [
@@ -134,11 +135,11 @@ def _band_table() -> tuple[Band, ...]:
     for band in spec["bands"]:
         for total in range(band["min"], band["max"] + 1):
             if by_total[total] is not None:
-                raise ValueError(f"mJOA total {total} is in two bands")
+                raise DataFileError(f"mJOA total {total} is in two bands")
             by_total[total] = band["id"]
     missing = [total for total, band in enumerate(by_total) if band is None]
     if missing:
-        raise ValueError(f"mJOA totals without a band: {missing}")
+        raise DataFileError(f"mJOA totals without a band: {missing}")
     return tuple(band for band in by_total if band is not None)
 
 
@@ -150,7 +151,7 @@ def severity_band(total: int) -> Band:
     """
     table = _band_table()
     if not 0 <= total < len(table):
-        raise ValueError(f"mJOA total {total} is outside 0-{len(table) - 1}")
+        raise InputError(f"mJOA total {total} is outside 0-{len(table) - 1}")
     return table[total]
 
 
@@ -215,7 +216,7 @@ def nurick_grade(grade: int) -> NurickGrade:
     """Wording of a Nurick grade 0-5."""
     spec = _load("nurick.toml")["scale"]
     if not 0 <= grade < len(spec["levels"]):
-        raise ValueError(f"Nurick grade {grade} is outside 0-{len(spec['levels']) - 1}")
+        raise InputError(f"Nurick grade {grade} is outside 0-{len(spec['levels']) - 1}")
     return NurickGrade(grade=grade, wording=spec["levels"][grade], scale=_ref(spec))
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 
+from myelo_cds.errors import SettingsError
+
 __all__ = ["BUSY_TIMEOUT_SECONDS", "WRITE", "database_url", "make_engine"]
 
 #: How long a writer waits for another writer's transaction before giving up.
@@ -78,7 +80,7 @@ def make_engine(url: str) -> Engine:
     parsed = _normalised(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            raise ValueError("records need a database file: give a SQLite path, not an in-memory database")
+            raise SettingsError("records need a database file: give a SQLite path, not an in-memory database")
         engine = create_engine(
             parsed,
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},

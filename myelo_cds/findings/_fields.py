@@ -18,7 +18,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from myelo_cds.findings import CervicalLevel, Findings, LevelFinding
+from myelo_cds.findings._model import CervicalLevel, Findings, LevelFinding
 
 __all__ = ["FieldSpec", "Kind", "field_spec", "findings_from_values", "leaf_paths"]
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from myelo_cds._paths import data_dir
 from myelo_cds.findings import Findings
-from myelo_cds.result import Recommendation
 from myelo_cds.rules.engine import Engine, default_engine
+from myelo_cds.rules.result import Recommendation
 
 __all__ = ["CaseResult", "ValidationCase", "ValidationReport", "load_validation_cases", "run_validation"]
 

@@ -1,6 +1,6 @@
 """Who is using the app, and what their role lets them do.
 
-Pure domain: no Streamlit, no storage. The sign-in surface (``myelo_cds.ui.identity``) turns a
+Pure domain: no Streamlit, no storage. The sign-in surface (``myelo_cds.ui.current_user``) turns a
 session into a :class:`User`; pages and the records/teaching rooms ask the functions here
 whether an action is allowed, so a permission is decided in one place.
 """
