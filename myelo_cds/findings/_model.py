@@ -45,6 +45,7 @@ __all__ = [
     "SphincterChange",
     "Strength",
     "StrengthPair",
+    "SurgicalApproach",
     "Symptoms",
     "T2Signal",
     "UMNSigns",
@@ -103,6 +104,14 @@ class OnsetTempo(StrEnum):
     acute = "acute"  # hours to days
     subacute = "subacute"  # days to weeks
     chronic = "chronic"  # months or longer
+
+
+class SurgicalApproach(StrEnum):
+    """Approach of the cervical operation (early complications differ: airway after anterior)."""
+
+    anterior = "anterior"
+    posterior = "posterior"
+    combined = "combined"
 
 
 class SphincterChange(StrEnum):
@@ -168,6 +177,10 @@ class History(_Model):
     spinal_radiotherapy: Unknown = _finding("Radiotherapy with the cord in the field.")
     optic_neuritis: Unknown = _finding("Past optic neuritis or unexplained visual loss.")
     recent_trauma: Unknown = _finding("Recent trauma to the neck or a fall.")
+    renal_failure: Unknown = _finding("Renal failure or dialysis (a risk factor for epidural abscess).")
+    recent_spinal_procedure: Unknown = _finding(
+        "Recent spinal surgery, injection or instrumentation (a risk factor for epidural abscess)."
+    )
 
 
 class Patient(_Model):
@@ -189,6 +202,16 @@ class Patient(_Model):
     management_since: dt.date | None = Field(
         default=None,
         description="Date supervised rehabilitation started or surgery was done.",
+    )
+    surgical_approach: SurgicalApproach | None = Field(
+        default=None, description="Approach of the cervical operation: anterior, posterior or combined."
+    )
+    rehabilitation_start_mjoa: int | None = Field(
+        default=None,
+        ge=0,
+        le=18,
+        description="mJOA total at the start of supervised rehabilitation (0-18): the baseline "
+        "against which failure to improve is judged.",
     )
 
     @model_validator(mode="after")
@@ -232,6 +255,7 @@ class Symptoms(_Model):
     fever: Unknown = _finding("Fever or signs of sepsis.")
     rapid_loss_of_ambulation: Unknown = _finding("Lost the ability to walk within days.")
     deficit_after_trauma: Unknown = _finding("Neurological deficit new or worse since the trauma.")
+    wound_problem: Unknown = _finding("Surgical wound red, swollen, discharging or breaking down.")
     onset_tempo: OnsetTempo | None = Field(
         default=None, description="Tempo of onset: hyperacute, acute, subacute or chronic."
     )
@@ -323,6 +347,9 @@ class Exam(_Model):
     sensation: Sensation = Field(default_factory=Sensation)
     fasciculations_widespread: Unknown = _finding("Fasciculations beyond the cervical myotomes.")
     tongue_signs: Unknown = _finding("Tongue wasting or fasciculation, or bulbar signs.")
+    deficits_attributed_to_myelopathy: Unknown = _finding(
+        "The examining clinician attributes the deficits to myelopathy (clinical judgement)."
+    )
 
 
 # --- scales ------------------------------------------------------------------------------
@@ -392,7 +419,14 @@ class MRI(_Model):
         "T2 lesion over 3 or more segments without matching compression."
     )
     dorsal_column_signal: Unknown = _finding("T2 signal confined to the dorsal columns.")
-    intramedullary_mass: Unknown = _finding("Intramedullary or enhancing mass.")
+    intramedullary_mass: Unknown = _finding(
+        "Expansile intramedullary mass, or enhancement that is nodular, ring-like or away from "
+        "the compressed level (suggests tumour or inflammation)."
+    )
+    compression_band_enhancement: Unknown = _finding(
+        "Transverse band ('pancake') of enhancement just below the compressed level: seen in "
+        "spondylotic myelopathy itself, not by itself a tumour (Flanagan 2014)."
+    )
     syrinx: Unknown = _finding("Syrinx.")
     epidural_collection: Unknown = _finding("Epidural collection (abscess, haematoma).")
 
