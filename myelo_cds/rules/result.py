@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from myelo_cds.followup import FollowUpPlan
+from myelo_cds.rules.ruleset import Pathway, Urgency
 from myelo_cds.scales import MSCC, CookCluster, MJOAChange, MJOAScore, NurickGrade
 
 __all__ = [
@@ -15,22 +16,14 @@ __all__ = [
     "Differential",
     "FiredRule",
     "Flag",
+    "Pathway",
     "Recommendation",
     "RuleSetRef",
     "Scenario",
     "Scores",
     "UnknownImpact",
+    "Urgency",
 ]
-
-Pathway = Literal[
-    "emergency_referral",
-    "surgical_referral",
-    "surgery_or_structured_rehab",
-    "surveillance",
-    "further_workup",
-    "postoperative_follow_up",
-]
-Urgency = Literal["emergency", "expedited", "routine"]
 
 
 class _Out(BaseModel):

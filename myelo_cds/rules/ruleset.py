@@ -6,7 +6,7 @@ import hashlib
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,11 +19,13 @@ __all__ = [
     "URGENCIES",
     "Evidence",
     "Parameter",
+    "Pathway",
     "PathwayRule",
     "RuleSet",
     "RuleSetError",
     "ScreenRule",
     "Source",
+    "Urgency",
     "UrgencyRule",
     "default_rule_set",
     "load_rule_set",
@@ -39,11 +41,11 @@ Pathway = Literal[
     "further_workup",
     "postoperative_follow_up",
 ]
+#: Most urgent first: the urgency table's output order (DMN PRIORITY hit policy).
 Urgency = Literal["emergency", "expedited", "routine"]
 
-PATHWAYS: tuple[str, ...] = Pathway.__args__  # type: ignore[attr-defined]
-#: Most urgent first: the urgency table's output order (DMN PRIORITY hit policy).
-URGENCIES: tuple[str, ...] = ("emergency", "expedited", "routine")
+PATHWAYS: tuple[str, ...] = get_args(Pathway)
+URGENCIES: tuple[str, ...] = get_args(Urgency)
 
 
 class _Row(BaseModel):
