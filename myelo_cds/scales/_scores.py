@@ -28,6 +28,7 @@ __all__ = [
     "ScaleRef",
     "cook_cluster",
     "mjoa_change",
+    "mjoa_max_total",
     "mjoa_scale",
     "mjoa_score",
     "mscc",
@@ -127,11 +128,16 @@ def mjoa_scale() -> dict[str, Any]:
     return _load("mjoa.toml")
 
 
+def mjoa_max_total() -> int:
+    """The highest mJOA total (no deficit), from the scale data."""
+    return int(mjoa_scale()["scale"]["max_total"])
+
+
 @cache
 def _band_table() -> tuple[Band, ...]:
-    """Band for every total 0..18, built once from the data file."""
+    """Band for every total 0..max, built once from the data file."""
     spec = mjoa_scale()
-    by_total: list[Band | None] = [None] * (spec["scale"]["max_total"] + 1)
+    by_total: list[Band | None] = [None] * (mjoa_max_total() + 1)
     for band in spec["bands"]:
         for total in range(band["min"], band["max"] + 1):
             if by_total[total] is not None:
