@@ -12,6 +12,7 @@ from myelo_cds.rules.ruleset import Pathway, Urgency
 from myelo_cds.scales import MSCC, CookCluster, MJOAChange, MJOAScore, NurickGrade
 
 __all__ = [
+    "ConsistencyWarning",
     "Counterfactual",
     "Differential",
     "FiredRule",
@@ -21,6 +22,7 @@ __all__ = [
     "RuleSetRef",
     "Scenario",
     "Scores",
+    "ToConfirm",
     "UnknownImpact",
     "Urgency",
 ]
@@ -85,6 +87,31 @@ class UnknownImpact(_Out):
     """Only the values that change the pathway or urgency."""
 
 
+class ToConfirm(_Out):
+    """A blank input that a red flag needs: ask it, because the answer could make this urgent.
+
+    ``escalated`` says whether the headline urgency was raised while this stays unknown
+    (the known findings make the red flag plausible); answering the question lowers it again.
+    """
+
+    input: str
+    """The question in words."""
+    fields: tuple[str, ...]
+    """The input paths to fill (dotted, as in the findings)."""
+    red_flags: tuple[str, ...]
+    """The red-flag rows the answer settles."""
+    urgency_if_positive: Urgency
+    escalated: bool
+
+
+class ConsistencyWarning(_Out):
+    """Entered values that do not fit together: shown beside the answer, never a refusal."""
+
+    code: str
+    message: str
+    fields: tuple[str, ...]
+
+
 class Counterfactual(_Out):
     change: str
     pathway: Pathway
@@ -120,3 +147,12 @@ class Recommendation(_Out):
     follow_up: FollowUpPlan
     rule_set: RuleSetRef
     disclaimer: str
+    provisional: bool = False
+    """True when the urgency was raised because a red flag is not excluded, or inputs a
+    pathway needs are missing: the answer will change once ``to_confirm``/``incomplete`` are
+    answered."""
+    to_confirm: tuple[ToConfirm, ...] = ()
+    """Blank inputs a red flag needs, most dangerous first (none is ever left silent)."""
+    warnings: tuple[ConsistencyWarning, ...] = ()
+    incomplete: tuple[str, ...] = ()
+    """Input paths a pathway needs that are missing (e.g. the age): the pathway is provisional."""

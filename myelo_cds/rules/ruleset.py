@@ -41,8 +41,10 @@ Pathway = Literal[
     "further_workup",
     "postoperative_follow_up",
 ]
-#: Most urgent first: the urgency table's output order (DMN PRIORITY hit policy).
-Urgency = Literal["emergency", "expedited", "routine"]
+#: Most urgent first, the urgency table's output order (DMN PRIORITY hit policy): emergency
+#: (now), urgent (seen within days), expedited (within weeks), routine. Every ordering of
+#: urgency in the code reads this order.
+Urgency = Literal["emergency", "urgent", "expedited", "routine"]
 
 PATHWAYS: tuple[str, ...] = get_args(Pathway)
 URGENCIES: tuple[str, ...] = get_args(Urgency)
