@@ -18,6 +18,7 @@ __all__ = [
     "PATHWAYS",
     "URGENCIES",
     "Evidence",
+    "NotExcluded",
     "Parameter",
     "Pathway",
     "PathwayRule",
@@ -65,6 +66,18 @@ class Parameter(_Row):
     note: str
 
 
+class NotExcluded(_Row):
+    """When a red flag that is not excluded is plausible enough to act on before it is known.
+
+    Every fact in ``when`` true (with the row neither fired nor excluded) -> the headline
+    urgency is at least ``urgency``, and the answer is provisional.
+    """
+
+    urgency: Urgency
+    when: tuple[str, ...]
+    source: str
+
+
 class ScreenRule(_Row):
     """A COLLECT-table row over facts: fires when all of ``all`` and one of ``any`` are true."""
 
@@ -81,6 +94,8 @@ class ScreenRule(_Row):
     workup: str = ""
     strength: Strength = "none"
     quality: str = "none"
+    if_not_excluded: NotExcluded | None = None
+    """Red flags only: the escalation while the row is neither fired nor excluded."""
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> ScreenRule:
@@ -182,6 +197,22 @@ class RuleSet(_Row):
             for fact in screen.facts:
                 if fact not in known_facts:
                     problems.append(f"{screen.id}: unknown fact {fact!r}")
+        for flag in self.red_flags:
+            escalation = flag.if_not_excluded
+            if escalation is None:
+                continue
+            if escalation.source not in self.sources:
+                problems.append(f"{flag.id}: if_not_excluded: unknown source {escalation.source!r}")
+            problems += [
+                f"{flag.id}: if_not_excluded: unknown fact {fact!r}"
+                for fact in escalation.when
+                if fact not in known_facts
+            ]
+        problems += [
+            f"{screen.id}: if_not_excluded is for red flags only"
+            for screen in (*self.differentials, *self.flags)
+            if screen.if_not_excluded is not None
+        ]
         columns: dict[str, tuple[str, ...]] = dict(FEATURES)
         for row in self.pathway:
             problems += _check_when(row.id, row.when, columns)
