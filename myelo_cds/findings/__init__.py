@@ -49,6 +49,10 @@ from myelo_cds.findings._model import (
     Unknown,
     field_model,
 )
+from myelo_cds.findings._salvage import (
+    FieldProblem,
+    salvage,
+)
 
 __all__ = [
     "CROSS_FIELD_CHECKS",
@@ -61,6 +65,7 @@ __all__ = [
     "EdxSummary",
     "Electrodiagnostics",
     "Exam",
+    "FieldProblem",
     "FieldSpec",
     "Findings",
     "History",
@@ -91,4 +96,5 @@ __all__ = [
     "field_spec",
     "findings_from_values",
     "leaf_paths",
+    "salvage",
 ]
