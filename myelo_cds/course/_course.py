@@ -4,8 +4,9 @@ A stored course is a list of assessments (findings with their dates). This modul
 threshold of its own: it fills the latest findings with what the earlier visits say (the
 earlier mJOA, a sign that was absent and is now present) and lets the engine decide, so the
 worklist, the timeline and the consult page raise exactly the alerts the rule set defines
-(deterioration: mJOA fall of 2 points or more, a change of band, a new upper-motor-neuron sign;
-failure to improve after the rehabilitation trial; a 1-point fall as possible deterioration).
+(deterioration: an mJOA fall of ``deterioration_drop_points`` or more, a change of band, a new
+upper-motor-neuron sign; failure to improve after the rehabilitation trial; a 1-point fall as
+possible deterioration).
 """
 
 from __future__ import annotations
@@ -17,22 +18,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from myelo_cds.errors import InputError
-from myelo_cds.findings import EarlierMJOA, Findings, Management
+from myelo_cds.findings import EarlierMJOA, Findings, Management, UMNSigns
 from myelo_cds.rules.engine import Engine, default_engine
+from myelo_cds.scales import mjoa_change, mjoa_max_total, mjoa_scale, mjoa_score, severity_band
 
 __all__ = ["CourseAlert", "Timeline", "course_alerts", "timeline", "with_earlier_visit"]
 
 Level = Literal["deterioration", "failure_to_improve", "possible_deterioration"]
 
-_UMN = (
-    "hoffmann_tromner",
-    "babinski",
-    "sustained_clonus",
-    "inverted_brachioradialis",
-    "finger_escape",
-    "pectoralis",
-    "scapulohumeral",
-)
+#: The signs compared between visits: every upper-motor-neuron sign of the examination but a
+#: brisk jaw jerk, which points above the cervical cord (the rules read it as a feature of an
+#: alternative disease, not as a cord sign).
+_UMN = tuple(name for name in UMNSigns.model_fields if name not in ("jaw_jerk_brisk", "new_since_last_visit"))
+#: A course is a comparison: the latest visit and at least one before it.
+_VISITS_TO_COMPARE = 2
 _SEVERITY: dict[str, int] = {"possible_deterioration": 1, "failure_to_improve": 2, "deterioration": 3}
 
 
@@ -120,7 +119,11 @@ def _alert(latest: Findings, earlier: Findings, engine: Engine, *, from_baseline
         and course in ("not_improved", "possible_deterioration")
     ):
         level = "failure_to_improve"
-        basis.append("no gain of 1 point or more after 3 months of supervised rehabilitation")
+        # Improvement is a gain of the MCID of the band the trial started in (the rules' course).
+        mcid = int(mjoa_scale()["mcid"][severity_band(facts["mjoa_total"] - facts["mjoa_delta"])])
+        gain = f"{mcid} point" if mcid == 1 else f"{mcid} points"
+        months = engine.params["rehab_trial_months"]
+        basis.append(f"no gain of {gain} or more after {months} months of supervised rehabilitation")
     elif course == "possible_deterioration":
         level = "possible_deterioration"
     if level is None:
@@ -141,7 +144,7 @@ def course_alerts(visits: Sequence[Findings], engine: Engine | None = None) -> l
     The latest visit is compared with the previous visit and with the visit that opened the
     current management (so a slow decline over several visits is caught too).
     """
-    if len(visits) < 2:
+    if len(visits) < _VISITS_TO_COMPARE:
         return []
     engine = engine or default_engine()
     ordered = sorted(visits, key=_date)
@@ -182,8 +185,6 @@ def timeline(visits: Sequence[tuple[Findings, str, str]]) -> Timeline:
     The MCID band is the first scored visit's total +/- the MCID of its band (Tetreault 2015).
     Events: the start of the current management and recorded trauma or falls.
     """
-    from myelo_cds.scales import mjoa_change, mjoa_score
-
     ordered = sorted(visits, key=lambda item: _date(item[0]))
     rows: list[dict[str, object]] = []
     subdomains: list[dict[str, object]] = []
@@ -226,7 +227,7 @@ def timeline(visits: Sequence[tuple[Findings, str, str]]) -> Timeline:
         total = change.earlier_total
         band = {
             "low": max(0, total - change.mcid),
-            "high": min(18, total + change.mcid),
+            "high": min(mjoa_max_total(), total + change.mcid),
             "label": f"baseline {total} +/- MCID {change.mcid} ({change.earlier_band})",
         }
     return Timeline(

@@ -222,7 +222,8 @@ def _mjoa(findings: Findings) -> list[Block]:
     if earlier is not None:
         items = ", ".join(f"{item['label'].lower()} {getattr(earlier, item['id'])}" for item in spec["items"])
         total = earlier.ue_motor + earlier.le_motor + earlier.ue_sensation + earlier.sphincter
-        blocks.append(Entry(f"Earlier mJOA on {earlier.date}: {total}/18 ({items})"))
+        top = spec["scale"]["max_total"]
+        blocks.append(Entry(f"Earlier mJOA on {earlier.date}: {total}/{top} ({items})"))
     return blocks
 
 

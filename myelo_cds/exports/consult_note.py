@@ -15,6 +15,7 @@ from myelo_cds.exports._entered import entered_findings
 from myelo_cds.findings import Findings
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import FiredRule, Recommendation
+from myelo_cds.scales import mjoa_max_total, mjoa_scale
 
 __all__ = ["URGENCY_WORDS", "consult_note_pdf", "consult_note_text", "consult_summary", "note_sections"]
 
@@ -51,7 +52,7 @@ def consult_summary(rec: Recommendation) -> str:
     if scores.mjoa:
         m = scores.mjoa
         add(
-            f"  - mJOA {m.total}/18 ({m.band}); items "
+            f"  - mJOA {m.total}/{mjoa_max_total()} ({m.band}); items "
             + ", ".join(f"{k} {v}" for k, v in m.items.items())
             + f" [{m.scale.id} {m.scale.version}]"
         )
@@ -144,13 +145,15 @@ def _scores(rec: Recommendation) -> Section:
     entries: list[Block] = []
     if scores.mjoa:
         m = scores.mjoa
-        text = f"mJOA {m.total}/18 ({m.band})"
+        top = mjoa_max_total()
+        text = f"mJOA {m.total}/{top} ({m.band})"
         if m.attributed_total != m.total:
             text += (
-                f"; attributed to myelopathy {m.attributed_total}/18 ({m.attributed_band}, used by the rules)"
+                f"; attributed to myelopathy {m.attributed_total}/{top} "
+                f"({m.attributed_band}, used by the rules)"
             )
         if m.very_severe:
-            text += "; very severe (mJOA 8 or less)"
+            text += f"; very severe (mJOA {mjoa_scale()['very_severe']['max']} or less)"
         entries.append(Entry(f"{text} [{m.scale.id} {m.scale.version}]"))
     else:
         entries.append(Entry("mJOA not scored"))
@@ -173,8 +176,8 @@ def _scores(rec: Recommendation) -> Section:
     cook = scores.cook
     entries.append(
         Entry(
-            f"Cook cluster {cook.positive}/5 positive, {cook.unknown} not examined: {cook.interpretation} "
-            f"[{cook.scale.id} {cook.scale.version}]"
+            f"Cook cluster {cook.positive}/{len(cook.items)} positive, {cook.unknown} not examined: "
+            f"{cook.interpretation} [{cook.scale.id} {cook.scale.version}]"
         )
     )
     return Section("Scores", tuple(entries))

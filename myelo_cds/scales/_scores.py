@@ -150,10 +150,11 @@ def _band_table() -> tuple[Band, ...]:
 
 
 def severity_band(total: int) -> Band:
-    """Severity band of an mJOA total: severe 0-11, moderate 12-14, mild 15-17, normal 18.
+    """Severity band of an mJOA total (bands from the scale data: severe 0-11, moderate 12-14,
+    mild 15-17, normal 18).
 
     Raises:
-        ValueError: if ``total`` is outside 0-18.
+        InputError: if ``total`` is outside the scale.
     """
     table = _band_table()
     if not 0 <= total < len(table):
@@ -242,7 +243,7 @@ def cook_cluster(findings: Findings) -> CookCluster:
         "positive Hoffmann": exam.umn.hoffmann_tromner,
         "inverted supinator sign": exam.umn.inverted_brachioradialis,
         "positive Babinski": exam.umn.babinski,
-        "age > 45": findings.patient.age_years > spec["age_over"],
+        f"age > {spec['age_over']}": findings.patient.age_years > spec["age_over"],
     }
     positive = sum(1 for value in items.values() if value is True)
     unknown = sum(1 for value in items.values() if value is None)
@@ -252,11 +253,11 @@ def cook_cluster(findings: Findings) -> CookCluster:
         interpretation = spec["rule_out_text"]
     elif unknown:
         interpretation = (
-            f"{positive} of 5 positive with {unknown} not examined: between "
+            f"{positive} of {len(items)} positive with {unknown} not examined: between "
             f"{positive} and {positive + unknown}; examine the rest to interpret"
         )
     else:
-        interpretation = f"{positive} of 5 positive: neither rules in nor rules out"
+        interpretation = f"{positive} of {len(items)} positive: neither rules in nor rules out"
     return CookCluster(
         positive=positive,
         unknown=unknown,

@@ -17,7 +17,7 @@ from myelo_cds.findings import MJOAItem
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess
 from myelo_cds.rules.result import Pathway, Recommendation
 from myelo_cds.rules.ruleset import default_rule_set
-from myelo_cds.scales import Band, mjoa_scale
+from myelo_cds.scales import Band, mjoa_max_total, mjoa_scale
 from myelo_cds.teaching._case import SCT_SCALE, ScriptConcordanceItem, TeachingCase
 
 __all__ = ["BAND_LABELS", "QuizAnswer", "QuizResult", "score_answer", "sct_credit"]
@@ -168,7 +168,8 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
                 else ""
             )
             differences.append(
-                f"Severity: mJOA {score.total}/18{attributed} is {BAND_LABELS[score.attributed_band]};"
+                f"Severity: mJOA {score.total}/{mjoa_max_total()}{attributed} is "
+                f"{BAND_LABELS[score.attributed_band]};"
                 f" you graded {BAND_LABELS[answer.severity] if answer.severity else 'nothing'}."
             )
         parts += [mjoa_credit, 1.0 if severity_correct else 0.0]
