@@ -12,6 +12,7 @@ from typing import Any
 
 from myelo_cds.findings import EdxSummary, OnsetTempo, SensoryLevel, SphincterChange, field_description
 from myelo_cds.rules._evaluation import Evaluation
+from myelo_cds.rules._triage import Completion
 from myelo_cds.rules.facts import FEATURES, LEAF_INPUTS, Leaves
 from myelo_cds.rules.result import Counterfactual, Scenario, UnknownImpact
 from myelo_cds.rules.table import FEATURE_NAMES, Decision
@@ -175,21 +176,35 @@ class WhatIf:
             if leaves.get(leaf) is None:
                 yield leaf
 
-    def unknowns(self, leaves: Leaves, base: Decision) -> list[UnknownImpact]:
-        """Each unknown input whose possible values would change the pathway or urgency."""
-        impacts = []
+    def completions(self, leaves: Leaves) -> list[tuple[Completion, str, Evaluation]]:
+        """Each unknown input completed with each plausible value, and the evaluation that follows.
+
+        One pass serves both the unknowns that would change the answer and the red-flag triage.
+        """
+        out = []
         for leaf in self._unknown_inputs(leaves):
-            changed = []
+            fields = ("mri",) if leaf == "mri" else LEAF_INPUTS.get(leaf, (leaf,))
+            label = self._label(leaf)
             for text, overrides in self._scenarios(leaf, leaves):
-                decision = self._evaluate({**leaves, **overrides}).decision
-                if (decision.pathway, decision.urgency) != (base.pathway, base.urgency):
-                    changed.append(Scenario(value=text, pathway=decision.pathway, urgency=decision.urgency))
-            if changed:
-                fields = ("mri",) if leaf == "mri" else LEAF_INPUTS.get(leaf, (leaf,))
-                impacts.append(
-                    UnknownImpact(input=self._label(leaf), fields=fields, scenarios=tuple(changed))
-                )
-        return impacts
+                evaluation = self._evaluate({**leaves, **overrides})
+                out.append((Completion(leaf, label, fields, evaluation.facts), text, evaluation))
+        return out
+
+    @staticmethod
+    def unknowns(
+        completions: list[tuple[Completion, str, Evaluation]], base: Decision
+    ) -> list[UnknownImpact]:
+        """Each unknown input whose possible values would change the pathway or urgency."""
+        changed: dict[str, tuple[Completion, list[Scenario]]] = {}
+        for completion, text, evaluation in completions:
+            decision = evaluation.decision
+            if (decision.pathway, decision.urgency) != (base.pathway, base.urgency):
+                scenario = Scenario(value=text, pathway=decision.pathway, urgency=decision.urgency)
+                changed.setdefault(completion.leaf, (completion, []))[1].append(scenario)
+        return [
+            UnknownImpact(input=completion.label, fields=completion.fields, scenarios=tuple(scenarios))
+            for completion, scenarios in changed.values()
+        ]
 
     def counterfactuals(self, leaves: Leaves, evaluation: Evaluation) -> list[Counterfactual]:
         """Nearby known situations that would change the answer."""

@@ -19,10 +19,12 @@ from myelo_cds.followup import follow_up_schedule
 from myelo_cds.rules._basis import Basis
 from myelo_cds.rules._clinical_picture import clinical_picture
 from myelo_cds.rules._evaluation import Evaluation, evaluate
+from myelo_cds.rules._triage import Triage, triage
+from myelo_cds.rules._warnings import consistency_warnings
 from myelo_cds.rules._what_if import WhatIf
 from myelo_cds.rules.facts import Leaves, observe
 from myelo_cds.rules.result import Counterfactual, Recommendation, RuleSetRef, Scores, UnknownImpact
-from myelo_cds.rules.ruleset import RuleSet, default_rule_set
+from myelo_cds.rules.ruleset import URGENCIES, RuleSet, default_rule_set
 from myelo_cds.rules.table import Decision, DecisionTable
 from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick_grade
 
@@ -74,7 +76,7 @@ class Engine:
 
     def unknowns(self, leaves: Leaves, base: Decision) -> list[UnknownImpact]:
         """Each unknown input whose possible values would change the pathway or urgency."""
-        return self._what_if.unknowns(leaves, base)
+        return self._what_if.unknowns(self._what_if.completions(leaves), base)
 
     def counterfactuals(self, leaves: Leaves, evaluation: Evaluation) -> list[Counterfactual]:
         """Nearby known situations that would change the answer."""
@@ -101,26 +103,64 @@ class Engine:
         fired = self._basis.fired(evaluation)
         deciding_title = next(rule.title for rule in fired if rule.kind == "pathway")
         scores = _scores(findings, when)
-        plan = follow_up_schedule(when, decision.deciding, decision.urgency, [flag.id for flag in flags])
+        completions = self._what_if.completions(leaves)
+        screen = triage(self.rule_set.red_flags, facts, [completion for completion, _, _ in completions])
+        urgency = decision.urgency
+        if screen.escalation is not None and URGENCIES.index(screen.escalation) < URGENCIES.index(urgency):
+            urgency = screen.escalation
+        incomplete = missing_for_pathway(findings)
+        provisional = bool(screen.escalated_by or incomplete)
+        plan = follow_up_schedule(when, decision.deciding, urgency, [flag.id for flag in flags])
         return Recommendation(
             case_id=findings.case_id,
             assessment_date=when,
             pathway=decision.pathway,
-            urgency=decision.urgency,
-            headline=f"{PATHWAY_LABELS[decision.pathway]} ({decision.urgency}): {deciding_title}",
+            urgency=urgency,
+            headline=_headline(decision.pathway, urgency, deciding_title, screen, incomplete),
             rules_fired=tuple(fired),
             superseded=decision.superseded,
             features=evaluation.named_features,
             clinical_picture=clinical_picture(findings.mri, facts, scores, self.params),
             flags=tuple(flags),
             differentials=tuple(differentials),
-            unknowns=tuple(self.unknowns(leaves, decision)),
+            unknowns=tuple(self._what_if.unknowns(completions, decision)),
             counterfactuals=tuple(self.counterfactuals(leaves, evaluation)),
             scores=scores,
             follow_up=plan,
             rule_set=self._ref,
             disclaimer=DISCLAIMER,
+            provisional=provisional,
+            to_confirm=screen.to_confirm,
+            warnings=consistency_warnings(findings, facts, self.params),
+            incomplete=incomplete,
         )
+
+
+def _headline(pathway: str, urgency: str, title: str, screen: Triage, incomplete: tuple[str, ...]) -> str:
+    """The answer in one line; a provisional answer says so and what would settle it."""
+    text = f"{PATHWAY_LABELS[pathway]} ({urgency}): {title}"
+    if screen.escalated_by:
+        asks = [question.input for question in screen.to_confirm if question.escalated]
+        text += f" - {urgency} not excluded (provisional): ask " + "; ".join(asks)
+    if incomplete:
+        text += " - incomplete: enter " + ", ".join(_INPUT_WORDS.get(path, path) for path in incomplete)
+    return text
+
+
+#: The inputs every pathway needs, in words for the "incomplete" state.
+_INPUT_WORDS = {"patient.age_years": "the age"}
+
+
+def missing_for_pathway(findings: Findings) -> tuple[str, ...]:
+    """Input paths a pathway needs that are blank (the answer is provisional until entered)."""
+    return tuple(path for path in _INPUT_WORDS if _blank(findings, path))
+
+
+def _blank(findings: Findings, path: str) -> bool:
+    value: object = findings
+    for part in path.split("."):
+        value = getattr(value, part, None)
+    return value is None
 
 
 def _scores(findings: Findings, when: dt.date) -> Scores:
