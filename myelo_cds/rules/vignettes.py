@@ -18,8 +18,18 @@ from myelo_cds._paths import data_dir
 from myelo_cds.findings import Findings
 from myelo_cds.rules.engine import Engine, default_engine
 from myelo_cds.rules.result import Recommendation
+from myelo_cds.rules.ruleset import URGENCIES
 
-__all__ = ["CaseResult", "ValidationCase", "ValidationReport", "load_validation_cases", "run_validation"]
+__all__ = [
+    "CaseResult",
+    "IncompleteCase",
+    "ValidationCase",
+    "ValidationReport",
+    "incomplete_problems",
+    "load_incomplete_cases",
+    "load_validation_cases",
+    "run_validation",
+]
 
 KINDS = ("pathway", "red_flag", "urgency")
 
@@ -133,3 +143,85 @@ def run_validation(engine: Engine | None = None) -> ValidationReport:
         results=tuple(results),
         coverage={kind: {rule: counts[kind][rule] for rule in ids[kind]} for kind in KINDS},
     )
+
+
+class IncompleteCase(BaseModel):
+    """A half-filled entry (``data/validation/incomplete``) and what a safe answer must do."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    file: str
+    findings: Findings
+    accepted_pathways: tuple[str, ...]
+    min_urgency: str
+    provisional: bool | None = None
+    to_confirm_includes: tuple[str, ...] = ()
+    forbidden_advice: tuple[str, ...] = ()
+    warnings_include: tuple[str, ...] = ()
+    reasoning: str
+    citation: str
+
+
+@cache
+def load_incomplete_cases() -> tuple[IncompleteCase, ...]:
+    """Every incomplete-entry vignette in file-name order (findings validated)."""
+    cases = []
+    for path in sorted((data_dir() / "validation" / "incomplete").glob("*.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        cases.append(
+            IncompleteCase.model_validate(
+                {key: value for key, value in raw.items() if key not in ("expected", "covers")}
+                | raw["expected"]
+                | {"file": path.name}
+            )
+        )
+    return tuple(cases)
+
+
+def _advice(recommendation: Recommendation) -> str:
+    texts = [rule.action for rule in recommendation.rules_fired]
+    texts += [differential.workup for differential in recommendation.differentials]
+    texts += [flag.text for flag in recommendation.flags]
+    return " ".join(texts).lower()
+
+
+def _overlaps(field: str, path: str) -> bool:
+    """One input path names the other, or a section holding it (``mri`` holds ``mri.available``)."""
+    return field == path or field.startswith(path + ".") or path.startswith(field + ".")
+
+
+def incomplete_problems(case: IncompleteCase, rec: Recommendation) -> list[str]:
+    """How the answer to a half-filled entry falls short of a safe one (empty when it does not).
+
+    A confirmed emergency (a red flag fired) meets "provisional" and "to confirm": nothing is
+    left to escalate (the convention of ``data/validation/incomplete/README.md``).
+    """
+    problems = []
+    if rec.pathway not in case.accepted_pathways:
+        problems.append(f"pathway {rec.pathway} not in {list(case.accepted_pathways)}")
+    if URGENCIES.index(rec.urgency) > URGENCIES.index(case.min_urgency):
+        problems.append(f"urgency {rec.urgency} is less than {case.min_urgency}")
+    confirmed_emergency = rec.urgency == "emergency" and bool(fired(rec, "red_flag"))
+    if case.provisional is True and not (rec.provisional or confirmed_emergency):
+        problems.append("not marked provisional")
+    if case.provisional is False and rec.provisional:
+        problems.append("marked provisional")
+    named = {field for question in rec.to_confirm for field in question.fields}
+    if not confirmed_emergency:
+        problems += [
+            f"{path} not named in to_confirm {sorted(named)}"
+            for path in case.to_confirm_includes
+            if not any(
+                field == path or field.startswith(path + ".") or path.startswith(field + ".")
+                for field in named
+            )
+        ]
+    advice = _advice(rec)
+    problems += [
+        f"advice mentions {phrase!r}" for phrase in case.forbidden_advice if phrase.lower() in advice
+    ]
+    codes = {warning.code for warning in rec.warnings}
+    problems += [f"warning {code} missing" for code in case.warnings_include if code not in codes]
+    return problems
