@@ -74,47 +74,92 @@ def _show(vector: tuple[str, ...]) -> str:
     return ", ".join(f"{name}={value}" for name, value in zip(FEATURE_NAMES, vector, strict=True))
 
 
-def _check(name: str, problems: list[str], ok_detail: str, total: int | None = None) -> Check:
+def _check(name: str, problems: list[str], ok_detail: str) -> Check:
     if problems:
-        detail = f"{total if total is not None else len(problems)} violation(s)"
-        return Check(name=name, passed=False, detail=detail, counterexamples=problems[:_MAX_EXAMPLES])
+        return Check(
+            name=name,
+            passed=False,
+            detail=f"{len(problems)} violation(s)",
+            counterexamples=problems[:_MAX_EXAMPLES],
+        )
     return Check(name=name, passed=True, detail=ok_detail, counterexamples=[])
 
 
-def verify_rule_set(rule_set: RuleSet | None = None) -> VerificationReport:
-    """Enumerate every feature vector and check the tables (see the module docstring)."""
-    rule_set = rule_set or default_rule_set()
-    table = DecisionTable(rule_set)
-    space = list(itertools.product(*FEATURES.values()))
-    results: dict[tuple[str, ...], Decision] = {}
-    untotal: list[str] = []
-    conflicts: list[str] = []
-    red_flag_misses: list[str] = []
-    decided: Counter[str] = Counter()
-    co_matching: set[tuple[str, str]] = set()
+Results = dict[tuple[str, ...], Decision]
+"""Every feature vector, in enumeration order, with the decision the tables give it."""
+
+
+def _is_decided(decision: Decision) -> bool:
+    """True if the vector got both a deciding pathway row and an urgency row."""
+    return bool(decision.deciding and decision.urgency_rules)
+
+
+def _check_total(results: Results) -> Check:
+    undecided = [_show(vector) for vector, decision in results.items() if not _is_decided(decision)]
+    return _check(
+        "total: every vector gets a pathway and an urgency",
+        undecided,
+        f"all {len(results):,} vectors decided",
+    )
+
+
+def _check_no_conflict(rule_set: RuleSet, results: Results) -> Check:
+    """Rows of equal priority that match the same vector must give the same pathway."""
     rows_by_id = {row.id: row for row in rule_set.pathway}
-    for vector in space:
-        decision = table.decide_uncached(vector)
-        results[vector] = decision
-        if not decision.deciding or not decision.urgency_rules:
-            untotal.append(_show(vector))
-            continue
+    co_matching: set[tuple[str, str]] = set()
+    for decision in filter(_is_decided, results.values()):
         rows = [rows_by_id[rule_id] for rule_id in decision.deciding + decision.superseded]
         for first, second in itertools.combinations(rows, 2):
             if first.priority == second.priority and first.pathway != second.pathway:
                 co_matching.add((first.id, second.id))
-                conflicts.append(f"{first.id} vs {second.id} at {_show(vector)}")
+    return _check(
+        "no conflict between rows of equal priority",
+        [f"{a} vs {b}" for a, b in sorted(co_matching)],
+        "no two equal-priority rows disagree on any vector",
+    )
+
+
+def _rule_ids(rule_set: RuleSet) -> list[str]:
+    return [row.id for row in rule_set.pathway] + [row.id for row in rule_set.urgency]
+
+
+def _decided_by(rule_set: RuleSet, results: Results) -> dict[str, int]:
+    """Pathway and urgency row id -> number of vectors it decides (the most urgent row decides)."""
+    decided: Counter[str] = Counter()
+    for decision in filter(_is_decided, results.values()):
         decided.update(decision.deciding)
         decided[decision.urgency_rules[0]] += 1
-        if vector[0] == "yes" and (decision.pathway, decision.urgency) != (
-            "emergency_referral",
-            "emergency",
-        ):
-            red_flag_misses.append(f"{_show(vector)} -> {decision.pathway}/{decision.urgency}")
+    return {rule_id: decided[rule_id] for rule_id in _rule_ids(rule_set)}
 
+
+def _check_reachable(decided_by: dict[str, int]) -> Check:
+    return _check(
+        "no unreachable rule",
+        [f"{rule_id} never decides" for rule_id, count in decided_by.items() if count == 0],
+        f"all {len(decided_by)} pathway and urgency rows decide some vector",
+    )
+
+
+def _check_red_flag(results: Results) -> Check:
+    red_flag = FEATURE_NAMES.index("red_flag")
+    red_flag_vectors = [vector for vector in results if vector[red_flag] == "yes"]
+    misses = [
+        f"{_show(vector)} -> {decision.pathway}/{decision.urgency}"
+        for vector in red_flag_vectors
+        if _is_decided(decision := results[vector])
+        and (decision.pathway, decision.urgency) != ("emergency_referral", "emergency")
+    ]
+    return _check(
+        "red flag always gives emergency referral",
+        misses,
+        f"{len(red_flag_vectors):,} red-flag vectors all emergency",
+    )
+
+
+def _check_monotone(results: Results) -> Check:
+    """Worsening any single feature one step (FEATURE_ORDER) never lowers the urgency."""
     rank = {urgency: len(URGENCIES) - i for i, urgency in enumerate(URGENCIES)}
-    monotone: list[str] = []
-    violations = 0
+    violations: list[str] = []
     pairs_checked = 0
     for vector, decision in results.items():
         for feature, pairs in FEATURE_ORDER.items():
@@ -123,66 +168,55 @@ def verify_rule_set(rule_set: RuleSet | None = None) -> VerificationReport:
                 if vector[index] != better:
                     continue
                 pairs_checked += 1
-                worse_vector = (*vector[:index], worse, *vector[index + 1 :])
-                other = results[worse_vector]
+                other = results[(*vector[:index], worse, *vector[index + 1 :])]
                 if rank[other.urgency] < rank[decision.urgency]:
-                    violations += 1
-                    monotone.append(
+                    violations.append(
                         f"{feature} {better}->{worse} at {_show(vector)}: "
                         f"{decision.pathway}/{decision.urgency} -> {other.pathway}/{other.urgency}"
                     )
+    return _check(
+        "worsening a feature never lowers urgency",
+        violations,
+        f"{pairs_checked:,} single-step worsenings checked",
+    )
 
-    all_ids = [row.id for row in rule_set.pathway] + [row.id for row in rule_set.urgency]
-    unreachable = [rule_id for rule_id in all_ids if decided[rule_id] == 0]
 
-    schedule_gaps: list[str] = []
-    seen: set[tuple[tuple[str, ...], str]] = {
-        (decision.deciding, decision.urgency) for decision in results.values()
-    }
-    for deciding, urgency in sorted(seen):
+def _check_follow_up(results: Results) -> Check:
+    """Every distinct (deciding rules, urgency) outcome has a follow-up schedule."""
+    outcomes = {(decision.deciding, decision.urgency) for decision in results.values()}
+    gaps: list[str] = []
+    for deciding, urgency in sorted(outcomes):
         try:
             follow_up_schedule(dt.date(2026, 1, 1), deciding, urgency)
         except LookupError as error:
-            schedule_gaps.append(f"{'+'.join(deciding)} ({urgency}): {error}")
+            gaps.append(f"{'+'.join(deciding)} ({urgency}): {error}")
+    return _check(
+        "every decision has a follow-up schedule",
+        gaps,
+        f"{len(outcomes)} distinct (rules, urgency) outcomes scheduled",
+    )
 
-    checks = [
-        _check(
-            "total: every vector gets a pathway and an urgency",
-            untotal,
-            f"all {len(space):,} vectors decided",
-        ),
-        _check(
-            "no conflict between rows of equal priority",
-            [f"{a} vs {b}" for a, b in sorted(co_matching)] or conflicts,
-            "no two equal-priority rows disagree on any vector",
-        ),
-        _check(
-            "no unreachable rule",
-            [f"{rule_id} never decides" for rule_id in unreachable],
-            f"all {len(all_ids)} pathway and urgency rows decide some vector",
-        ),
-        _check(
-            "red flag always gives emergency referral",
-            red_flag_misses,
-            f"{sum(1 for v in space if v[0] == 'yes'):,} red-flag vectors all emergency",
-        ),
-        _check(
-            "worsening a feature never lowers urgency",
-            monotone,
-            f"{pairs_checked:,} single-step worsenings checked",
-            total=violations,
-        ),
-        _check(
-            "every decision has a follow-up schedule",
-            schedule_gaps,
-            f"{len(seen)} distinct (rules, urgency) outcomes scheduled",
-        ),
-    ]
+
+def verify_rule_set(rule_set: RuleSet | None = None) -> VerificationReport:
+    """Enumerate every feature vector and check the tables (see the module docstring)."""
+    rule_set = rule_set or default_rule_set()
+    table = DecisionTable(rule_set)
+    results: Results = {
+        vector: table.decide_uncached(vector) for vector in itertools.product(*FEATURES.values())
+    }
+    decided_by = _decided_by(rule_set, results)
     return VerificationReport(
         rule_set_id=rule_set.id,
         rule_set_version=rule_set.version,
         rule_set_sha256=rule_set.sha256,
-        vectors=len(space),
-        checks=checks,
-        decided_by={rule_id: decided[rule_id] for rule_id in all_ids},
+        vectors=len(results),
+        checks=[
+            _check_total(results),
+            _check_no_conflict(rule_set, results),
+            _check_reachable(decided_by),
+            _check_red_flag(results),
+            _check_monotone(results),
+            _check_follow_up(results),
+        ],
+        decided_by=decided_by,
     )
