@@ -1,17 +1,19 @@
 """Assess a findings file (JSON) with the rule engine and show the basis.
 
-A thin page until the consult form lands: it reads a case, calls ``myelo_cds``, renders.
+A thin page: it reads a case, keeps every valid value (``salvage``; a value left out is listed,
+never a reason to show nothing), calls ``myelo_cds`` and renders with the consult's panels.
 """
 
 import json
 
 import streamlit as st
-from pydantic import ValidationError
 
-from myelo_cds import Findings, assess
+from myelo_cds import assess
+from myelo_cds.errors import InputError
 from myelo_cds.exports.consult_note import consult_summary
-from myelo_cds.findings import describe_validation_error, example_cases
+from myelo_cds.findings import example_cases, salvage
 from myelo_cds.ui.current_user import require
+from myelo_cds.ui.panels import render_banner, render_field_problems, render_headline, render_open_questions
 from myelo_cds.ui.text import plain
 
 require("consult")
@@ -27,25 +29,21 @@ if not text.strip():
     st.info("Choose an example or paste findings JSON.")
     st.stop()
 try:
-    findings = Findings.model_validate(json.loads(text))
+    data = json.loads(text)
 except json.JSONDecodeError as error:
     st.error(f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.")
     st.stop()
-except ValidationError as error:
-    st.error(
-        "Some fields are not valid; nothing was assessed:\n\n"
-        + "\n".join(f"- {plain(line)}" for line in describe_validation_error(error))
-    )
+try:
+    findings, problems = salvage(data)
+except InputError as error:
+    st.error(f"Nothing could be assessed: {plain(str(error))}")
     st.stop()
 
 rec = assess(findings)
-icon = {
-    "emergency": ":material/emergency:",
-    "expedited": ":material/schedule:",
-    "routine": ":material/event:",
-}
-show = {"emergency": st.error, "expedited": st.warning, "routine": st.success}[rec.urgency]
-show(f"**{rec.urgency.upper()}** - {rec.headline}", icon=icon[rec.urgency])
+render_banner(rec)
+render_field_problems(problems)
+render_headline(rec)
+render_open_questions(rec)
 st.subheader("Basis")
 st.dataframe(
     [

@@ -6,10 +6,17 @@ import streamlit as st
 from pydantic import ValidationError
 
 from myelo_cds import Findings, assess
-from myelo_cds.findings import describe_validation_error, example_cases
+from myelo_cds.errors import InputError
+from myelo_cds.findings import describe_validation_error, example_cases, salvage
 from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
 from myelo_cds.ui.current_user import require
-from myelo_cds.ui.panels import render_banner, render_downloads, render_errors, render_recommendation
+from myelo_cds.ui.panels import (
+    render_banner,
+    render_downloads,
+    render_errors,
+    render_field_problems,
+    render_recommendation,
+)
 from myelo_cds.ui.records import (
     alerts_for,
     forget_draft,
@@ -25,7 +32,7 @@ restore_draft()
 with st.expander("Start from an example or a saved case file"):
     left, right = st.columns(2)
     example = left.selectbox("Example case", list(example_cases()), index=None, placeholder="choose")
-    if left.button("Load example", disabled=example is None):
+    if left.button("Load example", disabled=example is None) and example is not None:
         load_draft(json.loads(example_cases()[example]))
         st.rerun()
     upload = right.file_uploader("Case file (JSON)", type=["json"], max_upload_size=1)
@@ -45,30 +52,43 @@ with st.expander("Start from an example or a saved case file"):
 
 @st.fragment
 def consult() -> None:
-    """Form and recommendation: a change to a finding reruns only this part of the page."""
+    """Form and recommendation: a change to a finding reruns only this part of the page.
+
+    The engine runs on every valid value entered (``salvage``): a value left out is listed
+    beside the red-flag banner, never instead of it.
+    """
     banner = st.container()
     form_column, result_column = st.columns([3, 2], gap="large")
     with form_column:
         values = render_form()
-    keep_draft(findings_data(values))
+    data = findings_data(values)
+    keep_draft(data)
     with result_column:
         st.subheader("Recommendation")
         try:
-            findings = Findings.model_validate(findings_data(values))
-        except ValidationError as error:
-            render_errors(describe_validation_error(error))
+            findings, problems = salvage(data)
+        except InputError as error:  # nothing valid to build findings from
+            render_errors([str(error)])
             return
         recommendation = assess(findings)
-        alerts = alerts_for(findings, findings.case_id)
-        render_alerts(alerts)
+        with banner:
+            render_banner(recommendation)
+            render_field_problems(problems)
+        render_alerts(alerts_for(findings, findings.case_id))
         render_recommendation(recommendation)
+        if problems:
+            st.caption(
+                "Correct the entries listed at the top to export the documents or save the assessment."
+            )
+            return
         clinician = st.text_input(
             "Clinician id for the note (initials or staff number)", key="clinician_id", max_chars=64
         )
         render_downloads(recommendation, findings, clinician or None)
+        if recommendation.incomplete:
+            st.caption("An incomplete assessment is not saved to the record: enter what it needs first.")
+            return
         render_save(findings, recommendation, user)
-    with banner:
-        render_banner(recommendation)
 
 
 consult()

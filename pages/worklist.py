@@ -1,4 +1,5 @@
-"""Clinic worklist: patients due, overdue and recently deteriorated, from the stored schedules."""
+"""Clinic worklist: patients due, overdue and recently deteriorated, from the stored schedules;
+the most pressing first (see ``worklist_table``: due now, then by urgency tier)."""
 
 import datetime as dt
 

@@ -48,7 +48,7 @@ def test_value_out_of_range_is_dropped_and_named_with_its_allowed_range() -> Non
     assert problem.value == "7"
     assert problem.problem == "outside the range this field allows"
     assert problem.allowed == "0-5, whole numbers"
-    assert problem.message.startswith("Nurick grade (0-5): 7 - outside the range")
+    assert problem.message.startswith("Nurick grade (0-5) [nurick]: 7 - outside the range")
     assert findings.nurick is None
     assert findings.symptoms.fever is True
 

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 #: The marker drawn beside a boxed section: a shape as well as a word, never colour alone.
-Box = Literal["emergency", "expedited", "routine", "warning"]
+Box = Literal["emergency", "urgent", "expedited", "routine", "warning"]
 
 
 @dataclass(frozen=True)

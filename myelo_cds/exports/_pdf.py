@@ -38,12 +38,14 @@ _TABLE_UNIT = 9.0  # millimetres per unit of Table.widths; wide tables shrink to
 _BOX_INK: dict[Box, tuple[int, int, int]] = {
     "emergency": (165, 20, 20),
     "warning": (165, 20, 20),
+    "urgent": (190, 80, 0),  # orange, not red: red is kept for emergencies
     "expedited": (150, 85, 0),
     "routine": (25, 75, 135),
 }
 _BOX_TINT: dict[Box, tuple[int, int, int]] = {
     "emergency": (252, 236, 236),
     "warning": (252, 236, 236),
+    "urgent": (255, 236, 214),
     "expedited": (255, 244, 224),
     "routine": (233, 240, 250),
 }
@@ -304,7 +306,7 @@ def _heading(pdf: FPDF, section: Section, size: float) -> None:
 
 
 def _icon(pdf: FPDF, box: Box, x: float, y: float) -> None:
-    """A shape per marker, readable in black and white: triangle, clock or calendar."""
+    """A shape per marker, readable in black and white: triangle, diamond, clock or calendar."""
     ink = _BOX_INK[box]
     pdf.set_draw_color(*ink)
     pdf.set_fill_color(*ink)
@@ -315,6 +317,12 @@ def _icon(pdf: FPDF, box: Box, x: float, y: float) -> None:
         pdf.set_font(_FAMILY, "B", 12)
         pdf.set_xy(x, y + 2.6)
         pdf.cell(10, 6.5, "!", align="C")
+    elif box == "urgent":
+        pdf.polygon([(x + 5, y), (x + 10.5, y + 5.25), (x + 5, y + 10.5), (x - 0.5, y + 5.25)], style="DF")
+        pdf.set_text_color(255, 255, 255)
+        pdf.set_font(_FAMILY, "B", 11)
+        pdf.set_xy(x, y + 2)
+        pdf.cell(10, 6.5, "!!", align="C")
     elif box == "expedited":
         pdf.circle(x + 5, y + 5, 5, style="DF")  # fpdf2 2.8: x, y is the centre
         pdf.set_draw_color(255, 255, 255)

@@ -8,9 +8,13 @@ import uuid
 
 from myelo_cds.followup import FollowUpPlan, Visit
 
-__all__ = ["PRODID", "schedule_ics", "visit_uid"]
+__all__ = ["PRIORITY", "PRODID", "schedule_ics", "visit_uid"]
 
 PRODID = "-//myelo-cds//DCM follow-up schedule//EN"
+
+#: RFC 5545 PRIORITY per urgency tier (1 highest; 1-4 high, 5 medium, 6-9 low), so a calendar
+#: can sort an urgent review (within days) above an expedited one (within weeks).
+PRIORITY = {"emergency": 1, "urgent": 2, "expedited": 5, "routine": 9}
 
 
 def visit_uid(case_id: str | None, schedule_id: str, number: int) -> str:
@@ -35,10 +39,11 @@ def visit_uid(case_id: str | None, schedule_id: str, number: int) -> str:
     return f"{hashlib.sha256(key).hexdigest()[:32]}@myelo-cds"
 
 
-def _description(plan: FollowUpPlan, visit: Visit, case_id: str | None) -> str:
+def _description(plan: FollowUpPlan, visit: Visit, case_id: str | None, urgency: str | None) -> str:
     lines = [
         f"{plan.title}: visit {visit.number} of {len(plan.visits)}",
         visit.label,
+        *([f"Urgency of the assessment: {urgency.upper()}"] if urgency else []),
         f"Window: {visit.window_start.isoformat()} to {visit.window_end.isoformat()}",
         f"MRI due: {'yes' if visit.mri_due else 'no'} (protocol: {plan.mri})",
         "Measures:",
@@ -53,7 +58,9 @@ def _description(plan: FollowUpPlan, visit: Visit, case_id: str | None) -> str:
     return "\n".join(lines)
 
 
-def schedule_ics(plan: FollowUpPlan, case_id: str | None, *, now: dt.datetime | None = None) -> bytes:
+def schedule_ics(
+    plan: FollowUpPlan, case_id: str | None, *, now: dt.datetime | None = None, urgency: str | None = None
+) -> bytes:
     """The follow-up plan as an iCalendar file.
 
     One all-day event per visit on its due date, its window, measures and whether an MRI is due
@@ -64,6 +71,8 @@ def schedule_ics(plan: FollowUpPlan, case_id: str | None, *, now: dt.datetime | 
         plan: the follow-up plan of a recommendation (``rec.follow_up``).
         case_id: the pseudonymous case id, if any (it keys the event UIDs, see :func:`visit_uid`).
         now: the time stamp of the events (default: the current UTC time).
+        urgency: the recommendation's urgency, if known: written in words in each description
+            and as the events' PRIORITY (see :data:`PRIORITY`).
 
     Returns:
         The ``.ics`` file as bytes (UTF-8, CRLF line ends as RFC 5545 requires).
@@ -85,7 +94,9 @@ def schedule_ics(plan: FollowUpPlan, case_id: str | None, *, now: dt.datetime | 
         event.add("dtstart", visit.due)
         event.add("dtend", visit.due + dt.timedelta(days=1))
         event.add("summary", f"DCM follow-up {visit.number}/{len(plan.visits)}: {visit.label}{mri}")
-        event.add("description", _description(plan, visit, case_id))
+        event.add("description", _description(plan, visit, case_id, urgency))
+        if urgency is not None and urgency in PRIORITY:
+            event.add("priority", PRIORITY[urgency])
         event.add("transp", "TRANSPARENT")
         event.add("categories", ["myelo-cds", "follow-up"])
         alarm = Alarm()

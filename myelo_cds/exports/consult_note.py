@@ -12,21 +12,47 @@ import re
 from myelo_cds.errors import InputError
 from myelo_cds.exports._document import Block, Entry, Paragraph, Section, Table, render_plain
 from myelo_cds.exports._entered import entered_findings
-from myelo_cds.findings import Findings
+from myelo_cds.findings import Findings, field_spec
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import FiredRule, Recommendation
 from myelo_cds.scales import mjoa_max_total, mjoa_scale
 
-__all__ = ["URGENCY_WORDS", "consult_note_pdf", "consult_note_text", "consult_summary", "note_sections"]
+__all__ = [
+    "URGENCY_MARK",
+    "URGENCY_WORDS",
+    "caveat_lines",
+    "confirm_lines",
+    "consult_note_pdf",
+    "consult_note_text",
+    "consult_summary",
+    "incomplete_line",
+    "note_sections",
+]
 
-_URGENCY_MARK = {"emergency": "!!! EMERGENCY", "expedited": "! EXPEDITED", "routine": "ROUTINE"}
+#: The urgency as a short mark, most urgent with the most "!" (words, never colour alone).
+URGENCY_MARK = {
+    "emergency": "!!! EMERGENCY",
+    "urgent": "!! URGENT",
+    "expedited": "! EXPEDITED",
+    "routine": "ROUTINE",
+}
 
 #: Urgency in words; printed beside a marker shape, never conveyed by colour alone. The
-#: expedited target ("within weeks") is a design default (clinical reference s7.3).
+#: urgent ("within days") and expedited ("within weeks") targets are design defaults (clinical
+#: reference s7.3; the tiers as the rule set defines them).
 URGENCY_WORDS = {
     "emergency": "EMERGENCY - act today: same-day specialist assessment",
+    "urgent": "URGENT - specialist assessment within days, not weeks",
     "expedited": "EXPEDITED - specialist assessment within weeks, not months",
     "routine": "ROUTINE - planned specialist review and follow-up",
+}
+
+#: What a red-flag question still open means while the known findings make it plausible.
+_NOT_EXCLUDED = {
+    "emergency": "Emergency not excluded",
+    "urgent": "Urgent review not excluded",
+    "expedited": "Expedited review not excluded",
+    "routine": "Not yet asked",
 }
 
 # Any printable text up to 64 characters (names such as O'Neil or Müller are fine); control
@@ -41,8 +67,12 @@ def consult_summary(rec: Recommendation) -> str:
     add(f"myelo-cds assessment {rec.case_id or '(no case id)'} on {rec.assessment_date}")
     add(f"Rule set {rec.rule_set.id} {rec.rule_set.version}, sha256 {rec.rule_set.sha256}")
     add("")
-    add(f"RECOMMENDATION: {PATHWAY_LABELS[rec.pathway]} [{_URGENCY_MARK[rec.urgency]}]")
+    add(f"RECOMMENDATION: {PATHWAY_LABELS[rec.pathway]} [{URGENCY_MARK[rec.urgency]}]")
     add(f"  {rec.headline}")
+    caveats = caveat_lines(rec)
+    if caveats:
+        add("")
+        out.extend(f"  {line}" for line in caveats)
     add("")
     add("Clinical picture:")
     for key, value in rec.clinical_picture.items():
@@ -114,6 +144,60 @@ def consult_summary(rec: Recommendation) -> str:
     return "\n".join(out)
 
 
+def _rank(urgency: str) -> int:
+    return list(URGENCY_WORDS).index(urgency)
+
+
+def confirm_lines(rec: Recommendation) -> list[str]:
+    """The red-flag questions still open, most dangerous first, each as one line to act on.
+
+    A question whose blank raised the urgency (the known findings make its red flag plausible)
+    reads "Emergency not excluded: ask ..."; one that only prompts reads "Not yet asked: ...".
+    """
+    ordered = sorted(rec.to_confirm, key=lambda item: (_rank(item.urgency_if_positive), not item.escalated))
+    lines = []
+    for item in ordered:
+        fields = f" [{', '.join(item.fields)}]" if item.fields else ""
+        if item.escalated:
+            lines.append(f"{_NOT_EXCLUDED[item.urgency_if_positive]}: ask {item.input}{fields}")
+        else:
+            lines.append(f"Not yet asked: {item.input} (a yes means {item.urgency_if_positive}){fields}")
+    return lines
+
+
+def incomplete_line(rec: Recommendation) -> str | None:
+    """``Incomplete - enter ... to get a pathway`` when inputs a pathway needs are missing."""
+    if not rec.incomplete:
+        return None
+    return f"Incomplete - enter {', '.join(_field_words(path) for path in rec.incomplete)} to get a pathway"
+
+
+def _field_words(path: str) -> str:
+    try:
+        label = field_spec(path).label
+    except KeyError:
+        return path
+    if len(label) > 1 and label[1].islower():
+        label = label[0].lower() + label[1:]
+    return f"{label} ({path})"
+
+
+def caveat_lines(rec: Recommendation) -> list[str]:
+    """What makes the answer less certain, in reading order: incomplete, provisional with the
+    questions to ask, then the consistency warnings. Empty for a complete, settled answer."""
+    lines = []
+    incomplete = incomplete_line(rec)
+    if incomplete:
+        lines.append(incomplete)
+    if rec.provisional:
+        lines.append("PROVISIONAL - the answer changes once these are answered:")
+    elif rec.to_confirm:
+        lines.append("Red-flag questions not yet answered:")
+    lines += [f"  - {line}" for line in confirm_lines(rec)]
+    lines += [f"Check: {warning.message} [{', '.join(warning.fields)}]" for warning in rec.warnings]
+    return lines
+
+
 def _inputs(rule: FiredRule) -> str:
     return ", ".join(f"{key}={value}" for key, value in rule.inputs.items())
 
@@ -128,9 +212,16 @@ def _source(rule: FiredRule) -> str:
 def _recommendation(rec: Recommendation) -> Section:
     deciding = [rule for rule in rec.rules_fired if rule.kind in ("red_flag", "pathway")]
     blocks: list[Block] = [
-        Paragraph(f"{PATHWAY_LABELS[rec.pathway]} [{_URGENCY_MARK[rec.urgency]}]", strong=True),
+        Paragraph(f"{PATHWAY_LABELS[rec.pathway]} [{URGENCY_MARK[rec.urgency]}]", strong=True),
         Paragraph(f"Urgency: {URGENCY_WORDS[rec.urgency]}", strong=True),
     ]
+    incomplete = incomplete_line(rec)
+    if incomplete:
+        blocks.append(Paragraph(incomplete, strong=True))
+    if rec.provisional:
+        blocks.append(
+            Paragraph("PROVISIONAL - the answer changes once the questions below are answered", strong=True)
+        )
     blocks.extend(
         Entry(
             f"{rule.id} v{rule.version}: {rule.title}. {rule.action}", details=(f"source: {_source(rule)}",)
@@ -138,6 +229,27 @@ def _recommendation(rec: Recommendation) -> Section:
         for rule in deciding
     )
     return Section("Recommendation", tuple(blocks), box=rec.urgency)
+
+
+def _open_questions(rec: Recommendation) -> list[Section]:
+    """The red-flag questions still open and the entries that do not fit together."""
+    sections = []
+    if rec.to_confirm:
+        title = (
+            "To confirm (most dangerous first)" if rec.provisional else "Red-flag questions not yet answered"
+        )
+        sections.append(Section(title, tuple(Entry(line) for line in confirm_lines(rec))))
+    if rec.warnings:
+        sections.append(
+            Section(
+                "Entries that do not fit together (check)",
+                tuple(
+                    Entry(warning.message, details=(f"{warning.code}; fields: {', '.join(warning.fields)}",))
+                    for warning in rec.warnings
+                ),
+            )
+        )
+    return sections
 
 
 def _scores(rec: Recommendation) -> Section:
@@ -343,6 +455,7 @@ def _sections(rec: Recommendation, findings: Findings, clinician: str | None) ->
     )
     return [
         _recommendation(rec),
+        *_open_questions(rec),
         picture,
         _scores(rec),
         _basis(rec),

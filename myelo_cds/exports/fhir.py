@@ -10,6 +10,8 @@ The Bundle (type ``collection``) holds, all referring to each other by ``urn:uui
   the key findings the decision read (the 11 decision-table features);
 * GuidanceResponse: the pathway and urgency, every rule that fired with its inputs and source;
 * CarePlan: the dated follow-up visits with their windows;
+* ServiceRequest: the pathway as a proposed referral, its ``priority`` from the urgency
+  (:data:`REQUEST_PRIORITY`);
 * Provenance: the rule-set and follow-up protocol versions and SHA-256 hashes.
 
 Ids are UUIDs derived from the case id and date, so the same assessment exports the same
@@ -32,6 +34,7 @@ from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.provenance import Provenance
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from myelo_cds import __version__
 from myelo_cds._paths import data_dir
@@ -42,6 +45,7 @@ from myelo_cds.scales import mjoa_scale
 __all__ = [
     "FINDING_SYSTEM",
     "QUESTIONNAIRE_URL",
+    "REQUEST_PRIORITY",
     "assessment_bundle",
     "bundle_json",
     "findings_from_bundle",
@@ -60,6 +64,10 @@ _MJOA_ITEMS = ("ue_motor", "le_motor", "ue_sensation", "sphincter")
 # Not findings observations: the case id is the Patient identifier, the date the effective time.
 _NOT_OBSERVED = {"schema_version", "case_id", "assessment_date"}
 _GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
+#: FHIR RequestPriority (routine < urgent < asap < stat) per urgency tier, one step each, so the
+#: four tiers stay four: an emergency is ``stat`` (now), an urgent answer (seen within days)
+#: ``asap``, an expedited one (within weeks) ``urgent`` and a routine one ``routine``.
+REQUEST_PRIORITY = {"emergency": "stat", "urgent": "asap", "expedited": "urgent", "routine": "routine"}
 
 
 def _answer_system(item: str) -> str:
@@ -163,6 +171,29 @@ def _observation(subject: str, on: dt.date, code: dict[str, Any], value: dict[st
     )
 
 
+def _referral(
+    findings: Findings, rec: Recommendation, on: dt.date, patient: str
+) -> tuple[str, ServiceRequest]:
+    """The pathway as a proposed request (decision support proposes, the clinician orders)."""
+    notes = [f"Urgency {rec.urgency}: {rec.headline}"]
+    if rec.provisional:
+        notes.append("Provisional: the answer changes once the open questions are answered.")
+    notes += [f"To confirm ({item.urgency_if_positive} if positive): {item.input}" for item in rec.to_confirm]
+    notes += [f"Incomplete: enter {path}" for path in rec.incomplete]
+    notes += [f"Check: {warning.message}" for warning in rec.warnings]
+    request = {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "proposal",
+        "priority": REQUEST_PRIORITY[rec.urgency],
+        "code": _coding("urn:myelo-cds:pathway", rec.pathway, rec.headline),
+        "subject": _ref(patient),
+        "authoredOn": on.isoformat(),
+        "note": [{"text": text} for text in notes],
+    }
+    return _id(findings, on, "referral"), ServiceRequest.model_validate(request)
+
+
 def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
     """The assessment as a validated FHIR R4B Bundle (see the module docstring)."""
     on = rec.assessment_date
@@ -262,6 +293,7 @@ def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
         "note": [{"text": text} for text in rec.follow_up.escalation],
     }
     resources.append((ids["careplan"], CarePlan.model_validate(care_plan)))
+    resources.append(_referral(findings, rec, on, ids["patient"]))
 
     rule_set = rec.rule_set
     guidance = {

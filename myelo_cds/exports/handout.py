@@ -19,6 +19,7 @@ from myelo_cds.exports._document import Block, Entry, Paragraph, Section, render
 from myelo_cds.followup import FollowUpPlan, Visit, load_protocol
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
+from myelo_cds.rules.ruleset import URGENCIES
 
 __all__ = ["handout_pdf", "handout_sections", "handout_text", "load_handout", "long_date"]
 
@@ -44,7 +45,8 @@ def load_handout() -> dict[str, Any]:
     """The handout content from ``data/handout/handout.toml`` (its SHA-256 under ``sha256``).
 
     Raises:
-        ValueError: if a pathway or follow-up schedule has no text, or a section has no source.
+        ValueError: if a pathway, urgency tier or follow-up schedule has no text, or a section
+            has no source.
     """
     raw = (data_dir() / "handout" / "handout.toml").read_bytes()
     content = tomllib.loads(raw.decode("utf-8"))
@@ -53,6 +55,9 @@ def load_handout() -> dict[str, Any]:
     missing = sorted(set(PATHWAY_LABELS) - set(plans))
     if missing or len(plans) != len(set(plans)):
         raise DataFileError(f"handout needs exactly one plan section per pathway; missing {missing}")
+    tiers = sorted(set(URGENCIES) - set(content["urgency"]))
+    if tiers:
+        raise DataFileError(f"handout has no plain words for the urgency tiers {tiers}")
     schedules = {schedule["id"] for schedule in load_protocol()["schedules"]}
     if schedules - set(content["schedules"]):
         raise DataFileError(

@@ -50,10 +50,11 @@ class FieldProblem(BaseModel):
 
     @property
     def message(self) -> str:
-        """One line: label, value, problem, allowed range, and that the rest was still used."""
+        """One line: label, input path, value, problem and allowed range."""
         given = f" {self.value}" if self.value else ""
         allowed = f" (allowed: {self.allowed})" if self.allowed else ""
-        return f"{self.label}:{given} - {self.problem}{allowed}. Left out; everything else is used."
+        where = f" [{self.field}]" if self.field != self.label else ""
+        return f"{self.label}{where}:{given} - {self.problem}{allowed}."
 
 
 def salvage(values: Mapping[str, Any]) -> tuple[Findings, tuple[FieldProblem, ...]]:
@@ -123,10 +124,17 @@ def _fill_missing(data: dict[str, Any], loc: Path, problems: list[FieldProblem])
         _put(data, loc, {})  # a whole section left out, e.g. no patient details yet
         return True
     section = _pop(data, parent)
-    if section is _ABSENT or parent == ("patient",):
-        if section is not _ABSENT:
-            _put(data, parent, section)
-        return False  # the patient section holds what every assessment needs: nothing to drop
+    if section is _ABSENT:
+        return False  # its section is already left out (another of its values was missing)
+    if parent == ("patient",):
+        _put(data, parent, section)
+        # the patient section holds what every assessment needs: nothing to drop, only to ask
+        problems.append(
+            FieldProblem(
+                field=".".join(loc), label=_label(loc), value="", problem="required: enter it", allowed=""
+            )
+        )
+        return False
     label = _label(parent)
     missing = _label(loc)
     problems.append(

@@ -64,11 +64,17 @@ def load_protocol() -> dict[str, Any]:
 def _due(start: dt.date, spec: dict[str, Any]) -> dt.date:
     if "months" in spec:
         return add_months(start, int(spec["months"]))
+    if "days" in spec:  # an urgent review is due within days, not weeks
+        return start + dt.timedelta(days=int(spec["days"]))
     return start + dt.timedelta(weeks=int(spec.get("weeks", 0)))
 
 
 def _choose(protocol: dict[str, Any], rule_ids: set[str], urgency: str, flags: set[str]) -> Any:
     """The schedule of the first selection row that applies (hit policy FIRST).
+
+    A row applies when one of its ``rules`` decided (a row without ``rules`` applies to every
+    rule: the urgent rows, which hold whatever the pathway), all its ``flags`` fired and its
+    ``urgency``, if given, is the recommendation's.
 
     Raises:
         LookupError: if no row applies (the protocol test proves every rule is covered).
@@ -76,7 +82,7 @@ def _choose(protocol: dict[str, Any], rule_ids: set[str], urgency: str, flags: s
     by_id = {schedule["id"]: schedule for schedule in protocol["schedules"]}
     for row in protocol["selection"]:
         if (
-            rule_ids & set(row["rules"])
+            ("rules" not in row or rule_ids & set(row["rules"]))
             and set(row.get("flags", ())) <= flags
             and row.get("urgency", urgency) == urgency
         ):
@@ -92,7 +98,8 @@ def follow_up_schedule(
     Args:
         start: the assessment date; visits are counted from it.
         rule_ids: the pathway rules that decided the recommendation.
-        urgency: the recommendation's urgency (expedited work-up is reviewed sooner).
+        urgency: the recommendation's urgency (an urgent answer is reviewed within days and an
+            expedited work-up sooner than a routine one).
         flags: ids of the flags that fired (e.g. ``FL-POSSIBLE-DETERIORATION``).
     """
     protocol = load_protocol()

@@ -6,7 +6,7 @@ FHIR export writes) and the mJOA QuestionnaireResponse. ``POST
 /cds-services/myelo-cds-patient-view`` reads the findings back from the prefetch (the same
 import as a FHIR bundle; the most recent assessment date wins), calls the engine and returns
 one card: summary (at most 140 characters), indicator (critical for emergency, warning for
-expedited, info for routine), detail with the rules that fired, their inputs and sources,
+urgent and expedited, info for routine), detail with the rules that fired, their inputs and sources,
 the source (rule-set version) and a link to open the consult.
 
 Missing prefetch: the specification lets a service fetch what it needs from the FHIR server
@@ -36,7 +36,11 @@ from myelo_cds.rules.result import Recommendation
 __all__ = ["SERVICE_ID", "card_for", "discovery", "routes", "service_response"]
 
 SERVICE_ID = "myelo-cds-patient-view"
-_INDICATOR = {"emergency": "critical", "expedited": "warning", "routine": "info"}
+# CDS Hooks has three indicators for our four tiers. "critical" stays for emergencies only (act
+# now; EHRs show it in red and may interrupt), so an urgent answer (seen within days) is
+# "warning" like an expedited one, and its summary says URGENT in words: an EHR never shows a
+# days-not-weeks answer as informational, nor an emergency-coloured card that is not one.
+_INDICATOR = {"emergency": "critical", "urgent": "warning", "expedited": "warning", "routine": "info"}
 _SUMMARY_MAX = 140
 
 
@@ -90,11 +94,23 @@ def _latest_assessment(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def card_for(rec: Recommendation, consult_url: str) -> dict[str, Any]:
     """One CDS Hooks card for a recommendation."""
     rule_set = rec.rule_set
-    summary = f"DCM: {PATHWAY_LABELS[rec.pathway]} ({rec.urgency})"
+    provisional = "PROVISIONAL " if rec.provisional or rec.incomplete else ""
+    summary = f"DCM: {PATHWAY_LABELS[rec.pathway]} ({provisional}{rec.urgency.upper()})"
     deciding = next((rule for rule in rec.rules_fired if rule.kind == "pathway"), None)
     if deciding is not None and len(summary) + len(deciding.title) + 3 <= _SUMMARY_MAX:
         summary += f" - {deciding.title}"
-    lines = [f"**{rec.headline}**", "", "Basis (rules fired):"]
+    lines = [f"**{rec.headline}**", ""]
+    if rec.incomplete:
+        lines += ["**Incomplete** - enter: " + ", ".join(rec.incomplete), ""]
+    if rec.to_confirm:
+        lines += [
+            "**Provisional - ask, most dangerous first:** "
+            + "; ".join(f"{item.input} ({item.urgency_if_positive} if positive)" for item in rec.to_confirm),
+            "",
+        ]
+    if rec.warnings:
+        lines += ["Check: " + "; ".join(warning.message for warning in rec.warnings), ""]
+    lines.append("Basis (rules fired):")
     for rule in rec.rules_fired:
         inputs = ", ".join(f"{name}={value}" for name, value in rule.inputs.items())
         lines.append(

@@ -4,8 +4,10 @@ Design choices (labelled as such on the pages): the pathway scores 1 when it is 
 answer or, for a disputed case, one of the accepted answers; the mJOA scores the share of the
 four items the resident scored exactly as the narrative describes them; the severity grade
 scores 1 when it is the band the rules use (the attributed total); a script-concordance item
-scores by aggregate scoring against its panel. The overall score is the mean of the parts the
-case has.
+scores by aggregate scoring against its panel; the urgency, when the resident is asked for it,
+scores by its distance from the rules' urgency on the four-tier order (emergency, urgent,
+expedited, routine): 1 when equal, one third less per tier away, and a tier too low is named as
+under-triage. The overall score is the mean of the parts the case has.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from myelo_cds.errors import InputError
 from myelo_cds.findings import MJOAItem
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess
 from myelo_cds.rules.result import Pathway, Recommendation
-from myelo_cds.rules.ruleset import default_rule_set
+from myelo_cds.rules.ruleset import URGENCIES, Urgency, default_rule_set
 from myelo_cds.scales import Band, mjoa_max_total, mjoa_scale
 from myelo_cds.teaching._case import SCT_SCALE, ScriptConcordanceItem, TeachingCase
 
-__all__ = ["BAND_LABELS", "QuizAnswer", "QuizResult", "score_answer", "sct_credit"]
+__all__ = ["BAND_LABELS", "QuizAnswer", "QuizResult", "score_answer", "sct_credit", "urgency_distance"]
 
 
 def _band_label(band: dict[str, object]) -> str:
@@ -48,6 +50,9 @@ class QuizAnswer(BaseModel):
     )
     severity: Band | None = Field(default=None, description="The severity grade the resident chose.")
     pathway: Pathway
+    urgency: Urgency | None = Field(
+        default=None, description="The urgency the resident chose (None: not asked)."
+    )
     sct: tuple[int | None, ...] = Field(default=(), description="One Likert answer (-2..2) per item.")
 
 
@@ -68,6 +73,11 @@ class QuizResult(BaseModel):
     severity_given: str | None
     severity_correct: bool | None
     sct_credits: tuple[float, ...]
+    urgency_given: str | None = None
+    urgency_expected: str | None = None
+    urgency_distance: int | None = None
+    """Tiers between the resident's urgency and the rules' (signed: negative is under-triage)."""
+    urgency_credit: float | None = None
     score: float
     differences: tuple[str, ...]
     """Where the answer differs from the case and why, one sentence each."""
@@ -81,6 +91,23 @@ def sct_credit(item: ScriptConcordanceItem, answer: int | None) -> float:
     if answer not in SCT_SCALE:
         raise InputError(f"script-concordance answer {answer} is outside -2..2")
     return item.panel[answer] / max(item.panel.values())
+
+
+def urgency_distance(given: str, expected: str) -> int:
+    """Tiers from ``expected`` to ``given`` on the urgency order: negative when ``given`` is
+    less urgent (under-triage), e.g. routine for urgent is -2."""
+    return URGENCIES.index(expected) - URGENCIES.index(given)
+
+
+def _urgency_part(given: str, expected: str) -> tuple[int, float, list[str]]:
+    distance = urgency_distance(given, expected)
+    credit = 1 - abs(distance) / (len(URGENCIES) - 1)
+    lines = []
+    if distance:
+        tiers = f"{abs(distance)} tier{'s' if abs(distance) > 1 else ''}"
+        kind = "under-triage: less urgent" if distance < 0 else "over-triage: more urgent"
+        lines.append(f"Urgency: you chose {given}; the rules give {expected} ({kind} by {tiers}).")
+    return distance, credit, lines
 
 
 def _item_labels() -> dict[str, tuple[str, list[str]]]:
@@ -174,6 +201,12 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
             )
         parts += [mjoa_credit, 1.0 if severity_correct else 0.0]
 
+    distance = urgency_credit = None
+    if answer.urgency is not None:
+        distance, urgency_credit, lines = _urgency_part(answer.urgency, rec.urgency)
+        differences += lines
+        parts.append(urgency_credit)
+
     credits = tuple(
         sct_credit(item, answer.sct[index] if index < len(answer.sct) else None)
         for index, item in enumerate(case.script_concordance)
@@ -194,6 +227,10 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
         severity_given=answer.severity,
         severity_correct=severity_correct,
         sct_credits=credits,
+        urgency_given=answer.urgency,
+        urgency_expected=rec.urgency,
+        urgency_distance=distance,
+        urgency_credit=urgency_credit,
         score=round(sum(parts) / len(parts), 4),
         differences=tuple(differences),
         recommendation=rec,

@@ -13,19 +13,33 @@ from myelo_cds.exports import (
     handout_pdf,
     schedule_ics,
 )
-from myelo_cds.findings import Findings
+from myelo_cds.exports.consult_note import URGENCY_WORDS, confirm_lines, incomplete_line
+from myelo_cds.findings import FieldProblem, Findings
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.ui.text import plain
 
-__all__ = ["URGENCY_ICON", "render_banner", "render_downloads", "render_errors", "render_recommendation"]
+__all__ = [
+    "URGENCY_ICON",
+    "render_banner",
+    "render_downloads",
+    "render_errors",
+    "render_field_problems",
+    "render_headline",
+    "render_open_questions",
+    "render_recommendation",
+]
 
+#: An icon per urgency tier, beside the tier in words (never colour alone).
 URGENCY_ICON = {
     "emergency": ":material/emergency:",
+    "urgent": ":material/alarm:",
     "expedited": ":material/schedule:",
     "routine": ":material/event_available:",
 }
-_URGENCY_TEXT = {"emergency": "EMERGENCY", "expedited": "EXPEDITED", "routine": "ROUTINE"}
+# Red only for emergencies: an urgent answer (within days) is amber like an expedited one and
+# tells them apart by its icon and its word.
+_ALERT = {"emergency": st.error, "urgent": st.warning, "expedited": st.warning, "routine": st.success}
 
 
 def render_banner(rec: Recommendation) -> None:
@@ -40,6 +54,20 @@ def render_banner(rec: Recommendation) -> None:
     )
 
 
+def render_field_problems(problems: tuple[FieldProblem, ...]) -> None:
+    """Values left out of the answer, beside it (never instead of it): what to correct.
+
+    In the red of the form's input errors, under the emergency banner so the banner stays first.
+    """
+    if not problems:
+        return
+    st.error(
+        "**Some entries were left out** - the answer uses everything else entered; correct these "
+        "to include them:\n\n" + "\n".join(f"- {plain(problem.message)}" for problem in problems),
+        icon=":material/edit_note:",
+    )
+
+
 def render_errors(lines: list[str]) -> None:
     st.error(
         "Some fields need attention; nothing entered has been lost:\n\n"
@@ -48,13 +76,48 @@ def render_errors(lines: list[str]) -> None:
     )
 
 
+def render_headline(rec: Recommendation) -> None:
+    """Pathway and urgency in words and icon; a neutral "Incomplete" state while the inputs a
+    pathway needs are missing (never a green routine answer), and a PROVISIONAL mark."""
+    incomplete = incomplete_line(rec)
+    mark = "PROVISIONAL - " if rec.provisional or incomplete else ""
+    answer = f"**{mark}{PATHWAY_LABELS[rec.pathway]}** - urgency **{URGENCY_WORDS[rec.urgency]}**"
+    if incomplete and rec.urgency in ("routine", "expedited"):
+        st.info(
+            f"**{incomplete}.**\n\nSo far, and provisional: {PATHWAY_LABELS[rec.pathway]} ({rec.urgency}).",
+            icon=":material/pending:",
+        )
+        return
+    if incomplete:
+        answer += f"\n\n**{incomplete}.**"
+    _ALERT[rec.urgency](f"{answer}\n\n{rec.headline}", icon=URGENCY_ICON[rec.urgency])
+
+
+def render_open_questions(rec: Recommendation) -> None:
+    """The red-flag questions still open, most dangerous first, and the consistency warnings."""
+    questions = confirm_lines(rec)
+    if rec.provisional:
+        st.markdown(
+            ":orange-badge[:material/pending: PROVISIONAL] **Ask these - the answer changes with them "
+            "(most dangerous first):**"
+        )
+    elif questions:
+        st.markdown("**Red-flag questions not yet answered** (most dangerous first):")
+    if questions:
+        st.markdown("\n".join(f"- {plain(line)}" for line in questions))
+    if rec.warnings:
+        st.warning(
+            "**Entries that do not fit together** - check them:\n\n"
+            + "\n".join(f"- {plain(warning.message)}" for warning in rec.warnings),
+            icon=":material/rule:",
+        )
+
+
 def render_recommendation(rec: Recommendation) -> None:
-    """Pathway and urgency, every rule with inputs and source, flags, differentials, what-ifs."""
-    show = {"emergency": st.error, "expedited": st.warning, "routine": st.success}[rec.urgency]
-    show(
-        f"**{PATHWAY_LABELS[rec.pathway]}** - urgency **{_URGENCY_TEXT[rec.urgency]}**\n\n{rec.headline}",
-        icon=URGENCY_ICON[rec.urgency],
-    )
+    """Pathway and urgency, what is still open, every rule with inputs and source, flags,
+    differentials, what-ifs."""
+    render_headline(rec)
+    render_open_questions(rec)
     st.caption(
         f"Rule set {rec.rule_set.id} {rec.rule_set.version} (sha256 {rec.rule_set.sha256[:12]}...). "
         "Decision support: the clinician decides."
@@ -117,12 +180,13 @@ def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str 
         clinician_id = None
         note_text = consult_note_text(rec, findings, None)
     st.markdown("**Documents**")
+    stem_id = findings.case_id
     documents: tuple[tuple[str, Callable[[], str | bytes], str, str, str], ...] = (
         ("Consult note (PDF)", lambda: consult_note_pdf(rec, findings, clinician_id), f"consult-{stem}.pdf",
          "application/pdf", ":material/picture_as_pdf:"),
         ("Patient handout (PDF)", lambda: handout_pdf(rec), f"handout-{stem}.pdf",
          "application/pdf", ":material/description:"),
-        ("Follow-up schedule (.ics)", lambda: schedule_ics(rec.follow_up, findings.case_id),
+        ("Follow-up schedule (.ics)", lambda: schedule_ics(rec.follow_up, stem_id, urgency=rec.urgency),
          f"follow-up-{stem}.ics", "text/calendar", ":material/calendar_month:"),
         ("Assessment (JSON)", lambda: assessment_json(findings), f"assessment-{stem}.json",
          "application/json", ":material/data_object:"),

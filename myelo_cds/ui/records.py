@@ -14,6 +14,7 @@ from myelo_cds.course import CourseAlert, course_alerts
 from myelo_cds.findings import Findings
 from myelo_cds.records import RecordError, Store, WorklistRow, database_url
 from myelo_cds.rules.result import Recommendation
+from myelo_cds.rules.ruleset import URGENCIES
 from myelo_cds.ui.consult_form import draft_values, load_draft
 
 __all__ = [
@@ -137,8 +138,23 @@ def forget_draft() -> None:
     st.session_state.pop("_draft_saved", None)
 
 
+_STATUSES = ("overdue", "due", "scheduled")
+
+
+def _pressing(row: WorklistRow) -> tuple[bool, int, int, dt.date, str]:
+    """Sort key: to see now before scheduled, then urgency tier, then overdue first, then date."""
+    tier = URGENCIES.index(row.last_urgency) if row.last_urgency in URGENCIES else len(URGENCIES)
+    return (row.status == "scheduled", tier, _STATUSES.index(row.status), row.due, row.patient_id)
+
+
 def worklist_table(rows: list[WorklistRow]) -> list[dict[str, object]]:
-    """The worklist as the page shows and exports it, one dict per patient."""
+    """The worklist as the page shows and exports it, one dict per patient, most pressing first.
+
+    Patients to see now (visit overdue or due) come before those only scheduled; among them the
+    more urgent last answer first (emergency, urgent, expedited, routine: the rule set's order),
+    then overdue before due, then the earlier due date: an urgent patient due this week is above
+    a routine one a week overdue. An urgency the rule set no longer has sorts last.
+    """
     return [
         {
             "status": row.status,
@@ -150,5 +166,5 @@ def worklist_table(rows: list[WorklistRow]) -> list[dict[str, object]]:
             "urgency": row.last_urgency,
             "course alert": (row.course_alert or "").replace("_", " "),
         }
-        for row in rows
+        for row in sorted(rows, key=_pressing)
     ]
