@@ -199,6 +199,14 @@ def test_the_deployment_serves_the_app_and_the_service_together(tmp_path: Path) 
         assert card["links"][0]["url"] == f"{base}/"
         assert urllib.request.urlopen(f"{base}/_stcore/health", timeout=10).read() == b"ok"
         assert b"<html" in urllib.request.urlopen(f"{base}/", timeout=10).read().lower()
+        # uvicorn runs the entry point's start-up hook too: the warm-up ends and readiness follows.
+        ready = wait_until_serving(
+            lambda: json.loads(urllib.request.urlopen(f"{base}/readyz", timeout=10).read()),
+            process,
+            log,
+            timeout=90,
+        )
+        assert ready == {"status": "ready", "database": "sqlite"}
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -1,9 +1,11 @@
-"""Readiness: may this server replica take clinicians? Yes only when its database answers.
+"""Readiness: may this server replica take clinicians? Yes only when warm and its database answers.
 
 Liveness stays Streamlit's own ``/_stcore/health`` (the process serves HTTP). Readiness,
-``GET /readyz``, also checks the record database within a time limit, so a load balancer, a
-container orchestrator or a deployment script sends no one to a replica that could not save.
-The answer names no URL, host or password, only the kind of failure.
+``GET /readyz``, waits for the start-up warm-up (:mod:`myelo_cds.service.warmup`: the engine,
+the rule set and the modules the pages import) and then checks the record database within a
+time limit, so a load balancer, a container orchestrator or a deployment script sends no one
+to a replica whose first page would be cold or that could not save. The answer names no URL,
+host or password, only the kind of failure.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from myelo_cds.records import RecordError, Store, database_url
+from myelo_cds.service import warmup
 
 __all__ = ["READINESS_PATH", "READINESS_TIMEOUT_SECONDS", "routes"]
 
@@ -37,7 +40,12 @@ def _not_ready(reason: str) -> JSONResponse:
 
 
 async def readiness(_request: Request) -> JSONResponse:
-    """200 ``{"status": "ready"}`` when the database answers and is migrated, else 503 with why."""
+    """200 ``{"status": "ready"}`` when warmed up and the database answers and is migrated,
+    else 503 with why (``warming up``, ``warm-up failed (...)``, the database's failure)."""
+    if not warmup.STATE.done:
+        return _not_ready("warming up")
+    if warmup.STATE.error is not None:
+        return _not_ready(f"warm-up failed ({warmup.STATE.error})")
     store = _store(database_url())
     try:
         await asyncio.wait_for(run_in_threadpool(store.check_ready), READINESS_TIMEOUT_SECONDS)

@@ -59,6 +59,11 @@ def _healthy(url: str) -> bool | None:
     return True if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok" else None
 
 
+def _ready(url: str) -> bool | None:
+    """``/readyz`` answers 200 (warmed up, database reachable); 503 (an ``OSError``) means not yet."""
+    return True if urllib.request.urlopen(f"{url}/readyz", timeout=10).status == 200 else None
+
+
 @contextlib.contextmanager
 def live_server(
     log: Path,
@@ -70,14 +75,18 @@ def live_server(
     port: int | None = None,
     options: list[str] | None = None,
     cwd: Path = ROOT,
+    wait_ready: bool | None = None,
 ) -> Iterator[LiveServer]:
-    """Start ``streamlit run SCRIPT`` on loopback with its own records; yield it once healthy.
+    """Start ``streamlit run SCRIPT`` on loopback with its own records; yield it once healthy
+    (and, for ``asgi.py`` or with ``wait_ready``, once ``/readyz`` says it is warm and ready).
 
     The records are the SQLite file ``db_path`` or the database at ``database_url``; ``env``
     adds environment variables (``MYELO_CDS_AUTH``); ``options`` are extra command-line options
     (``--secrets.files``); ``cwd`` is where the script is found. The server is stopped by its
     process id on exit; its output goes to ``log``.
     """
+    if wait_ready is None:
+        wait_ready = script == "asgi.py"
     port = port or free_port()
     command = [
         sys.executable, "-m", "streamlit", "run", script,
@@ -96,6 +105,8 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_serving(lambda: _healthy(url), process, log, timeout=60)
+        if wait_ready:
+            wait_until_serving(lambda: _ready(url), process, log, timeout=60)
         yield LiveServer(url, process)
     finally:
         process.terminate()
