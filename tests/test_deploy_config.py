@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -35,6 +37,48 @@ def test_no_side_doors_agent_api_static_files_header_identity_or_error_details()
     assert CONFIG["server"]["enableStaticServing"] is False
     assert "trustedUserHeaders" not in CONFIG["server"]
     assert CONFIG["client"]["showErrorDetails"] == "none"
+
+
+def test_no_full_garbage_collection_after_every_script_run() -> None:
+    """Issue 17: Streamlit's forced collection after each run scanned every session's objects
+    (about 60% of the server's CPU per interaction, growing with the sessions); the shipped
+    configuration turns it off and bench/soak.py shows memory stays flat without it."""
+    assert CONFIG["runner"]["postScriptGC"] is False
+
+
+def test_every_deployment_reads_this_configuration() -> None:
+    """The image and the systemd unit start ``asgi.py`` where ``.streamlit/config.toml`` is."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY .streamlit/ .streamlit/" in dockerfile
+    assert "WORKDIR /app" in dockerfile
+    assert '"run", "asgi.py"' in dockerfile
+    unit = (ROOT / "deploy" / "systemd" / "myelo-cds@.service").read_text()
+    assert "WorkingDirectory=/opt/myelo-cds" in unit
+    assert "streamlit run asgi.py" in unit
+
+
+def test_the_start_up_objects_are_frozen_after_the_warm_up() -> None:
+    """asgi.py's warm-up ends with ``gc.freeze()``: Python's own full collections then skip the
+    modules, the rule set and the engine tables loaded at start-up (a fresh interpreter runs the
+    entry point's start-up hook without a server)."""
+    command = (
+        "import asyncio, gc, asgi\n"
+        "from myelo_cds.service import warmup\n"
+        "async def start():\n"
+        "    async with asgi.warm_up(asgi.app):\n"
+        "        pass\n"
+        "before = gc.get_freeze_count()\n"
+        "asyncio.run(start())\n"
+        "assert warmup.STATE.wait(120) and warmup.STATE.ready, warmup.STATE.error\n"
+        "print(before, gc.get_freeze_count())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, after = map(int, out.stdout.split()[-2:])
+    assert before == 0
+    assert after > 100_000
 
 
 def test_the_example_sso_settings_ask_only_for_the_claims_the_app_uses() -> None:
