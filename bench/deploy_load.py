@@ -1,6 +1,7 @@
 """Load: N concurrent clinicians doing a full consult, on one replica and on two behind nginx.
 
     python bench/deploy_load.py [--sessions 10 25 50] [--think 1.0] [--browsers 2] [--topologies ...]
+                                [--variant 'LABEL:KEY=VALUE,...' ...] [--bare]
 
 For each topology (one replica, reached directly; two replicas behind the shipped nginx,
 reached over TLS) and each N, fresh replicas of ``asgi.py`` start on one PostgreSQL database
@@ -19,6 +20,14 @@ the runs: it does not depend on other work on the machine, so it gives the capac
 load average before and after, because the machine is shared. ``--browsers B`` then runs B
 real Chromium consults at once against the two-replica proxy (time to the first recommendation
 panel, and the whole consult in the browser). Writes ``bench/results-deploy.md`` (or ``--out``).
+
+``--variant 'LABEL:KEY=VALUE,...'`` also measures replicas started with that environment, e.g.
+a Streamlit option against the shipped one (``STREAMLIT_RUNNER_POST_SCRIPT_GC=true``, the
+collection after every run that ``.streamlit/config.toml`` turns off): each N runs the shipped
+configuration and every variant in turn, on the same machine in the same run. ``--bare`` also
+drives the bare form of ``bench/bench_app.py`` (the consult's widgets with no engine, no result
+panel, no save: the 13 findings only), for the server CPU time of Streamlit's own widget
+handling beside the consult's.
 """
 
 from __future__ import annotations
@@ -51,9 +60,10 @@ from tests.e2e.live_app import LiveServer  # noqa: E402
 from tests.nginx_fixture import running_nginx  # noqa: E402
 from tests.pg_fixture import find_postgres_bin, temporary_postgres  # noqa: E402
 from tests.streamlit_ws import StreamlitSession, insecure_tls  # noqa: E402
-from tests.ws_consult import full_consult  # noqa: E402
+from tests.ws_consult import findings_only, full_consult  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results-deploy.md"
+BARE_SCRIPT = "bench/bench_app.py"
 RECOMMENDATION = "**Surgical referral** - urgency **EXPEDITED**"
 
 
@@ -61,6 +71,7 @@ RECOMMENDATION = "**Surgical referral** - urgency **EXPEDITED**"
 class Run:
     topology: str
     sessions: int
+    label: str = ""
     opens: list[float] = field(default_factory=list)
     interactions: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -97,6 +108,7 @@ class Target:
     tls: ssl.SSLContext | None
     think: float = 0.0
     ramp: float = 0.0
+    bare: bool = False
 
 
 async def _one_clinician(
@@ -106,17 +118,24 @@ async def _one_clinician(
     case_id = f"LOAD-{run.topology[:3]}-{run.sessions}-{number:03d}"
     try:
         started = time.perf_counter()
-        async with StreamlitSession(target.url, tls=target.tls) as session:
+        path = "/bare" if target.bare else "/"
+        async with StreamlitSession(target.url, path, tls=target.tls) as session:
             connected = time.perf_counter() - started
-            results = await full_consult(session, case_id, f"clin-{number}", think_seconds=target.think)
+            if target.bare:
+                results = await findings_only(session, think_seconds=target.think)
+            else:
+                results = await full_consult(session, case_id, f"clin-{number}", think_seconds=target.think)
             run.opens.append(connected + results[0].seconds)
             run.interactions.extend(result.seconds for result in results[1:])
             for result in results:
                 run.errors.extend(result.exceptions)
             texts = [text for result in results for text in result.texts]
-            if not any(RECOMMENDATION in text for text in texts):
+            if target.bare:
+                if not any("le_motor = " in text for text in results[-1].texts):
+                    run.errors.append(f"{case_id}: no echo on the bare form")
+            elif not any(RECOMMENDATION in text for text in texts):
                 run.errors.append(f"{case_id}: no recommendation")
-            if not any(f"Saved for {case_id}" in text for text in results[-1].texts):
+            if not target.bare and not any(f"Saved for {case_id}" in text for text in results[-1].texts):
                 run.errors.append(f"{case_id}: not saved")
             done.set()
             await hold.wait()  # stay connected until every clinician is done, as open tabs do
@@ -143,10 +162,24 @@ async def _drive(target: Target, run: Run, pids: Sequence[int]) -> float:
     return peak
 
 
+@dataclass(frozen=True)
+class Server:
+    """How the replicas start: the script, extra environment (a variant to compare)."""
+
+    script: str = "asgi.py"
+    env: tuple[tuple[str, str], ...] = ()
+    label: str = ""
+
+
 @contextlib.contextmanager
-def _topology(name: str, database_url: str) -> Iterator[tuple[Target, list[LiveServer]]]:
+def _topology(
+    name: str, database_url: str, server: Server = Server()
+) -> Iterator[tuple[Target, list[LiveServer]]]:
     count = 1 if name == "one replica" else 2
-    with tempfile.TemporaryDirectory() as folder, replicas(database_url, count, Path(folder)) as started:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        replicas(database_url, count, Path(folder), script=server.script, env=dict(server.env)) as started,
+    ):
         if count == 1:
             yield Target(started[0].url, None), started
             return
@@ -155,21 +188,24 @@ def _topology(name: str, database_url: str) -> Iterator[tuple[Target, list[LiveS
             yield Target(proxy.url, insecure_tls()), started
 
 
-def measure(name: str, sessions: int, database_url: str, think: float, ramp: float) -> Run:
+def measure(
+    name: str, sessions: int, database_url: str, think: float, ramp: float, *, server: Server = Server()
+) -> Run:
     """One topology with ``sessions`` clinicians, on fresh replicas after one warm-up consult."""
-    run = Run(name, sessions)
-    with _topology(name, database_url) as (target, up):
-        pids = [server.process.pid for server in up]
-        for server in up:  # one consult on each replica first: imports, caches, connection pools
+    run = Run(name, sessions, server.label)
+    bare = server.script == BARE_SCRIPT
+    with _topology(name, database_url, server) as (target, up):
+        pids = [replica.process.pid for replica in up]
+        for replica in up:  # one consult on each replica first: imports, caches, connection pools
             warm = Run(name, 1)
-            asyncio.run(_drive(Target(server.url, None), warm, pids))
+            asyncio.run(_drive(Target(replica.url, None, bare=bare), warm, pids))
             if warm.errors:
                 raise RuntimeError(f"warm-up consult failed: {warm.errors}")
         baseline = sum(_rss_mb(pid) for pid in pids)
         cpu_before = sum(_cpu_seconds(pid) for pid in pids)
         run.load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        paced = Target(target.url, target.tls, think, ramp)
+        paced = Target(target.url, target.tls, think, ramp, bare)
         peak = asyncio.run(_drive(paced, run, pids))
         run.wall_seconds = time.perf_counter() - started
         run.load_after = os.getloadavg()[0]
@@ -218,7 +254,7 @@ def _row(run: Run) -> str:
     ms = [1000 * value for value in run.interactions] or [float("nan")]
     opens = [1000 * value for value in run.opens] or [float("nan")]
     cells = [
-        run.topology,
+        run.topology + (f", {run.label}" if run.label else ""),
         str(run.sessions),
         str(len(run.interactions)),
         f"{statistics.median(ms):.0f}",
@@ -257,16 +293,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ramp", type=float, default=10.0, help="sessions arrive within this many seconds")
     parser.add_argument("--browsers", type=int, default=2, help="real Chromium consults at once (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="markdown table to write")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:KEY=VALUE,...",
+        help="also measure replicas started with this environment (e.g. 'GC after each run:"
+        "STREAMLIT_RUNNER_POST_SCRIPT_GC=true'); each N runs every variant in turn",
+    )
+    parser.add_argument(
+        "--bare", action="store_true", help="also measure the bare form of bench/bench_app.py"
+    )
     args = parser.parse_args(argv)
+    servers = [Server(label="shipped" if args.variant else "")]
+    for spec in args.variant:
+        label, _, settings = spec.partition(":")
+        pairs = tuple((key, value) for key, _, value in (item.partition("=") for item in settings.split(",")))
+        servers.append(Server(env=pairs, label=label))
+    if args.bare:
+        servers.append(Server(BARE_SCRIPT, label="bare form"))
     # Stopped with SIGTERM, still stop the servers it started (the `with` blocks below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bin_dir = find_postgres_bin()
     if bin_dir is None:
         raise SystemExit("PostgreSQL binaries not found: apt-get install -y postgresql")
+    options = "".join(f" --variant {spec!r}" for spec in args.variant) + (" --bare" if args.bare else "")
     lines = [
         f"`python bench/deploy_load.py --sessions {' '.join(map(str, args.sessions))} --think {args.think:g}"
         f" --topologies {' '.join(repr(t) for t in args.topologies)}"
-        f" --ramp {args.ramp:g} --browsers {args.browsers}` on {os.cpu_count()} CPUs"
+        f" --ramp {args.ramp:g} --browsers {args.browsers}{options}` on {os.cpu_count()} CPUs"
         f" ({platform.processor() or platform.machine()}, Python {platform.python_version()}),"
         f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. The machine was shared with other work:"
         " the load average (1 min) before / after each run is in the last column.",
@@ -278,11 +333,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with temporary_postgres(bin_dir) as database:
         for topology in args.topologies:
             for sessions in args.sessions:
-                run = measure(topology, sessions, database.create_database(), args.think, args.ramp)
-                lines.append(_row(run))
-                print(lines[-1], flush=True)
-                for error in run.errors[:5]:
-                    print("   error:", error, flush=True)
+                for server in servers:
+                    url = database.create_database()
+                    run = measure(topology, sessions, url, args.think, args.ramp, server=server)
+                    lines.append(_row(run))
+                    print(lines[-1], flush=True)
+                    for error in run.errors[:5]:
+                        print("   error:", error, flush=True)
         if args.browsers:
             lines += ["", _browser_line(browsers(args.browsers, database.create_database()))]
             print(lines[-1], flush=True)

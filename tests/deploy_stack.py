@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,16 +33,22 @@ class DeployStack:
 
 
 @contextlib.contextmanager
-def replicas(database_url: str, count: int, folder: Path) -> Iterator[list[LiveServer]]:
-    """``count`` replicas of ``asgi.py`` on one database, sharing one cookie secret (as the
-    systemd environment file does), so a signed cookie from one is accepted by the others."""
-    shared = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+def replicas(
+    database_url: str,
+    count: int,
+    folder: Path,
+    *,
+    script: str = "asgi.py",
+    env: Mapping[str, str] | None = None,
+) -> Iterator[list[LiveServer]]:
+    """``count`` replicas of ``script`` (``asgi.py``) on one database, sharing one cookie secret
+    (as the systemd environment file does), so a signed cookie from one is accepted by the
+    others; ``env`` adds environment variables (e.g. a Streamlit option to compare)."""
+    shared = {"STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32), **(env or {})}
     with contextlib.ExitStack() as stack:
         started = [
             stack.enter_context(
-                live_server(
-                    folder / f"replica-{n}.log", script="asgi.py", database_url=database_url, env=shared
-                )
+                live_server(folder / f"replica-{n}.log", script=script, database_url=database_url, env=shared)
             )
             for n in range(count)
         ]

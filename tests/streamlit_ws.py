@@ -86,6 +86,8 @@ class StreamlitSession:
         self.query_string = urlsplit(path).query
         self.widgets: dict[str, Any] = {}  # id -> the widget's proto, as last drawn
         self._fragment_of: dict[str, str] = {}  # widget id -> fragment id ("" outside fragments)
+        self._drawn_in: dict[str, int] = {}  # widget id -> the number of the run that last drew it
+        self._runs = 0
         self._states: dict[str, WidgetState] = {}
 
     def _fetch_page(self) -> int:
@@ -126,8 +128,11 @@ class StreamlitSession:
         return await self._run(ClientState(query_string=self.query_string, page_name=self.path.strip("/")))
 
     def widget_id(self, key: str) -> str:
-        """The id of the widget with user key ``key`` (as drawn by the last runs)."""
+        """The id of the widget with user key ``key`` (as drawn by the last runs; when a run drew
+        it under a new id, e.g. with a changed label, the id of the latest run)."""
         found = [widget_id for widget_id in self.widgets if widget_key(widget_id) == key]
+        latest = max((self._drawn_in[widget_id] for widget_id in found), default=None)
+        found = [widget_id for widget_id in found if self._drawn_in[widget_id] == latest]
         if len(found) != 1:
             raise KeyError(f"widget {key!r}: {len(found)} drawn")
         return found[0]
@@ -176,6 +181,7 @@ class StreamlitSession:
         assert self._socket is not None, "use the session in `async with`"
         start = time.perf_counter()
         await self._socket.send(message.SerializeToString())
+        self._runs += 1
         result = RunResult(seconds=0.0)
         async with asyncio.timeout(timeout):
             while True:
@@ -186,6 +192,9 @@ class StreamlitSession:
                 if kind == "new_session":
                     self.session_id = forward.new_session.initialize.session_id
                     self.page_script_hash = forward.new_session.page_script_hash
+                elif kind == "navigation" and forward.navigation.page_script_hash:
+                    # The page this run drew (the front end reruns that page, not the default).
+                    self.page_script_hash = forward.navigation.page_script_hash
                 elif kind == "page_info_changed":
                     self.query_string = forward.page_info_changed.query_string
                 elif kind == "delta" and forward.delta.WhichOneof("type") == "new_element":
@@ -213,3 +222,4 @@ class StreamlitSession:
             result.widgets[widget_id] = inner
             self.widgets[widget_id] = inner
             self._fragment_of[widget_id] = fragment_id
+            self._drawn_in[widget_id] = self._runs
