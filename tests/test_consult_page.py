@@ -134,3 +134,35 @@ def test_a_clinician_id_the_note_refuses_is_reported_not_a_crash() -> None:
     at.text_input(key="clinician_id").input("Dr\tX").run()
     assert not at.exception
     assert any("Clinician id" in error.value for error in at.error)
+
+
+# --- issue 13: the page never hides a red flag ---------------------------------------------------
+
+
+def test_emergency_banner_shows_with_an_unrelated_field_invalid() -> None:
+    """Supervised rehabilitation chosen before its date must not hide a deficit after trauma."""
+    at = consult()
+    at.number_input(key="f.patient.age_years").set_value(58)
+    at.segmented_control(key="f.patient.management").set_value("supervised_rehabilitation")
+    at.segmented_control(key="f.patient.history.recent_trauma").set_value("Yes")
+    at.segmented_control(key="f.symptoms.deficit_after_trauma").set_value("Yes")
+    at.run()
+    assert not at.exception
+    banner, problems = at.error[0].value, at.error[1].value
+    assert banner.startswith("**EMERGENCY - red flag present.**")
+    assert "RF-TRAUMA" in banner
+    assert "Some entries were left out" in problems
+    assert "patient.management" in problems
+    assert "management_since is required" in problems
+    assert any("EMERGENCY" in error.value and "Emergency referral" in error.value for error in at.error[2:])
+    assert at.segmented_control(key="f.patient.management").value == "supervised_rehabilitation"
+
+
+def test_documents_and_save_wait_until_the_left_out_entries_are_corrected() -> None:
+    at = consult()
+    at.number_input(key="f.patient.age_years").set_value(58)
+    at.segmented_control(key="f.patient.management").set_value("postoperative")
+    at.run()
+    assert not at.exception
+    assert not at.get("download_button")
+    assert any("Correct the entries listed at the top" in caption.value for caption in at.caption)

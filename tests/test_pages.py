@@ -79,3 +79,92 @@ def test_about_page_previews_an_example_without_a_consult() -> None:
     at = page("about.py")
     assert at.selectbox[0].value is not None
     assert "clinician does" in at.markdown[0].value
+
+
+# --- issue 13: what a page shows of an uncertain answer -----------------------------------------
+
+
+def test_case_file_with_an_invalid_value_still_shows_the_banner_and_names_the_value() -> None:
+    at = page("assess_case.py")
+    case = {"patient": {"age_years": 70}, "symptoms": {"fever": True, "hand_clumsiness": True}, "nurick": 9}
+    at.text_area[0].input(json.dumps(case)).run()
+    assert not at.exception
+    assert at.error[0].value.startswith("**EMERGENCY - red flag present.**")
+    assert "nurick" in at.error[1].value
+    assert "0-5" in at.error[1].value
+    assert "RECOMMENDATION: Emergency referral [!!! EMERGENCY]" in at.code[0].value
+
+
+def _panel(rec_json: str) -> None:
+    """Renders one recommendation with the consult's panel (run by AppTest as a script)."""
+    from myelo_cds.rules.result import Recommendation
+    from myelo_cds.ui.panels import render_recommendation
+
+    render_recommendation(Recommendation.model_validate_json(rec_json))
+
+
+def _shown(**update: object) -> AppTest:
+    from myelo_cds import Findings, assess
+    from myelo_cds.findings import example_cases
+
+    findings = Findings.model_validate(json.loads(example_cases()["mild_dcm"]))
+    rec = assess(findings).model_copy(update=update)
+    at = AppTest.from_function(_panel, args=(rec.model_dump_json(),), default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _question(text: str, urgency: str, escalated: bool) -> object:
+    from myelo_cds.rules.result import ToConfirm
+
+    return ToConfirm(
+        input=text,
+        fields=("symptoms.x",),
+        red_flags=("RF-X",),
+        urgency_if_positive=urgency,
+        escalated=escalated,
+    )
+
+
+def test_a_provisional_answer_shows_the_mark_and_the_questions_most_dangerous_first() -> None:
+    at = _shown(
+        urgency="emergency",
+        provisional=True,
+        to_confirm=(
+            _question("Loss of walking within days", "urgent", True),
+            _question("Current or past cancer", "emergency", False),
+            _question("Onset tempo", "emergency", True),
+        ),
+    )
+    assert "PROVISIONAL" in at.error[0].value
+    assert any("PROVISIONAL" in md.value for md in at.markdown)
+    (questions,) = [md.value for md in at.markdown if "Onset tempo" in md.value]
+    lines = questions.splitlines()
+    assert lines[0] == "- Emergency not excluded: ask Onset tempo \\[symptoms.x\\]"
+    assert "Current or past cancer" in lines[1]
+    assert lines[2].startswith("- Urgent review not excluded: ask Loss of walking")
+
+
+def test_an_incomplete_answer_is_neutral_never_a_green_routine_answer() -> None:
+    at = _shown(urgency="routine", incomplete=("patient.age_years",))
+    assert not at.success
+    assert at.info[0].value.startswith("**Incomplete - enter age in whole years")
+    assert "patient.age_years" in at.info[0].value
+
+
+def test_an_urgent_answer_is_amber_with_its_word_never_red() -> None:
+    at = _shown(urgency="urgent")
+    assert not at.error
+    assert "URGENT - specialist assessment within days" in at.warning[0].value
+    assert at.warning[0].icon == ":material/alarm:"
+
+
+def test_consistency_warnings_are_listed_beside_the_answer() -> None:
+    from myelo_cds.rules.result import ConsistencyWarning
+
+    warning = ConsistencyWarning(
+        code="W-BLADDER", message="mJOA bladder 0 with no bladder change recorded", fields=("mjoa.sphincter",)
+    )
+    at = _shown(warnings=(warning,))
+    assert any("mJOA bladder 0 with no bladder change recorded" in w.value for w in at.warning)
