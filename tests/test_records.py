@@ -431,7 +431,7 @@ def test_worklist_and_patients_are_one_query_each(store: Store) -> None:
     def count(*args: object) -> None:
         statements.append(str(args[2]))
 
-    engine = store._engine  # the store's own engine: count what it sends
+    engine = store._database.engine  # the store's own engine: count what it sends
     event.listen(engine, "before_cursor_execute", count)
     try:
         assert len(store.worklist(dt.date(2025, 2, 1))) == 5

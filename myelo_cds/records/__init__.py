@@ -1,4 +1,5 @@
-"""Patient records: assessments with their follow-up plans, the clinic worklist and the audit log.
+"""Patient records: assessments with their follow-up plans, the clinic worklist, drafts, accounts,
+residents' training attempts and the audit log, all opened through one :class:`Store`.
 
 SQLite by default (a file, nothing to set up), PostgreSQL through a database URL; the schema
 is kept by Alembic migrations in ``migrations/``. Patients are known only by a pseudonymous id.
@@ -6,6 +7,7 @@ Nothing here logs, and what it returns are frozen copies, never live database ob
 """
 
 from myelo_cds.records._accounts import Account
+from myelo_cds.records._assessments import next_visit_number
 from myelo_cds.records._database import database_url
 from myelo_cds.records._models import (
     AssessmentRecord,
@@ -15,7 +17,7 @@ from myelo_cds.records._models import (
     WorklistRow,
     WorkStatus,
 )
-from myelo_cds.records._store import Store, next_visit_number
+from myelo_cds.records._store import Store
 from myelo_cds.records._training import NewTrainingAttempt, TrainingAttempt
 
 __all__ = [

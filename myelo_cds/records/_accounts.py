@@ -1,25 +1,24 @@
 """Accounts: who may sign in, with which role; local passwords as Argon2id hashes.
 
-A mixin of :class:`~myelo_cds.records.Store`, so accounts share its engine, its migrations and
-its audit log: every change to an account and every sign-in is an audit event.
+Every change to an account and every sign-in is an event in the store's audit log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import AbstractContextManager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from myelo_cds.auth import ROLES, Role, User
 from myelo_cds.auth import _passwords as passwords
+from myelo_cds.records._audit import AuditLog
 from myelo_cds.records._models import RecordError
 from myelo_cds.records._schema import AccountRow
+from myelo_cds.records._transactions import Database
 
-__all__ = ["Account", "AccountsMixin"]
+__all__ = ["Account", "Accounts"]
 
 
 class Account(BaseModel):
@@ -84,19 +83,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class AccountsMixin:
-    """Account methods of the store (they use its transactions and its audit log)."""
+class Accounts:
+    """Creates and changes accounts and signs users in.
 
-    # Provided by Store.
-    def _transaction(self, *, write: bool) -> AbstractContextManager[Session]:
-        raise NotImplementedError
+    Args:
+        database: where the accounts are kept.
+        audit: the log every change and sign-in is recorded in.
+    """
 
-    def record_event(
-        self, action: str, *, actor: str, patient_id: str | None = None, detail: str = ""
-    ) -> None:
-        raise NotImplementedError
+    def __init__(self, database: Database, audit: AuditLog) -> None:
+        self._database = database
+        self._audit = audit
 
-    def add_account(
+    def add(
         self,
         user_id: str,
         role: str,
@@ -122,7 +121,7 @@ class AccountsMixin:
         user = _checked_user(user_id, role, supervisor, display_name)
         encoded = _password_hash(password) if password is not None else None
         now = _now()
-        with self._transaction(write=True) as session:
+        with self._database.transaction(write=True) as session:
             if session.get(AccountRow, user.user_id) is not None:
                 raise RecordError(f"account {user.user_id} exists already: change it with set-role or passwd")
             row = AccountRow(
@@ -138,11 +137,11 @@ class AccountsMixin:
             session.add(row)
             session.flush()
             account = _account(row)
-        self.record_event("account_create", actor=actor, detail=f"{user.user_id} as {user.role}")
+        self._audit.record("account_create", actor=actor, detail=f"{user.user_id} as {user.role}")
         return account
 
     def _change(self, user_id: str, actor: str, detail: str, **values: Any) -> Account:
-        with self._transaction(write=True) as session:
+        with self._database.transaction(write=True) as session:
             row = session.get(AccountRow, user_id, with_for_update=True)
             if row is None:
                 raise RecordError(f"no account {user_id}: create it with 'users add'")
@@ -151,7 +150,7 @@ class AccountsMixin:
             row.updated_at = _now()
             session.flush()
             account = _account(row)
-        self.record_event("account_change", actor=actor, detail=f"{user_id}: {detail}")
+        self._audit.record("account_change", actor=actor, detail=f"{user_id}: {detail}")
         return account
 
     def set_role(self, user_id: str, role: str, *, actor: str, supervisor: bool | None = None) -> Account:
@@ -169,15 +168,15 @@ class AccountsMixin:
         """Disable (or re-enable) an account: a disabled account cannot sign in, sessions end."""
         return self._change(user_id, actor, "disabled" if disabled else "enabled", disabled=disabled)
 
-    def account(self, user_id: str) -> Account | None:
+    def get(self, user_id: str) -> Account | None:
         """The account, or ``None``."""
-        with self._transaction(write=False) as session:
+        with self._database.transaction(write=False) as session:
             row = session.get(AccountRow, user_id)
             return _account(row) if row is not None else None
 
-    def accounts(self) -> list[Account]:
+    def all(self) -> list[Account]:
         """Every account, by id."""
-        with self._transaction(write=False) as session:
+        with self._database.transaction(write=False) as session:
             return [_account(row) for row in session.scalars(select(AccountRow).order_by(AccountRow.user_id))]
 
     def sign_in(self, user_id: str, password: str) -> User | None:
@@ -186,17 +185,17 @@ class AccountsMixin:
         The same time is spent whether the id exists or not, and the audit log records the
         attempt (an unknown id is logged as ``unknown``, never the text that was typed).
         """
-        with self._transaction(write=False) as session:
+        with self._database.transaction(write=False) as session:
             row = session.get(AccountRow, user_id) if len(user_id) <= 64 else None
             encoded = row.password_hash if row is not None else None
             account = _account(row) if row is not None else None
         good = passwords.verify(encoded, password)
         if not good or account is None or account.disabled:
-            self.record_event("sign_in_refused", actor=account.user_id if account else "unknown")
+            self._audit.record("sign_in_refused", actor=account.user_id if account else "unknown")
             return None
         if encoded is not None and passwords.needs_rehash(encoded):
             self._change(
                 user_id, user_id, "password rehashed", password_hash=passwords.hash_password(password)
             )
-        self.record_event("sign_in", actor=account.user_id, detail="local")
+        self._audit.record("sign_in", actor=account.user_id, detail="local")
         return account.user()

@@ -75,7 +75,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the SQLite settings above (or psycopg for PostgreSQL).
 
     Raises:
-        ValueError: for an in-memory SQLite database, which every connection would see empty.
+        SettingsError: for an in-memory SQLite database, which every connection would see empty.
     """
     parsed = _normalised(url)
     if parsed.get_backend_name() == "sqlite":

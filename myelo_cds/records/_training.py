@@ -1,22 +1,20 @@
 """Resident training attempts in the record store (the teaching room scores them; this stores them).
 
-A mixin of :class:`myelo_cds.records.Store`, so attempts share its database, migrations and
-transactions. Who may *see* whose attempts is decided by ``myelo_cds.auth``, not here.
+Who may *see* whose attempts is decided by ``myelo_cds.auth``, not here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from myelo_cds.records._models import RecordError, check_person
 from myelo_cds.records._schema import TrainingAttemptRow
+from myelo_cds.records._transactions import Database
 
 __all__ = ["NewTrainingAttempt", "TrainingAttempt", "TrainingRecords"]
 
@@ -69,12 +67,16 @@ def _attempt(row: TrainingAttemptRow) -> TrainingAttempt:
 
 
 class TrainingRecords:
-    """Training-attempt methods of the store (needs the store's ``_transaction``)."""
+    """Stores residents' quiz answers and reads them back.
 
-    def _transaction(self, *, write: bool) -> AbstractContextManager[Session]:  # pragma: no cover
-        raise NotImplementedError
+    Args:
+        database: where the attempts are kept.
+    """
 
-    def save_training_attempt(self, attempt: NewTrainingAttempt) -> TrainingAttempt:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def save(self, attempt: NewTrainingAttempt) -> TrainingAttempt:
         """Store one committed quiz answer.
 
         Raises:
@@ -85,26 +87,26 @@ class TrainingRecords:
             raise RecordError("attempted_at must be timezone-aware (UTC)")
         values: dict[str, Any] = attempt.model_dump()
         values.update(trainee_id=trainee, topics=list(attempt.topics))
-        with self._transaction(write=True) as session:
+        with self._database.transaction(write=True) as session:
             row = TrainingAttemptRow(**values)
             session.add(row)
             session.flush()
             return _attempt(row)
 
-    def training_attempts(self, trainee_id: str | None = None) -> list[TrainingAttempt]:
+    def attempts(self, trainee_id: str | None = None) -> list[TrainingAttempt]:
         """Attempts oldest first: one trainee's, or everyone's when ``trainee_id`` is None."""
         table = TrainingAttemptRow.__table__
         # Core rows, not ORM objects: the supervisor view reads every trainee's attempts.
         statement = select(table).order_by(table.c.attempted_at, table.c.id)
         if trainee_id is not None:
             statement = statement.where(table.c.trainee_id == check_person(trainee_id, "trainee id"))
-        with self._transaction(write=False) as session:
+        with self._database.transaction(write=False) as session:
             rows = session.connection().execute(statement).mappings().all()
         return [TrainingAttempt.model_validate({**row, "topics": tuple(row["topics"])}) for row in rows]
 
     def trainees(self) -> list[str]:
         """Every trainee id with at least one attempt, in order."""
-        with self._transaction(write=False) as session:
+        with self._database.transaction(write=False) as session:
             ids: Iterator[str] = session.scalars(
                 select(TrainingAttemptRow.trainee_id).distinct().order_by(TrainingAttemptRow.trainee_id)
             )
