@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -39,7 +40,7 @@ from fhir.resources.R4B.servicerequest import ServiceRequest
 from myelo_cds import __version__
 from myelo_cds._paths import data_dir
 from myelo_cds.findings import Findings, field_spec
-from myelo_cds.rules.result import Recommendation
+from myelo_cds.rules.result import FiredRule, Recommendation
 from myelo_cds.scales import mjoa_scale
 
 __all__ = [
@@ -171,111 +172,136 @@ def _observation(subject: str, on: dt.date, code: dict[str, Any], value: dict[st
     )
 
 
-def _referral(
-    findings: Findings, rec: Recommendation, on: dt.date, patient: str
-) -> tuple[str, ServiceRequest]:
-    """The pathway as a proposed request (decision support proposes, the clinician orders)."""
-    notes = [f"Urgency {rec.urgency}: {rec.headline}"]
-    if rec.provisional:
-        notes.append("Provisional: the answer changes once the open questions are answered.")
-    notes += [f"To confirm ({item.urgency_if_positive} if positive): {item.input}" for item in rec.to_confirm]
-    notes += [f"Incomplete: enter {path}" for path in rec.incomplete]
-    notes += [f"Check: {warning.message}" for warning in rec.warnings]
-    request = {
-        "resourceType": "ServiceRequest",
-        "status": "active",
-        "intent": "proposal",
-        "priority": REQUEST_PRIORITY[rec.urgency],
-        "code": _coding("urn:myelo-cds:pathway", rec.pathway, rec.headline),
-        "subject": _ref(patient),
-        "authoredOn": on.isoformat(),
-        "note": [{"text": text} for text in notes],
-    }
-    return _id(findings, on, "referral"), ServiceRequest.model_validate(request)
+@dataclass(frozen=True)
+class _Assessment:
+    """What every builder reads: the findings, the recommendation, and the resources' ids."""
+
+    findings: Findings
+    rec: Recommendation
+
+    @property
+    def on(self) -> dt.date:
+        return self.rec.assessment_date
+
+    def id(self, kind: str) -> str:
+        """The resource id of ``kind`` (the same for the same case id and date)."""
+        return _id(self.findings, self.on, kind)
+
+    @property
+    def patient(self) -> str:
+        return self.id("patient")
 
 
-def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
-    """The assessment as a validated FHIR R4B Bundle (see the module docstring)."""
-    on = rec.assessment_date
-    ids = {kind: _id(findings, on, kind) for kind in ("patient", "qr", "guidance", "careplan", "provenance")}
-    resources: list[tuple[str, Any]] = []
+_Entry = tuple[str, Any]
+"""A resource with its id, in the order the Bundle lists them."""
+
+
+def _patient(findings: Findings) -> Patient:
+    """Pseudonymous: the case id as an identifier, no name, no date of birth."""
     patient: dict[str, Any] = {"resourceType": "Patient", "gender": _GENDER[findings.patient.sex.value]}
     if findings.case_id:
         patient["identifier"] = [{"system": "urn:myelo-cds:case-id", "value": findings.case_id}]
-    resources.append((ids["patient"], Patient.model_validate(patient)))
+    return Patient.model_validate(patient)
 
-    if findings.mjoa is not None:
-        wording = {item["id"]: item for item in mjoa_scale()["items"]}
-        response = {
-            "resourceType": "QuestionnaireResponse",
-            "questionnaire": QUESTIONNAIRE_URL,
-            "status": "completed",
-            "subject": _ref(ids["patient"]),
-            "authored": on.isoformat(),
-            "item": [
-                {
-                    "linkId": item,
-                    "text": wording[item]["label"],
-                    "answer": [
-                        {
-                            "valueCoding": {
-                                "system": _answer_system(item),
-                                "code": str(getattr(findings.mjoa, item)),
-                                "display": wording[item]["levels"][getattr(findings.mjoa, item)],
-                            }
+
+def _mjoa_response(about: _Assessment) -> QuestionnaireResponse | None:
+    """The mJOA item by item against our Questionnaire, or ``None`` when no mJOA was entered."""
+    mjoa = about.findings.mjoa
+    if mjoa is None:
+        return None
+    wording = {item["id"]: item for item in mjoa_scale()["items"]}
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": QUESTIONNAIRE_URL,
+        "status": "completed",
+        "subject": _ref(about.patient),
+        "authored": about.on.isoformat(),
+        "item": [
+            {
+                "linkId": item,
+                "text": wording[item]["label"],
+                "answer": [
+                    {
+                        "valueCoding": {
+                            "system": _answer_system(item),
+                            "code": str(getattr(mjoa, item)),
+                            "display": wording[item]["levels"][getattr(mjoa, item)],
                         }
-                    ],
-                }
-                for item in _MJOA_ITEMS
-            ],
-        }
-        resources.append((ids["qr"], QuestionnaireResponse.model_validate(response)))
+                    }
+                ],
+            }
+            for item in _MJOA_ITEMS
+        ],
+    }
+    return QuestionnaireResponse.model_validate(response)
 
-    def observe(
-        system: str, kind: str, name: str, display: str | None, value: dict[str, Any], **extra: Any
-    ) -> None:
-        """Add one Observation coded ``name`` in ``system``, with the id ``kind/name``."""
-        obs = _observation(ids["patient"], on, _coding(system, name, display), value, **extra)
-        resources.append((_id(findings, on, f"{kind}/{name}"), obs))
 
-    data = findings.model_dump(exclude_none=True)
-    for path, value in _entered(data):
-        if path in _NOT_OBSERVED or path in {f"mjoa.{item}" for item in _MJOA_ITEMS}:
-            continue  # the mJOA items are in the QuestionnaireResponse
-        observe(FINDING_SYSTEM, "finding", path, _spec_label(path), _value(value))
+_OBSERVATION_SYSTEMS = {"finding": FINDING_SYSTEM, "score": SCORE_SYSTEM, "feature": FEATURE_SYSTEM}
 
-    derived = {"derivedFrom": [_ref(ids["qr"])]} if findings.mjoa is not None else {}
-    scores = rec.scores
+
+def _observed(
+    about: _Assessment, kind: str, name: str, display: str | None, value: dict[str, Any], **extra: Any
+) -> _Entry:
+    """One Observation coded ``name`` in the ``kind``'s system, with the id ``kind/name``."""
+    code = _coding(_OBSERVATION_SYSTEMS[kind], name, display)
+    return about.id(f"{kind}/{name}"), _observation(about.patient, about.on, code, value, **extra)
+
+
+def _finding_observations(about: _Assessment) -> list[_Entry]:
+    """One per finding entered, coded by its input path (the mJOA items are in the
+    QuestionnaireResponse, the case id and date in the Patient and the effective time)."""
+    mjoa_items = {f"mjoa.{item}" for item in _MJOA_ITEMS}
+    return [
+        _observed(about, "finding", path, _spec_label(path), _value(value))
+        for path, value in _entered(about.findings.model_dump(exclude_none=True))
+        if path not in _NOT_OBSERVED and path not in mjoa_items
+    ]
+
+
+def _score_observations(about: _Assessment) -> list[_Entry]:
+    """The mJOA totals and band (derived from the QuestionnaireResponse) and the Nurick grade."""
+    scores = about.rec.scores
+    entries: list[_Entry] = []
     if scores.mjoa is not None:
         mjoa = scores.mjoa
-        observe(
-            SCORE_SYSTEM, "score", "mjoa_total", "mJOA total (raw)", {"valueInteger": mjoa.total}, **derived
-        )
-        observe(
-            SCORE_SYSTEM,
-            "score",
-            "mjoa_attributed_total",
-            "mJOA total attributed to myelopathy",
-            {"valueInteger": mjoa.attributed_total},
-            **derived,
-        )
-        band = {"valueString": mjoa.attributed_band}
-        observe(SCORE_SYSTEM, "score", "mjoa_band", "mJOA severity band", band, **derived)
+        derived = {"derivedFrom": [_ref(about.id("qr"))]} if about.findings.mjoa is not None else {}
+        for name, display, value in (
+            ("mjoa_total", "mJOA total (raw)", {"valueInteger": mjoa.total}),
+            (
+                "mjoa_attributed_total",
+                "mJOA total attributed to myelopathy",
+                {"valueInteger": mjoa.attributed_total},
+            ),
+            ("mjoa_band", "mJOA severity band", {"valueString": mjoa.attributed_band}),
+        ):
+            entries.append(_observed(about, "score", name, display, value, **derived))
     if scores.nurick is not None:
-        observe(SCORE_SYSTEM, "score", "nurick", "Nurick grade", {"valueInteger": scores.nurick.grade})
-    for feature, value in rec.features.items():
-        observe(FEATURE_SYSTEM, "feature", feature, feature.replace("_", " "), {"valueString": value})
+        entries.append(
+            _observed(about, "score", "nurick", "Nurick grade", {"valueInteger": scores.nurick.grade})
+        )
+    return entries
 
-    plan = rec.follow_up
+
+def _feature_observations(about: _Assessment) -> list[_Entry]:
+    """The key findings the decision read (the decision-table features)."""
+    return [
+        _observed(about, "feature", feature, feature.replace("_", " "), {"valueString": value})
+        for feature, value in about.rec.features.items()
+    ]
+
+
+def _care_plan(about: _Assessment) -> CarePlan:
+    """The dated follow-up visits with their windows, and when to escalate."""
+    plan = about.rec.follow_up
     care_plan = {
         "resourceType": "CarePlan",
         "status": "active",
         "intent": "plan",
-        "title": rec.follow_up.title,
+        "title": plan.title,
         "description": f"{plan.protocol_id} {plan.protocol_version} ({plan.evidence})",
-        "subject": _ref(ids["patient"]),
-        "period": {"start": rec.follow_up.start.isoformat()},
-        "created": on.isoformat(),
+        "subject": _ref(about.patient),
+        "period": {"start": plan.start.isoformat()},
+        "created": about.on.isoformat(),
         "activity": [
             {
                 "detail": {
@@ -288,21 +314,55 @@ def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
                     },
                 }
             }
-            for visit in rec.follow_up.visits
+            for visit in plan.visits
         ],
-        "note": [{"text": text} for text in rec.follow_up.escalation],
+        "note": [{"text": text} for text in plan.escalation],
     }
-    resources.append((ids["careplan"], CarePlan.model_validate(care_plan)))
-    resources.append(_referral(findings, rec, on, ids["patient"]))
+    return CarePlan.model_validate(care_plan)
 
+
+def _referral(about: _Assessment) -> ServiceRequest:
+    """The pathway as a proposed request (decision support proposes, the clinician orders)."""
+    rec = about.rec
+    notes = [f"Urgency {rec.urgency}: {rec.headline}"]
+    if rec.provisional:
+        notes.append("Provisional: the answer changes once the open questions are answered.")
+    notes += [f"To confirm ({item.urgency_if_positive} if positive): {item.input}" for item in rec.to_confirm]
+    notes += [f"Incomplete: enter {path}" for path in rec.incomplete]
+    notes += [f"Check: {warning.message}" for warning in rec.warnings]
+    request = {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "proposal",
+        "priority": REQUEST_PRIORITY[rec.urgency],
+        "code": _coding("urn:myelo-cds:pathway", rec.pathway, rec.headline),
+        "subject": _ref(about.patient),
+        "authoredOn": about.on.isoformat(),
+        "note": [{"text": text} for text in notes],
+    }
+    return ServiceRequest.model_validate(request)
+
+
+def _rule_note(rule: FiredRule) -> dict[str, str]:
+    inputs = ", ".join(f"{name}={value}" for name, value in rule.inputs.items())
+    source = f"{rule.citation} (strength {rule.strength}, evidence {rule.evidence})"
+    return {
+        "text": f"{rule.kind} {rule.id} v{rule.version}: {rule.title}. Inputs: {inputs}."
+        f" Action: {rule.action} Source: {source}."
+    }
+
+
+def _guidance(about: _Assessment) -> GuidanceResponse:
+    """The pathway and urgency, and every rule that fired with its inputs and source."""
+    rec = about.rec
     rule_set = rec.rule_set
     guidance = {
         "resourceType": "GuidanceResponse",
-        "requestIdentifier": {"system": "urn:myelo-cds:assessment", "value": ids["guidance"]},
+        "requestIdentifier": {"system": "urn:myelo-cds:assessment", "value": about.id("guidance")},
         "moduleUri": f"urn:myelo-cds:rule-set:{rule_set.id}:{rule_set.version}",
         "status": "success",
-        "subject": _ref(ids["patient"]),
-        "occurrenceDateTime": on.isoformat(),
+        "subject": _ref(about.patient),
+        "occurrenceDateTime": about.on.isoformat(),
         "reasonCode": [
             _coding("urn:myelo-cds:pathway", rec.pathway, rec.headline),
             _coding("urn:myelo-cds:urgency", rec.urgency),
@@ -310,25 +370,26 @@ def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
         ],
         "note": [
             {"text": rec.headline},
-            *(
-                {
-                    "text": f"{rule.kind} {rule.id} v{rule.version}: {rule.title}. Inputs: "
-                    + ", ".join(f"{k}={v}" for k, v in rule.inputs.items())
-                    + f". Action: {rule.action} Source: {rule.citation} (strength {rule.strength}, "
-                    f"evidence {rule.evidence})."
-                }
-                for rule in rec.rules_fired
-            ),
+            *(_rule_note(rule) for rule in rec.rules_fired),
             {"text": rec.disclaimer},
         ],
-        "result": _ref(ids["careplan"]),
+        "result": _ref(about.id("careplan")),
     }
-    resources.append((ids["guidance"], GuidanceResponse.model_validate(guidance)))
+    return GuidanceResponse.model_validate(guidance)
 
+
+def _midnight_utc(on: dt.date) -> str:
+    return dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.UTC).isoformat()
+
+
+def _provenance(about: _Assessment, targets: list[str]) -> Provenance:
+    """Which rule set and follow-up protocol (versions and SHA-256) produced ``targets``."""
+    rule_set = about.rec.rule_set
+    plan = about.rec.follow_up
     provenance = {
         "resourceType": "Provenance",
-        "target": [_ref(uid) for uid, _ in resources],
-        "recorded": dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.UTC).isoformat(),
+        "target": [_ref(uid) for uid in targets],
+        "recorded": _midnight_utc(about.on),
         "policy": [f"urn:myelo-cds:rule-set:{rule_set.id}:{rule_set.version}"],
         "agent": [
             {
@@ -357,13 +418,31 @@ def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
             },
         ],
     }
-    resources.append((ids["provenance"], Provenance.model_validate(provenance)))
+    return Provenance.model_validate(provenance)
+
+
+def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
+    """The assessment as a validated FHIR R4B Bundle (see the module docstring)."""
+    about = _Assessment(findings, rec)
+    entries: list[_Entry] = [(about.patient, _patient(findings))]
+    response = _mjoa_response(about)
+    if response is not None:
+        entries.append((about.id("qr"), response))
+    entries += _finding_observations(about)
+    entries += _score_observations(about)
+    entries += _feature_observations(about)
+    entries += [
+        (about.id("careplan"), _care_plan(about)),
+        (about.id("referral"), _referral(about)),
+        (about.id("guidance"), _guidance(about)),
+    ]
+    entries.append((about.id("provenance"), _provenance(about, [uid for uid, _ in entries])))
     return Bundle.model_validate(
         {
             "resourceType": "Bundle",
             "type": "collection",
-            "timestamp": dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.UTC).isoformat(),
-            "entry": [{"fullUrl": f"urn:uuid:{uid}", "resource": resource} for uid, resource in resources],
+            "timestamp": _midnight_utc(about.on),
+            "entry": [{"fullUrl": f"urn:uuid:{uid}", "resource": resource} for uid, resource in entries],
         }
     )
 
