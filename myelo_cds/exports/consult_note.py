@@ -148,20 +148,32 @@ def _rank(urgency: str) -> int:
     return list(URGENCY_WORDS).index(urgency)
 
 
-def confirm_lines(rec: Recommendation) -> list[str]:
+def confirm_lines(rec: Recommendation, *, fields: bool = True, changing: bool | None = None) -> list[str]:
     """The red-flag questions still open, most dangerous first, each as one line to act on.
 
     A question whose blank raised the urgency (the known findings make its red flag plausible)
     reads "Emergency not excluded: ask ..."; one that only prompts reads "Not yet asked: ...".
+
+    Args:
+        rec: the recommendation.
+        fields: name the input paths to fill after each question.
+        changing: ``True`` for only the questions that raised the urgency or whose "yes" would
+            raise it; ``False`` for only the others; ``None`` for all.
     """
     ordered = sorted(rec.to_confirm, key=lambda item: (_rank(item.urgency_if_positive), not item.escalated))
+    if changing is not None:
+        ordered = [
+            item
+            for item in ordered
+            if (item.escalated or _rank(item.urgency_if_positive) < _rank(rec.urgency)) is changing
+        ]
     lines = []
     for item in ordered:
-        fields = f" [{', '.join(item.fields)}]" if item.fields else ""
+        paths = f" [{', '.join(item.fields)}]" if item.fields and fields else ""
         if item.escalated:
-            lines.append(f"{_NOT_EXCLUDED[item.urgency_if_positive]}: ask {item.input}{fields}")
+            lines.append(f"{_NOT_EXCLUDED[item.urgency_if_positive]}: ask {item.input}{paths}")
         else:
-            lines.append(f"Not yet asked: {item.input} (a yes means {item.urgency_if_positive}){fields}")
+            lines.append(f"Not yet asked: {item.input} (a yes means {item.urgency_if_positive}){paths}")
     return lines
 
 

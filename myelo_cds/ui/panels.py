@@ -94,17 +94,25 @@ def render_headline(rec: Recommendation) -> None:
 
 
 def render_open_questions(rec: Recommendation) -> None:
-    """The red-flag questions still open, most dangerous first, and the consistency warnings."""
-    questions = confirm_lines(rec)
+    """The red-flag questions still open, most dangerous first, and the consistency warnings.
+
+    The questions that raised the urgency, or whose "yes" would raise it, are listed in full;
+    those that would not change today's answer stay one click away (still asked, never silent).
+    """
+    changing = confirm_lines(rec, fields=False, changing=True)
+    others = confirm_lines(rec, fields=False, changing=False)
     if rec.provisional:
         st.markdown(
             ":orange-badge[:material/pending: PROVISIONAL] **Ask these - the answer changes with them "
             "(most dangerous first):**"
         )
-    elif questions:
+    elif changing:
         st.markdown("**Red-flag questions not yet answered** (most dangerous first):")
-    if questions:
-        st.markdown("\n".join(f"- {plain(line)}" for line in questions))
+    if changing:
+        st.markdown("\n".join(f"- {plain(line)}" for line in changing))
+    if others:
+        with st.expander(f"Other red-flag questions not yet answered ({len(others)})"):
+            st.markdown("\n".join(f"- {plain(line)}" for line in others))
     if rec.warnings:
         st.warning(
             "**Entries that do not fit together** - check them:\n\n"
