@@ -17,6 +17,10 @@ The input, data and record errors are also :class:`ValueError` and the fonts err
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
 __all__ = [
     "CaseError",
     "DataFileError",
@@ -28,6 +32,8 @@ __all__ = [
     "PasswordError",
     "RecordError",
     "RuleSetError",
+    "RuleSetProblem",
+    "RuleSetProblemKind",
     "SettingsError",
     "UploadError",
 ]
@@ -74,8 +80,51 @@ class HookRequestError(InputError):
     """The request is not a valid patient-view hook call."""
 
 
+RuleSetProblemKind = Literal[
+    "malformed_file",
+    "invalid_row",
+    "no_condition",
+    "duplicate_id",
+    "unknown_source",
+    "unknown_fact",
+    "fact_not_yes_no",
+    "escalation_outside_red_flags",
+    "unknown_feature",
+    "unknown_value",
+    "unusable_parameters",
+]
+"""What can be wrong in a rule-set file, one kind per check made when it loads."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetProblem:
+    """One problem in a rule-set file: where it is, what is wrong and, for a misspelt name, the
+    nearest name that exists."""
+
+    kind: RuleSetProblemKind
+    file: str
+    """The rule-set file's name."""
+    row: str
+    """The row's id (``RF-TRAUMA``), ``parameter <name>``, or ``""`` for the file as a whole."""
+    message: str
+    name: str | None = None
+    """The name or value at fault, as written in the file."""
+    suggestion: str | None = None
+    """The nearest valid name, for a misspelt one."""
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.row}: " if self.row else f"{self.file}: "
+        hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else ""
+        return where + self.message + hint
+
+
 class RuleSetError(DataFileError):
-    """The rule-set file is inconsistent (unknown fact, feature, value or source)."""
+    """The rule-set file is inconsistent; ``problems`` holds every problem found, one each."""
+
+    def __init__(self, problems: Sequence[RuleSetProblem]) -> None:
+        self.problems = list(problems)
+        count = f"{len(self.problems)} problem" + ("" if len(self.problems) == 1 else "s")
+        super().__init__(f"rule set: {count}:\n" + "\n".join(f"  {problem}" for problem in self.problems))
 
 
 class CaseError(DataFileError):
