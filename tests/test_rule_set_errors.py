@@ -25,14 +25,18 @@ def _replace(old: str, new: str) -> Callable[[str], str]:
     return change
 
 
-def _problems(tmp_path: Path, change: Callable[[str], str]) -> list[RuleSetProblem]:
+def _error(tmp_path: Path, change: Callable[[str], str]) -> RuleSetError:
     path = tmp_path / RULES.name
     path.write_text(change(RULES.read_text(encoding="utf-8")), encoding="utf-8")
     with pytest.raises(RuleSetError) as caught:
         load_rule_set(path)
     assert caught.value.problems, "a rule-set error always lists its problems"
     assert all(problem.file == RULES.name for problem in caught.value.problems)
-    return caught.value.problems
+    return caught.value
+
+
+def _problems(tmp_path: Path, change: Callable[[str], str]) -> list[RuleSetProblem]:
+    return _error(tmp_path, change).problems
 
 
 def _one(problems: list[RuleSetProblem], kind: RuleSetProblemKind) -> RuleSetProblem:
@@ -163,14 +167,11 @@ def test_every_problem_is_reported_at_once_one_line_each(tmp_path: Path) -> None
         text = _replace('all = ["rapid_loss_of_ambulation"]', 'all = ["management"]')(text)
         return _replace('band = "moderate" }', 'band = "moderat" }')(text)
 
-    path = tmp_path / RULES.name
-    path.write_text(two_faults(RULES.read_text(encoding="utf-8")), encoding="utf-8")
-    with pytest.raises(RuleSetError) as caught:
-        load_rule_set(path)
-    assert [problem.kind for problem in caught.value.problems] == ["fact_not_yes_no", "unknown_value"]
-    lines = str(caught.value).splitlines()
+    error = _error(tmp_path, two_faults)
+    assert [problem.kind for problem in error.problems] == ["fact_not_yes_no", "unknown_value"]
+    lines = str(error).splitlines()
     assert lines[0] == "rule set: 2 problems:"
-    assert lines[1:] == [f"  {problem}" for problem in caught.value.problems]
+    assert lines[1:] == [f"  {problem}" for problem in error.problems]
 
 
 def test_every_kind_of_problem_has_a_test_named_after_it() -> None:
