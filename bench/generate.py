@@ -23,63 +23,46 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from myelo_cds.findings import (  # noqa: E402
+    MRI,
+    CervicalLevel,
+    History,
+    Reflexes,
+    Strength,
+    Symptoms,
+    UMNSigns,
+    field_spec,
+)
+from myelo_cds.scales import mjoa_scale  # noqa: E402
+
 __all__ = ["flatten", "generate_cases", "write_csv", "write_jsonl"]
 
 DATA_DIR = Path(__file__).resolve().parent / ".data"
 FIRST_DAY = dt.date(2025, 1, 1)
 
-HISTORY = (
-    "cancer",
-    "iv_drug_use",
-    "immunosuppression",
-    "bariatric_surgery",
-    "prior_cervical_surgery",
-    "spinal_radiotherapy",
-    "optic_neuritis",
-    "recent_trauma",
-)
-SYMPTOMS = (
-    "hand_clumsiness",
-    "gait_imbalance",
-    "falls",
-    "nondermatomal_numbness",
-    "lhermitte",
-    "neck_pain",
-    "radicular_arm_pain",
-    "dermatomal_numbness",
-    "breathing_difficulty",
-    "swallowing_difficulty",
-    "fever",
-    "rapid_loss_of_ambulation",
-    "deficit_after_trauma",
-)
-UMN = (
-    "hoffmann_tromner",
-    "babinski",
-    "sustained_clonus",
-    "inverted_brachioradialis",
-    "finger_escape",
-    "pectoralis",
-    "scapulohumeral",
-    "jaw_jerk_brisk",
-)
-ARM_REFLEXES = ("biceps", "triceps", "brachioradialis")
-REFLEXES = (*ARM_REFLEXES, "patellar", "achilles")
-MYOTOMES = ("C5", "C6", "C7", "C8", "T1", "L2", "L3", "L4", "L5", "S1")
-MRI_FLAGS = (
-    "thoracic_cord_compression",
-    "opll",
-    "kyphosis",
-    "dynamic_instability",
-    "longitudinally_extensive_lesion",
-    "dorsal_column_signal",
-    "intramedullary_mass",
-    "syrinx",
-    "epidural_collection",
-)
-LEVELS = ("C2-C3", "C3-C4", "C4-C5", "C5-C6", "C6-C7", "C7-T1")
+
+def _yes_no(model: type[BaseModel], section: str) -> tuple[str, ...]:
+    """The yes/no findings of a section of the findings model, in the model's order."""
+    return tuple(name for name in model.model_fields if field_spec(f"{section}.{name}").kind == "tri")
+
+
+# Every list of fields below is read from the findings model, so a new finding is generated too.
+HISTORY = tuple(History.model_fields)
+# The bladder items are set by the profiles (sphincter_change), so their cause is left out.
+SYMPTOMS = tuple(name for name in _yes_no(Symptoms, "symptoms") if name != "sphincter_other_cause")
+UMN = tuple(name for name in UMNSigns.model_fields if name != "new_since_last_visit")
+REFLEXES = tuple(Reflexes.model_fields)
+MYOTOMES = tuple(Strength.model_fields)
+MRI_FLAGS = tuple(name for name in _yes_no(MRI, "mri") if name != "unlisted_levels_normal")
+LEVELS = tuple(level.value for level in CervicalLevel)
 DCM_LEVELS = ("C3-C4", "C4-C5", "C5-C6", "C5-C6", "C6-C7", "C6-C7")
-MJOA_MAX = {"ue_motor": 5, "le_motor": 7, "ue_sensation": 3, "sphincter": 3}
+MJOA_MAX = {item["id"]: item["max"] for item in mjoa_scale()["items"]}
 
 # (profile, weight): a spine-clinic referral mix.
 PROFILES = (
