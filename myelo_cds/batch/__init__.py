@@ -20,7 +20,6 @@ from myelo_cds.batch._rows import (
     evaluate_table,
     outcome,
     parse_header,
-    read_rows,
     row_to_findings,
     run_batch,
 )
@@ -38,7 +37,6 @@ __all__ = [
     "evaluate_table",
     "outcome",
     "parse_header",
-    "read_rows",
     "read_upload",
     "results_csv",
     "row_to_findings",

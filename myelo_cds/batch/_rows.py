@@ -38,7 +38,6 @@ __all__ = [
     "evaluate_table",
     "outcome",
     "parse_header",
-    "read_rows",
     "row_to_findings",
     "run_batch",
 ]
@@ -179,21 +178,6 @@ def _csv_records(handle: TextIO) -> Iterator[str]:
             pending = ""
     if pending.strip(", \r\n"):
         yield pending
-
-
-def read_rows(path: Path, handle: TextIO) -> tuple[Header | None, Iterator[str | list[str]]]:
-    """The header (CSV only) and the raw rows of a CSV or JSONL file (chosen by extension).
-
-    CSV records are framed here and parsed in the worker processes.
-    """
-    if path.suffix.lower() == ".csv":
-        records = _csv_records(handle)
-        first = next(records, "")
-        header = parse_header(next(csv.reader([first]), []))
-        return header, records
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        return None, (line for line in handle if line.strip())
-    raise InputError(f"{path.name}: batch input must be .csv or .jsonl")
 
 
 # --- the parallel batch: workers read and evaluate byte ranges of the file -------------------

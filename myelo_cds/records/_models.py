@@ -30,7 +30,7 @@ WorkStatus = Literal["overdue", "due", "scheduled"]
 # The same pattern as ``Findings.case_id``: a pseudonym, never a name.
 _PATIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]")
-# Staff ids (clinician, admin): one line of at most 64 characters, as on the consult note.
+# Staff ids (clinician, resident, admin): one line of at most 64 characters, as on the consult note.
 _PERSON = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,64}$")
 _ACTION = re.compile(r"^[a-z][a-z_]{0,31}$")
 _DETAIL_MAX = 500

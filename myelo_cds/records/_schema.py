@@ -3,7 +3,9 @@
 ``patients`` holds a pseudonymous id and the patient's current state (a pointer to the latest
 assessment, its course alert); ``assessments`` the findings and the full recommendation as
 JSON plus the columns lists and the worklist read; ``follow_up_visits`` one row per planned
-visit; ``audit_events`` who did what, append-only (triggers refuse UPDATE and DELETE).
+visit; ``audit_events`` who did what, append-only (triggers refuse UPDATE and DELETE);
+``drafts`` consults being entered; ``training_attempts`` residents' scored quiz answers;
+``accounts`` who may sign in, with which role.
 """
 
 from __future__ import annotations

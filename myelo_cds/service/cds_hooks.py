@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from myelo_cds.errors import HookRequestError
 from myelo_cds.exports.fhir import FINDING_SYSTEM, QUESTIONNAIRE_URL, findings_from_bundle
-from myelo_cds.rules.engine import PATHWAY_LABELS, assess, default_engine
+from myelo_cds.rules.engine import PATHWAY_LABELS, assess
 from myelo_cds.rules.result import Recommendation
 
 __all__ = ["SERVICE_ID", "card_for", "discovery", "routes", "service_response"]
@@ -169,7 +169,6 @@ def service_response(request: Any, consult_url: str) -> dict[str, Any]:
         findings = findings_from_bundle(json.dumps(bundle))
     except (ValidationError, ValueError):
         return {"cards": []}  # incomplete findings (e.g. no age): no card rather than a wrong one
-    default_engine()
     return {"cards": [card_for(assess(findings), consult_url)]}
 
 

@@ -164,7 +164,7 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
         rec: the engine's recommendation for the case's findings (computed if not given).
 
     Raises:
-        ValueError: when the number of script-concordance answers does not match the case.
+        InputError: when the number of script-concordance answers does not match the case.
     """
     rec = rec or assess(case.findings)
     if answer.sct and len(answer.sct) != len(case.script_concordance):

@@ -1,8 +1,8 @@
 """The consult form: findings widgets grouped the way an examination is done.
 
-The only Streamlit-aware code besides :mod:`myelo_cds.ui.panels`. Every widget is keyed by
-its findings path (``f.<path>``) and keeps its value for the whole session, so the follow-up
-and export pages read the same draft. A widget left empty is *unknown*, never "absent".
+Every widget is keyed by its findings path (``f.<path>``) and keeps its value for the whole
+session, so the follow-up and the about (patient handout) pages read the same draft. A widget
+left empty is *unknown*, never "absent".
 """
 
 from __future__ import annotations
