@@ -49,6 +49,14 @@ from myelo_cds.findings._model import (
     Unknown,
     field_model,
 )
+from myelo_cds.findings._paths import (
+    PathPart,
+    field_paths,
+    nested,
+    resolve_path,
+    resolve_prefix,
+    value_at,
+)
 from myelo_cds.findings._salvage import (
     FieldProblem,
     salvage,
@@ -75,6 +83,7 @@ __all__ = [
     "MJOAItem",
     "Management",
     "OnsetTempo",
+    "PathPart",
     "Patient",
     "ReflexPair",
     "Reflexes",
@@ -93,8 +102,13 @@ __all__ = [
     "example_cases",
     "field_description",
     "field_model",
+    "field_paths",
     "field_spec",
     "findings_from_values",
     "leaf_paths",
+    "nested",
+    "resolve_path",
+    "resolve_prefix",
     "salvage",
+    "value_at",
 ]

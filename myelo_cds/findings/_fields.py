@@ -18,7 +18,8 @@ from annotated_types import Ge, Gt, Le
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from myelo_cds.findings._model import CervicalLevel, Findings, LevelFinding
+from myelo_cds.findings._model import Findings
+from myelo_cds.findings._paths import field_paths, nested, resolve_path
 
 __all__ = ["FieldSpec", "Kind", "field_spec", "findings_from_values", "leaf_paths"]
 
@@ -95,13 +96,6 @@ def _spec(path: str, info: FieldInfo) -> FieldSpec:
     return FieldSpec(path, label, help_text, "text", required=required)
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    annotation, _ = _strip_optional(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
 @cache
 def field_spec(path: str) -> FieldSpec:
     """Metadata of one input path, e.g. ``exam.umn.babinski`` or ``mri.levels.C5-C6.kang``.
@@ -109,50 +103,21 @@ def field_spec(path: str) -> FieldSpec:
     Raises:
         KeyError: if the path does not name a field.
     """
-    model: type[BaseModel] = Findings
-    parts = path.split(".")
-    index = 0
-    while index < len(parts):
-        part = parts[index]
-        if model is not Findings and part in [level.value for level in CervicalLevel] and index:
-            model = LevelFinding
-            index += 1
-            continue
-        fields = model.model_fields
-        if part not in fields:
-            raise KeyError(path)
-        info = fields[part]
-        if index == len(parts) - 1:
-            return _spec(path, info)
-        inner = _model_of(info.annotation)
-        if inner is None and get_origin(_strip_optional(info.annotation)[0]) is dict:
-            inner = model  # dict keyed by level: the next part is the key
-        if inner is None:
-            raise KeyError(path)
-        model = inner
-        index += 1
-    raise KeyError(path)
+    last = resolve_path(path)[-1]
+    if last.info is None:  # the key of a mapping entry (an MRI level) is no field
+        raise KeyError(path)
+    return _spec(path, last.info)
 
 
-def leaf_paths(model: type[BaseModel] = Findings, prefix: str = "") -> Iterator[str]:
+def leaf_paths(model: type[BaseModel] = Findings) -> Iterator[str]:
     """Every scalar input path of a model (MRI levels excluded: they are keyed by level)."""
-    for name, info in model.model_fields.items():
-        inner = _model_of(info.annotation)
-        if inner is not None:
-            yield from leaf_paths(inner, f"{prefix}{name}.")
-        elif get_origin(_strip_optional(info.annotation)[0]) is not dict:
-            yield prefix + name
+    return field_paths(model)
 
 
 def findings_from_values(values: dict[str, Any]) -> dict[str, Any]:
     """Nested findings data from ``{path: value}``; ``None`` values (unknown) are left out."""
-    nested: dict[str, Any] = {}
-    for path, value in values.items():
-        if value is None or value in ([], ""):
-            continue
-        target = nested
-        parts = path.split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value.isoformat() if isinstance(value, dt.date) else value
-    return nested
+    return nested(
+        (path.split("."), value.isoformat() if isinstance(value, dt.date) else value)
+        for path, value in values.items()
+        if value is not None and value not in ([], "")
+    )

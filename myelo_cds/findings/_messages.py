@@ -4,55 +4,27 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
-from typing import Any, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from myelo_cds.findings._model import Findings
+from myelo_cds.findings._paths import field_paths, resolve_path, resolve_prefix
 
 __all__ = ["describe_validation_error", "field_description"]
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
-
-
-@cache
-def _fields_at(path: tuple[str, ...]) -> tuple[type[BaseModel] | None, Any]:
-    """The model that owns the last part of ``path`` and that field's info."""
-    model: type[BaseModel] | None = Findings
-    info = None
-    for part in path:
-        if model is None:
-            return None, None
-        fields = model.model_fields
-        if part not in fields:
-            # dict keys (e.g. an MRI level) keep the value model of the dict
-            return model, None
-        info = fields[part]
-        owner = model
-        model = _model_of(info.annotation)
-        if model is None:
-            return owner, info
-    return model, info
-
-
 def field_description(path: tuple[str, ...]) -> str:
     """The field's description (label, unit and range) from the model, or ``''``."""
-    _, info = _fields_at(path)
+    try:
+        info = resolve_path(path)[-1].info
+    except KeyError:
+        return ""
     return info.description if info is not None and info.description else ""
 
 
 def _nearest(path: tuple[str, ...]) -> str:
-    model, _ = _fields_at(path[:-1]) if len(path) > 1 else (Findings, None)
-    if model is None:
-        return ""
+    reached = resolve_prefix(path[:-1])
+    model = (reached[-1].model or reached[-1].owner) if reached else Findings
     names = list(model.model_fields)
     close = difflib.get_close_matches(path[-1], names, n=3, cutoff=0.6)
     if close:
@@ -70,18 +42,7 @@ def _nearest(path: tuple[str, ...]) -> str:
 @cache
 def _all_paths() -> tuple[str, ...]:
     """Every field path in the findings model (for suggestions across sections)."""
-    paths: list[str] = []
-
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, info in model.model_fields.items():
-            inner = _model_of(info.annotation)
-            if inner is not None and inner is not model:
-                walk(inner, f"{prefix}{name}.")
-            else:
-                paths.append(prefix + name)
-
-    walk(Findings, "")
-    return tuple(paths)
+    return tuple(field_paths(through_mappings=True))
 
 
 def describe_validation_error(error: ValidationError) -> list[str]:
