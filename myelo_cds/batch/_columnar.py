@@ -10,17 +10,19 @@ text of a column is handled once. Then, for the whole chunk at a time:
    (:data:`~myelo_cds.findings.CROSS_FIELD_CHECKS`, the functions the model validators call).
    A row that is not accepted is handed back to the caller, which evaluates it the plain way
    (``batch.evaluate_row``), so a bad row gets exactly its usual message.
-3. **Leaves and facts** come from the steps of :mod:`myelo_cds.rules.facts`, the same pure
-   functions :func:`~myelo_cds.rules.facts.observe` and :func:`~myelo_cds.rules.facts.combine`
-   run for one case. Each step runs once per distinct combination of its inputs: rows carry
-   small integer codes, a step's inputs form one integer key per row, and the step's answers
-   are kept in a table indexed by that key, so most chunks need no Python call at all.
-4. **Screens** (red flags, flags, differentials) test ``is True`` on the fact columns, as
-   :func:`~myelo_cds.rules.table.screen` does, and the **decision table** is looked up once
-   per distinct feature vector by the engine's own (memoised) ``decide``.
+3. **Sections** of the findings (a reflex pair, the patient, one MRI level, the MRI...) are
+   built once per distinct combination of their values, innermost first, with the models'
+   ``model_construct`` (the values are validated already).
+4. **Leaves** come from the parts of :func:`~myelo_cds.rules.facts.observe`
+   (:func:`~myelo_cds.rules.facts.patient_leaves` and the others), called once per distinct
+   section they read.
+5. **The decision**, the screens and the result columns come from the engine
+   (``Engine.evaluate``) and :func:`outcome_of`, once per distinct combination of leaves.
 
+Rows carry small integer codes: a function's inputs form one integer key per row, and its
+answers are kept in a table indexed by that key, so a value seen before costs no Python call.
 So the batch path computes, for every accepted row, what ``Engine.decide`` computes for that
-row's findings, with no second copy of a rule, a threshold or a validation
+row's findings, through the same functions, with no rule, threshold or validation of its own
 (tests/test_batch_fast.py compares the two on generated lists and on hypothesis rows).
 """
 
@@ -28,20 +30,29 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, partial
-from typing import Annotated, Any, get_origin
+from enum import Enum
+from functools import cache
+from typing import Annotated, Any, get_args, get_origin
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from myelo_cds.findings import CROSS_FIELD_CHECKS, CervicalLevel, Findings, field_model
-from myelo_cds.rules.engine import Engine
-from myelo_cds.rules.facts import FACT_STEPS, LEAF_STEPS, ON, Step
-from myelo_cds.rules.table import FEATURE_NAMES, Decision
+from myelo_cds.findings import CROSS_FIELD_CHECKS, Findings, resolve_path
+from myelo_cds.rules.engine import Engine, Evaluation
+from myelo_cds.rules.facts import (
+    Leaves,
+    electro_leaves,
+    exam_leaves,
+    mjoa_leaves,
+    mri_leaves,
+    patient_leaves,
+    symptom_leaves,
+)
+from myelo_cds.rules.table import screen
 
 __all__ = [
     "OUTCOME_COLUMNS",
@@ -49,6 +60,7 @@ __all__ = [
     "Plan",
     "compile_plan",
     "evaluate_chunk",
+    "outcome_of",
     "parse_chunk",
     "table_of_cells",
 ]
@@ -61,22 +73,60 @@ _MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 """The value of an empty cell of a required field."""
 
 _DENSE_BITS = 22
-"""A step whose key fits in this many bits keeps its answers in a flat array."""
+"""A memo whose key fits in this many bits keeps its answers in a flat array."""
 _CACHE_BOUND = 200_000
 """Validated cell texts remembered per column (ids and free text rarely repeat)."""
 
+#: The result columns an outcome holds (``batch.OUTPUT_COLUMNS`` without row, case id and version).
+OUTCOME_COLUMNS = (
+    "pathway",
+    "urgency",
+    "deciding_rules",
+    "red_flags",
+    "flags",
+    "differentials",
+    "mjoa_total",
+    "band",
+    "course",
+)
+
+
+def outcome_of(engine: Engine, evaluation: Evaluation) -> tuple[Any, ...]:
+    """The result columns of one case, in ``OUTCOME_COLUMNS`` order: the engine's decision,
+    its red flags, and the flags and differentials screened on the same facts."""
+    facts, decision, true = evaluation.facts, evaluation.decision, evaluation.true_facts
+    rule_set = engine.rule_set
+    features = facts["features"]
+    return (
+        decision.pathway,
+        decision.urgency,
+        ";".join(decision.deciding),
+        ";".join(evaluation.red_flags),
+        ";".join(screen(rule_set.flags, facts, true)),
+        ";".join(screen(rule_set.differentials, facts, true)),
+        "" if facts["mjoa_total"] is None else facts["mjoa_total"],
+        features["band"],
+        features["course"],
+    )
+
+
+def _typed(value: Any) -> Hashable:
+    return (value.__class__, value)  # True and 1 are different values here
+
 
 class _Dictionary:
-    """Distinct values, each with a stable small integer code."""
+    """Distinct values, each with a stable small integer code (values equal under ``key``
+    share one)."""
 
-    __slots__ = ("_index", "values")
+    __slots__ = ("_index", "_key", "values")
 
-    def __init__(self) -> None:
+    def __init__(self, key: Callable[[Any], Hashable] = _typed) -> None:
         self.values: list[Any] = []
-        self._index: dict[tuple[type, Any], int] = {}
+        self._index: dict[Hashable, int] = {}
+        self._key = key
 
     def code(self, value: Any) -> int:
-        key = (value.__class__, value)  # True and 1 are different values here
+        key = self._key(value)
         found = self._index.get(key)
         if found is None:
             found = self._index[key] = len(self.values)
@@ -84,18 +134,45 @@ class _Dictionary:
         return found
 
 
+class _Built:
+    """Values each made once by a memo (a new code for each: they need no comparing)."""
+
+    __slots__ = ("values",)
+
+    def __init__(self) -> None:
+        self.values: list[Any] = [None]  # code 0: absent
+
+    def code(self, value: Any) -> int:
+        if value is None:
+            return 0
+        self.values.append(value)
+        return len(self.values) - 1
+
+
 @dataclass(slots=True)
 class _Col:
-    """A column of the chunk: a code per row into a dictionary of values."""
+    """A column of the chunk: a code per row into a list of values."""
 
     codes: np.ndarray
-    dictionary: _Dictionary
+    dictionary: _Dictionary | _Built
 
     def truth(self) -> np.ndarray:
-        """Rows whose value ``is True`` (what the screens read)."""
+        """Rows whose value ``is True``."""
         table = np.fromiter((value is True for value in self.dictionary.values), bool)
         truth: np.ndarray = table[self.codes]
         return truth
+
+    def take(self, rows: np.ndarray) -> _Col:
+        return _Col(self.codes[rows], self.dictionary)
+
+
+def _constant(value: Any, rows: int) -> _Col:
+    dictionary = _Dictionary()
+    return _Col(np.full(rows, dictionary.code(value), np.int32), dictionary)
+
+
+def _leaves_key(leaves: Leaves) -> Hashable:
+    return tuple(_typed(value) for value in leaves.values())
 
 
 # --- the header, compiled -------------------------------------------------------------------
@@ -103,15 +180,22 @@ class _Col:
 
 @dataclass(eq=False)
 class _Section:
-    """A findings model (or a mapping entry, like one MRI level) and the columns under it."""
+    """A findings model (or an entry of a mapping, like one MRI level) and what fills it."""
 
     path: str
     model: type[BaseModel]
     optional: bool
     """Absent means None (an optional model, a level not listed), not the defaults."""
+    depth: int
     required: tuple[str, ...] = ()
     columns: list[int] = field(default_factory=list)
     """Header positions of every cell under this section."""
+    cells: dict[str, str] = field(default_factory=dict)
+    """Its own fields given by a column: field name -> the column's path."""
+    children: dict[str, str] = field(default_factory=dict)
+    """Its fields that are sections: field name -> section path."""
+    entries: dict[str, dict[Any, str]] = field(default_factory=dict)
+    """Its mappings of models (``levels``): field name -> {key: section path of the entry}."""
 
 
 @dataclass(eq=False)
@@ -123,8 +207,6 @@ class _Cell:
     is_list: bool
     adapter: TypeAdapter[list[Any]]
     default: Any
-    sections: tuple[_Section, ...]
-    """Enclosing sections, outermost first (the root excluded)."""
     cache: dict[str, Any] = field(default_factory=dict)
     dictionary: _Dictionary = field(default_factory=_Dictionary)
 
@@ -141,8 +223,18 @@ def _adapter(model: type[BaseModel], name: str) -> TypeAdapter[list[Any]]:
     return TypeAdapter(list[annotation])  # type: ignore[valid-type]
 
 
+def _mapping_key(model: type[BaseModel], name: str, key: str) -> Any:
+    """A mapping entry's key as the model holds it (``"C5-C6"`` -> ``CervicalLevel``)."""
+    annotation = model.model_fields[name].annotation
+    for candidate in (annotation, *get_args(annotation)):
+        if get_origin(candidate) is dict:
+            key_type = get_args(candidate)[0]
+            return key_type(key) if isinstance(key_type, type) and issubclass(key_type, Enum) else key
+    return key  # pragma: no cover - only mappings have entries
+
+
 class Plan:
-    """A compiled header: what each column fills, and the state kept between chunks.
+    """A compiled header: what each column fills, and the answers kept between chunks.
 
     A plan belongs to one engine and one default assessment date (for rows without one).
     """
@@ -159,120 +251,84 @@ class Plan:
         self.cells = cells
         self.width = width
         self.engine = engine
+        self.on = on
         self.by_path = {cell.path: cell for cell in cells}
-        self.tables: dict[Step, _StepTable] = {}
-        self.constants: dict[str, _Dictionary] = {}
-        self.presence: dict[str, _Dictionary] = {}
-        self.screens: dict[tuple[str, ...], _Dictionary] = {}
+        self.memos: dict[str, _Memo] = {}
+        """Answers kept between chunks: the assessment dates and the outcomes."""
+        self.leaf_values: dict[str, _Dictionary] = {}
+        """The distinct leaves of each part of ``observe``, kept between chunks."""
         self.rendered: dict[Any, list[Any]] = {}
         """The caller's renderings of the outcomes, indexed by outcome code (codes are stable)."""
         self.lock = threading.Lock()
-        """One chunk at a time: the step tables grow as chunks are evaluated (a server's
-        audit pages may share a plan between sessions)."""
-        self.checks = tuple(
-            Step(("ok",), tuple("$" + path for path in paths), _check(check))
-            for paths, check in CROSS_FIELD_CHECKS
-        )
-        self.needed = {
-            name for step in LEAF_STEPS for name in step.inputs if name.startswith("$") and name != ON
-        }
-        self.needed |= {name for step in self.checks for name in step.inputs}
-        decide = engine.table.decide
-        self.date_step = Step((ON,), ("$assessment_date",), lambda p, day: day or on)
-        self.final_steps = (
-            Step(("features.red_flag",), ("red_flags",), _red_flag_feature),
-            Step(("decision",), tuple(f"features.{name}" for name in FEATURE_NAMES), lambda p, *f: decide(f)),
-            Step(
-                ("outcome",),
-                (
-                    "decision",
-                    "red_flags",
-                    "flags",
-                    "differentials",
-                    "mjoa_total",
-                    "features.band",
-                    "features.course",
-                ),
-                _outcome,
-            ),
-        )
+        """One chunk at a time: the memos grow as chunks are evaluated (a server's audit
+        pages may share a plan between sessions)."""
 
-    def run(self, steps: Sequence[Step], env: dict[str, _Col]) -> None:
-        """Run ``steps`` over the columns in ``env``, adding their output columns."""
-        params = self.engine.params
-        for step in steps:
-            inputs = [env[name] for name in step.inputs]
-            if step.fn is None:
-                env[step.outputs[0]] = inputs[0]
-                continue
-            table = self.tables.get(step)
-            if table is None:
-                fn = step.fn
-                table = self.tables[step] = _StepTable(partial(fn, params), len(step.outputs))
-            env.update(zip(step.outputs, table.columns(table.run(inputs)), strict=True))
+    def memo(self, name: str, fn: Callable[..., Any]) -> _Memo:
+        """The memo of ``fn`` kept under ``name`` (made on first use)."""
+        if name not in self.memos:
+            self.memos[name] = _Memo(fn, _Dictionary())
+        return self.memos[name]
 
-    def constant(self, path: str) -> _Dictionary:
-        """The dictionary of a field no column gives: code 0 is its value in every row."""
-        if path not in self.constants:
-            dictionary = self.constants[path] = _Dictionary()
-            dictionary.code(_default_of(self, path))
-        return self.constants[path]
+    def leaves(self, part: str) -> _Dictionary:
+        """The distinct leaves one part of ``observe`` has given so far."""
+        return self.leaf_values.setdefault(part, _Dictionary(_leaves_key))
 
+    def assessment_date(self, day: dt.date | None) -> dt.date:
+        """A row's own assessment date, else the plan's."""
+        return day or self.on
 
-def _red_flag_feature(p: Any, fired: tuple[str, ...]) -> str:
-    return "yes" if fired else "no"
-
-
-_LEVEL_NAMES = frozenset(level.value for level in CervicalLevel)
+    def outcome(self, *parts: Leaves) -> tuple[Any, ...]:
+        """The result columns for the leaves of every part of ``observe``."""
+        leaves: Leaves = {}
+        for part in parts:
+            leaves.update(part)
+        return outcome_of(self.engine, self.engine.evaluate(leaves))
 
 
 def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
     """A plan for rows under ``header`` (from ``batch.parse_header``), or None.
 
     None means a header this path does not take (a column naming no findings field, a column
-    repeated, a name used both for a value and a section, a cell given for a whole section):
-    every row then takes the plain path, which reports such rows with their usual messages.
+    repeated, a cell given for a whole section or mapping): every row then takes the plain
+    path, which reports such rows with their usual messages.
     """
-    root = _Section(path="", model=Findings, optional=False, required=_required(Findings))
+    root = _Section(path="", model=Findings, optional=False, depth=0, required=_required(Findings))
     sections: dict[str, _Section] = {"": root}
     cells: list[_Cell] = []
     seen: set[str] = set()
     for index, (parts, is_list) in enumerate(header):
         path = ".".join(parts)
-        if path in seen or "" in parts or path in sections:
+        if path in seen:
             return None
         seen.add(path)
-        enclosing: list[_Section] = []
-        model: type[BaseModel] = Findings
-        position = 0
-        while position < len(parts) - 1:
-            part = parts[position]
-            info = model.model_fields.get(part)
-            if info is None or any(cell.path == ".".join(parts[: position + 1]) for cell in cells):
-                return None
-            child_model, mapping, optional = field_model(info.annotation)
-            if child_model is None:
-                return None
-            if mapping:  # mri.levels.C5-C6: the next part is the key of one entry
-                position += 1
-                if position >= len(parts) - 1 or parts[position] not in _LEVEL_NAMES:
-                    return None
-                optional = True
-            key = ".".join(parts[: position + 1])
-            if key not in sections:
-                sections[key] = _Section(key, child_model, optional, _required(child_model))
-            enclosing.append(sections[key])
-            model = child_model
-            position += 1
-        info = model.model_fields.get(parts[-1])
-        if info is None or field_model(info.annotation)[0] is not None or get_origin(info.annotation) is dict:
+        try:
+            resolved = resolve_path(parts)
+        except KeyError:
             return None
-        default = _MISSING if info.is_required() else info.get_default(call_default_factory=True)
-        cells.append(_Cell(index, path, is_list, _adapter(model, parts[-1]), default, tuple(enclosing)))
-        for section in (root, *enclosing):
+        last = resolved[-1]
+        if last.info is None or last.model is not None or get_origin(last.info.annotation) is dict:
+            return None
+        enclosing = [root]
+        for depth, part in enumerate(resolved[:-1], start=1):
+            if part.mapping:
+                continue
+            key = ".".join(parts[:depth])
+            if key not in sections:
+                assert part.model is not None  # a part before the last is a section
+                sections[key] = _Section(key, part.model, part.optional, depth, _required(part.model))
+                parent = enclosing[-1]
+                if part.is_key:  # an entry of the mapping named by the part before
+                    mapping = parts[depth - 2]
+                    keyed = _mapping_key(parent.model, mapping, part.name)
+                    parent.entries.setdefault(mapping, {})[keyed] = key
+                else:
+                    parent.children[part.name] = key
+            enclosing.append(sections[key])
+        default = _MISSING if last.info.is_required() else last.info.get_default(call_default_factory=True)
+        cells.append(_Cell(index, path, is_list, _adapter(last.owner, last.name), default))
+        enclosing[-1].cells[last.name] = path
+        for section in enclosing:
             section.columns.append(index)
-    if any(path.startswith(cell.path + ".") for cell in cells for path in sections):
-        return None
     return Plan(sections, cells, len(header), engine, on)
 
 
@@ -323,18 +379,15 @@ def table_of_cells(records: Sequence[Sequence[str]], width: int) -> pa.Table:
     )
 
 
-# --- steps over columns -----------------------------------------------------------------------
+# --- functions over columns -------------------------------------------------------------------
 
 
-class _StepTable:
-    """One step's answers, kept between chunks, indexed by the codes of its inputs."""
+class _Memo:
+    """A function's answers, kept between chunks, indexed by the codes of its inputs."""
 
-    def __init__(self, fn: Callable[..., Any], n_outputs: int) -> None:
+    def __init__(self, fn: Callable[..., Any], results: _Dictionary | _Built) -> None:
         self.fn = fn
-        self.n_outputs = n_outputs
-        self.results = _Dictionary()
-        self.outputs = [_Dictionary() for _ in range(n_outputs)] if n_outputs > 1 else [self.results]
-        self.output_codes: list[list[int]] = [[] for _ in range(n_outputs)]
+        self.results = results
         self.bits: tuple[int, ...] = ()
         self.dense: np.ndarray | None = None
         self.sparse: dict[Any, int] = {}
@@ -344,16 +397,18 @@ class _StepTable:
         self.dense = np.full(1 << sum(self.bits), -1, np.int32) if sum(self.bits) <= _DENSE_BITS else None
         self.sparse = {}
 
-    def _answer(self, codes: tuple[int, ...], dictionaries: list[_Dictionary]) -> int:
-        values = [dictionary.values[code] for dictionary, code in zip(dictionaries, codes, strict=True)]
+    def _answer(self, codes: tuple[int, ...], inputs: list[_Col]) -> int:
+        values = [col.dictionary.values[code] for col, code in zip(inputs, codes, strict=True)]
         return self.results.code(self.fn(*values))
 
-    def run(self, inputs: list[_Col]) -> np.ndarray:
-        """The result code of every row."""
+    def __call__(self, *inputs: _Col) -> _Col:
+        """The answer for every row, as a column."""
+        return _Col(self._codes(list(inputs)), self.results)
+
+    def _codes(self, inputs: list[_Col]) -> np.ndarray:
         sizes = [len(col.dictionary.values) for col in inputs]
         if not self.bits or any(size > (1 << bits) for size, bits in zip(sizes, self.bits, strict=True)):
             self._reset(sizes)
-        dictionaries = [col.dictionary for col in inputs]
         if sum(self.bits) > 62:  # too wide for one integer key: distinct rows of codes
             stacked = np.stack([col.codes for col in inputs], axis=1)
             distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
@@ -361,7 +416,7 @@ class _StepTable:
             for position, row in enumerate(map(tuple, distinct.tolist())):
                 found = self.sparse.get(row)
                 if found is None:
-                    found = self.sparse[row] = self._answer(row, dictionaries)
+                    found = self.sparse[row] = self._answer(row, inputs)
                 answers[position] = found
             return answers[inverse.reshape(-1)]
         key = np.zeros(len(inputs[0].codes), np.int64)
@@ -373,7 +428,7 @@ class _StepTable:
             missing = result < 0
             if missing.any():
                 for wanted in np.unique(key[missing]).tolist():
-                    self.dense[wanted] = self._answer(self._split(wanted), dictionaries)
+                    self.dense[wanted] = self._answer(self._split(wanted), inputs)
                 result = self.dense[key]
             return result
         distinct, inverse = np.unique(key, return_inverse=True)
@@ -381,7 +436,7 @@ class _StepTable:
         for position, wanted in enumerate(distinct.tolist()):
             found = self.sparse.get(wanted)
             if found is None:
-                found = self.sparse[wanted] = self._answer(self._split(wanted), dictionaries)
+                found = self.sparse[wanted] = self._answer(self._split(wanted), inputs)
             answers[position] = found
         return answers[inverse]
 
@@ -391,19 +446,6 @@ class _StepTable:
             codes.append(key & ((1 << bits) - 1))
             key >>= bits
         return tuple(reversed(codes))
-
-    def columns(self, result: np.ndarray) -> list[_Col]:
-        """One column per output, from the result codes."""
-        if self.n_outputs == 1:
-            return [_Col(result, self.results)]
-        for position in range(self.n_outputs):
-            done = self.output_codes[position]
-            for value in self.results.values[len(done) :]:
-                done.append(self.outputs[position].code(value[position]))
-        return [
-            _Col(np.asarray(codes, np.int32)[result], dictionary)
-            for codes, dictionary in zip(self.output_codes, self.outputs, strict=True)
-        ]
 
 
 # --- a chunk, evaluated -----------------------------------------------------------------------
@@ -427,18 +469,203 @@ class ChunkResult:
     """The raw cells of record ``i`` (for the plain path)."""
 
 
-#: The result columns an outcome holds (``batch.OUTPUT_COLUMNS`` without row, case id and version).
-OUTCOME_COLUMNS = (
-    "pathway",
-    "urgency",
-    "deciding_rules",
-    "red_flags",
-    "flags",
-    "differentials",
-    "mjoa_total",
-    "band",
-    "course",
-)
+def evaluate_chunk(plan: Plan, table: pa.Table, skip_blank: bool = True) -> ChunkResult:
+    """Evaluate every accepted record of a parsed chunk (see the module doc).
+
+    ``skip_blank`` drops records of only spaces and commas, as the CSV reader of the batch does.
+    """
+    with plan.lock:
+        return _evaluate(plan, table, skip_blank)
+
+
+def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
+    raw = [table.column(index).combine_chunks() for index in range(plan.width)]
+    texts: list[list[str]] = [column.dictionary.to_pylist() for column in raw]
+    all_indices = [column.indices.to_numpy(zero_copy_only=False) for column in raw]
+
+    # Blank records (only spaces and commas) are skipped, as batch._csv_rows does.
+    blank = np.full(table.num_rows, skip_blank)
+    for words, index in zip(texts, all_indices if skip_blank else (), strict=False):
+        blank &= np.fromiter((not word.strip(" \r") for word in words), bool, len(words))[index]
+    keep = np.flatnonzero(~blank)
+    indices = [index[keep] for index in all_indices]
+
+    def cells_of(record: int) -> list[str]:
+        position = keep[record]
+        return [words[index[position]] for words, index in zip(texts, all_indices, strict=True)]
+
+    # 1. cells, validated once per distinct text; 2. rows whose sections are complete
+    values = {cell.index: _cell_values(cell, texts[cell.index]) for cell in plan.cells}
+    ok, present = _complete_rows(plan, texts, indices, values, len(keep))
+
+    # 3. the sections of those rows (built fresh for each chunk: most are seen once)
+    accepted = np.flatnonzero(ok)
+    columns: dict[str, _Col] = {}
+    for cell in plan.cells:
+        remap = np.fromiter((cell.dictionary.code(value) for value in values[cell.index]), np.int32)
+        columns[cell.path] = _Col(remap[indices[cell.index][accepted]], cell.dictionary)
+    for section in sorted(plan.sections.values(), key=lambda section: -section.depth):
+        if section.path:
+            columns[section.path] = _section_column(section, columns, present[section.path][accepted])
+    roots = _root_columns(plan, columns, len(accepted))
+
+    # 4. the checks across fields, with the values the model validators read
+    passed = np.ones(len(accepted), bool)
+    given = {path: mask[accepted] for path, mask in present.items()}
+    for paths, check in CROSS_FIELD_CHECKS:
+        inputs = [_path_column(plan, path, columns, given) for path in paths]
+        passed &= _Memo(_passes(check), _Dictionary())(*inputs).truth()
+    final = accepted[passed]
+    ok[:] = False
+    ok[final] = True
+    kept = np.flatnonzero(passed)
+    roots = {name: col.take(kept) for name, col in roots.items()}
+
+    # 5. the leaves, then the decision once per distinct combination of leaves
+    on = plan.memo("on", plan.assessment_date)(roots["assessment_date"])
+    parts = _leaf_parts(plan, roots, on)
+    outcome = plan.memo("outcome", plan.outcome)(*parts)
+
+    case_id = plan.by_path.get("case_id")
+    if case_id is None:
+        ids = [""] * len(final)
+    else:
+        id_values = [value if isinstance(value, str) else "" for value in values[case_id.index]]
+        ids = [id_values[code] for code in indices[case_id.index][final].tolist()]
+    return ChunkResult(
+        accepted=ok,
+        case_ids=ids,
+        outcome=outcome.codes,
+        outcomes=outcome.dictionary.values,
+        when=on,
+        cells=cells_of,
+    )
+
+
+def _complete_rows(
+    plan: Plan, texts: list[list[str]], indices: list[np.ndarray], values: dict[int, list[Any]], rows: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Rows whose cells are all valid and whose sections have their required fields, and
+    which sections each row gives."""
+    ok = np.ones(rows, bool)
+    filled: dict[int, np.ndarray] = {}
+    for cell in plan.cells:
+        words = texts[cell.index]
+        local = indices[cell.index]
+        ok &= ~np.fromiter((value is _INVALID for value in values[cell.index]), bool, len(words))[local]
+        filled[cell.index] = np.fromiter((bool(word.strip()) for word in words), bool, len(words))[local]
+    present: dict[str, np.ndarray] = {"": np.ones(rows, bool)}
+    for path, section in plan.sections.items():
+        if path:
+            mask = np.zeros(rows, bool)
+            for index in section.columns:
+                mask |= filled[index]
+            present[path] = mask
+    for path, section in plan.sections.items():
+        for name in section.required:
+            full = f"{path}.{name}" if path else name
+            if full in plan.sections:
+                have = present[full]
+            elif full in plan.by_path:
+                have = filled[plan.by_path[full].index]
+            else:
+                have = np.zeros(rows, bool)
+            ok &= ~present[path] | have
+    return ok, present
+
+
+def _section_column(section: _Section, columns: dict[str, _Col], given: np.ndarray) -> _Col:
+    """The section's model, built once per distinct combination of its values (None where
+    an optional section is absent). Its mappings of models become columns too."""
+    names = (*section.cells, *section.children, *section.entries)
+    inputs = [columns[path] for path in (*section.cells.values(), *section.children.values())]
+    for name, entries in section.entries.items():
+        mapping = _Memo(_mapping(tuple(entries)), _Built())(*(columns[path] for path in entries.values()))
+        columns[f"{section.path}.{name}"] = mapping
+        inputs.append(mapping)
+    model = section.model
+    # Every field not given keeps its default (a required one can only be missing where
+    # the section is absent, and then the whole section is None).
+    defaults = {
+        name: None if info.is_required() else info.get_default(call_default_factory=True)
+        for name, info in model.model_fields.items()
+        if name not in names
+    }
+
+    def build(*field_values: Any) -> BaseModel:
+        return model.model_construct(**defaults, **dict(zip(names, field_values, strict=True)))
+
+    built = _Memo(build, _Built())(*inputs)
+    if section.optional:
+        built.codes = np.where(given, built.codes, 0).astype(np.int32)  # code 0: absent
+    return built
+
+
+def _mapping(keys: tuple[Any, ...]) -> Callable[..., dict[Any, BaseModel]]:
+    """A mapping of models (``mri.levels``) from its entries, absent ones left out."""
+
+    def build(*entries: BaseModel | None) -> dict[Any, BaseModel]:
+        return {key: entry for key, entry in zip(keys, entries, strict=True) if entry is not None}
+
+    return build
+
+
+def _root_columns(plan: Plan, columns: dict[str, _Col], rows: int) -> dict[str, _Col]:
+    """Each field of the findings as a column: given by the header, or its default in every row."""
+    roots: dict[str, _Col] = {}
+    for name, info in Findings.model_fields.items():
+        if name in columns:
+            roots[name] = columns[name]
+        else:
+            default = None if info.is_required() else info.get_default(call_default_factory=True)
+            built = _Built()
+            roots[name] = _Col(np.full(rows, built.code(default), np.int32), built)
+    return roots
+
+
+def _passes(check: Callable[..., str | None]) -> Callable[..., bool]:
+    def passes(*values: Any) -> bool:
+        return check(*values) is None
+
+    return passes
+
+
+def _path_column(plan: Plan, path: str, columns: dict[str, _Col], given: dict[str, np.ndarray]) -> _Col:
+    """The value at ``path`` in every row, as the findings would hold it: the cell or section
+    given, else the field's default; None wherever an enclosing optional section is absent."""
+    parts = resolve_path(path)
+    rows = len(next(iter(given.values())))
+    col = columns.get(path)
+    if col is None:
+        last = parts[-1]
+        assert last.info is not None  # a check reads fields
+        built = _Built()
+        default = None if last.info.is_required() else last.info.get_default(call_default_factory=True)
+        col = _Col(np.full(rows, built.code(default), np.int32), built)
+    names = path.split(".")
+    absent = np.zeros(rows, bool)
+    for depth, part in enumerate(parts[:-1], start=1):
+        if part.optional:  # an optional section or a mapping entry: absent unless given
+            section = ".".join(names[:depth])
+            absent |= ~given[section] if section in given else np.ones(rows, bool)
+    if absent.any():
+        col = _Col(np.where(absent, col.dictionary.code(None), col.codes).astype(np.int32), col.dictionary)
+    return col
+
+
+def _leaf_parts(plan: Plan, roots: dict[str, _Col], on: _Col) -> list[_Col]:
+    """The leaves of each part of :func:`~myelo_cds.rules.facts.observe`, once per distinct
+    section (or sections and date) it reads, as ``observe`` calls them."""
+    params = plan.engine.params
+    parts: tuple[tuple[str, Callable[..., Leaves], tuple[_Col, ...]], ...] = (
+        ("patient", lambda patient, day: patient_leaves(patient, params, day), (roots["patient"], on)),
+        ("symptoms", symptom_leaves, (roots["symptoms"],)),
+        ("exam", lambda exam: exam_leaves(exam, params), (roots["exam"],)),
+        ("mjoa", mjoa_leaves, (roots["mjoa"], roots["earlier_mjoa"], on)),
+        ("mri", lambda mri: mri_leaves(mri, params), (roots["mri"],)),
+        ("electro", electro_leaves, (roots["electro"],)),
+    )
+    return [_Memo(read, plan.leaves(name))(*inputs) for name, read, inputs in parts]
 
 
 def _strip(text: str, is_list: bool) -> Any:
@@ -480,241 +707,3 @@ def _validate_many(adapter: TypeAdapter[list[Any]], values: list[Any]) -> list[A
         rest = [position for position in range(len(values)) if position not in bad]
         good = dict(zip(rest, _validate_many(adapter, [values[position] for position in rest]), strict=True))
         return [good.get(position, _INVALID) for position in range(len(values))]
-
-
-def evaluate_chunk(plan: Plan, table: pa.Table, skip_blank: bool = True) -> ChunkResult:
-    """Evaluate every accepted record of a parsed chunk (see the module doc).
-
-    ``skip_blank`` drops records of only spaces and commas, as the CSV reader of the batch does.
-    """
-    with plan.lock:
-        return _evaluate(plan, table, skip_blank)
-
-
-def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
-    raw = [table.column(index).combine_chunks() for index in range(plan.width)]
-    texts: list[list[str]] = [column.dictionary.to_pylist() for column in raw]
-    all_indices = [column.indices.to_numpy(zero_copy_only=False) for column in raw]
-
-    # Blank records (only spaces and commas) are skipped, as batch._csv_rows does.
-    blank = np.full(table.num_rows, skip_blank)
-    for words, index in zip(texts, all_indices if skip_blank else (), strict=False):
-        blank &= np.fromiter((not word.strip(" \r") for word in words), bool, len(words))[index]
-    keep = np.flatnonzero(~blank)
-    indices = [index[keep] for index in all_indices]
-    rows = len(keep)
-
-    def cells_of(record: int) -> list[str]:
-        position = keep[record]
-        return [words[index[position]] for words, index in zip(texts, all_indices, strict=True)]
-
-    # 1. cells, validated once per distinct text
-    ok = np.ones(rows, bool)
-    filled: dict[int, np.ndarray] = {}
-    values: dict[int, list[Any]] = {}
-    for cell in plan.cells:
-        words = texts[cell.index]
-        column_values = values[cell.index] = _cell_values(cell, words)
-        local = indices[cell.index]
-        ok &= ~np.fromiter((value is _INVALID for value in column_values), bool, len(words))[local]
-        filled[cell.index] = np.fromiter((bool(word.strip()) for word in words), bool, len(words))[local]
-
-    # 2. the sections each row gives, and their required fields
-    present: dict[str, np.ndarray] = {"": np.ones(rows, bool)}
-    for path, section in plan.sections.items():
-        if path:
-            mask = np.zeros(rows, bool)
-            for index in section.columns:
-                mask |= filled[index]
-            present[path] = mask
-    for path, section in plan.sections.items():
-        for name in section.required:
-            full = f"{path}.{name}" if path else name
-            if full in plan.sections:
-                have = present[full]
-            elif full in plan.by_path:
-                have = filled[plan.by_path[full].index]
-            else:
-                have = np.zeros(rows, bool)
-            ok &= ~present[path] | have
-
-    # The $ inputs as columns of codes, over the rows accepted so far.
-    accepted = np.flatnonzero(ok)
-    given = {path: mask[accepted] for path, mask in present.items()}
-    env: dict[str, _Col] = {}
-    for cell in plan.cells:
-        name = "$" + cell.path
-        if name not in plan.needed:
-            continue
-        remap = np.fromiter((cell.dictionary.code(value) for value in values[cell.index]), np.int32)
-        codes = remap[indices[cell.index][accepted]]
-        env[name] = _Col(_absent_is_none(codes, cell.sections, given, cell.dictionary), cell.dictionary)
-    levels = np.zeros(len(accepted), bool)
-    for path in plan.sections:
-        if path:
-            env["$" + path] = _presence(plan, path, given[path])
-        if path.startswith("mri.levels."):
-            levels |= given[path]
-    env["$mri.levels"] = _presence(plan, "mri.levels", levels)
-    for name in plan.needed - env.keys():
-        dictionary = plan.constant(name[1:])
-        codes = np.zeros(len(accepted), np.int32)
-        env[name] = _Col(_absent_is_none(codes, _sections_of(plan, name[1:]), given, dictionary), dictionary)
-
-    # 3. the checks across fields
-    passed = np.ones(len(accepted), bool)
-    for step in plan.checks:
-        plan.run((step,), env)
-        result = env.pop("ok")
-        passed &= result.truth()
-    final = accepted[passed]
-    ok[:] = False
-    ok[final] = True
-    env = {name: _Col(col.codes[passed], col.dictionary) for name, col in env.items()}
-
-    # 4. leaves, facts, screens, the decision
-    plan.run((plan.date_step, *LEAF_STEPS, *FACT_STEPS), env)
-    rule_set = plan.engine.rule_set
-    truth: dict[str, np.ndarray] = {}  # facts known true, shared by the three screens
-    env["red_flags"] = _screen(plan, env, truth, rule_set.red_flags, len(final))
-    env["flags"] = _screen(plan, env, truth, rule_set.flags, len(final))
-    env["differentials"] = _screen(plan, env, truth, rule_set.differentials, len(final))
-    plan.run(plan.final_steps, env)
-
-    case_id = plan.by_path.get("case_id")
-    if case_id is None:
-        ids = [""] * len(final)
-    else:
-        id_values = [value if isinstance(value, str) else "" for value in values[case_id.index]]
-        ids = [id_values[code] for code in indices[case_id.index][final].tolist()]
-    return ChunkResult(
-        accepted=ok,
-        case_ids=ids,
-        outcome=env["outcome"].codes,
-        outcomes=env["outcome"].dictionary.values,
-        when=env[ON],
-        cells=cells_of,
-    )
-
-
-def _outcome(
-    p: Any,
-    decision: Decision,
-    red: tuple[str, ...],
-    flags: tuple[str, ...],
-    differentials: tuple[str, ...],
-    total: int | None,
-    band: str,
-    course: str,
-) -> tuple[Any, ...]:
-    """The result columns of one row (as ``batch.outcome``), in ``OUTCOME_COLUMNS`` order."""
-    return (
-        decision.pathway,
-        decision.urgency,
-        ";".join(decision.deciding),
-        ";".join(red),
-        ";".join(flags),
-        ";".join(differentials),
-        "" if total is None else total,
-        band,
-        course,
-    )
-
-
-def _check(check: Callable[..., str | None]) -> Callable[..., bool]:
-    def passes(p: Any, *values: Any) -> bool:
-        return check(*values) is None
-
-    return passes
-
-
-def _screen(
-    plan: Plan, env: dict[str, _Col], truth: dict[str, np.ndarray], rows: Sequence[Any], count: int
-) -> _Col:
-    """The ids of the screen rows that fire, per row (as ``table.screen``).
-
-    ``truth`` caches, per fact, the rows where it is known true.
-    """
-
-    def true(name: str) -> np.ndarray:
-        if name not in truth:
-            truth[name] = env[name].truth()
-        return truth[name]
-
-    bits = np.zeros(count, np.int64)
-    for position, row in enumerate(rows):
-        fires = np.ones(count, bool)
-        for name in row.all:
-            fires &= true(name)
-        if row.any:
-            some = np.zeros(count, bool)
-            for name in row.any:
-                some |= true(name)
-            fires &= some
-        bits |= fires.astype(np.int64) << position
-    distinct, inverse = np.unique(bits, return_inverse=True)
-    dictionary = plan.screens.setdefault(tuple(row.id for row in rows), _Dictionary())
-    codes = np.fromiter(
-        (
-            dictionary.code(tuple(row.id for position, row in enumerate(rows) if value >> position & 1))
-            for value in distinct.tolist()
-        ),
-        np.int32,
-        len(distinct),
-    )
-    return _Col(codes[inverse].astype(np.int32), dictionary)
-
-
-def _presence(plan: Plan, path: str, mask: np.ndarray) -> _Col:
-    """A section as an input: True where given, None where absent (as ``facts.observe`` reads it)."""
-    dictionary = plan.presence.setdefault(path, _Dictionary())
-    absent, given = dictionary.code(None), dictionary.code(True)
-    return _Col(np.where(mask, given, absent).astype(np.int32), dictionary)
-
-
-def _sections_of(plan: Plan, path: str) -> tuple[_Section, ...]:
-    parts = path.split(".")
-    keys = (".".join(parts[:n]) for n in range(1, len(parts)))
-    return tuple(plan.sections[key] for key in keys if key in plan.sections)
-
-
-def _default_of(plan: Plan, path: str) -> Any:
-    """The value of a findings field (or section) that no column gives, in every row.
-
-    A field's default; None inside an optional section no column gives (absent in every
-    row); a section reads as True when present by default, None when absent.
-    """
-    model: type[BaseModel] = Findings
-    parts = path.split(".")
-    position = 0
-    while True:
-        info = model.model_fields[parts[position]]
-        child, mapping, optional = field_model(info.annotation)
-        last = position == len(parts) - 1
-        if child is None:
-            return None if info.is_required() else info.get_default(call_default_factory=True)
-        if mapping:
-            if last:
-                return None  # a mapping with no entry given
-            position += 1
-            optional = True
-        key = ".".join(parts[: position + 1])
-        if optional and key not in plan.sections:
-            return None
-        if position == len(parts) - 1:
-            return True
-        model = child
-        position += 1
-
-
-def _absent_is_none(
-    codes: np.ndarray, sections: tuple[_Section, ...], given: dict[str, np.ndarray], dictionary: _Dictionary
-) -> np.ndarray:
-    """Codes with None wherever an enclosing optional section is absent from the row."""
-    optional = [section for section in sections if section.optional]
-    if not optional:
-        return codes
-    inside = np.ones(len(codes), bool)
-    for section in optional:
-        inside &= given[section.path]
-    return np.where(inside, codes, dictionary.code(None)).astype(np.int32)

@@ -27,9 +27,8 @@ from pydantic import ValidationError
 from myelo_cds.batch import _columnar as columnar
 from myelo_cds.errors import InputError
 from myelo_cds.exports.csv_safety import safe_cells, safe_texts
-from myelo_cds.findings import Findings, describe_validation_error
+from myelo_cds.findings import Findings, describe_validation_error, nested
 from myelo_cds.rules.engine import default_engine
-from myelo_cds.rules.table import screen
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -63,21 +62,13 @@ def parse_header(columns: Iterable[str]) -> Header:
 
 def cells_to_findings(header: Header, cells: Iterable[str]) -> dict[str, Any]:
     """One CSV row (cells in header order) as the nested findings object; empty = unknown."""
-    nested: dict[str, Any] = {}
+    given = []
     for (parts, is_list), cell in zip(header, cells, strict=False):
         text = cell.strip()
-        if not text:
-            continue
-        value: Any = text
-        if is_list:
-            value = [part.strip() for part in text.split(";") if part.strip()]
-        target = nested
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise InputError(f"column {'.'.join(parts)!r} conflicts with another column")
-        target[parts[-1]] = value
-    return nested
+        if text:
+            value = [part.strip() for part in text.split(";") if part.strip()] if is_list else text
+            given.append((parts, value))
+    return nested(given)
 
 
 def row_to_findings(row: dict[str, str]) -> dict[str, Any]:
@@ -149,21 +140,9 @@ def outcome(findings: Findings, on: dt.date | None) -> dict[str, Any]:
     engine = default_engine()
     # A row's own assessment date wins; --date only fills rows without one.
     evaluation = engine.decide(findings, findings.assessment_date or on)
-    facts, decision = evaluation.facts, evaluation.decision
-    rule_set = engine.rule_set
-    features = facts["features"]
-    true = evaluation.true_facts
     return {
         "case_id": findings.case_id or "",
-        "pathway": decision.pathway,
-        "urgency": decision.urgency,
-        "deciding_rules": ";".join(decision.deciding),
-        "red_flags": ";".join(evaluation.red_flags),
-        "flags": ";".join(screen(rule_set.flags, facts, true)),
-        "differentials": ";".join(screen(rule_set.differentials, facts, true)),
-        "mjoa_total": "" if facts["mjoa_total"] is None else facts["mjoa_total"],
-        "band": features["band"],
-        "course": features["course"],
+        **dict(zip(columnar.OUTCOME_COLUMNS, columnar.outcome_of(engine, evaluation), strict=True)),
     }
 
 

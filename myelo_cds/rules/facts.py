@@ -4,61 +4,65 @@ Two layers, so that the engine can ask "what if this unknown were known?":
 
 * :func:`observe` reads the :class:`~myelo_cds.findings.Findings` once into *leaves*: simple
   values (``True``/``False``/``None`` for unknown, or a number) each traceable to input fields
-  (:data:`LEAF_INPUTS`).
+  (:data:`LEAF_INPUTS`). It reads each part of the findings with one function
+  (:func:`patient_leaves`, :func:`symptom_leaves`, :func:`exam_leaves`, :func:`mjoa_leaves`,
+  :func:`mri_leaves`, :func:`electro_leaves`).
 * :func:`combine` derives the composite facts (myelopathy, compression, course...) and the
   decision-table features from the leaves alone, with Kleene three-valued logic: unknown
   never becomes "absent" by accident.
 
-Both layers are lists of steps (:class:`Step`: a small pure function and the names of its
-inputs), run in order. :func:`observe` and :func:`combine` run them for one case; the batch
-path (:mod:`myelo_cds.batch._columnar`) runs the same functions over whole columns of cases.
-
-Thresholds come from the rule set's ``[parameters]``; none is written here.
+Thresholds come from the rule set's ``[parameters]`` (``params``) and the scale data; none is
+written here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from myelo_cds._dates import add_months
 from myelo_cds.findings import (
+    MJOA,
+    MRI,
     CervicalLevel,
+    EarlierMJOA,
     EdxSummary,
+    Electrodiagnostics,
+    Exam,
     Findings,
     History,
     KLine,
+    LevelFinding,
     Management,
     MJOAItem,
     OnsetTempo,
+    Patient,
     SensoryLevel,
     SphincterChange,
     Symptoms,
     T2Signal,
-    field_model,
+    field_spec,
 )
-from myelo_cds.scales import mjoa_scale, severity_band
+from myelo_cds.scales import mjoa_max_total, mjoa_scale, severity_band
 
 __all__ = [
-    "FACT_STEPS",
     "FEATURES",
     "FEATURE_ORDER",
-    "INPUT_PATHS",
     "LEAF_INPUTS",
-    "LEAF_NAMES",
-    "LEAF_STEPS",
-    "ON",
     "Leaves",
-    "Step",
     "all3",
     "any3",
     "combine",
+    "electro_leaves",
+    "exam_leaves",
     "known_fact_names",
+    "mjoa_leaves",
+    "mri_leaves",
     "not3",
     "observe",
+    "patient_leaves",
+    "symptom_leaves",
 ]
 
 Tri = bool | None
@@ -131,8 +135,23 @@ def not3(value: Tri) -> Tri:
     return None if value is None else not value
 
 
+def _and_not(value: Tri, other: Tri) -> Tri:
+    """``value`` and not ``other``, three-valued."""
+    return all3((value, not3(other)))
+
+
+def _at_least(value: float | None, threshold: float) -> Tri:
+    return None if value is None else value >= threshold
+
+
+def _is(value: Any, member: Any) -> Tri:
+    """Whether a recorded choice is ``member`` (unknown when nothing was recorded)."""
+    return None if value is None else value is member
+
+
 # --- leaves -------------------------------------------------------------------------------
 
+_SIDES = ("left", "right")
 _ARM_REFLEXES = ("biceps", "triceps", "brachioradialis")
 _LEG_REFLEXES = ("patellar", "achilles")
 _UMN_SIGNS = (
@@ -152,6 +171,12 @@ _SYMPTOM_FLAGS = tuple(
     for name, info in Symptoms.model_fields.items()
     if info.annotation == (bool | None) and name != "sphincter_other_cause"
 )
+_SENSATION_FLAGS = (
+    "dermatomal_loss",
+    "stocking_glove_loss",
+    "vibration_proprioception_loss",
+    "dissociated_cape_loss",
+)
 _MRI_FLAGS = (
     "opll",
     "kyphosis",
@@ -162,6 +187,7 @@ _MRI_FLAGS = (
     "syrinx",
     "epidural_collection",
 )
+_ALL_LEVELS: tuple[CervicalLevel, ...] = tuple(CervicalLevel)
 
 #: Which input fields each leaf is read from (for "what would change this" messages).
 LEAF_INPUTS: dict[str, tuple[str, ...]] = {
@@ -218,404 +244,288 @@ LEAF_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-# --- the derivation as steps ----------------------------------------------------------------
-#
-# Leaves and facts are derived by small pure functions, each with its inputs named: a field
-# of the findings (``$patient.age_years``; a section, like ``$mjoa`` or ``$mri.levels.C5-C6``,
-# reads as True when present and None when absent), the assessment date (``$on``), or a leaf
-# or fact derived before. :func:`observe` and :func:`combine` run the steps on one case. The
-# batch path (:mod:`myelo_cds.batch._columnar`) runs the very same functions once per distinct
-# combination of their inputs over a whole column of cases, so the two cannot disagree.
+# --- observe: findings to leaves ----------------------------------------------------------
 
-ON = "$on"
-"""The input name of the assessment date."""
+# The top of the MRC scale (normal power), as the findings model bounds a strength grade.
+_FULL_POWER = field_spec("exam.strength.C5.left").maximum
+_HISTORY_ITEMS = tuple(History.model_fields)
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """``outputs`` computed from ``inputs`` by ``fn(params, *values)``.
-
-    ``fn`` returns the one output's value, or a tuple with one value per output. A step
-    without ``fn`` passes its single input on unchanged.
-    """
-
-    outputs: tuple[str, ...]
-    inputs: tuple[str, ...]
-    fn: Callable[..., Any] | None = None
-
-
-def _same(name: str, path: str) -> Step:
-    return Step((name,), (path,))
+def observe(findings: Findings, params: Params, on: dt.date) -> Leaves:
+    """Read the findings once into leaves (see :data:`LEAF_INPUTS`), assessed on ``on``."""
+    return {
+        **patient_leaves(findings.patient, params, on),
+        **symptom_leaves(findings.symptoms),
+        **exam_leaves(findings.exam, params),
+        **mjoa_leaves(findings.mjoa, findings.earlier_mjoa, on),
+        **mri_leaves(findings.mri, params),
+        **electro_leaves(findings.electro),
+    }
 
 
-def _max_grade(values: Iterable[int | None], threshold: int) -> Tri:
-    """True if any grade reaches the threshold, False if all are known and below it."""
-    return any3(None if value is None else value >= threshold for value in values)
+def patient_leaves(patient: Patient, params: Params, on: dt.date) -> Leaves:
+    """The history items, risk factors, age group and where the patient is in their care."""
+    return {
+        **{item: getattr(patient.history, item) for item in _HISTORY_ITEMS},
+        "smoker": patient.smoker,
+        "psychiatric_comorbidity": patient.psychiatric_comorbidity,
+        "long_duration": _at_least(patient.symptom_duration_months, params["long_duration_months"]),
+        "paediatric": bool(patient.age_years < params["adult_min_age"]),
+        "management": _management(patient, params, on),
+    }
 
 
-_ALL_LEVELS: tuple[CervicalLevel, ...] = tuple(CervicalLevel)
-
-
-@cache
-def _levels(names: tuple[str, ...] | None) -> tuple[CervicalLevel, ...]:
-    return tuple(CervicalLevel(name) for name in names) if names else _ALL_LEVELS
-
-
-def _management(p: Params, management: Management, since: dt.date | None, on: dt.date) -> str:
-    if management is Management.postoperative:
+def _management(patient: Patient, params: Params, on: dt.date) -> str:
+    """Untreated, post-operative, or in supervised rehabilitation before or after its trial period."""
+    if patient.management is Management.postoperative:
         return "postoperative"
-    if management is Management.supervised_rehabilitation:
+    if patient.management is Management.supervised_rehabilitation:
+        since = patient.management_since
         assert since is not None  # enforced by the Patient model
-        return "rehab_trial_complete" if add_months(since, p["rehab_trial_months"]) <= on else "rehab_early"
+        trial_over = add_months(since, params["rehab_trial_months"]) <= on
+        return "rehab_trial_complete" if trial_over else "rehab_early"
     return "untreated"
 
 
-def _long_duration(p: Params, duration: float | None) -> Tri:
-    return None if duration is None else duration >= p["long_duration_months"]
-
-
-def _paediatric(p: Params, age: int) -> bool:
-    return bool(age < p["adult_min_age"])
-
-
-def _reflex_grades(names: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(f"$exam.reflexes.{name}.{side}" for name in names for side in ("left", "right"))
-
-
-def _hyperreflexia(p: Params, *grades: int | None) -> Tri:
-    return _max_grade(grades, p["hyperreflexia_min_grade"])
-
-
-def _weakness(p: Params, *grades: int | None) -> Tri:
-    return any3(None if g is None else g < 5 for g in grades)
-
-
-def _mjoa_leaves(
-    p: Params,
-    present: Tri,
-    ue_motor: int,
-    le_motor: int,
-    ue_sensation: int,
-    sphincter: int,
-    not_due: frozenset[MJOAItem],
-) -> tuple[int | None, int | None, Tri]:
-    """mJOA totals only; bands and change are derived later from the scale data."""
-    if present is None:
-        return None, None, None
-    scores = {
-        "ue_motor": ue_motor,
-        "le_motor": le_motor,
-        "ue_sensation": ue_sensation,
-        "sphincter": sphincter,
+def symptom_leaves(symptoms: Symptoms) -> Leaves:
+    """Each yes/no symptom, the bladder or bowel change and the onset tempo, as recorded."""
+    return {
+        **{name: getattr(symptoms, name) for name in _SYMPTOM_FLAGS},
+        "sphincter": symptoms.sphincter_change,
+        "sphincter_other_cause": symptoms.sphincter_other_cause,
+        "tempo": symptoms.onset_tempo,
     }
+
+
+def exam_leaves(exam: Exam, params: Params) -> Leaves:
+    """Reflexes, upper-motor-neuron signs, power, gait, sensation and the signs of other diseases."""
+    umn, sensation = exam.umn, exam.sensation
+    return {
+        "hyperreflexia_arms": _hyperreflexia(exam, _ARM_REFLEXES, params),
+        "hyperreflexia_legs": _hyperreflexia(exam, _LEG_REFLEXES, params),
+        **{sign: getattr(umn, sign) for sign in _UMN_SIGNS},
+        "new_umn_sign": umn.new_since_last_visit,
+        "weakness": _weakness(exam),
+        "gait_deviation": exam.coordination.gait_deviation,
+        "romberg_positive": exam.coordination.romberg_positive,
+        "sensory_level": sensation.sensory_level,
+        **{name: getattr(sensation, name) for name in _SENSATION_FLAGS},
+        "fasciculations_widespread": exam.fasciculations_widespread,
+        "tongue_signs": exam.tongue_signs,
+    }
+
+
+def _hyperreflexia(exam: Exam, reflexes: tuple[str, ...], params: Params) -> Tri:
+    """Any of these reflexes, on either side, at or above the brisk grade."""
+    grades = (getattr(getattr(exam.reflexes, name), side) for name in reflexes for side in _SIDES)
+    return any3(_at_least(grade, params["hyperreflexia_min_grade"]) for grade in grades)
+
+
+def _weakness(exam: Exam) -> Tri:
+    """Power below normal in any myotome, on either side."""
+    grades = (getattr(getattr(exam.strength, myotome), side) for myotome in _MYOTOMES for side in _SIDES)
+    return any3(None if grade is None else grade < _FULL_POWER for grade in grades)
+
+
+def mjoa_leaves(mjoa: MJOA | None, earlier: EarlierMJOA | None, on: dt.date) -> Leaves:
+    """The mJOA totals and their change since the earlier score (unknown without an mJOA).
+
+    Bands and the course are derived later, from the scale data.
+    """
+    if mjoa is None:
+        return dict.fromkeys(_MJOA_LEAVES)
     maxima = {item["id"]: item["max"] for item in mjoa_scale()["items"]}
-    deficits = {item for item in MJOAItem if scores[item.value] < maxima[item.value]}
-    total = ue_motor + le_motor + ue_sensation + sphincter
+    scores = _item_scores(mjoa)
+    not_due = mjoa.not_due_to_myelopathy
+    deficits = {item for item, score in scores.items() if score < maxima[item.value]}
     # Severity is graded on the deficits the clinician attributes to myelopathy: an item
     # marked "not due to myelopathy" counts as normal (design; clinical reference s1.1).
-    severity = sum(maxima[item.value] if item in not_due else scores[item.value] for item in MJOAItem)
-    return total, severity, bool(deficits & not_due)
+    severity = sum(maxima[item.value] if item in not_due else score for item, score in scores.items())
+    total = sum(scores.values())
+    return {
+        "mjoa_total": total,
+        "mjoa_severity_total": severity,
+        "mjoa_not_attributed": bool(deficits & not_due),
+        "mjoa_delta": None if earlier is None else total - sum(_item_scores(earlier).values()),
+        "mjoa_days": None if earlier is None else _days_between(earlier.date, on),
+    }
 
 
-def _earlier_total(
-    p: Params, present: Tri, ue_motor: int | None, le_motor: int, ue_sensation: int, sphincter: int
-) -> int | None:
-    if present is None:
-        return None
-    return ue_motor + le_motor + ue_sensation + sphincter  # type: ignore[operator]
+_MJOA_LEAVES = ("mjoa_total", "mjoa_severity_total", "mjoa_not_attributed", "mjoa_delta", "mjoa_days")
 
 
-def _mjoa_delta(p: Params, total: int | None, before: int | None) -> int | None:
-    return None if total is None or before is None else total - before
+def _item_scores(mjoa: MJOA | EarlierMJOA) -> dict[MJOAItem, int]:
+    return {item: getattr(mjoa, item.value) for item in MJOAItem}
 
 
-def _mjoa_days(p: Params, mjoa: Tri, earlier: dt.date | None, on: dt.date) -> int | None:
-    if mjoa is None or earlier is None:
-        return None
+def _days_between(earlier: dt.date, on: dt.date) -> int | None:
+    """Days from the earlier score to the assessment.
+
+    An assessment dated before the earlier score cannot time a decline: unknown, not 0.
+    """
     days = (on - earlier).days
-    # An assessment dated before the earlier score cannot time a decline: unknown, not 0.
     return days if days >= 0 else None
 
 
-def _level_leaves(
-    p: Params,
-    listed: Tri,
-    unlisted_normal: Tri,
-    kang: int | None,
-    t2_signal: T2Signal | None,
-    t2_extent: int | None,
-    t1_hypointensity: Tri,
-    snake_eyes: Tri,
-) -> tuple[Tri, ...]:
-    """What one cervical level shows (three-valued), in the order of ``_LEVEL_LEAVES``.
+def mri_leaves(mri: MRI, params: Params) -> Leaves:
+    """Cord compression and cord signal across the cervical levels, and the other MRI findings.
+
+    A level leaf is true when any cervical level shows it; every MRI leaf is unknown when no
+    MRI is available (the K-line is read as given).
+    """
+    scanned = mri.available
+    levels = {
+        level: _level_leaves(mri.levels.get(level), mri.unlisted_levels_normal, params)
+        for level in _ALL_LEVELS
+    }
+
+    def any_level(name: str, among: Iterable[CervicalLevel] = _ALL_LEVELS) -> Tri:
+        return any3(levels[level][name] for level in among) if scanned else None
+
+    return {
+        "compression": any_level("compression"),
+        "high_cervical_compression": any_level("compression", _high_cervical_levels(params)),
+        "thoracic_compression": mri.thoracic_cord_compression if scanned else None,
+        **{name: any_level(name) for name in _LEVEL_SIGNALS},
+        "k_line_negative": _is(mri.k_line, KLine.negative),
+        **{name: getattr(mri, name) if scanned else None for name in _MRI_FLAGS},
+    }
+
+
+# Cord signal leaves read across the levels (compression is read across them too).
+_LEVEL_SIGNALS = ("t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes")
+
+
+def _level_leaves(finding: LevelFinding | None, unlisted_normal: Tri, params: Params) -> dict[str, Tri]:
+    """What one cervical level shows: compression and each cord signal (three-valued).
 
     A level not listed counts as normal only if the reader said so
     (``mri.unlisted_levels_normal``); otherwise it is unknown.
     """
-    if listed is None:
+    if finding is None:
         unlisted: Tri = False if unlisted_normal else None
-        return (unlisted,) * len(_LEVEL_LEAVES)
-    sharp = None if t2_signal is None else t2_signal is T2Signal.sharp
-    extent = None if t2_extent is None else t2_extent >= p["multisegment_min_segments"]
-    return (
-        None if kang is None else kang >= p["compression_min_kang"],
-        t1_hypointensity,
-        None if t2_signal is None else t2_signal is not T2Signal.none,
-        all3((sharp, extent)),
-        snake_eyes,
-    )
+        return dict.fromkeys(("compression", *_LEVEL_SIGNALS), unlisted)
+    signal = finding.t2_signal
+    long_extent = _at_least(finding.t2_extent_segments, params["multisegment_min_segments"])
+    return {
+        "compression": _at_least(finding.kang, params["compression_min_kang"]),
+        "t1_hypointensity": finding.t1_hypointensity,
+        "t2_signal_any": None if signal is None else signal is not T2Signal.none,
+        "multisegment_sharp_t2": all3((_is(signal, T2Signal.sharp), long_extent)),
+        "snake_eyes": finding.snake_eyes,
+    }
 
 
-_LEVEL_LEAVES = ("compression", "t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes")
-# Cord signal leaves true when any cervical level shows them (unknown without an MRI).
-_ANY_LEVEL_SIGNALS = ("t1_hypointensity", "t2_signal_any", "multisegment_sharp_t2", "snake_eyes")
+def _high_cervical_levels(params: Params) -> tuple[CervicalLevel, ...]:
+    """The levels whose compression can affect breathing (every level if none are named)."""
+    names = params["high_cervical_levels"]
+    return tuple(CervicalLevel(name) for name in names) if names else _ALL_LEVELS
 
 
-def _level_step(level: CervicalLevel) -> Step:
-    base = f"$mri.levels.{level.value}"
-    return Step(
-        tuple(f"{level.value}:{name}" for name in _LEVEL_LEAVES),
-        (
-            base,
-            "$mri.unlisted_levels_normal",
-            *(f"{base}.{name}" for name in ("kang", "t2_signal", "t2_extent_segments")),
-            *(f"{base}.{name}" for name in ("t1_hypointensity", "snake_eyes")),
-        ),
-        _level_leaves,
-    )
-
-
-def _per_level(name: str) -> tuple[str, ...]:
-    """The inputs of a leaf read across levels: whether there is a scan, then each level's value."""
-    return ("$mri.available", *(f"{level.value}:{name}" for level in _ALL_LEVELS))
-
-
-def _any_level(p: Params, available: bool, *graded: Tri) -> Tri:
-    """Any cervical level (in ``_ALL_LEVELS`` order) shows it; unknown without an MRI."""
-    return any3(graded) if available else None
-
-
-def _high_cervical(p: Params, available: bool, *graded: Tri) -> Tri:
-    if not available:
-        return None
-    high = set(_levels(tuple(p["high_cervical_levels"])))
-    return any3(value for level, value in zip(_ALL_LEVELS, graded, strict=True) if level in high)
-
-
-def _if_scanned(p: Params, available: bool, value: Tri) -> Tri:
-    return value if available else None
-
-
-def _k_line_negative(p: Params, k_line: KLine | None) -> Tri:
-    return None if k_line is None else k_line is KLine.negative
-
-
-def _history_steps() -> list[Step]:
-    return [_same(name, f"$patient.history.{name}") for name in History.model_fields]
-
-
-LEAF_STEPS: tuple[Step, ...] = (
-    *_history_steps(),
-    _same("smoker", "$patient.smoker"),
-    _same("psychiatric_comorbidity", "$patient.psychiatric_comorbidity"),
-    Step(("long_duration",), ("$patient.symptom_duration_months",), _long_duration),
-    Step(("paediatric",), ("$patient.age_years",), _paediatric),
-    Step(("management",), ("$patient.management", "$patient.management_since", ON), _management),
-    *(_same(name, f"$symptoms.{name}") for name in _SYMPTOM_FLAGS),
-    _same("sphincter", "$symptoms.sphincter_change"),
-    _same("sphincter_other_cause", "$symptoms.sphincter_other_cause"),
-    _same("tempo", "$symptoms.onset_tempo"),
-    Step(("hyperreflexia_arms",), _reflex_grades(_ARM_REFLEXES), _hyperreflexia),
-    Step(("hyperreflexia_legs",), _reflex_grades(_LEG_REFLEXES), _hyperreflexia),
-    *(_same(name, f"$exam.umn.{name}") for name in _UMN_SIGNS),
-    _same("new_umn_sign", "$exam.umn.new_since_last_visit"),
-    Step(
-        ("weakness",),
-        tuple(f"$exam.strength.{m}.{side}" for m in _MYOTOMES for side in ("left", "right")),
-        _weakness,
-    ),
-    _same("gait_deviation", "$exam.coordination.gait_deviation"),
-    _same("romberg_positive", "$exam.coordination.romberg_positive"),
-    _same("sensory_level", "$exam.sensation.sensory_level"),
-    *(
-        _same(name, f"$exam.sensation.{name}")
-        for name in (
-            "dermatomal_loss",
-            "stocking_glove_loss",
-            "vibration_proprioception_loss",
-            "dissociated_cape_loss",
-        )
-    ),
-    _same("fasciculations_widespread", "$exam.fasciculations_widespread"),
-    _same("tongue_signs", "$exam.tongue_signs"),
-    Step(
-        ("mjoa_total", "mjoa_severity_total", "mjoa_not_attributed"),
-        ("$mjoa", *(f"$mjoa.{item.value}" for item in MJOAItem), "$mjoa.not_due_to_myelopathy"),
-        _mjoa_leaves,
-    ),
-    Step(
-        ("earlier_mjoa_total",),
-        ("$earlier_mjoa", *(f"$earlier_mjoa.{item.value}" for item in MJOAItem)),
-        _earlier_total,
-    ),
-    Step(("mjoa_delta",), ("mjoa_total", "earlier_mjoa_total"), _mjoa_delta),
-    Step(("mjoa_days",), ("$mjoa", "$earlier_mjoa.date", ON), _mjoa_days),
-    *(_level_step(level) for level in _ALL_LEVELS),
-    Step(("compression",), _per_level("compression"), _any_level),
-    Step(("high_cervical_compression",), _per_level("compression"), _high_cervical),
-    Step(("thoracic_compression",), ("$mri.available", "$mri.thoracic_cord_compression"), _if_scanned),
-    *(Step((name,), _per_level(name), _any_level) for name in _ANY_LEVEL_SIGNALS),
-    Step(("k_line_negative",), ("$mri.k_line",), _k_line_negative),
-    *(Step((name,), ("$mri.available", f"$mri.{name}"), _if_scanned) for name in _MRI_FLAGS),
-    _same("edx", "$electro.summary"),
-    _same("sep_mep_abnormal", "$electro.sep_mep_abnormal"),
-)
-
-#: The leaves :func:`observe` returns (the working values of the steps are left out).
-LEAF_NAMES: tuple[str, ...] = tuple(
-    name for step in LEAF_STEPS for name in step.outputs if name != "earlier_mjoa_total" and ":" not in name
-)
-
-#: Every findings field (or section) the leaves read, as a ``$`` input name.
-INPUT_PATHS: tuple[str, ...] = tuple(
-    dict.fromkeys(name for step in LEAF_STEPS for name in step.inputs if name.startswith("$") and name != ON)
-)
-
-
-Program = Callable[[dict[str, Any], Params], None]
-
-
-def _compile(steps: Iterable[Step]) -> Program:
-    """The steps as one straight-line Python function ``run(values, params)``.
-
-    Each step becomes one line, ``values["out"] = fn(params, values["in"], ...)``: the same
-    calls in the same order as looping over the steps, without the loop's overhead per step
-    (this runs for every assessment, and many times over for its counterfactuals). Names are
-    written as string literals (``repr``), and the functions are passed in by name.
-    """
-    namespace: dict[str, Any] = {}
-    lines = ["def run(values, params):"]
-    for number, step in enumerate(steps):
-        args = ", ".join(f"values[{name!r}]" for name in step.inputs)
-        targets = ", ".join(f"values[{name!r}]" for name in step.outputs)
-        if step.fn is None:
-            lines.append(f"    {targets} = {args}")
-            continue
-        namespace[f"step{number}"] = step.fn
-        call = f"step{number}(params, {args})"
-        lines.append(f"    {targets} = {call}" if len(step.outputs) == 1 else f"    ({targets},) = {call}")
-    lines.append("    return None")
-    exec(compile("\n".join(lines), f"<fact steps {len(lines) - 2}>", "exec"), namespace)
-    run: Program = namespace["run"]
-    return run
-
-
-def _run(program: Program, values: dict[str, Any], params: Params) -> None:
-    """Run compiled steps in order on one case, adding their outputs to ``values``."""
-    program(values, params)
-
-
-def _optional_prefix(parts: list[str]) -> int | None:
-    """How many parts name the first section of the path that may be absent (None: none may).
-
-    An optional model (``mjoa``) may be absent, and so may an entry of a mapping of models
-    (``mri.levels.C5-C6``).
-    """
-    model: Any = Findings
-    for position, part in enumerate(parts):
-        held, mapping, optional = field_model(model.model_fields[part].annotation)
-        if mapping:
-            return position + 2
-        if held is None:
-            return None
-        if optional:
-            return position + 1
-        model = held
-    return None
-
-
-def _is_mapping(parts: list[str]) -> bool:
-    """The parts name a mapping of models (``mri.levels``)."""
-    model: Any = Findings
-    mapping = False
-    for part in parts:
-        model, mapping, _ = field_model(model.model_fields[part].annotation)
-    return mapping
-
-
-def _compile_reader(paths: Iterable[str]) -> Callable[[Findings], dict[str, Any]]:
-    """One straight-line function reading every ``$`` input of ``paths`` from findings.
-
-    Each section is read once into a local variable. A field inside a section that may be
-    absent (``mjoa``, an MRI level) reads as None when it is; the section itself reads as True
-    when present and None when absent. Names are written as string literals (``repr``).
-    """
-    lines = ["def read(findings):", "    values = {}"]
-    variables = {"": "findings"}
-
-    def variable(path: str) -> str:
-        if path not in variables:
-            parent, _, name = path.rpartition(".")
-            owner = variable(parent)
-            variables[path] = f"s{len(variables)}"
-            if parent and _is_mapping(parent.split(".")):
-                lines.append(f"    {variables[path]} = {owner}.get({name!r})")
-            else:
-                assert name.isidentifier()
-                lines.append(f"    {variables[path]} = {owner}.{name}")
-        return variables[path]
-
-    optional: dict[str, list[tuple[str, str | None]]] = {}
-    for name in paths:
-        parts = name[1:].split(".")
-        cut = _optional_prefix(parts)
-        if cut is None:
-            parent, _, field_name = name[1:].rpartition(".")
-            lines.append(f"    values[{name!r}] = {variable(parent)}.{field_name}")
-        else:
-            rest = ".".join(parts[cut:])
-            optional.setdefault(".".join(parts[:cut]), []).append((name, rest or None))
-    for section, fields in optional.items():
-        local = variable(section)
-        lines.append(f"    if {local} is None:")
-        lines.extend(f"        values[{name!r}] = None" for name, _ in fields)
-        lines.append("    else:")
-        lines.extend(
-            f"        values[{name!r}] = " + (f"{local}.{rest}" if rest else "True") for name, rest in fields
-        )
-    lines.append("    return values")
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), "<findings reader>", "exec"), namespace)
-    read: Callable[[Findings], dict[str, Any]] = namespace["read"]
-    return read
-
-
-_read_all = _compile_reader(INPUT_PATHS)
-
-
-_LEAF_PROGRAM = _compile(LEAF_STEPS)
-
-
-def observe(findings: Findings, params: Mapping[str, Any], on: dt.date) -> Leaves:
-    """Read the findings once into leaves (see :data:`LEAF_INPUTS`)."""
-    values = _read_all(findings)
-    values[ON] = on
-    _run(_LEAF_PROGRAM, values, params)
-    return {name: values[name] for name in LEAF_NAMES}
+def electro_leaves(electro: Electrodiagnostics) -> Leaves:
+    """The electrodiagnostic summary and evoked potentials, as recorded."""
+    return {"edx": electro.summary, "sep_mep_abnormal": electro.sep_mep_abnormal}
 
 
 # --- composite facts and features ---------------------------------------------------------
 
 
-def _tempo_facts(p: Params, tempo: OnsetTempo | None) -> tuple[Tri, Tri, Tri, Tri]:
-    if tempo is None:
-        return None, None, None, None
-    return (
-        tempo is OnsetTempo.hyperacute,
-        tempo in (OnsetTempo.hyperacute, OnsetTempo.acute),
-        tempo is OnsetTempo.subacute,
-        tempo is not OnsetTempo.chronic,
+def combine(leaves: Leaves, params: Params) -> dict[str, Any]:
+    """Every fact (leaves included) and the decision-table features, from the leaves alone."""
+    f: dict[str, Any] = dict(leaves)
+    severity, total, delta = f["mjoa_severity_total"], f["mjoa_total"], f["mjoa_delta"]
+    f["mjoa_deficit_attributed"] = None if severity is None else severity < mjoa_max_total()
+    f |= _tempo_facts(f["tempo"])
+    f |= {name: _is(f["edx"], summary) for name, summary in _EDX.items()}
+    f |= _sphincter_facts(f["sphincter"], f["sphincter_other_cause"])
+    f["sensory_level_any"] = (
+        None if f["sensory_level"] is None else f["sensory_level"] is not SensoryLevel.none
     )
+    f["trunk_sensory_level"] = _is(f["sensory_level"], SensoryLevel.thoracic)
+    f["hyperreflexia"] = _any(f, "hyperreflexia_arms", "hyperreflexia_legs")
+    f["myelopathic_symptom"] = _any(
+        f, "hand_clumsiness", "gait_imbalance", "falls", "nondermatomal_numbness", "sphincter_myelopathic"
+    )
+    # Every upper motor neuron sign but a brisk jaw jerk, which points above the cervical cord
+    # (an alternative diagnosis, below).
+    f["umn_sign"] = _any(f, "hyperreflexia", *(sign for sign in _UMN_SIGNS if sign != "jaw_jerk_brisk"))
+    f["myelopathy"] = _myelopathy(f["myelopathic_symptom"], f["umn_sign"], f["mjoa_deficit_attributed"])
+    f["neuro_deficit"] = _any(
+        f, "myelopathy", "myelopathic_symptom", "umn_sign", "weakness", "sensory_level_any"
+    )
+    f["infection_risk"] = _any(f, "iv_drug_use", "immunosuppression")
+    f["radiculopathy"] = _any(
+        f, "radicular_arm_pain", "dermatomal_numbness", "dermatomal_loss", "edx_radiculopathy"
+    )
+    f["alternative"] = _any(
+        f,
+        "fasciculations_widespread",
+        "tongue_signs",
+        "jaw_jerk_brisk",
+        "optic_neuritis",
+        "edx_anterior_horn",
+    )
+    f["atypical_lesion"] = _any(
+        f,
+        "longitudinally_extensive_lesion",
+        "dorsal_column_signal",
+        "intramedullary_mass",
+        "syrinx",
+        "epidural_collection",
+    )
+    f["discordant"] = _any(f, "trunk_sensory_level", "thoracic_compression")
+    f["leg_only_umn"] = all3(
+        (
+            _any(f, "hyperreflexia_legs", "babinski", "sustained_clonus"),
+            not3(
+                _any(f, "hyperreflexia_arms", "hoffmann_tromner", "inverted_brachioradialis", "finger_escape")
+            ),
+        )
+    )
+    f["sensory_ataxia"] = all3((f["romberg_positive"], f["vibration_proprioception_loss"]))
+    f["lhermitte_without_compression"] = _and_not(f["lhermitte"], f["compression"])
+    f["compression_without_myelopathy"] = _and_not(f["compression"], f["myelopathy"])
+    f["gait_impairment"] = _any(f, "gait_deviation", "gait_imbalance")
+    f["very_severe"] = None if total is None else total <= mjoa_scale()["very_severe"]["max"]
+    no_deficit = None if severity is None else severity == mjoa_max_total()
+    f["mjoa_18_with_myelopathy"] = all3((no_deficit, f["myelopathy"]))
+    f["rapid_mjoa_decline"] = _rapid_decline(delta, f["mjoa_days"], params)
+    course = _course(delta, total, f["new_umn_sign"], params)
+    f["possible_deterioration"] = course == "possible_deterioration"
+    f["features"] = {
+        "scope": "paediatric" if f["paediatric"] else "adult",
+        "management": f["management"],
+        "compression": _tri(f["compression"]),
+        "myelopathy": _tri(f["myelopathy"]),
+        "band": "unknown" if severity is None else severity_band(severity),
+        "course": course,
+        **{name: _tri(f[name]) for name in ("radiculopathy", "alternative", "atypical_lesion", "discordant")},
+    }
+    return f
+
+
+def _any(facts: Mapping[str, Tri], *names: str) -> Tri:
+    """Three-valued OR of the named facts."""
+    return any3(facts[name] for name in names)
+
+
+def _myelopathy(symptom: Tri, umn_sign: Tri, deficit_attributed: Tri) -> Tri:
+    """Design definition (clinical reference, decision logic summary): a myelopathic symptom
+    with an objective sign, or an mJOA deficit the clinician attributes to myelopathy."""
+    return any3((all3((symptom, umn_sign)), deficit_attributed))
+
+
+def _tempo_facts(tempo: OnsetTempo | None) -> dict[str, Tri]:
+    if tempo is None:
+        return dict.fromkeys(
+            ("tempo_hyperacute", "tempo_acute_or_faster", "tempo_subacute", "tempo_not_chronic")
+        )
+    return {
+        "tempo_hyperacute": tempo is OnsetTempo.hyperacute,
+        "tempo_acute_or_faster": tempo in (OnsetTempo.hyperacute, OnsetTempo.acute),
+        "tempo_subacute": tempo is OnsetTempo.subacute,
+        "tempo_not_chronic": tempo is not OnsetTempo.chronic,
+    }
 
 
 _EDX = {
@@ -626,46 +536,25 @@ _EDX = {
 }
 
 
-def _edx_facts(p: Params, summary: EdxSummary | None) -> tuple[Tri, ...]:
-    return tuple(None if summary is None else summary is value for value in _EDX.values())
-
-
-def _sphincter_facts(p: Params, change: SphincterChange | None, other_cause: Tri) -> tuple[Tri, Tri]:
+def _sphincter_facts(change: SphincterChange | None, other_cause: Tri) -> dict[str, Tri]:
+    """A bladder or bowel change counts for the cord unless the clinician attributes it to
+    another cause."""
     if change is None:
-        return None, None
-    # A change counts for the cord unless the clinician attributes it to another cause.
+        return {"sphincter_myelopathic": None, "sphincter_new_acute_cord": None}
     cord = other_cause is not True
-    return change is not SphincterChange.none and cord, change is SphincterChange.new_acute and cord
+    return {
+        "sphincter_myelopathic": change is not SphincterChange.none and cord,
+        "sphincter_new_acute_cord": change is SphincterChange.new_acute and cord,
+    }
 
 
-def _sensory_level_facts(p: Params, level: SensoryLevel | None) -> tuple[Tri, Tri]:
-    if level is None:
-        return None, None
-    return level is not SensoryLevel.none, level is SensoryLevel.thoracic
-
-
-def _any(p: Params, *values: Tri) -> Tri:
-    return any3(values)
-
-
-def _all(p: Params, *values: Tri) -> Tri:
-    return all3(values)
-
-
-def _any_of(name: str, *inputs: str) -> Step:
-    return Step((name,), inputs, _any)
-
-
-def _all_of(name: str, *inputs: str) -> Step:
-    return Step((name,), inputs, _all)
-
-
-def _tri(value: Tri) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
-
-
-def _feature_tri(p: Params, value: Tri) -> str:
-    return _tri(value)
+def _rapid_decline(delta: int | None, days: int | None, params: Params) -> Tri:
+    """The mJOA fell by the rapid-decline points within the rapid-decline window."""
+    if delta is None:
+        return None
+    fell = delta <= -params["rapid_decline_points"]
+    within = None if days is None else days <= params["rapid_decline_window_days"]
+    return all3((fell, within))
 
 
 # For a change of band, 18 counts as mild: the guideline bands stop at 17 and rule R7 treats
@@ -674,12 +563,13 @@ def _feature_tri(p: Params, value: Tri) -> str:
 _CHANGE_RANK = {"normal": 1, "mild": 1, "moderate": 2, "severe": 3}
 
 
-def _course(p: Params, delta: int | None, total: int | None, new_umn_sign: Tri) -> str:
+def _course(delta: int | None, total: int | None, new_umn_sign: Tri, params: Params) -> str:
+    """The course since the earlier mJOA: deteriorated, possible deterioration, improved or not."""
     if delta is None or total is None:
         drop: Tri = None
         band_worse: Tri = None
     else:
-        drop = delta <= -p["deterioration_drop_points"]
+        drop = delta <= -params["deterioration_drop_points"]
         band_worse = _CHANGE_RANK[severity_band(total)] > _CHANGE_RANK[severity_band(total - delta)]
     if any3((drop, band_worse, new_umn_sign)) is True:
         return "deteriorated"
@@ -691,167 +581,12 @@ def _course(p: Params, delta: int | None, total: int | None, new_umn_sign: Tri) 
     return "not_improved" if delta < mcid else "improved"
 
 
-def _deficit_attributed(p: Params, severity_total: int | None) -> Tri:
-    return None if severity_total is None else severity_total < 18
+def _tri(value: Tri) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
 
 
-def _myelopathy(p: Params, symptom: Tri, umn_sign: Tri, deficit_attributed: Tri) -> Tri:
-    # Design definition (clinical reference, decision logic summary): a myelopathic symptom
-    # with an objective sign, or an mJOA deficit the clinician attributes to myelopathy.
-    return any3((all3((symptom, umn_sign)), deficit_attributed))
-
-
-def _leg_only_umn(p: Params, arms: Tri, hoffmann: Tri, inverted: Tri, escape: Tri, *legs: Tri) -> Tri:
-    return all3((any3(legs), not3(any3((arms, hoffmann, inverted, escape)))))
-
-
-def _and_not(p: Params, value: Tri, other: Tri) -> Tri:
-    return all3((value, not3(other)))
-
-
-def _very_severe(p: Params, total: int | None) -> Tri:
-    return None if total is None else total <= mjoa_scale()["very_severe"]["max"]
-
-
-def _mjoa_18_with_myelopathy(p: Params, severity: int | None, myelopathy: Tri) -> Tri:
-    return all3((None if severity is None else severity == 18, myelopathy))
-
-
-def _rapid_decline(p: Params, delta: int | None, days: int | None) -> Tri:
-    if delta is None:
-        return None
-    fell = delta <= -p["rapid_decline_points"]
-    within = None if days is None else days <= p["rapid_decline_window_days"]
-    return all3((fell, within))
-
-
-def _is_possible_deterioration(p: Params, course: str) -> bool:
-    return course == "possible_deterioration"
-
-
-def _scope(p: Params, paediatric: bool) -> str:
-    return "paediatric" if paediatric else "adult"
-
-
-def _band(p: Params, severity: int | None) -> str:
-    return "unknown" if severity is None else severity_band(severity)
-
-
-FACT_STEPS: tuple[Step, ...] = (
-    Step(("mjoa_deficit_attributed",), ("mjoa_severity_total",), _deficit_attributed),
-    Step(
-        ("tempo_hyperacute", "tempo_acute_or_faster", "tempo_subacute", "tempo_not_chronic"),
-        ("tempo",),
-        _tempo_facts,
-    ),
-    Step(tuple(_EDX), ("edx",), _edx_facts),
-    Step(
-        ("sphincter_myelopathic", "sphincter_new_acute_cord"),
-        ("sphincter", "sphincter_other_cause"),
-        _sphincter_facts,
-    ),
-    Step(("sensory_level_any", "trunk_sensory_level"), ("sensory_level",), _sensory_level_facts),
-    _any_of("hyperreflexia", "hyperreflexia_arms", "hyperreflexia_legs"),
-    _any_of(
-        "myelopathic_symptom",
-        "hand_clumsiness",
-        "gait_imbalance",
-        "falls",
-        "nondermatomal_numbness",
-        "sphincter_myelopathic",
-    ),
-    # Every upper motor neuron sign but a brisk jaw jerk, which points above the cervical cord
-    # (an alternative diagnosis, below).
-    _any_of("umn_sign", "hyperreflexia", *(sign for sign in _UMN_SIGNS if sign != "jaw_jerk_brisk")),
-    Step(("myelopathy",), ("myelopathic_symptom", "umn_sign", "mjoa_deficit_attributed"), _myelopathy),
-    _any_of(
-        "neuro_deficit", "myelopathy", "myelopathic_symptom", "umn_sign", "weakness", "sensory_level_any"
-    ),
-    _any_of("infection_risk", "iv_drug_use", "immunosuppression"),
-    _any_of(
-        "radiculopathy", "radicular_arm_pain", "dermatomal_numbness", "dermatomal_loss", "edx_radiculopathy"
-    ),
-    _any_of(
-        "alternative",
-        "fasciculations_widespread",
-        "tongue_signs",
-        "jaw_jerk_brisk",
-        "optic_neuritis",
-        "edx_anterior_horn",
-    ),
-    _any_of(
-        "atypical_lesion",
-        "longitudinally_extensive_lesion",
-        "dorsal_column_signal",
-        "intramedullary_mass",
-        "syrinx",
-        "epidural_collection",
-    ),
-    _any_of("discordant", "trunk_sensory_level", "thoracic_compression"),
-    Step(
-        ("leg_only_umn",),
-        (
-            "hyperreflexia_arms",
-            "hoffmann_tromner",
-            "inverted_brachioradialis",
-            "finger_escape",
-            "hyperreflexia_legs",
-            "babinski",
-            "sustained_clonus",
-        ),
-        _leg_only_umn,
-    ),
-    _all_of("sensory_ataxia", "romberg_positive", "vibration_proprioception_loss"),
-    Step(("lhermitte_without_compression",), ("lhermitte", "compression"), _and_not),
-    Step(("compression_without_myelopathy",), ("compression", "myelopathy"), _and_not),
-    _any_of("gait_impairment", "gait_deviation", "gait_imbalance"),
-    Step(("very_severe",), ("mjoa_total",), _very_severe),
-    Step(("mjoa_18_with_myelopathy",), ("mjoa_severity_total", "myelopathy"), _mjoa_18_with_myelopathy),
-    Step(("rapid_mjoa_decline",), ("mjoa_delta", "mjoa_days"), _rapid_decline),
-    Step(("features.course",), ("mjoa_delta", "mjoa_total", "new_umn_sign"), _course),
-    Step(("possible_deterioration",), ("features.course",), _is_possible_deterioration),
-    Step(("features.scope",), ("paediatric",), _scope),
-    _same("features.management", "management"),
-    Step(("features.compression",), ("compression",), _feature_tri),
-    Step(("features.myelopathy",), ("myelopathy",), _feature_tri),
-    Step(("features.band",), ("mjoa_severity_total",), _band),
-    *(
-        Step((f"features.{name}",), (name,), _feature_tri)
-        for name in ("radiculopathy", "alternative", "atypical_lesion", "discordant")
-    ),
-)
-
-#: The decision-table features :func:`combine` derives (all but ``red_flag``), in its order.
-DERIVED_FEATURES: tuple[str, ...] = (
-    "scope",
-    "management",
-    "compression",
-    "myelopathy",
-    "band",
-    "course",
-    "radiculopathy",
-    "alternative",
-    "atypical_lesion",
-    "discordant",
-)
-
-
-_FACT_PROGRAM = _compile(FACT_STEPS)
-
-
-def combine(leaves: Leaves, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Every fact (leaves included) and the decision-table features, from the leaves alone."""
-    values: dict[str, Any] = dict(leaves)
-    _run(_FACT_PROGRAM, values, params)
-    features = {name: values.pop(f"features.{name}") for name in DERIVED_FEATURES}
-    values["features"] = features
-    return values
-
-
-def known_fact_names(params: Mapping[str, Any]) -> set[str]:
+def known_fact_names(params: Params) -> set[str]:
     """Every fact name :func:`combine` produces (the vocabulary the screen tables may use)."""
-    from myelo_cds.findings import Patient
-
     blank = Findings(patient=Patient(age_years=50))
     facts = combine(observe(blank, params, dt.date(2000, 1, 1)), params)
     return set(facts) - {"features"}
