@@ -11,8 +11,23 @@ import datetime as dt
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
-from myelo_cds.findings import CervicalLevel, EdxSummary, OnsetTempo, SensoryLevel, SphincterChange
+from myelo_cds.findings import (
+    MRI,
+    CervicalLevel,
+    EdxSummary,
+    History,
+    OnsetTempo,
+    Reflexes,
+    SensoryLevel,
+    SphincterChange,
+    Strength,
+    Symptoms,
+    UMNSigns,
+    field_spec,
+)
+from myelo_cds.scales import mjoa_max_total, mjoa_scale
 
 ASSESSED_ON = dt.date(2026, 11, 24)
 
@@ -28,55 +43,37 @@ def _section(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, An
     return st.fixed_dictionaries(fields).map(lambda d: {k: v for k, v in d.items() if v is not None})
 
 
-HISTORY_FIELDS = (
-    "cancer",
-    "iv_drug_use",
-    "immunosuppression",
-    "bariatric_surgery",
-    "prior_cervical_surgery",
-    "spinal_radiotherapy",
-    "optic_neuritis",
-    "recent_trauma",
-)
-SYMPTOM_FLAGS = (
-    "hand_clumsiness",
-    "gait_imbalance",
-    "falls",
-    "nondermatomal_numbness",
-    "lhermitte",
-    "neck_pain",
-    "radicular_arm_pain",
-    "dermatomal_numbness",
-    "breathing_difficulty",
-    "swallowing_difficulty",
-    "fever",
-    "rapid_loss_of_ambulation",
-    "deficit_after_trauma",
-)
-UMN_FIELDS = (
-    "hoffmann_tromner",
-    "babinski",
-    "sustained_clonus",
-    "inverted_brachioradialis",
-    "finger_escape",
-    "pectoralis",
-    "scapulohumeral",
-    "jaw_jerk_brisk",
-    "new_since_last_visit",
-)
-REFLEXES = ("biceps", "triceps", "brachioradialis", "patellar", "achilles")
-MYOTOMES = ("C5", "C6", "C7", "C8", "T1", "L2", "L3", "L4", "L5", "S1")
-MRI_FLAGS = (
-    "thoracic_cord_compression",
-    "opll",
-    "kyphosis",
-    "dynamic_instability",
-    "longitudinally_extensive_lesion",
-    "dorsal_column_signal",
-    "intramedullary_mass",
-    "syrinx",
-    "epidural_collection",
-)
+def _yes_no(model: type[BaseModel], section: str) -> tuple[str, ...]:
+    """The yes/no findings of a section of the findings model, in the model's order."""
+    return tuple(name for name in model.model_fields if field_spec(f"{section}.{name}").kind == "tri")
+
+
+def _top(path: str) -> int:
+    """The highest value the model allows for the field."""
+    top = field_spec(path).maximum
+    if top is None:
+        raise ValueError(f"{path} has no upper bound in the findings model")
+    return int(top)
+
+
+def _grades(path: str) -> st.SearchStrategy[int]:
+    """Any grade the model allows for the field (its range)."""
+    spec = field_spec(path)
+    return st.integers(int(spec.minimum or 0), int(_top(path)))
+
+
+# Every list of fields below is read from the findings model, so a new finding is drawn too.
+HISTORY_FIELDS = tuple(History.model_fields)
+# The bladder change and its cause are drawn apart (a choice, and a cause only with a change).
+SYMPTOM_FLAGS = tuple(name for name in _yes_no(Symptoms, "symptoms") if name != "sphincter_other_cause")
+UMN_FIELDS = tuple(UMNSigns.model_fields)
+REFLEXES = tuple(Reflexes.model_fields)
+MYOTOMES = tuple(Strength.model_fields)
+MRI_FLAGS = tuple(name for name in _yes_no(MRI, "mri") if name != "unlisted_levels_normal")
+_MJOA_MAX: dict[str, int] = {item["id"]: item["max"] for item in mjoa_scale()["items"]}
+_MJOA_TOP = mjoa_max_total()
+_KANG_MAX = _top("mri.levels.C5-C6.kang")
+kang_grades = _grades("mri.levels.C5-C6.kang")
 
 
 @st.composite
@@ -100,8 +97,10 @@ def patients(draw: st.DrawFn) -> dict[str, Any]:
     return patient
 
 
-pair = _section(left=_maybe(st.integers(0, 4)), right=_maybe(st.integers(0, 4)))
-mrc_pair = _section(left=_maybe(st.integers(0, 5)), right=_maybe(st.integers(0, 5)))
+_reflex = _grades("exam.reflexes.biceps.left")
+_mrc = _grades("exam.strength.C5.left")
+pair = _section(left=_maybe(_reflex), right=_maybe(_reflex))
+mrc_pair = _section(left=_maybe(_mrc), right=_maybe(_mrc))
 
 exams = st.fixed_dictionaries(
     {
@@ -127,16 +126,9 @@ exams = st.fixed_dictionaries(
     }
 ).map(lambda d: {k: v for k, v in d.items() if v is not None})
 
-mjoa_items = st.fixed_dictionaries(
-    {
-        "ue_motor": st.integers(0, 5),
-        "le_motor": st.integers(0, 7),
-        "ue_sensation": st.integers(0, 3),
-        "sphincter": st.integers(0, 3),
-    }
-)
+mjoa_items = st.fixed_dictionaries({item: st.integers(0, top) for item, top in _MJOA_MAX.items()})
 level_findings = _section(
-    kang=_maybe(st.integers(0, 3)),
+    kang=_maybe(kang_grades),
     t2_signal=_maybe(st.sampled_from(["none", "faint", "sharp"])),
     t2_extent_segments=_maybe(st.integers(1, 6)),
     t1_hypointensity=tri,
@@ -189,7 +181,7 @@ def findings_dicts(draw: st.DrawFn) -> dict[str, Any]:
                 **earlier,
                 "date": (ASSESSED_ON - dt.timedelta(days=days)).isoformat(),
             }
-    nurick = draw(_maybe(st.integers(0, 5)))
+    nurick = draw(_maybe(_grades("nurick")))
     if nurick is not None:
         data["nurick"] = nurick
     if draw(st.sampled_from(["clinic", "clinic", "clinic", "wild"])) == "clinic":
@@ -245,7 +237,7 @@ def _clinic_profile(draw: st.DrawFn, data: dict[str, Any]) -> None:
         levels.setdefault(draw(st.sampled_from([level.value for level in CervicalLevel])), {})
         for finding in levels.values():
             if finding.get("kang") is None:
-                finding["kang"] = draw(st.integers(0, 3))
+                finding["kang"] = draw(kang_grades)
         data["mri"] = {"available": True, "levels": levels, "unlisted_levels_normal": True}
         for name in MRI_FLAGS:
             data["mri"][name] = draw(_mostly_false)
@@ -276,7 +268,6 @@ _ORDERED_ENUMS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("symptoms", "onset_tempo"): ("chronic", "subacute", "acute", "hyperacute"),
     ("symptoms", "sphincter_change"): ("none", "chronic", "new_acute"),
 }
-_MJOA_MAX = {"ue_motor": 5, "le_motor": 7, "ue_sensation": 3, "sphincter": 3}
 
 
 def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -337,7 +328,7 @@ def worsenings(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 if finding.get(name) is False:
                     variant(f"{level} {name} present", ("mri", "levels", level, name), True)
             kang = finding.get("kang")
-            if kang is not None and kang < 3:
+            if kang is not None and kang < _KANG_MAX:
                 variant(f"{level} Kang {kang}->{kang + 1}", ("mri", "levels", level, "kang"), kang + 1)
             signal = finding.get("t2_signal")
             if signal in ("none", "faint"):
@@ -388,7 +379,7 @@ def worsenings(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 path = ("mjoa", "not_due_to_myelopathy")
                 variant(f"mJOA {item} deficit now attributed to myelopathy", path, attributed)
     nurick = data.get("nurick")
-    if nurick is not None and nurick < 5:
+    if nurick is not None and nurick < _top("nurick"):
         variant(f"Nurick {nurick}->{nurick + 1}", ("nurick",), nurick + 1)
     return out
 
@@ -409,9 +400,9 @@ def dcm_clinic_dicts(draw: st.DrawFn) -> dict[str, Any]:
     symptoms["sphincter_change"] = draw(st.sampled_from(["none", "none", "chronic"]))
     for name in ("cancer", "iv_drug_use", "immunosuppression", "recent_trauma"):
         history[name] = draw(st.sampled_from([False, False, False, True]))
-    total = draw(st.integers(9, 18))
-    items = {"ue_motor": 5, "le_motor": 7, "ue_sensation": 3, "sphincter": 3}
-    deficit = 18 - total
+    total = draw(st.integers(9, _MJOA_TOP))
+    items = dict(_MJOA_MAX)
+    deficit = _MJOA_TOP - total
     for item in draw(st.permutations(list(items))):
         take = min(deficit, items[item] - (1 if item == "le_motor" else 0))
         items[item] -= take
@@ -420,7 +411,7 @@ def dcm_clinic_dicts(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         change = draw(st.integers(-3, 3))
         before = dict(items)
-        before["le_motor"] = max(0, min(7, before["le_motor"] - change))
+        before["le_motor"] = max(0, min(_MJOA_MAX["le_motor"], before["le_motor"] - change))
         data["earlier_mjoa"] = {
             **before,
             "date": (ASSESSED_ON - dt.timedelta(days=draw(st.integers(29, 400)))).isoformat(),
@@ -428,11 +419,11 @@ def dcm_clinic_dicts(draw: st.DrawFn) -> dict[str, Any]:
     else:
         data.pop("earlier_mjoa", None)
     if not data["mri"].get("available"):
-        data["mri"] = {"available": True, "levels": {"C5-C6": {"kang": draw(st.integers(0, 3))}}}
+        data["mri"] = {"available": True, "levels": {"C5-C6": {"kang": draw(kang_grades)}}}
     data["mri"]["unlisted_levels_normal"] = True
     for finding in data["mri"]["levels"].values():
         if finding.get("kang") is None:
-            finding["kang"] = draw(st.integers(0, 3))
+            finding["kang"] = draw(kang_grades)
     return data
 
 
