@@ -1,4 +1,10 @@
-"""Test-wide set-up: every test uses its own throwaway record database, never ./myelo_cds.sqlite3."""
+"""Test-wide set-up: every test uses its own throwaway record database, never ./myelo_cds.sqlite3.
+
+Fixtures shared by several modules are registered here once, so that a session-scoped one is
+set up once per session (per xdist worker), not once per module that imports it: the
+PostgreSQL server (``tests/pg_fixture.py``) and the deployment stack on it
+(``tests/deploy_stack.py``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from pathlib import Path
 import pytest
 
 from myelo_cds.records import Store
+from myelo_cds.rules.verify import VerificationReport, verify_rule_set
+
+pytest_plugins = ["tests.pg_fixture", "tests.deploy_stack"]
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="myelo-cds-tests-"))
 os.environ.setdefault("MYELO_CDS_DB_PATH", str(_SCRATCH / "records.sqlite3"))
@@ -25,3 +34,10 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     monkeypatch.setenv("MYELO_CDS_DB_PATH", str(path))
     monkeypatch.delenv("MYELO_CDS_DATABASE_URL", raising=False)
     return Store(f"sqlite:///{path}")
+
+
+@pytest.fixture(scope="session")
+def shipped_verification() -> VerificationReport:
+    """The static verification of the shipped rule set (291,600 vectors, seconds of CPU), once
+    per session."""
+    return verify_rule_set()

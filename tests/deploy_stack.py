@@ -1,8 +1,8 @@
 """The deployment of ``deploy/`` on loopback: two replicas of ``asgi.py`` sharing one PostgreSQL
 database, behind the shipped nginx configuration. For the proxy tests and the load bench.
 
-Import the fixture into a test module: ``from tests.deploy_stack import deploy_stack_fixture``
-(it needs ``postgres_server`` from ``tests.pg_fixture`` imported as well).
+``tests/conftest.py`` registers this module as a plugin, so the ``deploy_stack`` fixture (on the
+``postgres_server`` of ``tests/pg_fixture.py``) starts once per session (per xdist worker).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.live_app import free_port
+from tests.service_dirs import scratch_directory
 
 __all__ = ["NGINX", "Proxy", "nginx_or_fail", "render_site", "running_nginx"]
 
@@ -108,8 +108,9 @@ def _certificate(tmp: Path) -> None:
 @contextlib.contextmanager
 def running_nginx(replica_ports: Sequence[int]) -> Iterator[Proxy]:
     """nginx with the shipped site in front of ``replica_ports``; stopped by its pid on exit."""
-    tmp = Path(tempfile.mkdtemp(prefix="myelo-cds-nginx-"))
-    tmp.chmod(0o755)  # the worker (user nobody when run as root) reads nothing here but temp dirs
+    # The workers (user nobody under a root master) write request bodies to temp dirs in here.
+    tmp = scratch_directory("myelo-cds-nginx-", "nobody")
+    tmp.chmod(0o755)
     http_port, https_port = free_port(), free_port()
     _certificate(tmp)
     (tmp / "myelo-cds.conf").write_text(render_site(replica_ports, http_port, https_port, tmp))

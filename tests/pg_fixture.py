@@ -1,12 +1,15 @@
 """A throwaway PostgreSQL server from the Debian packages, for tests of the records.
 
-The server is initialised in a fresh directory, listens on 127.0.0.1 only (on a free port,
+The server is initialised in a fresh directory (one the ``postgres`` user can reach, even when
+``TMPDIR`` is private: ``tests/service_dirs.py``), listens on 127.0.0.1 only (on a free port,
 with a random password; its Unix socket stays in that directory) and is stopped by
 ``pg_ctl stop``, then by its process id, when the session ends. As root it runs as the
 ``postgres`` system user (initdb refuses root). Under ``CI=true`` a missing PostgreSQL fails
 the tests; elsewhere they are skipped with the reason. Debian package: ``postgresql``.
 
-Import the fixture into a test module to use it: ``from tests.pg_fixture import postgres_fixture``.
+``tests/conftest.py`` registers this module as a plugin (``pytest_plugins``), so the
+``postgres_server`` fixture is one server per test session (per xdist worker that asks for it);
+do not import the fixture into a test module, which would start a server for that module.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
+from tests.service_dirs import scratch_directory
 
 __all__ = ["PostgresServer", "find_postgres_bin", "postgres_fixture", "temporary_postgres"]
 
@@ -104,8 +108,8 @@ def _as_owner(command: list[str], as_root: bool) -> list[str]:
 def temporary_postgres(bin_dir: Path) -> Iterator[PostgresServer]:
     """initdb, start on loopback, yield the server, stop it (pg_ctl stop, then by pid)."""
     as_root = os.geteuid() == 0
-    # Not under pytest's tmp_path: its parents are private to root and postgres could not enter.
-    root = Path(tempfile.mkdtemp(prefix="myelo-cds-pg-"))
+    # Not under pytest's tmp_path (nor a private TMPDIR): postgres could not enter its parents.
+    root = scratch_directory("myelo-cds-pg-", "postgres")
     data = root / "data"
     password = secrets.token_urlsafe(24)
     if as_root:

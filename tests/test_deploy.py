@@ -3,40 +3,54 @@
 PostgreSQL and nginx come from the Debian packages and run on loopback (tests/pg_fixture.py,
 tests/nginx_fixture.py); the replicas are ``streamlit run asgi.py``; sessions are driven over
 the websocket as the browser does (tests/streamlit_ws.py). Under CI=true nothing here skips.
+The ``postgres_server`` and ``deploy_stack`` fixtures are registered in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import json
 import re
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Coroutine
+from email.message import Message
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from myelo_cds.records import Store
-from tests.deploy_stack import DeployStack, deploy_stack_fixture, replicas
-from tests.pg_fixture import find_postgres_bin, postgres_fixture, temporary_postgres
-from tests.streamlit_ws import StreamlitSession, insecure_tls
+from tests.deploy_stack import DeployStack, replicas
+from tests.pg_fixture import find_postgres_bin, temporary_postgres
+from tests.streamlit_ws import RunResult, StreamlitSession, insecure_tls
 from tests.ws_consult import full_consult
 
-__all__ = ["deploy_stack_fixture", "postgres_fixture"]
-
 TLS = insecure_tls()
+T = TypeVar("T")
 
 
-def _get(url: str, data: bytes | None = None, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own, so the test does not depend on what ran before on
+    this worker: Playwright's sync API (a browser test) leaves an event loop running on the main
+    thread, and ``asyncio.run`` refuses to start inside a running loop."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
+def _get(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Message, bytes]:
     """(status, headers, body) of one request; HTTP errors are answers too."""
     request = urllib.request.Request(url, data=data, headers=headers or {})
     handlers = [urllib.request.HTTPSHandler(context=TLS)]
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *_args, **_kwargs):  # type: ignore[no-untyped-def]
+        def redirect_request(self, *_args: object, **_kwargs: object) -> None:
             return None
 
     opener = urllib.request.build_opener(*handlers, NoRedirect)
@@ -47,7 +61,7 @@ def _get(url: str, data: bytes | None = None, headers: dict[str, str] | None = N
         return error.code, error.headers, error.read()
 
 
-def _saved(results: list, case_id: str) -> bool:  # type: ignore[type-arg]
+def _saved(results: list[RunResult], case_id: str) -> bool:
     return any(f"Saved for {case_id}" in text for text in results[-1].texts)
 
 
@@ -63,7 +77,7 @@ def test_readiness_answers_ready_on_each_replica_and_through_the_proxy(deploy_st
 def test_an_assessment_saved_through_replica_a_is_read_through_replica_b(deploy_stack: DeployStack) -> None:
     replica_a, replica_b = deploy_stack.replicas
 
-    async def consult_on_a_then_timeline_on_b() -> tuple[list, list[str]]:  # type: ignore[type-arg]
+    async def consult_on_a_then_timeline_on_b() -> tuple[list[RunResult], list[str]]:
         async with StreamlitSession(replica_a.url) as on_a:
             results = await full_consult(on_a, "DEPLOY-A-1", "clin-a")
         async with StreamlitSession(replica_b.url, "/timeline") as on_b:
@@ -71,9 +85,9 @@ def test_an_assessment_saved_through_replica_a_is_read_through_replica_b(deploy_
             _id, patients = on_b.labelled("Patient (pseudonymous id)")
             return results, list(patients.options)
 
-    results, patients_on_b = asyncio.run(consult_on_a_then_timeline_on_b())
+    results, patients_on_b = _run(consult_on_a_then_timeline_on_b())
     assert not [error for result in results for error in result.exceptions]
-    assert any("**Surgical referral** - urgency **EXPEDITED**" in text for text in results[-1].texts)
+    assert any("**Surgical referral** - urgency **EXPEDITED - " in text for text in results[-1].texts)
     assert _saved(results, "DEPLOY-A-1")
     assert "DEPLOY-A-1" in patients_on_b  # replica B's timeline page lists the patient A saved
     store = Store(deploy_stack.database_url)
@@ -92,11 +106,11 @@ def test_an_assessment_saved_through_replica_a_is_read_through_replica_b(deploy_
 def test_a_full_consult_works_over_the_websocket_through_nginx(deploy_stack: DeployStack) -> None:
     proxy = deploy_stack.proxy
 
-    async def consult() -> tuple[list, str | None]:  # type: ignore[type-arg]
+    async def consult() -> tuple[list[RunResult], str | None]:
         async with StreamlitSession(proxy.url, tls=TLS) as session:
             return await full_consult(session, "DEPLOY-P-1", "clin-p"), session.cookie("myelo_route")
 
-    results, route = asyncio.run(consult())
+    results, route = _run(consult())
     assert route, "nginx gave the browser its routing cookie"
     assert not [error for result in results for error in result.exceptions]
     assert _saved(results, "DEPLOY-P-1")

@@ -32,7 +32,7 @@ from myelo_cds import Findings, Recommendation, assess
 from myelo_cds.records import RecordError, Store, database_url, next_visit_number
 from myelo_cds.records._database import make_engine
 from myelo_cds.records._schema import Base
-from tests.pg_fixture import PostgresServer, postgres_fixture  # noqa: F401  (registers the fixture)
+from tests.pg_fixture import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = {

@@ -36,7 +36,7 @@ from myelo_cds.teaching import (
     sct_credit,
     visible_attempts,
 )
-from tests.pg_fixture import PostgresServer, postgres_fixture  # noqa: F401  (registers the fixture)
+from tests.pg_fixture import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE_FILES = sorted((ROOT / "data" / "cases").glob("*.json"))
