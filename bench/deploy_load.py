@@ -219,7 +219,7 @@ def browsers(count: int, database_url: str) -> list[tuple[float, float, str]]:
     from playwright.sync_api import sync_playwright
 
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
-    from tests.e2e.consult_steps import enter_moderate_dcm, save_to_record
+    from tests.e2e.consult_steps import enter_moderate_dcm, save_to_record, watch_runs
 
     outcomes: list[tuple[float, float, str]] = []
 
@@ -228,7 +228,8 @@ def browsers(count: int, database_url: str) -> list[tuple[float, float, str]]:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 viewport = {"width": 1366, "height": 1400}
-                page = browser.new_context(viewport=viewport, ignore_https_errors=True).new_page()  # type: ignore[arg-type]
+                context = browser.new_context(viewport=viewport, ignore_https_errors=True)  # type: ignore[arg-type]
+                page = watch_runs(context.new_page())  # the steps wait for the app's runs
                 page.set_default_timeout(60_000)
                 started = time.perf_counter()
                 page.goto(url + "/")

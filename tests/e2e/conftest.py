@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.live_app import live_app
+from tests.e2e.script_runs import watch_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 # Two cores shared by test workers, a server and a browser: allow slow reruns.
@@ -55,7 +56,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1366, "height": 1400}, accept_downloads=True)
-    opened = context.new_page()
+    opened = watch_runs(context.new_page())
     opened.set_default_timeout(30_000)
     yield opened
     context.close()

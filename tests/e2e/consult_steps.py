@@ -1,19 +1,23 @@
 """One full consult in the browser, shared by the proxy test, the trace recorder and the bench.
 
 The moderate DCM case of ``test_consult_flow`` (mJOA 13/18, compression at C5-C6), then a
-pseudonymous case id, the clinician id and *Save this assessment to the record*.
+pseudonymous case id, the clinician id and *Save this assessment to the record*. Each step
+that changes a widget returns once the run it started has finished (``script_runs``), so the
+page is watched with ``watch_runs(page)`` before it is opened.
 """
 
 from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
-__all__ = ["enter_moderate_dcm", "load_example", "save_to_record"]
+from tests.e2e.script_runs import rerun_after, watch_runs
+
+__all__ = ["enter_moderate_dcm", "load_example", "save_to_record", "watch_runs"]
 
 
-def _widget(page: Page, key: str):  # type: ignore[no-untyped-def]
+def _widget(page: Page, key: str) -> Locator:
     return page.locator(".st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key))
 
 
@@ -22,21 +26,21 @@ def _tab(page: Page, name: str) -> None:
 
 
 def _yes_no(page: Page, key: str, answer: str) -> None:
-    _widget(page, key).get_by_text(answer, exact=True).click()
-    page.wait_for_timeout(250)
+    with rerun_after(page):
+        _widget(page, key).get_by_text(answer, exact=True).click()
 
 
 def _number(page: Page, key: str, value: int) -> None:
     field = _widget(page, key).get_by_role("spinbutton")
-    field.fill(str(value))
-    field.press("Enter")
-    page.wait_for_timeout(250)
+    with rerun_after(page):
+        field.fill(str(value))
+        field.press("Enter")
 
 
 def _choose(page: Page, key: str, option: str) -> None:
     _widget(page, key).get_by_role("combobox").click()
-    page.get_by_role("option", name=option).first.click()
-    page.wait_for_timeout(250)
+    with rerun_after(page):
+        page.get_by_role("option", name=option).first.click()
 
 
 def load_example(page: Page, name: str) -> None:
@@ -65,8 +69,8 @@ def enter_moderate_dcm(page: Page) -> None:
     _choose(page, "f.mjoa.sphincter", "3 - Normal micturition")
     expect(page.get_by_test_id("stMetric")).to_contain_text("13/18")
     _tab(page, "MRI")
-    _widget(page, "f.mri.available").get_by_text("A cervical MRI has been done and read").click()
-    page.wait_for_timeout(400)
+    with rerun_after(page):
+        _widget(page, "f.mri.available").get_by_text("A cervical MRI has been done and read").click()
     _choose(page, "f.mri.levels.C5-C6.kang", "2")
     _yes_no(page, "f.mri.unlisted_levels_normal", "Yes")
     recommendation = page.get_by_test_id("stAlertContentWarning").first
@@ -77,13 +81,13 @@ def enter_moderate_dcm(page: Page) -> None:
 def save_to_record(page: Page, case_id: str, clinician_id: str) -> None:
     """Name the case and the clinician, save, and wait for the confirmation."""
     case = _widget(page, "f.case_id").locator("input")
-    case.fill(case_id)
-    case.press("Enter")
-    page.wait_for_timeout(300)
+    with rerun_after(page):
+        case.fill(case_id)
+        case.press("Enter")
     clinician = page.get_by_role("textbox", name="Clinician id for the note (initials or staff number)")
-    clinician.fill(clinician_id)
-    clinician.press("Enter")
-    page.wait_for_timeout(300)
+    with rerun_after(page):
+        clinician.fill(clinician_id)
+        clinician.press("Enter")
     page.get_by_role("button", name="Save this assessment to the record").click()
     expect(
         page.get_by_test_id("stAlertContentSuccess").filter(has_text=f"Saved for {case_id}")

@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import _choose, _number, _tab, _widget, _yes_no, enter_moderate_dcm, load_example
+from tests.e2e.script_runs import rerun_after
 
 
 def test_enter_a_moderate_dcm_case_and_download_the_documents(page: Page, app_url: str) -> None:
@@ -72,8 +73,8 @@ def test_two_visits_saved_to_the_record_show_the_deterioration_alert(page: Page,
     date = _widget(page, "f.assessment_date").locator("input")
     date.fill("2025-10-09")
     date.press("Enter")
-    page.wait_for_timeout(500)
-    _tab(page, "mJOA & Nurick")
+    with rerun_after(page):  # the date input commits what was typed when the pointer moves on
+        _tab(page, "mJOA & Nurick")
     _choose(page, "f.mjoa.le_motor", "4 - Manages stairs (up and/or down) only with a handrail")
     alert = page.get_by_test_id("stAlertContentError").filter(has_text="DETERIORATION")
     expect(alert).to_be_visible()

@@ -22,6 +22,7 @@ from myelo_cds.records import Store
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import load_example
 from tests.e2e.live_app import free_port, live_app
+from tests.e2e.script_runs import wait_until_idle
 
 PASSWORD = "a long clinic passphrase"
 PATIENT = "PT-SECRET-0042"
@@ -52,7 +53,7 @@ def test_an_unauthenticated_browser_never_reaches_a_patient_page(
 ) -> None:
     page.goto(local_app + path)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.wait_for_timeout(500)
+    wait_until_idle(page)  # the run drew all it will draw
     body = page.locator("body").inner_text()
     assert PATIENT not in body
     for heading in ("Patient timeline", "Clinic worklist", "Audit log", "Consult"):
@@ -74,7 +75,7 @@ def test_a_deep_link_as_the_first_request_to_a_fresh_server_gets_the_sign_in_pag
     ) as url:
         page.goto(url + "/audit")
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-        page.wait_for_timeout(500)
+        wait_until_idle(page)
         assert page.get_by_role("heading", name="Audit log").count() == 0
         nav = page.get_by_test_id("stSidebarNav")
         assert nav.count() == 0 or "audit" not in nav.inner_text().lower()

@@ -15,7 +15,15 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.deploy_stack import DeployStack, deploy_stack, deploy_stack_fixture
 from tests.e2e.conftest import screenshot
-from tests.e2e.consult_steps import _number, _tab, _widget, _yes_no, enter_moderate_dcm, save_to_record
+from tests.e2e.consult_steps import (
+    _number,
+    _tab,
+    _widget,
+    _yes_no,
+    enter_moderate_dcm,
+    save_to_record,
+    watch_runs,
+)
 from tests.nginx_fixture import nginx_or_fail
 from tests.pg_fixture import PostgresServer, postgres_fixture
 
@@ -26,7 +34,7 @@ __all__ = ["deploy_stack_fixture", "postgres_fixture"]
 def proxied_page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
     """A tab that accepts the test proxy's self-signed certificate; yields it and its console."""
     context = browser.new_context(viewport={"width": 1366, "height": 1400}, ignore_https_errors=True)
-    page = context.new_page()
+    page = watch_runs(context.new_page())
     page.set_default_timeout(30_000)
     console: list[str] = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))

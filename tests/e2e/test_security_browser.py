@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from myelo_cds import Findings, assess
 from myelo_cds.findings import example_cases
@@ -23,6 +23,7 @@ from myelo_cds.ui.text import WORD_JOINER
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import load_example
 from tests.e2e.live_app import live_app
+from tests.e2e.script_runs import wait_until_idle, watch_runs
 
 IMG = '<img src=x onerror="alert(1);window.__xss=1">'  # fits the 64-character fields
 SCRIPT = "<script>window.__xss=2;alert(2)</script>"
@@ -31,10 +32,11 @@ CLINICIAN = "Dr Jane Identifiable"
 CASE_ID = "PT-LOGCHECK-5521"
 FORMULA_ACTOR = '=HYPERLINK("http://evil.example","open")'
 FORMULA_PATIENT = "-1-PT"
+Server = tuple[str, Path, Store]  # the app's URL, its log file, its records
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Store]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("security")
     store = Store(f"sqlite:///{folder / 'records.sqlite3'}")
     findings = Findings.model_validate(
@@ -48,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 
 def _no_script_ran(page: Page, dialogs: list[str]) -> None:
-    page.wait_for_timeout(500)
+    wait_until_idle(page)  # everything the last run sends is on the page
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
     assert page.locator('img[src="x"]').count() == 0
@@ -61,11 +63,16 @@ def _no_script_ran(page: Page, dialogs: list[str]) -> None:
 
 def _watch_dialogs(page: Page) -> list[str]:
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     return dialogs
 
 
-def test_markup_typed_in_the_consult_is_shown_as_text_and_never_runs(page: Page, server: tuple) -> None:
+def test_markup_typed_in_the_consult_is_shown_as_text_and_never_runs(page: Page, server: Server) -> None:
     url, _, _ = server
     dialogs = _watch_dialogs(page)
     page.goto(url)
@@ -91,7 +98,7 @@ def test_markup_typed_in_the_consult_is_shown_as_text_and_never_runs(page: Page,
     _no_script_ran(page, dialogs)
 
 
-def test_markup_in_the_case_file_and_audit_filter_is_shown_as_text(page: Page, server: tuple) -> None:
+def test_markup_in_the_case_file_and_audit_filter_is_shown_as_text(page: Page, server: Server) -> None:
     url, _, _ = server
     dialogs = _watch_dialogs(page)
     page.goto(url + "/assess_case")
@@ -113,7 +120,7 @@ def _download(page: Page, button: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
 
 
-def test_csv_exports_neutralise_spreadsheet_formulas(page: Page, server: tuple) -> None:
+def test_csv_exports_neutralise_spreadsheet_formulas(page: Page, server: Server) -> None:
     url, _, _ = server
     page.goto(url + "/audit")
     rows = _download(page, "Export (CSV)")
@@ -130,7 +137,7 @@ def test_csv_exports_neutralise_spreadsheet_formulas(page: Page, server: tuple) 
 
 
 def test_oversized_and_malformed_case_files_are_refused_with_a_clear_message(
-    page: Page, server: tuple, tmp_path: Path
+    page: Page, server: Server, tmp_path: Path
 ) -> None:
     url, _, _ = server
     page.goto(url)
@@ -158,10 +165,10 @@ def test_oversized_and_malformed_case_files_are_refused_with_a_clear_message(
     expect(page.get_by_text("text/plain files are not allowed.")).to_be_visible()
 
 
-def test_one_session_never_shows_another_sessions_consult(browser: Browser, server: tuple) -> None:
+def test_one_session_never_shows_another_sessions_consult(browser: Browser, server: Server) -> None:
     url, _, _ = server
     first = browser.new_context(viewport={"width": 1366, "height": 1400}).new_page()
-    second = browser.new_context(viewport={"width": 1366, "height": 1400}).new_page()
+    second = watch_runs(browser.new_context(viewport={"width": 1366, "height": 1400}).new_page())
     try:
         first.goto(url)
         load_example(first, "moderate_dcm")
@@ -170,7 +177,7 @@ def test_one_session_never_shows_another_sessions_consult(browser: Browser, serv
         expect(first.get_by_role("textbox", name=case_label)).to_have_value(moderate_id)
         second.goto(url)
         expect(second.get_by_role("heading", name="Recommendation")).to_be_visible()
-        second.wait_for_timeout(500)
+        wait_until_idle(second)
         expect(second.get_by_role("textbox", name=case_label)).to_have_value("")
         assert moderate_id not in second.locator("body").inner_text()
         second.reload()  # a new session in the same place still starts empty
@@ -181,7 +188,7 @@ def test_one_session_never_shows_another_sessions_consult(browser: Browser, serv
         second.context.close()
 
 
-def test_the_server_log_holds_no_identifying_data_after_a_consult(page: Page, server: tuple) -> None:
+def test_the_server_log_holds_no_identifying_data_after_a_consult(page: Page, server: Server) -> None:
     url, log, store = server
     page.goto(url)
     load_example(page, "mild_dcm")

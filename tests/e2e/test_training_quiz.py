@@ -3,28 +3,26 @@ their progress page."""
 
 from __future__ import annotations
 
+import contextlib
+
 from playwright.sync_api import Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import screenshot
+from tests.e2e.script_runs import rerun_after
 
 
-def _choose(page: Page, label: str, option: str) -> None:
+def _choose(page: Page, label: str, option: str, *, reruns: bool = False) -> None:
     """Open the select box and pick ``option``.
 
-    A rerun still finishing (after the case is chosen) can redraw the box and close its list
-    under the click; the list is then opened again, three times at most.
+    The case box (outside the answer form) reruns the page: the step returns once that run has
+    finished, so its redraw cannot close the next box's list under a click. Boxes inside the
+    form only change on the page until the answer is committed.
     """
-    for attempt in range(3):
-        page.get_by_role("combobox", name=label).click()
-        try:
-            page.get_by_role("option", name=option).first.click(timeout=5000)
-            break
-        except PlaywrightTimeout:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-    page.wait_for_timeout(200)
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    with rerun_after(page) if reruns else contextlib.nullcontext():
+        page.get_by_role("option", name=option).first.click()
+    expect(box).to_have_value(option)
 
 
 def _radio(page: Page, group: str, option: str) -> None:
@@ -41,6 +39,7 @@ def test_a_resident_takes_a_full_quiz_and_sees_the_reveal_and_progress(page: Pag
         page,
         "Case (the first one due for re-testing is preselected)",
         "T05 - Mild DCM at the 14/15 boundary (intermediate)",
+        reruns=True,
     )
     expect(page.get_by_role("heading", name="Mild DCM at the 14/15 boundary")).to_be_visible()
     expect(page.get_by_text("Teaching points")).to_have_count(0)  # nothing revealed before the commit
@@ -69,5 +68,7 @@ def test_a_resident_takes_a_full_quiz_and_sees_the_reveal_and_progress(page: Pag
     expect(page.get_by_test_id("stMetric").first).to_contain_text("1")
     expect(page.get_by_test_id("stVegaLiteChart")).to_have_count(2)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(1)  # the answers; nothing is due yet
-    page.wait_for_timeout(1500)  # the table draws on a canvas after it is attached
+    # The table draws on a canvas: wait for it, then for two painted frames.
+    expect(page.get_by_test_id("stDataFrame").locator("canvas").first).to_be_visible()
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     screenshot(page, "training-progress")
