@@ -2,12 +2,13 @@
 
 import streamlit as st
 
+from myelo_cds.auth import Permission
 from myelo_cds.ui.current_user import signed_in_user
 from myelo_cds.ui.signin import allowed_pages, render_account
 
 # Each page with its sidebar section and the permission its role needs (myelo_cds.auth.PERMISSIONS);
 # the first is the default.
-PAGES = [
+PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Consult", "pages/consult.py", "Consult", ":material/stethoscope:", "consult"),
     ("Consult", "pages/follow_up.py", "Follow-up plan", ":material/calendar_month:", "consult"),
     ("Consult", "pages/rules_evidence.py", "Rules & evidence", ":material/gavel:", "consult"),

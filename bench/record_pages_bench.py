@@ -50,8 +50,7 @@ from streamlit import dataframe_util  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bench.records_bench import fill  # noqa: E402
-from myelo_cds.course import course_alerts  # noqa: E402
-from myelo_cds.followup import timeline  # noqa: E402
+from myelo_cds.course import course_alerts, timeline  # noqa: E402
 from myelo_cds.records import Store  # noqa: E402
 from myelo_cds.ui.charts import mjoa_timeline, subdomain_timeline  # noqa: E402
 from myelo_cds.ui.records import worklist_table  # noqa: E402

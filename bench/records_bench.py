@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import random
 import statistics
 import sys
@@ -273,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         statuses = {
             status: sum(row.status == status for row in rows) for status in ("overdue", "due", "scheduled")
         }
-        per_patient = [t for pid in sample for t in _time(lambda pid=pid: store.assessments(pid), 1)]
-        latest = [t for pid in sample for t in _time(lambda pid=pid: store.latest(pid), 1)]
+        per_patient = [t for pid in sample for t in _time(functools.partial(store.assessments, pid), 1)]
+        latest = [t for pid in sample for t in _time(functools.partial(store.latest, pid), 1)]
         patients = _time(store.patients, 5)
         findings = _shifted(
             Findings.model_validate_json((ROOT / "data" / "examples" / "mild_dcm.json").read_text()), today
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             t
             for pid in sample[:20]
             for t in _time(
-                lambda pid=pid: store.save_assessment(findings, rec, patient_id=pid, author="bench"), 1
+                functools.partial(store.save_assessment, findings, rec, patient_id=pid, author="bench"), 1
             )
         ]
         size = ""

@@ -45,10 +45,10 @@ with creating, st.form("create-case"):
     findings = st.text_area(
         "Findings (JSON, as the consult takes them)", value=example_cases()[example], height=200
     )
-    pathway = st.selectbox("Expected pathway", list(PATHWAY_LABELS), format_func=PATHWAY_LABELS.get)
+    pathway = st.selectbox("Expected pathway", list(PATHWAY_LABELS), format_func=PATHWAY_LABELS.__getitem__)
     disputed = st.checkbox("Experts legitimately disagree (disputed case)")
     accepted = st.multiselect(
-        "Also accepted (disputed cases)", list(PATHWAY_LABELS), format_func=PATHWAY_LABELS.get
+        "Also accepted (disputed cases)", list(PATHWAY_LABELS), format_func=PATHWAY_LABELS.__getitem__
     )
     note = st.text_input("Why experts disagree (disputed cases)")
     points = st.text_area("Teaching points (one per line)")

@@ -57,11 +57,13 @@ except UploadError as error:
     st.stop()
 
 bar = st.progress(0.0, text=f"Evaluating {len(clinic_list.records):,} rows ...")
-audit = audit_rows(
-    clinic_list,
-    on,
-    progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} rows"),
-)
+
+
+def _progress(done: int, total: int) -> None:
+    bar.progress(done / total, text=f"{done:,} of {total:,} rows")
+
+
+audit = audit_rows(clinic_list, on, progress=_progress)
 bar.empty()
 
 rows = len(audit.rows)

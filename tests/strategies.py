@@ -336,6 +336,7 @@ def worsenings(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 variant(f"{level} T2 {signal}->{worse}", ("mri", "levels", level, "t2_signal"), worse)
         if data["mri"].get("k_line") == "positive":
             variant("K-line positive->negative", ("mri", "k_line"), "negative")
+    path: tuple[str, ...]
     for path in bool_paths:
         if _get(data, path) is False:
             variant(".".join(path) + " absent->present", path, True)

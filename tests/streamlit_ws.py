@@ -186,7 +186,7 @@ class StreamlitSession:
         async with asyncio.timeout(timeout):
             while True:
                 forward = ForwardMsg()
-                forward.ParseFromString(await self._socket.recv())  # type: ignore[arg-type]
+                forward.ParseFromString(await self._socket.recv())
                 result.messages += 1
                 kind = forward.WhichOneof("type")
                 if kind == "new_session":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from myelo_cds.auth import User, may, role_from_claim, user_id_from_subject
+from myelo_cds.auth import Role, User, may, role_from_claim, user_id_from_subject
 from myelo_cds.auth import _passwords as passwords
 from myelo_cds.records import RecordError, Store
 from myelo_cds.settings import SettingsError, auth_settings
@@ -95,7 +95,7 @@ def test_roles_decide_permissions() -> None:
 
 
 def test_a_role_claim_maps_to_the_highest_mapped_role_or_none() -> None:
-    mapping = {"spine-admins": "admin", "spine-trainees": "resident"}
+    mapping: dict[str, Role] = {"spine-admins": "admin", "spine-trainees": "resident"}
     assert role_from_claim(["spine-trainees", "spine-admins"], mapping) == "admin"
     assert role_from_claim("spine-trainees", mapping) == "resident"
     assert role_from_claim(["admin"], mapping) is None, "only configured values grant a role"

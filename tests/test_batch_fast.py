@@ -44,7 +44,7 @@ def _write_csv(path: Path, cases: list[dict[str, Any]]) -> list[str]:
 
 
 def _assess_all(cases: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     for case in cases:
         recommendation = assess(Findings.model_validate(case))
         out.append((recommendation.pathway, recommendation.urgency))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaire import Questionnaire
 from hypothesis import HealthCheck, given, settings
 
@@ -111,6 +112,12 @@ def test_findings_round_trip_through_the_bundle(path: Path) -> None:
     assert assess(back).pathway == rec.pathway
 
 
+def _first_coding(observation: Observation) -> tuple[str | None, str | None]:
+    """(system, code) of the Observation's first coding; every exported Observation has one."""
+    assert observation.code.coding, observation
+    return observation.code.coding[0].system, observation.code.coding[0].code
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_findings_dicts())
 def test_any_findings_round_trip(data: dict[str, Any]) -> None:
@@ -119,12 +126,9 @@ def test_any_findings_round_trip(data: dict[str, Any]) -> None:
     bundle = assessment_bundle(findings, rec)
     back = findings_from_bundle(bundle.model_dump_json())
     assert back == findings.model_copy(update={"assessment_date": rec.assessment_date})
-    observed = [
-        entry.resource.code.coding[0].code
-        for entry in bundle.entry
-        if entry.resource.get_resource_type() == "Observation"
-        and entry.resource.code.coding[0].system == FINDING_SYSTEM
-    ]
+    assert bundle.entry is not None
+    observations = [entry.resource for entry in bundle.entry if isinstance(entry.resource, Observation)]
+    observed = [code for system, code in map(_first_coding, observations) if system == FINDING_SYSTEM]
     assert "mjoa.ue_motor" not in observed  # the items travel in the QuestionnaireResponse
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -15,15 +16,15 @@ from myelo_cds.ui.consult_form import KEY, _flatten, _to_widget
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _mild(date: str, le_motor: int) -> dict:
-    data = json.loads(example_cases()["mild_dcm"])
+def _mild(date: str, le_motor: int) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(example_cases()["mild_dcm"])
     data["assessment_date"] = date
     data["mjoa"]["le_motor"] = le_motor
     data.pop("earlier_mjoa", None)
     return data
 
 
-def _consult_with(data: dict, clinician: str = "clin-7") -> AppTest:
+def _consult_with(data: dict[str, Any], clinician: str = "clin-7") -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=60)
     for path, value in _flatten(data):
         at.session_state[KEY + path] = _to_widget(field_spec(path), value)

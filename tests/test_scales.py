@@ -11,7 +11,7 @@ from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick
 
 
 def _mjoa(ue: int, le: int, sens: int, sph: int, **kw: object) -> MJOA:
-    return MJOA(ue_motor=ue, le_motor=le, ue_sensation=sens, sphincter=sph, **kw)  # type: ignore[arg-type]
+    return MJOA(ue_motor=ue, le_motor=le, ue_sensation=sens, sphincter=sph, **kw)
 
 
 @pytest.mark.parametrize(

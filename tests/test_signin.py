@@ -233,7 +233,7 @@ def test_no_widget_uses_the_sign_in_session_key() -> None:
                 continue
             first = node.value.values[0] if isinstance(node.value, ast.JoinedStr) else node.value
             if isinstance(first, ast.Constant) and str(first.value).startswith("myelo_cds"):
-                offenders.append(f"{path.name}: {first.value}")
+                offenders.append(f"{path.name}: {first.value!s}")
     assert not offenders
 
 
@@ -293,7 +293,7 @@ def test_single_sign_on_ignores_a_local_account_and_the_session_key(
 
 
 def test_the_development_mode_is_announced_on_every_page(monkeypatch: pytest.MonkeyPatch) -> None:
-    from app import PAGES  # type: ignore[import-not-found]
+    from app import PAGES
 
     monkeypatch.setenv("MYELO_CDS_AUTH", "none")
     for _section, path, *_ in PAGES:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -40,9 +41,10 @@ def _store_attempt(store: Store, trainee: str, case_id: str, pathway: str) -> No
     store.save_training_attempt(attempt_record(case, result, trainee, dt.datetime(2026, 3, 2, tzinfo=dt.UTC)))
 
 
-def _chart_rows(chart) -> list[dict]:  # type: ignore[no-untyped-def]
+def _chart_rows(chart: Any) -> list[dict[str, Any]]:
     """The rows Streamlit sends with a chart (moved out of the spec into an Arrow table)."""
-    return pa.ipc.open_stream(chart.proto.data.data).read_all().to_pylist()
+    rows: list[dict[str, Any]] = pa.ipc.open_stream(chart.proto.data.data).read_all().to_pylist()
+    return rows
 
 
 def _text(at: AppTest) -> str:
@@ -171,15 +173,15 @@ def test_supervisor_view_lists_every_resident_and_opens_one(database: Store) -> 
     assert set(at.dataframe[-1].value["case"]) == {"T02"}
 
 
-def _import(at: AppTest, document: dict) -> AppTest:
+def _import(at: AppTest, document: dict[str, Any]) -> AppTest:
     _by_label(at.text_area, "or paste the case JSON").set_value(json.dumps(document))
     _by_label(at.button, "Check the imported case").click().run()
     assert not at.exception
     return at
 
 
-def _case_document(case_id: str = "X-IMPORT-1") -> dict:
-    raw = json.loads(next((ROOT / "data" / "cases").glob("t05_*.json")).read_text())
+def _case_document(case_id: str = "X-IMPORT-1") -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads(next((ROOT / "data" / "cases").glob("t05_*.json")).read_text())
     raw["id"] = case_id
     return raw
 
