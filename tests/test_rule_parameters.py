@@ -25,6 +25,7 @@ from myelo_cds import Engine, Findings, Recommendation, default_rule_set, load_r
 from myelo_cds.exports.consult_note import consult_note_text, consult_summary
 from myelo_cds.exports.fhir import FEATURE_SYSTEM, bundle_json
 from myelo_cds.findings import Reflexes, UMNSigns
+from myelo_cds.rules.describe import rule_tables
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from tests.test_engine import ON, moderate_dcm
 
@@ -263,3 +264,7 @@ def test_kang_3_for_compression_stops_both_the_decision_and_the_picture_calling_
     assert rec.pathway != "surgical_referral"
     assert "Kang 2" not in rec.clinical_picture["cord_compression"]
     assert "Kang 2" not in consult_summary(rec).split("Basis (rules fired):")[0]
+    # The rules in words (the evidence page) state the edited threshold.
+    conditions = " ".join(row["when"] for row in rule_tables(rule_set)["pathway"])
+    assert "Kang >= 3" in conditions
+    assert "Kang >= 2" not in conditions

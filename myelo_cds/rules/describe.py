@@ -6,13 +6,13 @@ from typing import Any
 
 from myelo_cds.rules.ruleset import RuleSet, ScreenRule
 
-__all__ = ["FEATURE_WORDS", "conditions_in_words", "rule_tables"]
+__all__ = ["FEATURE_WORDS", "conditions_in_words", "feature_words", "rule_tables"]
 
 FEATURE_WORDS: dict[str, str] = {
     "red_flag": "a red flag",
     "scope": "age group",
     "management": "management",
-    "compression": "cervical cord compression (Kang >= 2)",
+    "compression": "cervical cord compression",
     "myelopathy": "myelopathy (symptom with UMN sign, or attributed mJOA deficit)",
     "band": "mJOA severity band",
     "course": "course since the earlier mJOA",
@@ -24,15 +24,21 @@ FEATURE_WORDS: dict[str, str] = {
 }
 
 
-def conditions_in_words(when: dict[str, Any]) -> str:
+def feature_words(rule_set: RuleSet) -> dict[str, str]:
+    """The features in words, with the thresholds of this rule set."""
+    kang = rule_set.params["compression_min_kang"]
+    return {**FEATURE_WORDS, "compression": f"cervical cord compression (Kang >= {kang})"}
+
+
+def conditions_in_words(when: dict[str, Any], names: dict[str, str] = FEATURE_WORDS) -> str:
     """``{"band": ["mild", "normal"]}`` -> ``"mJOA severity band is mild or normal"``."""
     if not when:
         return "always (default)"
     parts = []
     for feature, value in when.items():
         values = [value] if isinstance(value, str) else list(value)
-        words = " or ".join(v.replace("_", " ") for v in values)
-        parts.append(f"{FEATURE_WORDS.get(feature, feature)} is {words}")
+        values_in_words = " or ".join(v.replace("_", " ") for v in values)
+        parts.append(f"{names.get(feature, feature)} is {values_in_words}")
     return "; ".join(parts)
 
 
@@ -48,6 +54,7 @@ def _screen_words(row: ScreenRule) -> str:
 def rule_tables(rule_set: RuleSet) -> dict[str, list[dict[str, Any]]]:
     """Every table of the rule set as rows of plain values (for a dataframe or a CSV)."""
     cite = {key: source.citation for key, source in rule_set.sources.items()}
+    words = feature_words(rule_set)
     return {
         "red_flags": [
             {
@@ -67,7 +74,7 @@ def rule_tables(rule_set: RuleSet) -> dict[str, list[dict[str, Any]]]:
                 "id": row.id,
                 "version": row.version,
                 "priority": row.priority,
-                "when": conditions_in_words(row.when),
+                "when": conditions_in_words(row.when, words),
                 "pathway": row.pathway.replace("_", " "),
                 "title": row.title,
                 "recommendation": row.recommendation,
@@ -82,7 +89,7 @@ def rule_tables(rule_set: RuleSet) -> dict[str, list[dict[str, Any]]]:
             {
                 "id": row.id,
                 "version": row.version,
-                "when": conditions_in_words(row.when),
+                "when": conditions_in_words(row.when, words),
                 "urgency": row.urgency,
                 "title": row.title,
                 "evidence": row.evidence,
