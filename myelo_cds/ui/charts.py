@@ -7,6 +7,7 @@ from typing import Any, cast
 import altair as alt
 
 from myelo_cds.followup import FollowUpPlan
+from myelo_cds.scales import mjoa_max_total, mjoa_scale
 
 __all__ = ["schedule_rows", "schedule_timeline"]
 
@@ -62,7 +63,22 @@ def schedule_timeline(plan: FollowUpPlan) -> alt.LayerChart | alt.FacetChart:
     return alt.layer(window, points, height=max(120, 34 * len(values)))
 
 
-_BAND_AREAS = (("severe", 0, 11.5), ("moderate", 11.5, 14.5), ("mild", 14.5, 17.5), ("no deficit", 17.5, 18))
+#: Each band's strip reaches half a point beyond its totals, so a total sits inside its band.
+_HALF_POINT = 0.5
+_BAND_NAMES = {"normal": "no deficit"}
+
+
+def _band_areas() -> list[tuple[str, float, float]]:
+    """The mJOA severity bands from the scale data, worst first: (name, low, high)."""
+    top = mjoa_max_total()
+    return [
+        (
+            _BAND_NAMES.get(band["id"], band["id"]),
+            max(0, band["min"] - _HALF_POINT),
+            min(top, band["max"] + _HALF_POINT),
+        )
+        for band in sorted(mjoa_scale()["bands"], key=lambda band: band["min"])
+    ]
 
 
 def mjoa_timeline(
@@ -75,16 +91,16 @@ def mjoa_timeline(
         annotations: ``date`` and ``label`` of events (rehabilitation start, surgery, falls, trauma).
         mcid: ``low``/``high`` of the baseline +/- MCID band and its ``label``, or None.
     """
-    bands = alt.Data(values=[{"band": b, "low": lo, "high": hi} for b, lo, hi in _BAND_AREAS])  # type: ignore[no-untyped-call]
+    areas = _band_areas()
+    top = mjoa_max_total()
+    bands = alt.Data(values=[{"band": b, "low": lo, "high": hi} for b, lo, hi in areas])  # type: ignore[no-untyped-call]
     band_layer = (
         alt.Chart(bands)
         .mark_rect(opacity=0.12)
         .encode(
-            y=alt.Y("low:Q", scale=alt.Scale(domain=[0, 18]), title="mJOA (0-18)"),
+            y=alt.Y("low:Q", scale=alt.Scale(domain=[0, top]), title=f"mJOA (0-{top})"),
             y2="high:Q",
-            color=alt.Color(
-                "band:N", title="Severity band", sort=["severe", "moderate", "mild", "no deficit"]
-            ),
+            color=alt.Color("band:N", title="Severity band", sort=[name for name, _, _ in areas]),
         )
     )
     layers: list[Any] = [band_layer]
