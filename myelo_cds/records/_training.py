@@ -15,6 +15,7 @@ from sqlalchemy import select
 from myelo_cds.records._models import RecordError, check_person
 from myelo_cds.records._schema import TrainingAttemptRow
 from myelo_cds.records._transactions import Database
+from myelo_cds.scales import mjoa_max_total
 
 __all__ = ["NewTrainingAttempt", "TrainingAttempt", "TrainingRecords"]
 
@@ -31,8 +32,8 @@ class NewTrainingAttempt(BaseModel):
     pathway_given: str
     pathway_expected: str
     pathway_correct: bool
-    mjoa_given: int | None = Field(default=None, ge=0, le=18)
-    mjoa_true: int | None = Field(default=None, ge=0, le=18)
+    mjoa_given: int | None = Field(default=None, ge=0, le=mjoa_max_total())
+    mjoa_true: int | None = Field(default=None, ge=0, le=mjoa_max_total())
     severity_given: str | None = None
     severity_correct: bool | None = None
     sct_credit: float | None = Field(default=None, ge=0, le=1)
