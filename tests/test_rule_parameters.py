@@ -79,6 +79,20 @@ def _flags(rec: Recommendation) -> tuple[str, ...]:
     return tuple(flag.id for flag in rec.flags)
 
 
+def _gait_mismatch(rec: Recommendation) -> bool:
+    return "nurick_mjoa_mismatch" in [warning.code for warning in rec.warnings]
+
+
+def _gait(nurick: int, le_motor: int) -> Callable[[dict[str, Any]], None]:
+    """A Nurick grade beside the mJOA lower-extremity item (the other items as in the case)."""
+
+    def change(data: dict[str, Any]) -> None:
+        data["nurick"] = nurick
+        data["mjoa"]["le_motor"] = le_motor
+
+    return change
+
+
 @dataclass(frozen=True)
 class Edit:
     """One parameter set to ``value`` and a case on the edge it draws."""
@@ -169,6 +183,13 @@ EDITS: dict[str, Edit] = {
         True,
         False,
     ),
+    "non_ambulant_max_le_motor": Edit(
+        3, _case(gait=_gait(nurick=5, le_motor=3)), _gait_mismatch, True, False
+    ),
+    "nurick_non_ambulant_grade": Edit(
+        4, _case(gait=_gait(nurick=5, le_motor=3)), _gait_mismatch, True, False
+    ),
+    "nurick_normal_gait_max": Edit(0, _case(gait=_gait(nurick=1, le_motor=2)), _gait_mismatch, True, False),
     "long_duration_months": Edit(
         12,
         _case(),
@@ -201,6 +222,7 @@ def _note_lines(rec: Recommendation) -> set[str]:
     lines = {f"{rule.id} v{rule.version}: {rule.title}" for rule in rec.rules_fired}
     lines |= {"inputs: " + ", ".join(f"{k}={v}" for k, v in rule.inputs.items()) for rule in rec.rules_fired}
     lines |= {flag.text for flag in rec.flags}
+    lines |= {warning.message for warning in rec.warnings}
     lines |= {f"{unknown.input}: " for unknown in rec.unknowns}
     return lines | {f"{cf.change} -> " for cf in rec.counterfactuals}
 
@@ -216,7 +238,8 @@ def _fhir(findings: Findings, rec: Recommendation) -> dict[str, Any]:
     }
     (guidance,) = [res for res in resources if res["resourceType"] == "GuidanceResponse"]
     codes = [coding["coding"][0]["code"] for coding in guidance["reasonCode"]]
-    return {"features": features, "reason": codes}
+    notes = {note["text"] for res in resources for note in res.get("note", [])}
+    return {"features": features, "reason": codes, "notes": notes}
 
 
 def _assert_surfaces_follow(findings: Findings, shipped: Recommendation, edited: Recommendation) -> None:
@@ -233,6 +256,10 @@ def _assert_surfaces_follow(findings: Findings, shipped: Recommendation, edited:
     assert fhir["features"] == edited.features
     expected = [edited.pathway, edited.urgency, *(rule.id for rule in edited.rules_fired)]
     assert fhir["reason"] == expected
+    checks = {f"Check: {warning.message}" for warning in edited.warnings}
+    assert checks <= fhir["notes"]
+    stale = {f"Check: {warning.message}" for warning in shipped.warnings} - checks
+    assert not stale & fhir["notes"]
 
 
 def test_every_rule_parameter_has_an_edit_below() -> None:
