@@ -25,7 +25,14 @@ if str(ROOT) not in sys.path:  # allow `python tests/test_validation_cases.py` f
     sys.path.insert(0, str(ROOT))
 
 from myelo_cds import assess  # noqa: E402
-from myelo_cds.rules.vignettes import KINDS, ValidationCase, fired, load_validation_cases, run_validation  # noqa: E402
+from myelo_cds.rules.vignettes import (  # noqa: E402
+    KINDS,
+    ValidationCase,
+    ValidationReport,
+    fired,
+    load_validation_cases,
+    run_validation,
+)
 
 MIN_CASES = 40
 CASES = load_validation_cases()
@@ -57,9 +64,8 @@ def test_case_files_are_well_formed() -> None:
         assert set(case.expected) >= {"pathway", "urgency", "deciding_rules", "red_flags"}, case.id
 
 
-def coverage_table() -> str:
+def coverage_table(report: ValidationReport) -> str:
     """Rule id -> number of validation cases that fire it, one line per rule."""
-    report = run_validation()
     lines = [f"Rule coverage over {len(CASES)} validation cases", f"{'kind':<9} {'rule':<24} cases"]
     for kind, rows in report.coverage.items():
         for rule_id, count in rows.items():
@@ -72,12 +78,12 @@ def test_there_are_enough_cases() -> None:
 
 
 def test_cases_cover_every_pathway_red_flag_and_urgency_rule() -> None:
-    print("\n" + coverage_table())  # visible with `pytest -s`
     report = run_validation()
+    print("\n" + coverage_table(report))  # visible with `pytest -s`
     assert set(report.coverage) == set(KINDS)
     assert report.uncovered == []
     assert report.passed == len(CASES)
 
 
 if __name__ == "__main__":
-    print(coverage_table())
+    print(coverage_table(run_validation()))
