@@ -8,8 +8,8 @@
 * in one process, for comparison: ``myelo_cds.assess`` (the single-case path: the full
   explained recommendation), the plain per-row batch path (``batch.evaluate_row``) and the
   columnar path a CLI worker runs (parse a CSV chunk, evaluate it, render its rows; timed on
-  a second pass, when the steps' answer tables are warm as they are after the first chunks
-  of a long list), in rows per second;
+  a second pass, when the answers kept between chunks (assessment dates, leaves, outcomes)
+  are warm as they are after the first chunks of a long list), in rows per second;
 * a spot check: ``--check`` rows of the output compared with ``assess`` on the same case.
 
 Inputs come from ``bench/generate.py`` (``cases-N.csv`` in ``bench/.data``, generated once).

@@ -2,8 +2,9 @@
 
 The batch splits the file into byte ranges for the workers and evaluates each range column
 by column (myelo_cds/batch/_columnar.py): cells validated once per distinct text, rows accepted
-only when the findings models would accept them, each fact step run once per distinct
-combination of its inputs. Each of these must be invisible in the result: same pathway and
+only when the findings models would accept them, each findings section built, and each part of
+``observe`` called, once per distinct combination of its values. Each of these must be
+invisible in the result: same pathway and
 urgency as ``assess``, the same result row as the plain path (``evaluate_row``), the same
 error text for a bad row, the same rows whatever the chunking. And the columns must really
 do the work: a valid row that fell back to the plain path would hide a slow batch.
@@ -27,6 +28,7 @@ from myelo_cds.batch import _columnar as columnar
 from myelo_cds.batch import _rows as batch
 from myelo_cds.batch import evaluate_row, parse_header, run_batch
 from myelo_cds.rules.engine import default_engine
+from myelo_cds.rules.facts import observe
 from tests.strategies import any_findings_dicts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +141,19 @@ def test_any_valid_rows_get_the_engines_decision(cases: list[dict[str, Any]]) ->
         )
         assert out["flags"] == ";".join(flag.id for flag in recommendation.flags)
         assert out["differentials"] == ";".join(item.id for item in recommendation.differentials)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_findings_dicts(), st.dates(dt.date(2000, 1, 1), dt.date(2040, 12, 31)))
+def test_the_parts_the_columns_call_make_up_observe(case: dict[str, Any], on: dt.date) -> None:
+    """The columns call the parts of ``observe`` themselves, once per distinct section: merged
+    in order, their leaves are ``observe``'s, value for value and in the same order."""
+    findings = Findings.model_validate(case)
+    params = default_engine().params
+    merged: dict[str, Any] = {}
+    for _, fields, read in columnar.observe_parts(params):
+        merged.update(read(*(on if name == columnar.ON else getattr(findings, name) for name in fields)))
+    assert list(merged.items()) == list(observe(findings, params, on).items())
 
 
 # Cell texts that are wrong for some fields and right for others (range, type, enum, date,

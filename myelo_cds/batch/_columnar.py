@@ -14,23 +14,26 @@ text of a column is handled once. Then, for the whole chunk at a time:
    built once per distinct combination of their values, innermost first, with the models'
    ``model_construct`` (the values are validated already).
 4. **Leaves** come from the parts of :func:`~myelo_cds.rules.facts.observe`
-   (:func:`~myelo_cds.rules.facts.patient_leaves` and the others), called once per distinct
-   section they read.
+   (:func:`observe_parts`: :func:`~myelo_cds.rules.facts.patient_leaves` and the others),
+   each called once per distinct section it reads.
 5. **The decision**, the screens and the result columns come from the engine
    (``Engine.evaluate``) and :func:`outcome_of`, once per distinct combination of leaves.
 
 Rows carry small integer codes: a function's inputs form one integer key per row, and its
 answers are kept in a table indexed by that key, so a value seen before costs no Python call.
-So the batch path computes, for every accepted row, what ``Engine.decide`` computes for that
-row's findings, through the same functions, with no rule, threshold or validation of its own
-(tests/test_batch_fast.py compares the two on generated lists and on hypothesis rows).
+Most sections of real rows differ (ages, dates, timed walks), so most rows still cost a few
+calls: the price of running the clinical core as it is written rather than a second,
+column-shaped copy of it. So the batch path computes, for every accepted row, what
+``Engine.decide`` computes for that row's findings, through the same functions, with no
+rule, threshold or validation of its own (tests/test_batch_fast.py compares the two on
+generated lists and on hypothesis rows).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
@@ -60,6 +63,7 @@ __all__ = [
     "Plan",
     "compile_plan",
     "evaluate_chunk",
+    "observe_parts",
     "outcome_of",
     "parse_chunk",
     "table_of_cells",
@@ -76,6 +80,8 @@ _DENSE_BITS = 22
 """A memo whose key fits in this many bits keeps its answers in a flat array."""
 _CACHE_BOUND = 200_000
 """Validated cell texts remembered per column (ids and free text rarely repeat)."""
+_MEMO_BOUND = 500_000
+"""Answers a memo keeps for keys too wide for a flat array (then it starts again)."""
 
 #: The result columns an outcome holds (``batch.OUTPUT_COLUMNS`` without row, case id and version).
 OUTCOME_COLUMNS = (
@@ -172,7 +178,8 @@ def _constant(value: Any, rows: int) -> _Col:
 
 
 def _leaves_key(leaves: Leaves) -> Hashable:
-    return tuple(_typed(value) for value in leaves.values())
+    values = tuple(leaves.values())
+    return values, tuple(map(type, values))
 
 
 # --- the header, compiled -------------------------------------------------------------------
@@ -397,55 +404,46 @@ class _Memo:
         self.dense = np.full(1 << sum(self.bits), -1, np.int32) if sum(self.bits) <= _DENSE_BITS else None
         self.sparse = {}
 
-    def _answer(self, codes: tuple[int, ...], inputs: list[_Col]) -> int:
-        values = [col.dictionary.values[code] for col, code in zip(inputs, codes, strict=True)]
-        return self.results.code(self.fn(*values))
-
     def __call__(self, *inputs: _Col) -> _Col:
         """The answer for every row, as a column."""
-        return _Col(self._codes(list(inputs)), self.results)
-
-    def _codes(self, inputs: list[_Col]) -> np.ndarray:
         sizes = [len(col.dictionary.values) for col in inputs]
         if not self.bits or any(size > (1 << bits) for size, bits in zip(sizes, self.bits, strict=True)):
             self._reset(sizes)
         if sum(self.bits) > 62:  # too wide for one integer key: distinct rows of codes
             stacked = np.stack([col.codes for col in inputs], axis=1)
-            distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
-            answers = np.empty(len(distinct), np.int32)
-            for position, row in enumerate(map(tuple, distinct.tolist())):
-                found = self.sparse.get(row)
-                if found is None:
-                    found = self.sparse[row] = self._answer(row, inputs)
-                answers[position] = found
-            return answers[inverse.reshape(-1)]
+            distinct, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+            keys: list[Any] = list(map(tuple, distinct.tolist()))
+            return _Col(self._known(keys, first, inputs)[inverse.reshape(-1)], self.results)
         key = np.zeros(len(inputs[0].codes), np.int64)
         for col, bits in zip(inputs, self.bits, strict=True):
             key <<= bits
             key |= col.codes
-        if self.dense is not None:
+        if self.dense is None:
+            distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            return _Col(self._known(distinct.tolist(), first, inputs)[inverse], self.results)
+        result = self.dense[key]
+        missing = np.flatnonzero(result < 0)
+        if len(missing):
+            wanted, first = np.unique(key[missing], return_index=True)
+            self.dense[wanted] = self._answers(inputs, missing[first])
             result = self.dense[key]
-            missing = result < 0
-            if missing.any():
-                for wanted in np.unique(key[missing]).tolist():
-                    self.dense[wanted] = self._answer(self._split(wanted), inputs)
-                result = self.dense[key]
-            return result
-        distinct, inverse = np.unique(key, return_inverse=True)
-        answers = np.empty(len(distinct), np.int32)
-        for position, wanted in enumerate(distinct.tolist()):
-            found = self.sparse.get(wanted)
-            if found is None:
-                found = self.sparse[wanted] = self._answer(self._split(wanted), inputs)
-            answers[position] = found
-        return answers[inverse]
+        return _Col(result, self.results)
 
-    def _split(self, key: int) -> tuple[int, ...]:
-        codes = []
-        for bits in reversed(self.bits):
-            codes.append(key & ((1 << bits) - 1))
-            key >>= bits
-        return tuple(reversed(codes))
+    def _known(self, keys: list[Any], first: np.ndarray, inputs: Sequence[_Col]) -> np.ndarray:
+        """The answer code of each distinct key (``first``: a row holding it)."""
+        if len(self.sparse) > _MEMO_BOUND:
+            self.sparse = {}
+        found = [self.sparse.get(key, -1) for key in keys]
+        todo = [position for position, code in enumerate(found) if code < 0]
+        if todo:
+            for position, code in zip(todo, self._answers(inputs, first[todo]), strict=True):
+                found[position] = self.sparse[keys[position]] = code
+        return np.asarray(found, np.int32)
+
+    def _answers(self, inputs: Sequence[_Col], rows: np.ndarray) -> list[int]:
+        """The answer codes for the inputs of ``rows``, computed."""
+        arguments = [[col.dictionary.values[code] for code in col.codes[rows].tolist()] for col in inputs]
+        return [self.results.code(self.fn(*values)) for values in zip(*arguments, strict=True)]
 
 
 # --- a chunk, evaluated -----------------------------------------------------------------------
@@ -593,7 +591,9 @@ def _section_column(section: _Section, columns: dict[str, _Col], given: np.ndarr
     }
 
     def build(*field_values: Any) -> BaseModel:
-        return model.model_construct(**defaults, **dict(zip(names, field_values, strict=True)))
+        given = dict(defaults)
+        given.update(zip(names, field_values, strict=True))
+        return model.model_construct(**given)
 
     built = _Memo(build, _Built())(*inputs)
     if section.optional:
@@ -653,19 +653,35 @@ def _path_column(plan: Plan, path: str, columns: dict[str, _Col], given: dict[st
     return col
 
 
-def _leaf_parts(plan: Plan, roots: dict[str, _Col], on: _Col) -> list[_Col]:
-    """The leaves of each part of :func:`~myelo_cds.rules.facts.observe`, once per distinct
-    section (or sections and date) it reads, as ``observe`` calls them."""
-    params = plan.engine.params
-    parts: tuple[tuple[str, Callable[..., Leaves], tuple[_Col, ...]], ...] = (
-        ("patient", lambda patient, day: patient_leaves(patient, params, day), (roots["patient"], on)),
-        ("symptoms", symptom_leaves, (roots["symptoms"],)),
-        ("exam", lambda exam: exam_leaves(exam, params), (roots["exam"],)),
-        ("mjoa", mjoa_leaves, (roots["mjoa"], roots["earlier_mjoa"], on)),
-        ("mri", lambda mri: mri_leaves(mri, params), (roots["mri"],)),
-        ("electro", electro_leaves, (roots["electro"],)),
+ON = "on"
+"""The name under which :func:`observe_parts` asks for the assessment date."""
+
+
+def observe_parts(
+    params: Mapping[str, Any],
+) -> tuple[tuple[str, tuple[str, ...], Callable[..., Leaves]], ...]:
+    """The parts of :func:`~myelo_cds.rules.facts.observe`, as it calls them: a name, the
+    findings fields (or :data:`ON`) each reads, and the function of their values.
+
+    Merged in this order, their leaves are ``observe``'s (tests/test_batch_fast.py).
+    """
+    return (
+        ("patient", ("patient", ON), lambda patient, on: patient_leaves(patient, params, on)),
+        ("symptoms", ("symptoms",), symptom_leaves),
+        ("exam", ("exam",), lambda exam: exam_leaves(exam, params)),
+        ("mjoa", ("mjoa", "earlier_mjoa", ON), mjoa_leaves),
+        ("mri", ("mri",), lambda mri: mri_leaves(mri, params)),
+        ("electro", ("electro",), electro_leaves),
     )
-    return [_Memo(read, plan.leaves(name))(*inputs) for name, read, inputs in parts]
+
+
+def _leaf_parts(plan: Plan, roots: dict[str, _Col], on: _Col) -> list[_Col]:
+    """The leaves of each part of ``observe``, once per distinct section (and date) it reads."""
+    columns = {**roots, ON: on}
+    return [
+        _Memo(read, plan.leaves(name))(*(columns[field] for field in fields))
+        for name, fields, read in observe_parts(plan.engine.params)
+    ]
 
 
 def _strip(text: str, is_list: bool) -> Any:
