@@ -5,7 +5,7 @@ import json
 import streamlit as st
 from pydantic import ValidationError
 
-from myelo_cds import Findings, assess, default_rule_set
+from myelo_cds import Findings, Recommendation, assess, default_rule_set
 from myelo_cds.exports import handout_pdf, handout_text
 from myelo_cds.findings import example_cases
 from myelo_cds.ui.consult_form import draft_values, findings_data
@@ -22,16 +22,19 @@ st.markdown(
 st.caption(f"Rule set {rule_set.id} {rule_set.version}. {rule_set.intended_use}")
 
 st.header("Patient information")
+consult: Recommendation | None
 try:
-    findings = Findings.model_validate(findings_data(draft_values()))
-    source = "the consult in progress"
+    consult = assess(Findings.model_validate(findings_data(draft_values())))
 except ValidationError:
+    consult = None
+if consult is not None and not consult.incomplete:  # a handout only for a consult with a pathway
+    rec, source = consult, "the consult in progress"
+else:
     example = st.selectbox(
         "No consult in progress: preview the handout for an example", list(example_cases())
     )
-    findings = Findings.model_validate(json.loads(example_cases()[example]))
+    rec = assess(Findings.model_validate(json.loads(example_cases()[example])))
     source = f"the example '{example}'"
-rec = assess(findings)
 st.caption(f"Built for {source}: {rec.pathway.replace('_', ' ')}. Reviewed against the clinical reference.")
 st.download_button(
     "Patient handout (PDF)",

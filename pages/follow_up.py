@@ -3,7 +3,7 @@
 import streamlit as st
 from pydantic import ValidationError
 
-from myelo_cds import Findings, assess
+from myelo_cds import Findings, Recommendation, assess
 from myelo_cds.exports import schedule_ics
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.ui.charts import schedule_rows, schedule_timeline
@@ -12,16 +12,17 @@ from myelo_cds.ui.current_user import require
 
 require("consult")
 st.title("Follow-up plan")
+rec: Recommendation | None
 try:
-    findings = Findings.model_validate(findings_data(draft_values()))
+    rec = assess(Findings.model_validate(findings_data(draft_values())))
 except ValidationError:
+    rec = None
+if rec is None or rec.incomplete:  # no plan until the consult has what a pathway needs
     st.info(
         "Complete the consult first (Consult, in the menu): the plan follows from its recommendation.",
         icon=":material/info:",
     )
     st.stop()
-
-rec = assess(findings)
 plan = rec.follow_up
 st.markdown(f"**{PATHWAY_LABELS[rec.pathway]}** ({rec.urgency}) - {plan.title}")
 st.caption(
@@ -37,8 +38,8 @@ for note in plan.notes:
     st.caption(note)
 st.download_button(
     "Download the schedule (.ics)",
-    data=schedule_ics(plan, findings.case_id),
-    file_name=f"follow-up-{findings.case_id or 'case'}.ics",
+    data=schedule_ics(plan, rec.case_id, urgency=rec.urgency),
+    file_name=f"follow-up-{rec.case_id or 'case'}.ics",
     mime="text/calendar",
     icon=":material/calendar_month:",
 )

@@ -186,7 +186,7 @@ def incomplete_line(rec: Recommendation) -> str | None:
 
 def _field_words(path: str) -> str:
     try:
-        label = field_spec(path).label
+        label = field_spec(path).label.split(". ")[0]  # the name, not the guidance after it
     except KeyError:
         return path
     if len(label) > 1 and label[1].islower():

@@ -131,6 +131,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 _LABEL_OVERRIDES = {
+    "patient.age_years": "Age in whole years (0-120)",
     "mri.unlisted_levels_normal": "Levels left blank below were read as normal",
     "patient.management": "Current management",
     "patient.sex": "Sex",
@@ -352,7 +353,7 @@ def draft_values() -> dict[str, Any]:
 def findings_data(values: dict[str, Any]) -> dict[str, Any]:
     """Nested findings data for the model; groups left wholly empty are dropped."""
     data = findings_from_values(values)
-    data.setdefault("patient", {})  # so a missing age is reported as patient.age_years
+    data.setdefault("patient", {})  # the patient section is always there, even with the age blank
     if not data.get("mri", {}).get("available"):
         data.pop("mri", None)
     earlier = data.get("earlier_mjoa")

@@ -103,8 +103,12 @@ def render_open_questions(rec: Recommendation) -> None:
     others = confirm_lines(rec, fields=False, changing=False)
     if rec.provisional:
         st.markdown(
-            ":orange-badge[:material/pending: PROVISIONAL] **Ask these - the answer changes with them "
-            "(most dangerous first):**"
+            ":orange-badge[:material/pending: PROVISIONAL] "
+            + (
+                "**Ask these - the answer changes with them (most dangerous first):**"
+                if changing
+                else "**The answer changes once what is missing is entered.**"
+            )
         )
     elif changing:
         st.markdown("**Red-flag questions not yet answered** (most dangerous first):")
