@@ -153,7 +153,11 @@ def test_the_parts_the_columns_call_make_up_observe(case: dict[str, Any], on: dt
     merged: dict[str, Any] = {}
     for _, fields, read in columnar.observe_parts(params):
         merged.update(read(*(on if name == columnar.ON else getattr(findings, name) for name in fields)))
-    assert list(merged.items()) == list(observe(findings, params, on).items())
+    leaves = observe(findings, params, on)
+    missing, extra = sorted(leaves.keys() - merged.keys()), sorted(merged.keys() - leaves.keys())
+    assert not missing, f"observe reads these leaves outside columnar.observe_parts: {missing}"
+    assert not extra, f"columnar.observe_parts gives leaves observe does not: {extra}"
+    assert list(merged.items()) == list(leaves.items())
 
 
 # Cell texts that are wrong for some fields and right for others (range, type, enum, date,

@@ -82,6 +82,9 @@ _CACHE_BOUND = 200_000
 """Validated cell texts remembered per column (ids and free text rarely repeat)."""
 _MEMO_BOUND = 500_000
 """Answers a memo keeps for keys too wide for a flat array (then it starts again)."""
+_KEY_BITS = 62
+"""Bits of one integer key (an ``int64``, its sign bit left alone); wider keys are kept
+as rows of codes."""
 
 #: The result columns an outcome holds (``batch.OUTPUT_COLUMNS`` without row, case id and version).
 OUTCOME_COLUMNS = (
@@ -409,7 +412,7 @@ class _Memo:
         sizes = [len(col.dictionary.values) for col in inputs]
         if not self.bits or any(size > (1 << bits) for size, bits in zip(sizes, self.bits, strict=True)):
             self._reset(sizes)
-        if sum(self.bits) > 62:  # too wide for one integer key: distinct rows of codes
+        if sum(self.bits) > _KEY_BITS:  # too wide for one integer key: distinct rows of codes
             stacked = np.stack([col.codes for col in inputs], axis=1)
             distinct, first, inverse = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
             keys: list[Any] = list(map(tuple, distinct.tolist()))
@@ -663,7 +666,8 @@ def observe_parts(
     """The parts of :func:`~myelo_cds.rules.facts.observe`, as it calls them: a name, the
     findings fields (or :data:`ON`) each reads, and the function of their values.
 
-    Merged in this order, their leaves are ``observe``'s (tests/test_batch_fast.py).
+    Merged in this order, their leaves are ``observe``'s (tests/test_batch_fast.py): when
+    ``observe`` reads another part of the findings, it is added here.
     """
     return (
         ("patient", ("patient", ON), lambda patient, on: patient_leaves(patient, params, on)),

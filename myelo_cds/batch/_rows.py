@@ -253,12 +253,14 @@ def _csv_rows(text: str) -> Iterator[list[str]]:
 
 # Per worker process: one compiled plan per header and default date, reused by every chunk.
 _PLANS: dict[tuple[Header, dt.date], columnar.Plan | None] = {}
+_MAX_PLANS = 32
+"""Plans kept at once (a server auditing many different lists keeps its memory bounded)."""
 
 
 def _plan(header: Header, on: dt.date | None) -> columnar.Plan | None:
     day = on or dt.date.today()
     if (header, day) not in _PLANS:
-        if len(_PLANS) >= 32:  # a server auditing many different lists: keep memory bounded
+        if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
         _PLANS[(header, day)] = columnar.compile_plan(header, default_engine(), day)
     return _PLANS[(header, day)]
