@@ -64,7 +64,8 @@ from tests.ws_consult import findings_only, full_consult  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results-deploy.md"
 BARE_SCRIPT = "bench/bench_app.py"
-RECOMMENDATION = "**Surgical referral** - urgency **EXPEDITED**"
+# The start of the panel's answer (the urgency may be followed by its meaning in words).
+RECOMMENDATION = "**Surgical referral** - urgency **EXPEDITED"
 
 
 @dataclass

@@ -65,7 +65,8 @@ class Sample:
 
 @dataclass
 class Soak:
-    """What the clinicians saw: (time since start, seconds) per interaction, errors, consults."""
+    """What the clinicians saw: (time since start when it ended, seconds) per interaction (each
+    step after the page opened), errors, consults."""
 
     interactions: list[tuple[float, float]] = field(default_factory=list)
     errors: list[tuple[float, str]] = field(default_factory=list)
@@ -82,10 +83,17 @@ async def _clinician(target: Target, number: int, soak: Soak, start: float, unti
         case_id = f"SOAK-{number:03d}-{visit:03d}"
         try:
             async with StreamlitSession(target.url, tls=target.tls) as session:
-                results = await full_consult(session, case_id, f"clin-{number}", think_seconds=target.think)
+                results = await full_consult(
+                    session,
+                    case_id,
+                    f"clin-{number}",
+                    think_seconds=target.think,
+                    on_step=lambda result: soak.interactions.append(
+                        (time.perf_counter() - start, result.seconds)
+                    ),
+                )
             now = time.perf_counter() - start
             soak.consults += 1
-            soak.interactions.extend((now, result.seconds) for result in results[1:])
             soak.errors.extend((now, error) for result in results for error in result.exceptions)
             if not any(RECOMMENDATION in text for result in results for text in result.texts):
                 soak.errors.append((now, f"{case_id}: no recommendation"))

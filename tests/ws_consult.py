@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tests.streamlit_ws import RunResult, StreamlitSession
@@ -40,19 +40,28 @@ async def _pause(think_seconds: float) -> None:
 
 
 async def full_consult(
-    session: StreamlitSession, case_id: str, clinician_id: str, think_seconds: float = 0.0
+    session: StreamlitSession,
+    case_id: str,
+    clinician_id: str,
+    think_seconds: float = 0.0,
+    on_step: Callable[[RunResult], object] | None = None,
 ) -> list[RunResult]:
     """Open the consult, enter the findings, name case and clinician, save; one result per step.
 
     ``think_seconds`` is the mean pause before each step (uniform from half to one and a half
-    times it), like a clinician reading the form.
+    times it), like a clinician reading the form; ``on_step`` is called with each step's result
+    as soon as it arrives.
     """
     results = [await session.open()]
     for key, value in [*MODERATE_DCM, ("f.case_id", case_id), ("clinician_id", clinician_id)]:
         await _pause(think_seconds)
         results.append(await session.change(key, value))
+        if on_step is not None:
+            on_step(results[-1])
     await _pause(think_seconds)
     results.append(await session.click(SAVE))
+    if on_step is not None:
+        on_step(results[-1])
     return results
 
 
