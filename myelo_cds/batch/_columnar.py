@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from myelo_cds.findings import CROSS_FIELD_CHECKS, Findings, resolve_path
+from myelo_cds.findings import CROSS_FIELD_CHECKS, Findings, example_cases, resolve_path
 from myelo_cds.rules.engine import Engine, Evaluation
 from myelo_cds.rules.facts import (
     Leaves,
@@ -52,6 +52,7 @@ from myelo_cds.rules.facts import (
     exam_leaves,
     mjoa_leaves,
     mri_leaves,
+    observe,
     patient_leaves,
     symptom_leaves,
 )
@@ -299,9 +300,12 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
     """A plan for rows under ``header`` (from ``batch.parse_header``), or None.
 
     None means a header this path does not take (a column naming no findings field, a column
-    repeated, a cell given for a whole section or mapping): every row then takes the plain
-    path, which reports such rows with their usual messages.
+    repeated, a cell given for a whole section or mapping), or parts of ``observe`` this path
+    does not know (:func:`observe_parts`): every row then takes the plain path, which reports
+    such rows with their usual messages.
     """
+    if not _parts_make_up_observe(engine.params):
+        return None
     root = _Section(path="", model=Findings, optional=False, depth=0, required=_required(Findings))
     sections: dict[str, _Section] = {"": root}
     cells: list[_Cell] = []
@@ -677,6 +681,18 @@ def observe_parts(
         ("mri", ("mri",), lambda mri: mri_leaves(mri, params)),
         ("electro", ("electro",), electro_leaves),
     )
+
+
+def _parts_make_up_observe(params: Mapping[str, Any]) -> bool:
+    """Whether :func:`observe_parts` still gives exactly the leaves ``observe`` gives (their
+    names do not depend on the findings: tried on the first example case)."""
+    findings = Findings.model_validate_json(next(iter(example_cases().values())))
+    on = findings.assessment_date or dt.date.today()
+    given = {**dict(findings), ON: on}
+    merged: Leaves = {}
+    for _, fields, read in observe_parts(params):
+        merged.update(read(*(given[name] for name in fields)))
+    return list(merged) == list(observe(findings, params, on))
 
 
 def _leaf_parts(plan: Plan, roots: dict[str, _Col], on: _Col) -> list[_Col]:
