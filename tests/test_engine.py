@@ -74,7 +74,8 @@ def test_alternative_diagnosis_beats_surgical_pathway() -> None:
     data["exam"]["fasciculations_widespread"] = True
     rec = run(data)
     assert rec.pathway == "further_workup"
-    assert rec.urgency == "expedited"
+    # Suspected motor neuron disease is referred without delay (NICE NG42): seen within days.
+    assert rec.urgency == "urgent"
     assert "DX-MND" in [dx.id for dx in rec.differentials]
 
 

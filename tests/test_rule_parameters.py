@@ -122,12 +122,14 @@ EDITS: dict[str, Edit] = {
         ("yes", "C5-C6 (Kang 2)"),
         ("no", "none at the graded levels"),
     ),
+    # Breathing difficulty with a deficit is a red flag at any level (NICE NG127); the levels
+    # name the phrenic segments in the clinical picture.
     "high_cervical_levels": Edit(
         ["C5-C6", "C6-C7"],
-        _case(breathing=_set("symptoms.breathing_difficulty", True)),
-        lambda rec: (_red_flags(rec), "level_note" in rec.clinical_picture),
-        ((), False),
-        (("RF-RESPIRATORY",), True),
+        _case(),
+        lambda rec: "level_note" in rec.clinical_picture,
+        False,
+        True,
     ),
     "hyperreflexia_min_grade": Edit(
         4,
@@ -135,7 +137,6 @@ EDITS: dict[str, Edit] = {
             umn=_set("exam.umn", dict.fromkeys(UMNSigns.model_fields, False)),
             reflexes=_set("exam.reflexes", {name: {"left": 2, "right": 2} for name in Reflexes.model_fields}),
             biceps=_set("exam.reflexes.biceps", {"left": 3, "right": 3}),
-            mjoa=_set("mjoa", {"ue_motor": 5, "le_motor": 7, "ue_sensation": 3, "sphincter": 3}),
         ),
         lambda rec: (rec.features["myelopathy"], rec.clinical_picture["myelopathy"].split(" (")[0]),
         ("yes", "present"),
@@ -190,6 +191,35 @@ EDITS: dict[str, Edit] = {
         4, _case(gait=_gait(nurick=5, le_motor=3)), _gait_mismatch, True, False
     ),
     "nurick_normal_gait_max": Edit(0, _case(gait=_gait(nurick=1, le_motor=2)), _gait_mismatch, True, False),
+    "early_postoperative_days": Edit(
+        7,
+        _case(
+            management=_set("patient.management", "postoperative"),
+            since=_set("patient.management_since", (ON - dt.timedelta(days=10)).isoformat()),
+            breathing=_set("symptoms.breathing_difficulty", True),
+        ),
+        lambda rec: "RF-POSTOP-AIRWAY" in _red_flags(rec),
+        True,
+        False,
+    ),
+    "recent_onset_months": Edit(
+        0.5,
+        _case(
+            tempo=_set("symptoms.onset_tempo", None),
+            duration=_set("patient.symptom_duration_months", 0.8),
+            weak=_set("exam.strength.C6", {"left": 4, "right": 4}),
+        ),
+        lambda rec: (rec.provisional, rec.urgency),
+        (True, "emergency"),
+        (False, "expedited"),
+    ),
+    "subacute_decline_window_days": Edit(
+        50,
+        _case(earlier=_earlier(total_drop=2, days=60)),
+        lambda rec: rec.urgency,
+        "urgent",
+        "expedited",
+    ),
     "long_duration_months": Edit(
         12,
         _case(),

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from myelo_cds import assess
 from myelo_cds.findings import MJOA, EarlierMJOA, Findings, MJOAItem, Patient
 from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick_grade, severity_band
 
@@ -191,6 +192,11 @@ def test_cook_cluster_unknown_items_are_not_counted_as_negative() -> None:
     assert "rule out" not in result.interpretation
 
 
-def test_patient_age_is_required() -> None:
+def test_patient_age_may_be_left_blank_and_then_the_pathway_is_incomplete() -> None:
+    patient = Patient.model_validate({})
+    assert patient.age_years is None
+    rec = assess(Findings.model_validate({"patient": {}, "symptoms": {"hand_clumsiness": True}}))
+    assert rec.incomplete == ("patient.age_years",)
+    assert rec.provisional
     with pytest.raises(ValueError, match="age_years"):
-        Patient.model_validate({})
+        Patient.model_validate({"age_years": 121})

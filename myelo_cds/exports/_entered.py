@@ -94,7 +94,7 @@ def _flags_of(model: BaseModel) -> list[str]:
 
 def _patient(findings: Findings) -> list[Block]:
     patient = findings.patient
-    facts = [f"age {patient.age_years}"]
+    facts = [f"age {patient.age_years}" if patient.age_years is not None else "age not entered"]
     if patient.sex.value != "unknown":
         facts.append(f"sex {patient.sex.value}")
     if patient.symptom_duration_months is not None:

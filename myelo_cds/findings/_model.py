@@ -184,7 +184,13 @@ class History(_Model):
 
 
 class Patient(_Model):
-    age_years: int = Field(ge=0, le=120, description="Age in whole years (0-120).")
+    age_years: int | None = Field(
+        default=None,
+        ge=0,
+        le=120,
+        description="Age in whole years (0-120). Leave empty if not yet known: the red-flag screen "
+        "still runs, and the pathway is marked incomplete until the age is entered.",
+    )
     sex: Sex = Field(default=Sex.unknown, description="Sex recorded for norms.")
     symptom_duration_months: float | None = Field(
         default=None, ge=0, le=600, description="Months since myelopathic symptoms began (0-600)."

@@ -49,6 +49,8 @@ class Triage:
     """The most urgent escalation of a plausible, not excluded red flag (None if none)."""
     escalated_by: tuple[str, ...]
     to_confirm: tuple[ToConfirm, ...]
+    refer: bool = False
+    """An escalating row asks for the emergency referral pathway itself (``refer``)."""
 
 
 def row_state(row: ScreenRule, facts: Mapping[str, Any]) -> RowState:
@@ -62,6 +64,23 @@ def row_state(row: ScreenRule, facts: Mapping[str, Any]) -> RowState:
     if state is False:
         return "excluded"
     return "not_excluded"
+
+
+def _answers(row: ScreenRule, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """The completed input settles the row, or makes one of its unknown conditions known.
+
+    The second clause names every blank a row needs, also when it needs two or more: "recent
+    trauma" is asked even though the deficit-since-the-trauma question is blank too.
+    """
+    if row_state(row, after) != "not_excluded":
+        return True
+    return any(before.get(name) is None and after.get(name) is not None for name in row.facts)
+
+
+def _refers(row: ScreenRule) -> bool:
+    """The row's escalation is an emergency referral (``refer`` counts for an emergency only)."""
+    rule = row.if_not_excluded
+    return rule is not None and rule.refer and rule.urgency == URGENCIES[0]
 
 
 def _rank(urgency: str) -> int:
@@ -93,7 +112,7 @@ def triage(
     # Which blank inputs settle which open rows (fire or exclude them once answered).
     settles: dict[str, tuple[Completion, set[str]]] = {}
     for completion in completions:
-        settled = {row.id for row in open_rows if row_state(row, completion.facts) != "not_excluded"}
+        settled = {row.id for row in open_rows if _answers(row, facts, completion.facts)}
         if settled:
             _, rows = settles.setdefault(completion.leaf, (completion, set()))
             rows.update(settled)
@@ -127,4 +146,9 @@ def triage(
     questions.sort(key=lambda question: (not question.escalated, order[question.red_flags[0]]))
     escalation = min(escalations.values(), key=_rank) if escalations else None
     escalated_by = tuple(sorted(escalations, key=order.__getitem__))
-    return Triage(states, escalation, escalated_by, tuple(questions))
+    refer = any(
+        row.if_not_excluded is not None and row.if_not_excluded.refer
+        for row in open_rows
+        if row.id in escalations
+    )
+    return Triage(states, escalation, escalated_by, tuple(questions), refer)

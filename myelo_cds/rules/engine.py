@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
-from myelo_cds.findings import Findings
+from myelo_cds.findings import Findings, value_at
 from myelo_cds.followup import follow_up_schedule
 from myelo_cds.rules._basis import Basis
 from myelo_cds.rules._clinical_picture import clinical_picture
@@ -56,6 +56,8 @@ class Engine:
             id=self.rule_set.id, version=self.rule_set.version, sha256=self.rule_set.sha256
         )
         self._basis = Basis(self.rule_set)
+        emergency = next(row for row in self.rule_set.pathway if row.when.get("red_flag") == "yes")
+        self._emergency_pathway: tuple[str, tuple[str, ...]] = (emergency.pathway, (emergency.id,))
         self._what_if = WhatIf(self.evaluate, self.table.decide, self.params)
 
     # --- the decision ---------------------------------------------------------------------
@@ -105,18 +107,22 @@ class Engine:
         scores = _scores(findings, when)
         completions = self._what_if.completions(leaves)
         screen = triage(self.rule_set.red_flags, facts, [completion for completion, _, _ in completions])
-        urgency = decision.urgency
+        pathway, deciding, urgency = decision.pathway, decision.deciding, decision.urgency
         if screen.escalation is not None and URGENCIES.index(screen.escalation) < URGENCIES.index(urgency):
             urgency = screen.escalation
+            if screen.refer:
+                # Emergency not excluded: refer as an emergency until the questions are
+                # answered (the table's own rule stays in the basis, for after they are).
+                pathway, deciding = self._emergency_pathway
         incomplete = missing_for_pathway(findings)
         provisional = bool(screen.escalated_by or incomplete)
-        plan = follow_up_schedule(when, decision.deciding, urgency, [flag.id for flag in flags])
+        plan = follow_up_schedule(when, deciding, urgency, [flag.id for flag in flags])
         return Recommendation(
             case_id=findings.case_id,
             assessment_date=when,
-            pathway=decision.pathway,
+            pathway=pathway,
             urgency=urgency,
-            headline=_headline(decision.pathway, urgency, deciding_title, screen, incomplete),
+            headline=_headline(pathway, urgency, deciding_title, screen, incomplete),
             rules_fired=tuple(fired),
             superseded=decision.superseded,
             features=evaluation.named_features,
@@ -138,6 +144,8 @@ class Engine:
 
 def _headline(pathway: str, urgency: str, title: str, screen: Triage, incomplete: tuple[str, ...]) -> str:
     """The answer in one line; a provisional answer says so and what would settle it."""
+    if screen.refer:
+        title = "red flag not excluded (" + ", ".join(screen.escalated_by) + ")"
     text = f"{PATHWAY_LABELS[pathway]} ({urgency}): {title}"
     if screen.escalated_by:
         asks = [question.input for question in screen.to_confirm if question.escalated]
@@ -153,14 +161,7 @@ _INPUT_WORDS = {"patient.age_years": "the age"}
 
 def missing_for_pathway(findings: Findings) -> tuple[str, ...]:
     """Input paths a pathway needs that are blank (the answer is provisional until entered)."""
-    return tuple(path for path in _INPUT_WORDS if _blank(findings, path))
-
-
-def _blank(findings: Findings, path: str) -> bool:
-    value: object = findings
-    for part in path.split("."):
-        value = getattr(value, part, None)
-    return value is None
+    return tuple(path for path in _INPUT_WORDS if value_at(findings, path) is None)
 
 
 def _scores(findings: Findings, when: dt.date) -> Scores:

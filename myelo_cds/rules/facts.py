@@ -40,6 +40,7 @@ from myelo_cds.findings import (
     Patient,
     SensoryLevel,
     SphincterChange,
+    SurgicalApproach,
     Symptoms,
     T2Signal,
     field_spec,
@@ -82,6 +83,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "alternative": ("no", "unknown", "yes"),
     "atypical_lesion": ("no", "unknown", "yes"),
     "discordant": ("no", "unknown", "yes"),
+    # Seen within days: subacute progression, unable to walk, suspected motor neuron disease.
+    "time_critical": ("no", "yes"),
 }
 
 #: Clinical worsening per feature as covering pairs (better, worse). A finding that gets worse
@@ -103,6 +106,7 @@ FEATURE_ORDER: dict[str, tuple[tuple[str, str], ...]] = {
     "alternative": (("no", "unknown"), ("unknown", "yes")),
     "atypical_lesion": (("no", "unknown"), ("unknown", "yes")),
     "discordant": (("no", "unknown"), ("unknown", "yes")),
+    "time_critical": (("no", "yes"),),
 }
 
 
@@ -142,6 +146,10 @@ def _and_not(value: Tri, other: Tri) -> Tri:
 
 def _at_least(value: float | None, threshold: float) -> Tri:
     return None if value is None else value >= threshold
+
+
+def _at_most(value: float | None, threshold: float) -> Tri:
+    return None if value is None else value <= threshold
 
 
 def _is(value: Any, member: Any) -> Tri:
@@ -191,20 +199,15 @@ _ALL_LEVELS: tuple[CervicalLevel, ...] = tuple(CervicalLevel)
 
 #: Which input fields each leaf is read from (for "what would change this" messages).
 LEAF_INPUTS: dict[str, tuple[str, ...]] = {
-    **{
-        name: (f"patient.history.{name}",)
-        for name in (
-            "cancer",
-            "iv_drug_use",
-            "immunosuppression",
-            "bariatric_surgery",
-            "prior_cervical_surgery",
-            "spinal_radiotherapy",
-            "optic_neuritis",
-            "recent_trauma",
-        )
-    },
+    **{name: (f"patient.history.{name}",) for name in History.model_fields},
     "smoker": ("patient.smoker",),
+    "diabetes": ("patient.diabetes",),
+    "paediatric": ("patient.age_years",),
+    "short_duration": ("patient.symptom_duration_months",),
+    "early_postoperative": ("patient.management", "patient.management_since"),
+    "approach_anterior": ("patient.surgical_approach",),
+    "deficits_attributed_to_myelopathy": ("exam.deficits_attributed_to_myelopathy",),
+    "nurick": ("nurick",),
     "psychiatric_comorbidity": ("patient.psychiatric_comorbidity",),
     "long_duration": ("patient.symptom_duration_months",),
     **{name: (f"symptoms.{name}",) for name in _SYMPTOM_FLAGS},
@@ -260,6 +263,7 @@ def observe(findings: Findings, params: Params, on: dt.date) -> Leaves:
         **mjoa_leaves(findings.mjoa, findings.earlier_mjoa, on),
         **mri_leaves(findings.mri, params),
         **electro_leaves(findings.electro),
+        "nurick": findings.nurick,
     }
 
 
@@ -269,10 +273,27 @@ def patient_leaves(patient: Patient, params: Params, on: dt.date) -> Leaves:
         **{item: getattr(patient.history, item) for item in _HISTORY_ITEMS},
         "smoker": patient.smoker,
         "psychiatric_comorbidity": patient.psychiatric_comorbidity,
+        "diabetes": patient.diabetes,
         "long_duration": _at_least(patient.symptom_duration_months, params["long_duration_months"]),
-        "paediatric": bool(patient.age_years < params["adult_min_age"]),
+        "short_duration": _at_most(patient.symptom_duration_months, params["recent_onset_months"]),
+        "paediatric": None if patient.age_years is None else patient.age_years < params["adult_min_age"],
         "management": _management(patient, params, on),
+        "early_postoperative": _early_postoperative(patient, params, on),
+        "approach_anterior": _approach_anterior(patient.surgical_approach),
     }
+
+
+def _early_postoperative(patient: Patient, params: Params, on: dt.date) -> bool:
+    """Within the early post-operative period (airway, new deficit, wound infection)."""
+    since = patient.management_since
+    if patient.management is not Management.postoperative or since is None:
+        return False
+    return (on - since).days <= int(params["early_postoperative_days"])
+
+
+def _approach_anterior(approach: SurgicalApproach | None) -> Tri:
+    """The operation included an anterior approach (retropharyngeal haematoma risk)."""
+    return None if approach is None else approach is not SurgicalApproach.posterior
 
 
 def _management(patient: Patient, params: Params, on: dt.date) -> str:
@@ -312,6 +333,7 @@ def exam_leaves(exam: Exam, params: Params) -> Leaves:
         **{name: getattr(sensation, name) for name in _SENSATION_FLAGS},
         "fasciculations_widespread": exam.fasciculations_widespread,
         "tongue_signs": exam.tongue_signs,
+        "deficits_attributed_to_myelopathy": exam.deficits_attributed_to_myelopathy,
     }
 
 
@@ -348,10 +370,20 @@ def mjoa_leaves(mjoa: MJOA | None, earlier: EarlierMJOA | None, on: dt.date) -> 
         "mjoa_not_attributed": bool(deficits & not_due),
         "mjoa_delta": None if earlier is None else total - sum(_item_scores(earlier).values()),
         "mjoa_days": None if earlier is None else _days_between(earlier.date, on),
+        "mjoa_le_motor": mjoa.le_motor,
+        "mjoa_bladder": mjoa.sphincter,
     }
 
 
-_MJOA_LEAVES = ("mjoa_total", "mjoa_severity_total", "mjoa_not_attributed", "mjoa_delta", "mjoa_days")
+_MJOA_LEAVES = (
+    "mjoa_total",
+    "mjoa_severity_total",
+    "mjoa_not_attributed",
+    "mjoa_delta",
+    "mjoa_days",
+    "mjoa_le_motor",
+    "mjoa_bladder",
+)
 
 
 def _item_scores(mjoa: MJOA | EarlierMJOA) -> dict[MJOAItem, int]:
@@ -443,17 +475,22 @@ def combine(leaves: Leaves, params: Params) -> dict[str, Any]:
     )
     f["trunk_sensory_level"] = _is(f["sensory_level"], SensoryLevel.thoracic)
     f["hyperreflexia"] = _any(f, "hyperreflexia_arms", "hyperreflexia_legs")
-    f["myelopathic_symptom"] = _any(
+    symptom = _any(
         f, "hand_clumsiness", "gait_imbalance", "falls", "nondermatomal_numbness", "sphincter_myelopathic"
     )
+    # An mJOA with no deficit attributed to myelopathy is a structured inventory of the same
+    # symptoms (hands, walking, sensation, bladder): the blanks among them are then absent.
+    f["myelopathic_symptom"] = False if symptom is None and f["mjoa_deficit_attributed"] is False else symptom
     # Every upper motor neuron sign but a brisk jaw jerk, which points above the cervical cord
     # (an alternative diagnosis, below).
-    f["umn_sign"] = _any(f, "hyperreflexia", *(sign for sign in _UMN_SIGNS if sign != "jaw_jerk_brisk"))
-    f["myelopathy"] = _myelopathy(f["myelopathic_symptom"], f["umn_sign"], f["mjoa_deficit_attributed"])
+    f["pathological_sign"] = _any(f, *_PATHOLOGICAL_SIGNS)
+    f["umn_sign"] = _any(f, "hyperreflexia", "pathological_sign")
+    f["peripheral_cause"] = _any(f, "edx_carpal_tunnel", "edx_neuropathy")
+    f["myelopathy"] = _myelopathy(f)
     f["neuro_deficit"] = _any(
         f, "myelopathy", "myelopathic_symptom", "umn_sign", "weakness", "sensory_level_any"
     )
-    f["infection_risk"] = _any(f, "iv_drug_use", "immunosuppression")
+    f |= _triage_facts(f, params)
     f["radiculopathy"] = _any(
         f, "radicular_arm_pain", "dermatomal_numbness", "dermatomal_loss", "edx_radiculopathy"
     )
@@ -471,7 +508,6 @@ def combine(leaves: Leaves, params: Params) -> dict[str, Any]:
         "dorsal_column_signal",
         "intramedullary_mass",
         "syrinx",
-        "epidural_collection",
     )
     f["discordant"] = _any(f, "trunk_sensory_level", "thoracic_compression")
     f["leg_only_umn"] = all3(
@@ -489,19 +525,37 @@ def combine(leaves: Leaves, params: Params) -> dict[str, Any]:
     f["very_severe"] = None if total is None else total <= mjoa_scale()["very_severe"]["max"]
     no_deficit = None if severity is None else severity == mjoa_max_total()
     f["mjoa_18_with_myelopathy"] = all3((no_deficit, f["myelopathy"]))
-    f["rapid_mjoa_decline"] = _rapid_decline(delta, f["mjoa_days"], params)
     course = _course(delta, total, f["new_umn_sign"], params)
     f["possible_deterioration"] = course == "possible_deterioration"
+    band = "unknown" if severity is None else severity_band(severity)
+    deteriorated: Tri = None if course == "unknown" else course == "deteriorated"
+    f["new_deficit"] = any3((deteriorated, f["new_umn_sign"], f["rapid_loss_of_ambulation"]))
+    f["time_critical"] = any3(
+        (
+            f["subacute_mjoa_decline"],
+            all3((f["non_ambulant"], f["neuro_deficit"])),
+            all3((f["tempo_subacute"], _is_band(band, _MODERATE_OR_WORSE))),
+            f["suspected_mnd"],
+        )
+    )
     f["features"] = {
         "scope": "paediatric" if f["paediatric"] else "adult",
         "management": f["management"],
         "compression": _tri(f["compression"]),
         "myelopathy": _tri(f["myelopathy"]),
-        "band": "unknown" if severity is None else severity_band(severity),
+        "band": band,
         "course": course,
         **{name: _tri(f[name]) for name in ("radiculopathy", "alternative", "atypical_lesion", "discordant")},
+        "time_critical": "yes" if f["time_critical"] else "no",
     }
     return f
+
+
+_MODERATE_OR_WORSE = ("moderate", "severe")
+
+
+def _is_band(band: str, bands: tuple[str, ...]) -> Tri:
+    return None if band == "unknown" else band in bands
 
 
 def _any(facts: Mapping[str, Tri], *names: str) -> Tri:
@@ -509,10 +563,81 @@ def _any(facts: Mapping[str, Tri], *names: str) -> Tri:
     return any3(facts[name] for name in names)
 
 
-def _myelopathy(symptom: Tri, umn_sign: Tri, deficit_attributed: Tri) -> Tri:
-    """Design definition (clinical reference, decision logic summary): a myelopathic symptom
-    with an objective sign, or an mJOA deficit the clinician attributes to myelopathy."""
-    return any3((all3((symptom, umn_sign)), deficit_attributed))
+#: Pathological upper-motor-neuron signs. Brisk reflexes alone are not among them: they are
+#: non-specific (present in many people without myelopathy, Rhee 2009), and so is the brisk
+#: jaw jerk, which points above the cervical cord (an alternative diagnosis).
+_PATHOLOGICAL_SIGNS = tuple(sign for sign in _UMN_SIGNS if sign != "jaw_jerk_brisk")
+
+
+def _myelopathy(f: Mapping[str, Any]) -> Tri:
+    """Myelopathy present (design definition from the clinical reference's decision logic,
+    tightened after Rhee 2009): a myelopathic symptom with a pathological sign; or the
+    clinician's explicit attribution of the deficits to myelopathy; or an mJOA deficit left
+    attributed to myelopathy with an upper-motor-neuron sign (brisk reflexes count here),
+    unless nerve conduction proves a peripheral cause (carpal tunnel, neuropathy) or the
+    clinician attributes the deficits elsewhere.
+    """
+    explicit = f["deficits_attributed_to_myelopathy"]
+    deficit = all3((f["mjoa_deficit_attributed"], f["umn_sign"]))
+    if f["peripheral_cause"] is True:
+        deficit = False
+    return any3(
+        (
+            all3((f["myelopathic_symptom"], f["pathological_sign"])),
+            explicit is True,
+            False if explicit is False else deficit,
+        )
+    )
+
+
+def _triage_facts(f: Mapping[str, Any], params: Params) -> dict[str, Any]:
+    """The facts the red-flag screen and the urgent tier read (issue 13: fail-safe triage)."""
+    delta, days = f["mjoa_delta"], f["mjoa_days"]
+    tempo = f["tempo"]
+    unable_to_walk = (
+        _at_most(f["mjoa_le_motor"], params["non_ambulant_max_le_motor"]),
+        _is_value(f["nurick"], params["nurick_non_ambulant_grade"]),
+    )
+    return {
+        "trauma_or_implied": _any(f, "recent_trauma", "deficit_after_trauma"),
+        "infection_risk": _any(
+            f, "iv_drug_use", "immunosuppression", "diabetes", "renal_failure", "recent_spinal_procedure"
+        ),
+        # Fever, or a deficit that is new or progressing: neck pain alone is too common in
+        # DCM to raise a risk factor (diabetes is common too) to an emergency.
+        "infection_context": _any(f, "fever", "tempo_not_chronic"),
+        # Plausibility, never unknown: the onset may be recent unless the tempo is known to be
+        # chronic, or, with the tempo blank, the symptoms are known to be older than the
+        # NICE NG127 window of days up to about 4 weeks.
+        "onset_may_be_recent": f["tempo_not_chronic"]
+        if tempo is not None
+        else f["short_duration"] is not False,
+        "non_ambulant": any3(unable_to_walk),
+        "mjoa_unable_to_void": _is_value(f["mjoa_bladder"], 0),
+        "rapid_mjoa_decline": _falling_at(
+            delta, days, params["rapid_decline_points"], params["rapid_decline_window_days"]
+        ),
+        "subacute_mjoa_decline": _falling_at(
+            delta, days, params["deterioration_drop_points"], params["subacute_decline_window_days"]
+        ),
+        "suspected_mnd": _any(f, "fasciculations_widespread", "tongue_signs", "edx_anterior_horn"),
+    }
+
+
+def _is_value(value: int | None, target: int) -> Tri:
+    return None if value is None else value == target
+
+
+def _falling_at(delta: int | None, days: int | None, points: int, window_days: int) -> Tri:
+    """The mJOA fell by at least ``points`` at a rate of at least ``points`` per ``window_days``.
+
+    A rate, not a window: a faster fall is never judged less urgent than a slower one.
+    """
+    if delta is None:
+        return None
+    fell = -delta >= points
+    fast = None if days is None else -delta * window_days >= points * days
+    return all3((fell, fast))
 
 
 def _tempo_facts(tempo: OnsetTempo | None) -> dict[str, Tri]:
@@ -546,15 +671,6 @@ def _sphincter_facts(change: SphincterChange | None, other_cause: Tri) -> dict[s
         "sphincter_myelopathic": change is not SphincterChange.none and cord,
         "sphincter_new_acute_cord": change is SphincterChange.new_acute and cord,
     }
-
-
-def _rapid_decline(delta: int | None, days: int | None, params: Params) -> Tri:
-    """The mJOA fell by the rapid-decline points within the rapid-decline window."""
-    if delta is None:
-        return None
-    fell = delta <= -params["rapid_decline_points"]
-    within = None if days is None else days <= params["rapid_decline_window_days"]
-    return all3((fell, within))
 
 
 # For a change of band, 18 counts as mild: the guideline bands stop at 17 and rule R7 treats

@@ -78,12 +78,16 @@ class NotExcluded(_Row):
     """When a red flag that is not excluded is plausible enough to act on before it is known.
 
     Every fact in ``when`` true (with the row neither fired nor excluded) -> the headline
-    urgency is at least ``urgency``, and the answer is provisional.
+    urgency is at least ``urgency``, and the answer is provisional. With ``refer`` (only for an
+    emergency) the pathway becomes the emergency referral too: the known findings already
+    describe the emergency (e.g. a deficit after a known trauma, only its newness is blank).
+    Without it the pathway stays the table's, acted on now while the question is asked.
     """
 
     urgency: Urgency
     when: tuple[str, ...]
     source: str
+    refer: bool = False
 
 
 class ScreenRule(_Row):

@@ -45,6 +45,8 @@ class ValidationCase(BaseModel):
     reasoning: str
     citation: str
     covers: tuple[str, ...]
+    changed: str = ""
+    """Why the expected answer changed with a rule-set version, when it did."""
 
 
 class CaseResult(BaseModel):
@@ -208,7 +210,7 @@ def incomplete_problems(case: IncompleteCase, rec: Recommendation) -> list[str]:
         problems.append("not marked provisional")
     if case.provisional is False and rec.provisional:
         problems.append("marked provisional")
-    named = {field for question in rec.to_confirm for field in question.fields}
+    named = {field for question in rec.to_confirm for field in question.fields} | set(rec.incomplete)
     if not confirmed_emergency:
         problems += [
             f"{path} not named in to_confirm {sorted(named)}"

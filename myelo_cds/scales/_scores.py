@@ -237,13 +237,13 @@ def mscc(di_mm: float, da_mm: float, db_mm: float) -> MSCC:
 def cook_cluster(findings: Findings) -> CookCluster:
     """Count of the five Cook cluster findings; unknown items are counted apart."""
     spec = _load("measures.toml")["cook"]
-    exam = findings.exam
+    exam, age = findings.exam, findings.patient.age_years
     items: dict[str, bool | None] = {
         "gait deviation": exam.coordination.gait_deviation,
         "positive Hoffmann": exam.umn.hoffmann_tromner,
         "inverted supinator sign": exam.umn.inverted_brachioradialis,
         "positive Babinski": exam.umn.babinski,
-        f"age > {spec['age_over']}": findings.patient.age_years > spec["age_over"],
+        f"age > {spec['age_over']}": None if age is None else age > spec["age_over"],
     }
     positive = sum(1 for value in items.values() if value is True)
     unknown = sum(1 for value in items.values() if value is None)
