@@ -60,16 +60,36 @@ def recommendation_text(at: AppTest) -> str:
     return " ".join(e.value for e in (*at.error, *at.warning, *at.success))
 
 
-def test_empty_form_asks_for_age_and_does_not_crash() -> None:
+def test_empty_form_shows_the_neutral_incomplete_state_asking_for_the_age() -> None:
     at = consult()
-    shown = [alert.value for alert in (*at.error, *at.info)]
-    assert any("patient.age_years" in text for text in shown)
+    assert at.info[0].value.startswith(
+        "**Incomplete - enter age in whole years (0-120) (patient.age_years) to get a pathway.**"
+    )
     assert not at.success, "an empty form is never a green routine answer"
+    assert not at.error
+    assert any("PROVISIONAL" in md.value for md in at.markdown)
+
+
+#: A chronic, stable patient's red-flag screen, every question answered "no".
+SCREEN_NEGATIVE = {
+    "symptoms.onset_tempo": "chronic",
+    "patient.history.recent_trauma": "No",
+    "symptoms.deficit_after_trauma": "No",
+    "symptoms.rapid_loss_of_ambulation": "No",
+    "symptoms.breathing_difficulty": "No",
+    "symptoms.fever": "No",
+    "patient.history.iv_drug_use": "No",
+    "patient.history.immunosuppression": "No",
+    "patient.history.cancer": "No",
+    "symptoms.sphincter_change": "none",
+}
 
 
 def test_moderate_dcm_entered_through_widgets() -> None:
     at = consult()
     at.number_input(key="f.patient.age_years").set_value(64)
+    for path, answer in SCREEN_NEGATIVE.items():
+        _find(at, "f." + path).set_value(answer)
     at.segmented_control(key="f.symptoms.hand_clumsiness").set_value("Yes")
     at.segmented_control(key="f.exam.umn.hoffmann_tromner").set_value("Yes")
     for item, score in {"ue_motor": 3, "le_motor": 5, "ue_sensation": 2, "sphincter": 3}.items():
@@ -82,6 +102,7 @@ def test_moderate_dcm_entered_through_widgets() -> None:
     assert at.metric[0].value == "13/18"
     assert "Surgical referral" in at.warning[0].value
     assert "EXPEDITED" in at.warning[0].value
+    assert "PROVISIONAL" not in at.warning[0].value
     assert any(exp.label.startswith("R11") for exp in at.expander)
 
 
@@ -166,3 +187,30 @@ def test_documents_and_save_wait_until_the_left_out_entries_are_corrected() -> N
     assert not at.exception
     assert not at.get("download_button")
     assert any("Correct the entries listed at the top" in caption.value for caption in at.caption)
+
+
+def test_emergency_banner_shows_with_the_age_blank() -> None:
+    at = consult()
+    at.segmented_control(key="f.symptoms.fever").set_value("Yes")
+    at.segmented_control(key="f.symptoms.hand_clumsiness").set_value("Yes")
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="f.patient.age_years").value is None
+    assert at.error[0].value.startswith("**EMERGENCY - red flag present.**")
+    assert "RF-INFECTION-FEVER" in at.error[0].value
+    headline = at.error[1].value
+    assert "EMERGENCY" in headline
+    assert "Incomplete - enter age in whole years" in headline
+
+
+def test_emergency_banner_shows_with_the_age_blank_and_an_unrelated_field_invalid() -> None:
+    at = consult()
+    at.segmented_control(key="f.patient.management").set_value("supervised_rehabilitation")
+    at.segmented_control(key="f.symptoms.deficit_after_trauma").set_value("Yes")
+    at.segmented_control(key="f.patient.history.recent_trauma").set_value("Yes")
+    at.run()
+    assert not at.exception
+    assert at.error[0].value.startswith("**EMERGENCY - red flag present.**")
+    assert "RF-TRAUMA" in at.error[0].value
+    assert "patient.management" in at.error[1].value
+    assert "Incomplete - enter age in whole years" in at.error[2].value
