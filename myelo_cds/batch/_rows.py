@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -446,7 +447,8 @@ def run_batch(
         source: a ``.csv`` or ``.jsonl`` file.
         target: a ``.csv`` or ``.jsonl`` file to write.
         on: assessment date for rows without one (default: today).
-        workers: processes to use (default: the number of CPUs).
+        workers: processes to use (default: the number of CPUs); a list that fits one byte
+            range (1 MB of JSONL, 8 MB of CSV) is evaluated in this process, without workers.
         progress: called with the number of rows done so far.
     """
     workers = workers or os.cpu_count() or 1
@@ -482,7 +484,12 @@ def _write_all(
         if not jsonl_out:
             dst.write(",".join(OUTPUT_COLUMNS) + "\n")
         jobs = _jobs(source, header, start, on, jsonl_out)
-        pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+        # The first ranges, up to one per worker: a list that fits one range (1 MB of JSONL,
+        # 8 MB of CSV) is evaluated here, since a pool would only add its start-up; a longer one
+        # gets no more workers than it has ranges.
+        first = list(itertools.islice(jobs, workers))
+        jobs = itertools.chain(first, jobs)
+        pool = multiprocessing.get_context("fork").Pool(len(first)) if len(first) > 1 else None
         try:
             results = pool.imap(_work, jobs) if pool else map(_work, jobs)
             for rendered, chunk_counts in results:
