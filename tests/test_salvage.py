@@ -161,3 +161,34 @@ def test_salvage_does_not_change_what_was_entered() -> None:
     data = {"patient": {"age_years": 60, "management": "postoperative"}, "nurick": 9}
     salvage(data)
     assert data == {"patient": {"age_years": 60, "management": "postoperative"}, "nurick": 9}
+
+
+def test_a_blank_age_is_no_problem_the_red_flag_fires_and_the_pathway_is_marked_incomplete() -> None:
+    findings, problems = salvage({"symptoms": FEVER_AND_CLUMSY})
+    assert problems == ()
+    assert findings.patient.age_years is None
+    rec = assess(findings)
+    assert rec.urgency == "emergency"
+    assert rec.incomplete == ("patient.age_years",)
+
+
+def test_an_age_out_of_range_is_left_out_and_the_answer_waits_for_a_valid_one() -> None:
+    findings, problems = salvage({"patient": {"age_years": 300}, "symptoms": FEVER_AND_CLUMSY})
+    assert _fields(problems) == ["patient.age_years"]
+    assert problems[0].allowed == "0-120, whole numbers"
+    rec = assess(findings)
+    assert rec.urgency == "emergency"
+    assert rec.incomplete == ("patient.age_years",)
+
+
+@pytest.mark.parametrize("hostile", [["not", "findings"], "findings", 42, None], ids=repr)
+def test_input_that_is_not_a_set_of_findings_is_named_and_nothing_is_invented(hostile: Any) -> None:
+    findings, problems = salvage(hostile)
+    assert _fields(problems) == ["input"]
+    assert findings == Findings.model_validate({"patient": {}})
+
+
+def test_a_patient_section_that_is_not_a_section_is_left_out_and_the_rest_kept() -> None:
+    findings, problems = salvage({"patient": "Jane Doe, 71", "symptoms": FEVER_AND_CLUMSY})
+    assert _fields(problems) == ["patient"]
+    assert findings.symptoms.fever is True
