@@ -143,11 +143,25 @@ class WhatIf:
                 -_ONE_POINT: f"{_points(_ONE_POINT)} lower than before",
                 -size: f"{_points(size)} lower than before",
             }
-            return [
-                (f"mJOA {text}", {"mjoa_delta": delta, "mjoa_days": None})
+            window = int(self._params["rapid_decline_window_days"])
+            current: Leaves = {}
+            if total is None:  # no mJOA today either: one typical current total
+                total = self._max_total - size
+                current = {"mjoa_total": total, "mjoa_severity_total": total, "mjoa_not_attributed": False}
+            scenarios = [
+                (f"mJOA {text}", {**current, "mjoa_delta": delta, "mjoa_days": None})
                 for delta, text in changes.items()
                 if 0 <= total - delta <= self._max_total
             ]
+            if total + size <= self._max_total:
+                # The same fall within the rapid-decline window (the red flag's question).
+                scenarios.append(
+                    (
+                        f"mJOA {_points(size)} lower within {window} days",
+                        {**current, "mjoa_delta": -size, "mjoa_days": window},
+                    )
+                )
+            return scenarios
         if leaf == "mri":
             typical = dict.fromkeys(_MRI_LEAVES, False)
             return [
@@ -165,7 +179,7 @@ class WhatIf:
             yield "mri"
         if leaves["mjoa_total"] is None:
             yield "mjoa"
-        elif leaves["mjoa_delta"] is None:
+        if leaves["mjoa_delta"] is None:
             yield "earlier_mjoa"
         first_visit = leaves["mjoa_delta"] is None and leaves["management"] == "untreated"
         for leaf in LEAF_INPUTS:
