@@ -14,13 +14,13 @@ RUN apt-get update \
         python3 python3-venv fonts-dejavu-core ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 
-# The pinned requirements without the quality-gate tools (tests, linters, browser driver).
-COPY requirements.txt /tmp/requirements.txt
-RUN grep -v -E '^(playwright|pytest|pytest-xdist|hypothesis|ruff|mypy|pre-commit|oidc-provider-mock)==' /tmp/requirements.txt \
-        > /tmp/runtime.txt \
-    && python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check -r /tmp/runtime.txt \
-    && rm /tmp/requirements.txt /tmp/runtime.txt
+# The runtime lock: pyproject.toml's dependencies without the dev extra (tests, linters,
+# browser driver), at the versions of the development lock, each checked against its hash.
+COPY requirements-runtime.txt /tmp/requirements-runtime.txt
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes \
+        -r /tmp/requirements-runtime.txt \
+    && rm /tmp/requirements-runtime.txt
 
 # A dedicated user that owns nothing but the records volume; the code is root's, read-only.
 RUN useradd --system --uid 10001 --user-group --home-dir /nonexistent --shell /usr/sbin/nologin myelo-cds \

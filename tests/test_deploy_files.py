@@ -3,8 +3,8 @@
 No Docker engine runs on the test machines, so the image is not built here. What is checked
 instead: systemd's own verifier accepts the unit and rates its exposure low; the files the
 Dockerfile copies are exactly what the app needs to serve (the server runs from a folder holding
-only those files, and the image's HEALTHCHECK command passes against it); and the runtime
-requirements keep every pinned runtime package and drop the quality-gate tools.
+only those files, and the image's HEALTHCHECK command passes against it); and the image installs
+the runtime lock, hashed, at the development lock's versions, without the quality-gate tools.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_the_unit_is_hardened(tmp_path: Path) -> None:
 def _copied_paths() -> list[str]:
     sources: list[str] = []
     for line in DOCKERFILE.read_text().splitlines():
-        if line.startswith("COPY ") and "requirements.txt" not in line:
+        if line.startswith("COPY ") and "requirements-runtime.txt" not in line:
             sources += line.split()[1:-1]
     return sources
 
@@ -100,24 +100,35 @@ def test_the_image_files_serve_the_app_and_pass_the_healthcheck() -> None:
     shutil.rmtree(image, ignore_errors=True)
 
 
-def test_the_image_installs_the_runtime_requirements_without_the_test_tools() -> None:
-    pattern = re.search(r"grep -v -E '([^']+)'", DOCKERFILE.read_text())
-    assert pattern
-    pinned = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line]
+def _pins(lock: Path) -> dict[str, str]:
+    """Package name -> version of every pin in a lock file, after checking each has a hash."""
+    lines = lock.read_text().splitlines()
+    pins: dict[str, str] = {}
+    for number, line in enumerate(lines):
+        found = re.match(r"([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==([^\s\\]+)", line)
+        if found:
+            hashed = line.endswith(" \\") and lines[number + 1].strip().startswith("--hash=sha256:")
+            assert hashed, f"{lock.name}: {line} has no hash"
+            pins[found.group(1).lower()] = found.group(2)
+    assert pins, f"{lock.name} pins nothing"
+    return pins
 
-    def name(line: str) -> str:
-        return line.split("==", maxsplit=1)[0].split("[", maxsplit=1)[0]
 
-    kept = {name(line) for line in pinned if not re.search(pattern.group(1), line)}
-    dropped = {name(line) for line in pinned} - kept
-    assert dropped == {
+def test_the_image_installs_the_runtime_lock_without_the_test_tools() -> None:
+    assert "--require-hashes \\\n        -r /tmp/requirements-runtime.txt" in DOCKERFILE.read_text()
+    runtime, everything = _pins(ROOT / "requirements-runtime.txt"), _pins(ROOT / "requirements.txt")
+    assert runtime.items() <= everything.items(), "the image runs the versions the tests ran"
+    assert everything.keys() - runtime.keys() >= {
         "playwright",
         "pytest",
         "pytest-xdist",
+        "pytest-randomly",
+        "pytest-cov",
         "hypothesis",
         "ruff",
         "mypy",
         "pre-commit",
         "oidc-provider-mock",
+        "uv",
     }
-    assert {"streamlit", "sqlalchemy", "alembic", "psycopg", "pydantic"} <= kept
+    assert {"streamlit", "sqlalchemy", "alembic", "psycopg", "pydantic", "pandas"} <= runtime.keys()
