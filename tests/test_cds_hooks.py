@@ -141,14 +141,18 @@ def test_missing_prefetch_gives_no_cards(client: TestClient, body: dict[str, Any
     assert response.json() == {"cards": []}
 
 
-def test_an_incomplete_assessment_gives_no_card_rather_than_a_wrong_one(client: TestClient) -> None:
+def test_an_assessment_without_the_age_says_incomplete_rather_than_give_a_pathway(client: TestClient) -> None:
     prefetch = _prefetch("moderate_dcm")
     entries = prefetch["findings"]["entry"]
     prefetch["findings"]["entry"] = [
         e for e in entries if e["resource"]["code"]["coding"][0]["code"] != "patient.age_years"
     ]
     response = client.post(f"/cds-services/{SERVICE_ID}", json=_call(None, prefetch=prefetch))
-    assert response.json() == {"cards": []}
+    (card,) = response.json()["cards"]
+    _check_card(card)
+    assert card["summary"] == "DCM: incomplete - enter patient.age_years to get a pathway"
+    assert "Surgical referral" not in card["summary"]
+    assert "**Incomplete** - enter: patient.age_years" in card["detail"]
 
 
 @pytest.mark.parametrize(

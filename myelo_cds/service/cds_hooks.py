@@ -92,12 +92,19 @@ def _latest_assessment(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def card_for(rec: Recommendation, consult_url: str) -> dict[str, Any]:
-    """One CDS Hooks card for a recommendation."""
+    """One CDS Hooks card for a recommendation.
+
+    An incomplete assessment (an input every pathway needs, such as the age, is missing) is never
+    summarised as a pathway: below emergency and urgent its summary says what to enter; an
+    emergency or urgent answer keeps its urgency, marked provisional.
+    """
     rule_set = rec.rule_set
     provisional = "PROVISIONAL " if rec.provisional or rec.incomplete else ""
     summary = f"DCM: {PATHWAY_LABELS[rec.pathway]} ({provisional}{rec.urgency.upper()})"
     deciding = next((rule for rule in rec.rules_fired if rule.kind == "pathway"), None)
-    if deciding is not None and len(summary) + len(deciding.title) + 3 <= _SUMMARY_MAX:
+    if rec.incomplete and rec.urgency in ("expedited", "routine"):
+        summary = f"DCM: incomplete - enter {', '.join(rec.incomplete)} to get a pathway"
+    elif deciding is not None and len(summary) + len(deciding.title) + 3 <= _SUMMARY_MAX:
         summary += f" - {deciding.title}"
     lines = [f"**{rec.headline}**", ""]
     if rec.incomplete:
