@@ -680,7 +680,13 @@ def observe_parts(
         ("mjoa", ("mjoa", "earlier_mjoa", ON), mjoa_leaves),
         ("mri", ("mri",), lambda mri: mri_leaves(mri, params)),
         ("electro", ("electro",), electro_leaves),
+        ("nurick", ("nurick",), _nurick_leaf),
     )
+
+
+def _nurick_leaf(nurick: int | None) -> Leaves:
+    """The Nurick grade, which ``observe`` reads as it is given."""
+    return {"nurick": nurick}
 
 
 def _parts_make_up_observe(params: Mapping[str, Any]) -> bool:
