@@ -98,7 +98,9 @@ def test_schema_is_the_input_json_schema() -> None:
 def test_verify_exits_0_and_reports_every_check() -> None:
     result = cli("verify")
     assert result.returncode == 0, result.stdout
-    assert result.stdout.count("[PASS]") == 6
+    assert result.stdout.count("[PASS]") == 7
+    assert "[FAIL]" not in result.stdout
+    assert "[PASS] no silent red flag" in result.stdout
     assert "VERIFIED" in result.stdout
 
 

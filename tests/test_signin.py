@@ -193,7 +193,8 @@ def _consult_as(user: User) -> AppTest:
 
 def test_a_resident_assesses_but_does_not_save_to_the_record(database: Store) -> None:
     at = _consult_as(User(user_id="res.kim", role="resident"))
-    assert at.success, "the recommendation is shown"
+    # Mild DCM, untreated: an expedited answer (amber), shown to the resident.
+    assert at.warning, "the recommendation is shown"
     assert not [b for b in at.button if b.label == "Save this assessment to the record"]
     assert any("does not save to the record" in c.value for c in at.caption)
 

@@ -142,3 +142,18 @@ def test_editing_the_rule_set_changes_its_hash(tmp_path: Path) -> None:
     )
     assert original.sha256 != edited.sha256
     assert edited.version == "1.0.1"
+
+
+def test_shipped_red_flags_are_never_silent(shipped_verification: VerificationReport) -> None:
+    check = next(check for check in shipped_verification.checks if check.name == "no silent red flag")
+    assert check.passed, check.counterexamples
+
+
+def test_a_red_flag_whose_blank_no_input_answers_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from myelo_cds.rules import verify
+
+    unknown, answered = verify._answerable_facts(load_rule_set(RULES))
+    monkeypatch.setattr(verify, "_answerable_facts", lambda _rule_set: (unknown, answered - {"fever"}))
+    check = verify._check_no_silent_red_flag(load_rule_set(RULES))
+    assert not check.passed
+    assert any(example.startswith("RF-INFECTION-FEVER at fever=None") for example in check.counterexamples)

@@ -98,25 +98,30 @@ OUTCOME_COLUMNS = (
     "mjoa_total",
     "band",
     "course",
+    "provisional",
 )
 
 
 def outcome_of(engine: Engine, evaluation: Evaluation) -> tuple[Any, ...]:
-    """The result columns of one case, in ``OUTCOME_COLUMNS`` order: the engine's decision,
-    its red flags, and the flags and differentials screened on the same facts."""
-    facts, decision, true = evaluation.facts, evaluation.decision, evaluation.true_facts
+    """The result columns of one case, in ``OUTCOME_COLUMNS`` order: the engine's headline
+    decision (as the consult shows it), its red flags, the flags and differentials screened on
+    the same facts, and whether the answer is provisional."""
+    facts, true = evaluation.facts, evaluation.true_facts
     rule_set = engine.rule_set
     features = facts["features"]
+    # The answer to act on now, as the consult shows it: raised while a red flag is not excluded.
+    pathway, deciding, urgency, provisional = engine.headline(evaluation)
     return (
-        decision.pathway,
-        decision.urgency,
-        ";".join(decision.deciding),
+        pathway,
+        urgency,
+        ";".join(deciding),
         ";".join(evaluation.red_flags),
         ";".join(screen(rule_set.flags, facts, true)),
         ";".join(screen(rule_set.differentials, facts, true)),
         "" if facts["mjoa_total"] is None else facts["mjoa_total"],
         features["band"],
         features["course"],
+        "yes" if provisional else "",
     )
 
 

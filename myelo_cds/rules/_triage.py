@@ -94,6 +94,30 @@ def _escalation(row: ScreenRule, facts: Mapping[str, Any]) -> str | None:
     return rule.urgency
 
 
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """What the plausible, not excluded red flags do to the answer (from the facts alone)."""
+
+    urgency: str | None
+    rows: tuple[str, ...]
+    refer: bool
+
+
+def escalation(red_flags: Sequence[ScreenRule], facts: Mapping[str, Any]) -> Escalation:
+    """The most urgent escalation of the red flags that are not excluded and plausible."""
+    raised = [
+        row
+        for row in red_flags
+        if row_state(row, facts) == "not_excluded" and _escalation(row, facts) is not None
+    ]
+    urgencies = [str(_escalation(row, facts)) for row in raised]
+    return Escalation(
+        min(urgencies, key=_rank) if urgencies else None,
+        tuple(row.id for row in raised),
+        any(_refers(row) for row in raised),
+    )
+
+
 def triage(
     red_flags: Sequence[ScreenRule], facts: Mapping[str, Any], completions: Iterable[Completion]
 ) -> Triage:

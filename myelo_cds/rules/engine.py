@@ -12,14 +12,16 @@ and the clinical picture in words (:mod:`._clinical_picture`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
-from myelo_cds.findings import Findings, value_at
+from myelo_cds.findings import Findings
 from myelo_cds.followup import follow_up_schedule
 from myelo_cds.rules._basis import Basis
 from myelo_cds.rules._clinical_picture import clinical_picture
 from myelo_cds.rules._evaluation import Evaluation, evaluate
-from myelo_cds.rules._triage import Triage, triage
+from myelo_cds.rules._triage import Completion, Triage, escalation, triage
 from myelo_cds.rules._warnings import consistency_warnings
 from myelo_cds.rules._what_if import WhatIf
 from myelo_cds.rules.facts import Leaves, observe
@@ -76,6 +78,27 @@ class Engine:
 
     # --- what would change it -------------------------------------------------------------
 
+    def headline(self, evaluation: Evaluation) -> tuple[str, tuple[str, ...], str, bool]:
+        """The pathway, deciding rules and urgency to act on now, and whether they are provisional.
+
+        The decision tables' answer, raised while a red flag is plausible but not excluded
+        (its ``if_not_excluded``); with ``refer`` the pathway becomes the emergency referral
+        until the questions are answered (the table's own rule stays in the basis). Every
+        surface (consult, batch, hooks) reports this, never the bare table answer.
+        """
+        decision, facts = evaluation.decision, evaluation.facts
+        pathway, deciding, urgency = decision.pathway, decision.deciding, decision.urgency
+        raised = escalation(self.rule_set.red_flags, facts)
+        if raised.urgency is not None and URGENCIES.index(raised.urgency) < URGENCIES.index(urgency):
+            urgency = raised.urgency
+            if raised.refer:
+                pathway, deciding = self._emergency_pathway
+        return pathway, deciding, urgency, bool(raised.rows or missing_for_pathway(facts))
+
+    def completions(self, leaves: Leaves) -> list[Completion]:
+        """Each blank input completed with each plausible value, with the facts that follow."""
+        return [completion for completion, _, _ in self._what_if.completions(leaves)]
+
     def unknowns(self, leaves: Leaves, base: Decision) -> list[UnknownImpact]:
         """Each unknown input whose possible values would change the pathway or urgency."""
         return self._what_if.unknowns(self._what_if.completions(leaves), base)
@@ -107,15 +130,8 @@ class Engine:
         scores = _scores(findings, when)
         completions = self._what_if.completions(leaves)
         screen = triage(self.rule_set.red_flags, facts, [completion for completion, _, _ in completions])
-        pathway, deciding, urgency = decision.pathway, decision.deciding, decision.urgency
-        if screen.escalation is not None and URGENCIES.index(screen.escalation) < URGENCIES.index(urgency):
-            urgency = screen.escalation
-            if screen.refer:
-                # Emergency not excluded: refer as an emergency until the questions are
-                # answered (the table's own rule stays in the basis, for after they are).
-                pathway, deciding = self._emergency_pathway
-        incomplete = missing_for_pathway(findings)
-        provisional = bool(screen.escalated_by or incomplete)
+        pathway, deciding, urgency, provisional = self.headline(evaluation)
+        incomplete = missing_for_pathway(facts)
         plan = follow_up_schedule(when, deciding, urgency, [flag.id for flag in flags])
         return Recommendation(
             case_id=findings.case_id,
@@ -159,9 +175,13 @@ def _headline(pathway: str, urgency: str, title: str, screen: Triage, incomplete
 _INPUT_WORDS = {"patient.age_years": "the age"}
 
 
-def missing_for_pathway(findings: Findings) -> tuple[str, ...]:
+#: Which fact is unknown when each input a pathway needs is blank.
+_NEEDED_FACTS = {"patient.age_years": "paediatric"}
+
+
+def missing_for_pathway(facts: Mapping[str, Any]) -> tuple[str, ...]:
     """Input paths a pathway needs that are blank (the answer is provisional until entered)."""
-    return tuple(path for path in _INPUT_WORDS if value_at(findings, path) is None)
+    return tuple(path for path, fact in _NEEDED_FACTS.items() if facts[fact] is None)
 
 
 def _scores(findings: Findings, when: dt.date) -> Scores:

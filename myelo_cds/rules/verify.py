@@ -11,7 +11,10 @@ checked. This proves, for the tables as shipped:
 * monotonicity: worsening any single feature one step (see
   :data:`~myelo_cds.rules.facts.FEATURE_ORDER`) never lowers the urgency; by transitivity this
   covers any combination of worsenings;
-* follow-up: every deciding rule, at every urgency it can carry, has a follow-up schedule.
+* follow-up: every deciding rule, at every urgency it can carry, has a follow-up schedule;
+* no silent red flag: every red-flag row, in every three-valued state of its conditions, is
+  fired, excluded, or has an unknown condition that some blank input of the findings answers
+  (so the engine names that input in ``to_confirm``); rows needing two or more blanks included.
 
 That feature derivation from the full findings is itself monotone and total is proved by the
 property-based tests (``tests/test_properties.py``).
@@ -197,6 +200,46 @@ def _check_follow_up(results: Results) -> Check:
     )
 
 
+def _answerable_facts(rule_set: RuleSet) -> tuple[set[str], set[str]]:
+    """Facts unknown on a blank entry, and those of them a single blank input answers."""
+    from myelo_cds.findings import Findings, Patient
+    from myelo_cds.rules.engine import Engine
+
+    engine = Engine(rule_set)
+    leaves = engine.leaves(Findings(patient=Patient()), dt.date(2026, 1, 1))
+    blank = engine.evaluate(leaves).facts
+    unknown = {name for name, value in blank.items() if value is None}
+    answered: set[str] = set()
+    for completion in engine.completions(leaves):
+        answered |= {name for name in unknown if completion.facts.get(name) is not None}
+    return unknown, answered
+
+
+def _check_no_silent_red_flag(rule_set: RuleSet) -> Check:
+    """Each red-flag row in each three-valued state of its conditions is never silent."""
+    from myelo_cds.rules._triage import row_state
+
+    can_be_unknown, answered = _answerable_facts(rule_set)
+    problems: list[str] = []
+    states = 0
+    for row in rule_set.red_flags:
+        for values in itertools.product((True, False, None), repeat=len(row.facts)):
+            facts = dict(zip(row.facts, values, strict=True))
+            unknown = [name for name, value in facts.items() if value is None]
+            if any(name not in can_be_unknown for name in unknown):
+                continue  # a fact that is never unknown (e.g. "early post-operative")
+            states += 1
+            if row_state(row, facts) == "not_excluded" and not any(name in answered for name in unknown):
+                shown = ", ".join(f"{name}={value}" for name, value in facts.items())
+                problems.append(f"{row.id} at {shown}: no blank input answers {unknown}")
+    return _check(
+        "no silent red flag",
+        problems,
+        f"{states} three-valued states of {len(rule_set.red_flags)} red-flag rows: each fired, "
+        "excluded, or answered by a named blank input",
+    )
+
+
 def verify_rule_set(rule_set: RuleSet | None = None) -> VerificationReport:
     """Enumerate every feature vector and check the tables (see the module docstring)."""
     rule_set = rule_set or default_rule_set()
@@ -217,6 +260,7 @@ def verify_rule_set(rule_set: RuleSet | None = None) -> VerificationReport:
             _check_red_flag(results),
             _check_monotone(results),
             _check_follow_up(results),
+            _check_no_silent_red_flag(rule_set),
         ],
         decided_by=decided_by,
     )
