@@ -136,6 +136,7 @@ def test_any_valid_rows_get_the_engines_decision(cases: list[dict[str, Any]]) ->
     for case, out in zip(cases, results, strict=True):
         recommendation = assess(Findings.model_validate(case), None if case.get("assessment_date") else ON)
         assert (out["pathway"], out["urgency"]) == (recommendation.pathway, recommendation.urgency)
+        assert out["provisional"] == ("yes" if recommendation.provisional else "")
         assert out["deciding_rules"] == ";".join(
             rule.id for rule in recommendation.rules_fired if rule.kind == "pathway"
         )

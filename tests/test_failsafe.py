@@ -166,3 +166,41 @@ def test_urgency_is_monotone_in_the_speed_of_decline(
 def test_incomplete_entry_vignette(case: Any) -> None:
     problems = incomplete_problems(case, assess(case.findings))
     assert not problems, f"{case.id} {case.title}: {problems}"
+
+
+def test_suspected_abscess_actions_never_advise_spinal_fluid_sampling() -> None:
+    """Lumbar puncture is avoided while an epidural abscess is suspected (clinical reference s11)."""
+    from myelo_cds import default_rule_set
+
+    rule_set = default_rule_set()
+    abscess = [row for row in rule_set.red_flags if row.source == "ABSCESS"]
+    assert len(abscess) >= 3
+    for row in abscess:
+        action = row.action.lower()
+        assert "lumbar puncture" not in action.replace("do not sample spinal fluid", "")
+        assert "csf" not in action
+        assert "do not sample spinal fluid" in action
+
+
+def test_proven_carpal_tunnel_without_a_pathological_sign_is_not_a_surgical_pathway() -> None:
+    """Incidental compression is common and brisk reflexes alone are non-specific (Rhee 2009)."""
+    data: dict[str, Any] = {
+        "assessment_date": ASSESSED_ON.isoformat(),
+        "patient": {"age_years": 55, "symptom_duration_months": 10},
+        "symptoms": {"hand_clumsiness": True, "nondermatomal_numbness": True, "onset_tempo": "chronic"},
+        "exam": {
+            "reflexes": {"biceps": {"left": 3, "right": 3}},
+            "umn": dict.fromkeys(
+                ("hoffmann_tromner", "babinski", "sustained_clonus", "inverted_brachioradialis"), False
+            ),
+        },
+        "mjoa": {"ue_motor": 4, "le_motor": 7, "ue_sensation": 2, "sphincter": 3},
+        "mri": {"available": True, "levels": {"C5-C6": {"kang": 2}}, "unlisted_levels_normal": True},
+        "electro": {"summary": "carpal_tunnel"},
+    }
+    rec = assess(Findings.model_validate(data))
+    assert rec.features["myelopathy"] != "yes"
+    assert rec.pathway not in ("surgical_referral", "surgery_or_structured_rehab")
+    # The same entry with a Hoffmann sign is DCM until shown otherwise.
+    data["exam"]["umn"]["hoffmann_tromner"] = True
+    assert assess(Findings.model_validate(data)).features["myelopathy"] == "yes"

@@ -110,11 +110,11 @@ def outcome_of(engine: Engine, evaluation: Evaluation) -> tuple[Any, ...]:
     rule_set = engine.rule_set
     features = facts["features"]
     # The answer to act on now, as the consult shows it: raised while a red flag is not excluded.
-    pathway, deciding, urgency, provisional = engine.headline(evaluation)
+    pathway, _, urgency, provisional = engine.headline(evaluation)
     return (
         pathway,
         urgency,
-        ";".join(deciding),
+        ";".join(evaluation.decision.deciding),  # the rules that fired, as in the consult's basis
         ";".join(evaluation.red_flags),
         ";".join(screen(rule_set.flags, facts, true)),
         ";".join(screen(rule_set.differentials, facts, true)),
