@@ -56,7 +56,7 @@ def uncertain() -> tuple[Findings, Recommendation]:
 
 EXPECTED_ORDER = [
     "Emergency not excluded: ask Onset tempo [symptoms.onset_tempo]",
-    "Not yet asked: Current or past cancer (a yes means emergency) [patient.history.cancer]",
+    "Not yet asked: Current or past cancer (the answer could mean emergency) [patient.history.cancer]",
     "Urgent review not excluded: ask Lost the ability to walk within days [symptoms.rapid_loss_of_ambulation]",
 ]
 
