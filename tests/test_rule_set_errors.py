@@ -70,7 +70,9 @@ def test_invalid_row_names_the_row_and_the_nearest_key(tmp_path: Path) -> None:
 
 
 def test_no_condition(tmp_path: Path) -> None:
-    problems = _problems(tmp_path, _replace('all = ["trauma_or_implied", "deficit_after_trauma"]', "all = []"))
+    problems = _problems(
+        tmp_path, _replace('all = ["trauma_or_implied", "deficit_after_trauma"]', "all = []")
+    )
     problem = _one(problems, "no_condition")
     assert problem.row == "RF-TRAUMA"
 
