@@ -150,7 +150,9 @@ def test_a_provisional_answer_shows_the_mark_and_the_questions_most_dangerous_fi
     (others,) = [
         e for e in at.expander if e.label.startswith("Other red-flag questions not yet answered (1)")
     ]
-    assert "Not yet asked: Current or past cancer (the answer could mean emergency)" in others.markdown[0].value
+    assert (
+        "Not yet asked: Current or past cancer (the answer could mean emergency)" in others.markdown[0].value
+    )
 
 
 def test_an_incomplete_answer_is_neutral_never_a_green_routine_answer() -> None:

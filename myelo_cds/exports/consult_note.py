@@ -173,7 +173,9 @@ def confirm_lines(rec: Recommendation, *, fields: bool = True, changing: bool | 
         if item.escalated:
             lines.append(f"{_NOT_EXCLUDED[item.urgency_if_positive]}: ask {item.input}{paths}")
         else:
-            lines.append(f"Not yet asked: {item.input} (the answer could mean {item.urgency_if_positive}){paths}")
+            lines.append(
+                f"Not yet asked: {item.input} (the answer could mean {item.urgency_if_positive}){paths}"
+            )
     return lines
 
 
