@@ -110,3 +110,59 @@ def test_timeline_rows_bands_and_events() -> None:
     assert {event["label"] for event in course.annotations} == {"rehabilitation start", "falls reported"}
     measures = {row["measure"] for row in course.subdomains}
     assert "LE motor (0-7)" in measures
+
+
+def _rehab_case(**extra: object) -> dict[str, object]:
+    """Mild DCM (mJOA 16 now), four months into supervised rehabilitation, compression at C5-C6."""
+    return {
+        "assessment_date": "2025-06-01",
+        "patient": {
+            "age_years": 60,
+            "management": "supervised_rehabilitation",
+            "management_since": "2025-02-01",
+            **extra,
+        },
+        "symptoms": {"hand_clumsiness": True, "onset_tempo": "chronic"},
+        "exam": {"umn": {"hoffmann_tromner": True}},
+        "mjoa": {"ue_motor": 4, "le_motor": 6, "ue_sensation": 3, "sphincter": 3},
+        "earlier_mjoa": {
+            "date": "2025-04-01",
+            "ue_motor": 4,
+            "le_motor": 6,
+            "ue_sensation": 3,
+            "sphincter": 3,
+        },
+        "mri": {"available": True, "levels": {"C5-C6": {"kang": 2}}, "unlisted_levels_normal": True},
+    }
+
+
+def test_failure_to_improve_is_judged_against_the_mjoa_at_the_start_of_rehabilitation() -> None:
+    from myelo_cds import assess
+
+    # Against the last visit (16 -> 16) this is "not improved": surgery is suggested.
+    without = assess(Findings.model_validate(_rehab_case()))
+    assert (without.features["course"], without.pathway) == ("not_improved", "surgical_referral")
+    # The rehabilitation started at 15: 16 is a gain of the mild band's MCID (1 point).
+    baseline = assess(Findings.model_validate(_rehab_case(rehabilitation_start_mjoa=15)))
+    assert (baseline.features["course"], baseline.pathway) == ("improved", "surgery_or_structured_rehab")
+    # Started at 18 (no deficit): 16 is a 2-point fall from the start, deterioration.
+    fallen = assess(Findings.model_validate(_rehab_case(rehabilitation_start_mjoa=18)))
+    assert fallen.features["course"] == "deteriorated"
+
+
+def test_the_course_follows_the_total_attributed_to_myelopathy() -> None:
+    from myelo_cds import assess
+
+    data = _rehab_case()
+    # Sensation worse by 2 points, attributed by the clinician to a neuropathy.
+    data["mjoa"] = {
+        "ue_motor": 4,
+        "le_motor": 6,
+        "ue_sensation": 1,
+        "sphincter": 3,
+        "not_due_to_myelopathy": ["ue_sensation"],
+    }
+    rec = assess(Findings.model_validate(data))
+    assert rec.features["course"] != "deteriorated"
+    data["mjoa"] = {"ue_motor": 4, "le_motor": 6, "ue_sensation": 1, "sphincter": 3}
+    assert assess(Findings.model_validate(data)).features["course"] == "deteriorated"

@@ -251,11 +251,21 @@ def _finding_observations(about: _Assessment) -> list[_Entry]:
     """One per finding entered, coded by its input path (the mJOA items are in the
     QuestionnaireResponse, the case id and date in the Patient and the effective time)."""
     mjoa_items = {f"mjoa.{item}" for item in _MJOA_ITEMS}
+    # A level listed with nothing graded is not the same as a level left out (left out, it
+    # counts as normal when the reader marked the unlisted levels normal): say it is listed.
+    listed = [
+        _observed(about, "finding", f"mri.levels.{level.value}", f"{level.value}: listed", _LISTED)
+        for level, finding in about.findings.mri.levels.items()
+        if not finding.model_dump(exclude_none=True)
+    ]
     return [
         _observed(about, "finding", path, _spec_label(path), _value(value))
         for path, value in _entered(about.findings.model_dump(exclude_none=True))
         if path not in _NOT_OBSERVED and path not in mjoa_items
-    ]
+    ] + listed
+
+
+_LISTED = {"valueString": "listed, nothing graded"}
 
 
 def _score_observations(about: _Assessment) -> list[_Entry]:
@@ -503,6 +513,10 @@ def findings_from_bundle(text: str) -> Findings:
                 continue
             path = str(coding.code)
             value = _observed_value(resource)
+            section, _, level = path.rpartition(".")
+            if section == "mri.levels":  # a level listed with nothing graded
+                nested.setdefault("mri", {}).setdefault("levels", {}).setdefault(level, {})
+                continue
             if _spec_kind(path) == "set" and isinstance(value, str):
                 value = [part for part in value.split(";") if part]
             put(path, value)

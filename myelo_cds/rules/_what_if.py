@@ -134,7 +134,7 @@ class WhatIf:
                 for words, total in self._band_tops
             ]
         if leaf == "earlier_mjoa":
-            total = leaves["mjoa_total"]
+            total = leaves["mjoa_severity_total"]  # the change is of the attributed total
             # A change the size the rules call deterioration, either way, and the smallest fall.
             size = int(self._params["deterioration_drop_points"])
             changes = {

@@ -208,6 +208,7 @@ LEAF_INPUTS: dict[str, tuple[str, ...]] = {
     "approach_anterior": ("patient.surgical_approach",),
     "deficits_attributed_to_myelopathy": ("exam.deficits_attributed_to_myelopathy",),
     "nurick": ("nurick",),
+    "rehab_start_mjoa": ("patient.rehabilitation_start_mjoa",),
     "psychiatric_comorbidity": ("patient.psychiatric_comorbidity",),
     "long_duration": ("patient.symptom_duration_months",),
     **{name: (f"symptoms.{name}",) for name in _SYMPTOM_FLAGS},
@@ -279,6 +280,12 @@ def patient_leaves(patient: Patient, params: Params, on: dt.date) -> Leaves:
         "paediatric": None if patient.age_years is None else patient.age_years < params["adult_min_age"],
         "management": _management(patient, params, on),
         "early_postoperative": _early_postoperative(patient, params, on),
+        # Failure to improve is judged against the mJOA at the start of rehabilitation.
+        "rehab_start_mjoa": (
+            patient.rehabilitation_start_mjoa
+            if patient.management is Management.supervised_rehabilitation
+            else None
+        ),
         "approach_anterior": _approach_anterior(patient.surgical_approach),
     }
 
@@ -362,13 +369,16 @@ def mjoa_leaves(mjoa: MJOA | None, earlier: EarlierMJOA | None, on: dt.date) -> 
     deficits = {item for item, score in scores.items() if score < maxima[item.value]}
     # Severity is graded on the deficits the clinician attributes to myelopathy: an item
     # marked "not due to myelopathy" counts as normal (design; clinical reference s1.1).
-    severity = sum(maxima[item.value] if item in not_due else score for item, score in scores.items())
+    severity = _attributed(scores, not_due, maxima)
     total = sum(scores.values())
+    # The course is judged on the attributed totals: an item the clinician attributes to
+    # another cause today counts as normal in the earlier score too.
+    change = None if earlier is None else severity - _attributed(_item_scores(earlier), not_due, maxima)
     return {
         "mjoa_total": total,
         "mjoa_severity_total": severity,
         "mjoa_not_attributed": bool(deficits & not_due),
-        "mjoa_delta": None if earlier is None else total - sum(_item_scores(earlier).values()),
+        "mjoa_delta": change,
         "mjoa_days": None if earlier is None else _days_between(earlier.date, on),
         "mjoa_le_motor": mjoa.le_motor,
         "mjoa_bladder": mjoa.sphincter,
@@ -384,6 +394,14 @@ _MJOA_LEAVES = (
     "mjoa_le_motor",
     "mjoa_bladder",
 )
+
+
+def _attributed(
+    scores: Mapping[MJOAItem, int], not_due: Iterable[MJOAItem], maxima: Mapping[str, int]
+) -> int:
+    """The mJOA total with each item marked "not due to myelopathy" counted as normal."""
+    skipped = set(not_due)
+    return sum(maxima[item.value] if item in skipped else score for item, score in scores.items())
 
 
 def _item_scores(mjoa: MJOA | EarlierMJOA) -> dict[MJOAItem, int]:
@@ -525,7 +543,9 @@ def combine(leaves: Leaves, params: Params) -> dict[str, Any]:
     f["very_severe"] = None if total is None else total <= mjoa_scale()["very_severe"]["max"]
     no_deficit = None if severity is None else severity == mjoa_max_total()
     f["mjoa_18_with_myelopathy"] = all3((no_deficit, f["myelopathy"]))
-    course = _course(delta, total, f["new_umn_sign"], params)
+    rehab_start = f["rehab_start_mjoa"]
+    rehab_change = None if rehab_start is None or severity is None else severity - rehab_start
+    course = _course(delta, severity, f["new_umn_sign"], params, rehab_change)
     f["possible_deterioration"] = course == "possible_deterioration"
     band = "unknown" if severity is None else severity_band(severity)
     deteriorated: Tri = None if course == "unknown" else course == "deteriorated"
@@ -679,22 +699,35 @@ def _sphincter_facts(change: SphincterChange | None, other_cause: Tri) -> dict[s
 _CHANGE_RANK = {"normal": 1, "mild": 1, "moderate": 2, "severe": 3}
 
 
-def _course(delta: int | None, total: int | None, new_umn_sign: Tri, params: Params) -> str:
-    """The course since the earlier mJOA: deteriorated, possible deterioration, improved or not."""
-    if delta is None or total is None:
+def _course(
+    delta: int | None, total: int | None, new_umn_sign: Tri, params: Params, rehab_change: int | None = None
+) -> str:
+    """The course of the attributed mJOA total: deteriorated, possible deterioration, improved
+    or not improved.
+
+    Deterioration is judged against the earlier mJOA and, in rehabilitation, against its
+    baseline too; improvement (the failure-to-improve clause) against the mJOA at the start of
+    supervised rehabilitation when it is recorded, else against the earlier mJOA.
+    """
+    changes = [change for change in (delta, rehab_change) if change is not None]
+    if total is None or not changes:
         drop: Tri = None
         band_worse: Tri = None
     else:
-        drop = delta <= -params["deterioration_drop_points"]
-        band_worse = _CHANGE_RANK[severity_band(total)] > _CHANGE_RANK[severity_band(total - delta)]
+        drop = any(change <= -params["deterioration_drop_points"] for change in changes)
+        band_worse = any(
+            _CHANGE_RANK[severity_band(total)] > _CHANGE_RANK[severity_band(total - change)]
+            for change in changes
+        )
     if any3((drop, band_worse, new_umn_sign)) is True:
         return "deteriorated"
-    if delta is None or total is None:
+    if total is None or not changes:
         return "unknown"
-    if delta == -1:
+    judged = rehab_change if rehab_change is not None else changes[0]
+    if judged == -1 or (delta is not None and delta == -1):
         return "possible_deterioration"
-    mcid = int(mjoa_scale()["mcid"][severity_band(total - delta)])
-    return "not_improved" if delta < mcid else "improved"
+    mcid = int(mjoa_scale()["mcid"][severity_band(total - judged)])
+    return "not_improved" if judged < mcid else "improved"
 
 
 def _tri(value: Tri) -> str:
