@@ -27,6 +27,7 @@ __all__ = [
     "consult_summary",
     "incomplete_line",
     "note_sections",
+    "present_words",
 ]
 
 #: The urgency as a short mark, most urgent with the most "!" (words, never colour alone).
@@ -110,7 +111,7 @@ def consult_summary(rec: Recommendation) -> str:
         add("")
         add("Prognosis and planning flags:")
         for flag in rec.flags:
-            add(f"  - {flag.text} [{flag.id}; {flag.evidence}]")
+            add(f"  - {flag.text}{present_words(flag.triggers)} [{flag.id}; {flag.evidence}]")
     if rec.differentials:
         add("")
         add("Differential diagnoses to consider:")
@@ -177,6 +178,11 @@ def confirm_lines(rec: Recommendation, *, fields: bool = True, changing: bool | 
                 f"Not yet asked: {item.input} (the answer could mean {item.urgency_if_positive}){paths}"
             )
     return lines
+
+
+def present_words(triggers: tuple[str, ...]) -> str:
+    """`` Present: smoker, gait impairment.`` for a flag's triggers (nothing when none)."""
+    return f" Present: {', '.join(name.replace('_', ' ') for name in triggers)}." if triggers else ""
 
 
 def incomplete_line(rec: Recommendation) -> str | None:
@@ -334,7 +340,8 @@ def _screens(rec: Recommendation) -> list[Section]:
                 "Prognosis and planning flags (no change of pathway)",
                 tuple(
                     Entry(
-                        flag.text, details=(f"{flag.id}; evidence {flag.evidence}; source: {flag.citation}",)
+                        flag.text + present_words(flag.triggers),
+                        details=(f"{flag.id}; evidence {flag.evidence}; source: {flag.citation}",),
                     )
                     for flag in rec.flags
                 ),

@@ -23,7 +23,9 @@ def _show(value: Any) -> str:
 
 
 def _triggers(row: ScreenRule, facts: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(name for name in row.facts if facts[name] is True)
+    """The findings that made the row fire: those of its ``any`` list (which predictor, which
+    sign) when it has one, else its ``all`` list."""
+    return tuple(name for name in (row.any or row.all) if facts[name] is True)
 
 
 class Basis:

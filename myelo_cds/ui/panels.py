@@ -13,7 +13,7 @@ from myelo_cds.exports import (
     handout_pdf,
     schedule_ics,
 )
-from myelo_cds.exports.consult_note import URGENCY_WORDS, confirm_lines, incomplete_line
+from myelo_cds.exports.consult_note import URGENCY_WORDS, confirm_lines, incomplete_line, present_words
 from myelo_cds.findings import FieldProblem, Findings
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
@@ -151,7 +151,12 @@ def render_recommendation(rec: Recommendation) -> None:
         st.caption("Also matched but outranked: " + ", ".join(rec.superseded))
     if rec.flags:
         st.markdown("**Prognosis and planning flags**")
-        st.markdown("\n".join(f"- {flag.text} *({flag.id}, {flag.evidence})*" for flag in rec.flags))
+        st.markdown(
+            "\n".join(
+                f"- {flag.text}{present_words(flag.triggers)} *({flag.id}, {flag.evidence})*"
+                for flag in rec.flags
+            )
+        )
     if rec.differentials:
         st.markdown("**Differential diagnoses to consider**")
         st.markdown(
