@@ -16,8 +16,8 @@ from myelo_cds.scales import mjoa_max_total
 __all__ = ["clinical_picture"]
 
 _MYELOMALACIA = {
-    True: "yes: T1 hypointensity (cord softening); an imaging finding, not the clinical syndrome",
-    False: "no T1 hypointensity reported",
+    True: "yes: T1 hypointensity with T2 signal (cord softening); an imaging finding, not the syndrome",
+    False: "no (no T1 hypointensity with T2 signal reported)",
     None: "not reported",
 }
 
@@ -60,7 +60,7 @@ def _imaging(mri: MRI, facts: Mapping[str, Any], params: Mapping[str, Any]) -> d
         "cord_compression": ", ".join(compressed)
         if compressed
         else ("none at the graded levels" if facts["compression"] is False else "not fully graded"),
-        "myelomalacia_on_imaging": _MYELOMALACIA[facts["t1_hypointensity"]],
+        "myelomalacia_on_imaging": _MYELOMALACIA[facts["myelomalacia"]],
     }
     if facts["high_cervical_compression"] is True:
         picture["level_note"] = "compression at C3-C5 segments: breathing (phrenic nerve) can be affected"

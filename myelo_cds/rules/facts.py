@@ -536,6 +536,8 @@ def combine(leaves: Leaves, params: Params) -> dict[str, Any]:
             ),
         )
     )
+    # Myelomalacia on imaging, one definition for every surface: T1 hypointensity with T2 signal.
+    f["myelomalacia"] = all3((f["t1_hypointensity"], f["t2_signal_any"]))
     f["sensory_ataxia"] = all3((f["romberg_positive"], f["vibration_proprioception_loss"]))
     f["lhermitte_without_compression"] = _and_not(f["lhermitte"], f["compression"])
     f["compression_without_myelopathy"] = _and_not(f["compression"], f["myelopathy"])
