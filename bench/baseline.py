@@ -1,7 +1,8 @@
 """A plain hand-written Python version of the DCM rules: the benchmark's comparison point.
 
 ``baseline_pathway`` answers the same question as ``default_engine().decide(findings, on)``
-(pathway and urgency) with a direct if/else chain over the :class:`~myelo_cds.Findings` model.
+(pathway and urgency, without the provisional escalation that ``assess`` adds for a red flag
+that is not excluded) with a direct if/else chain over the :class:`~myelo_cds.Findings` model.
 It does not read ``data/rules/dcm_rules.toml`` or import anything from ``myelo_cds.rules``: the
 parameters below are copied by hand from the rule set's ``[parameters]`` and the tables are
 written out as code, so that it is also an independent reference implementation of the rule
@@ -21,8 +22,10 @@ import calendar
 from datetime import date
 
 from myelo_cds.findings import (
+    MJOA,
     MRI,
     CervicalLevel,
+    EarlierMJOA,
     EdxSummary,
     Findings,
     Management,
@@ -34,22 +37,29 @@ from myelo_cds.findings import (
 
 __all__ = ["baseline_pathway"]
 
-# Parameters, copied from [parameters] in data/rules/dcm_rules.toml (version 1.0.0).
+Tri = bool | None
+
+# Parameters, copied from [parameters] in data/rules/dcm_rules.toml (rule set 1.0.0, issue 13).
+# high_cervical_levels only feeds a planning flag now (RF-RESPIRATORY reads no level): unused.
 ADULT_MIN_AGE = 18
 COMPRESSION_MIN_KANG = 2
-HIGH_CERVICAL_LEVELS = (CervicalLevel.C2_C3, CervicalLevel.C3_C4, CervicalLevel.C4_C5)
-ALL_LEVELS = tuple(CervicalLevel)
 HYPERREFLEXIA_MIN_GRADE = 3
 DETERIORATION_DROP_POINTS = 2
 RAPID_DECLINE_POINTS = 2
 RAPID_DECLINE_WINDOW_DAYS = 28
 REHAB_TRIAL_MONTHS = 3
+NON_AMBULANT_MAX_LE_MOTOR = 2
+NURICK_NON_AMBULANT_GRADE = 5
+SUBACUTE_DECLINE_WINDOW_DAYS = 91
+EARLY_POSTOPERATIVE_DAYS = 42
 
 # mJOA (data/scales/mjoa.toml): item maxima, MCID by the earlier band.
 MJOA_MAX = {MJOAItem.ue_motor: 5, MJOAItem.le_motor: 7, MJOAItem.ue_sensation: 3, MJOAItem.sphincter: 3}
+MJOA_TOP = 18
 MCID = {"severe": 3, "moderate": 2, "mild": 1, "normal": 1}
 # For a change of band, 18 counts as mild (mJOA 18 with signs is treated as mild).
 CHANGE_RANK = {"normal": 1, "mild": 1, "moderate": 2, "severe": 3}
+FULL_POWER = 5
 
 
 def _band(total: int) -> str:
@@ -62,7 +72,7 @@ def _band(total: int) -> str:
     return "normal"
 
 
-def _or(*values: bool | None) -> bool | None:
+def _or(*values: Tri) -> Tri:
     """Kleene OR over True / False / None."""
     if True in values:
         return True
@@ -71,7 +81,7 @@ def _or(*values: bool | None) -> bool | None:
     return False
 
 
-def _and(*values: bool | None) -> bool | None:
+def _and(*values: Tri) -> Tri:
     """Kleene AND over True / False / None."""
     if False in values:
         return False
@@ -80,7 +90,7 @@ def _and(*values: bool | None) -> bool | None:
     return True
 
 
-def _some_grade(grades: tuple[int | None, ...], test_low: bool, threshold: int) -> bool | None:
+def _some_grade(grades: tuple[int | None, ...], test_low: bool, threshold: int) -> Tri:
     """Some grade is >= threshold (or < threshold if test_low); unknown if undecided."""
     unknown = False
     for grade in grades:
@@ -91,12 +101,12 @@ def _some_grade(grades: tuple[int | None, ...], test_low: bool, threshold: int) 
     return None if unknown else False
 
 
-def _cord_compressed(mri: MRI, levels: tuple[CervicalLevel, ...]) -> bool | None:
-    """Kang >= 2 at some level; an unlisted level is normal only if the reader said so."""
+def _cord_compressed(mri: MRI) -> Tri:
+    """Kang >= 2 at some cervical level; an unlisted level is normal only if the reader said so."""
     if not mri.available:
         return None
     unknown = False
-    for level in levels:
+    for level in CervicalLevel:
         finding = mri.levels.get(level)
         if finding is None:
             if mri.unlisted_levels_normal is not True:
@@ -108,12 +118,31 @@ def _cord_compressed(mri: MRI, levels: tuple[CervicalLevel, ...]) -> bool | None
     return None if unknown else False
 
 
+def _attributed_total(scores: MJOA | EarlierMJOA, today: MJOA) -> int:
+    """The mJOA total with each item today's score marks "not due to myelopathy" counted as normal."""
+    total = 0
+    for item, top in MJOA_MAX.items():
+        total += top if item in today.not_due_to_myelopathy else getattr(scores, item.value)
+    return total
+
+
 def _rehab_trial_done(since: date, on: date) -> bool:
     """At least REHAB_TRIAL_MONTHS calendar months (same day, clamped to month end)."""
     index = since.month - 1 + REHAB_TRIAL_MONTHS
     year, month = since.year + index // 12, index % 12 + 1
     end = date(year, month, min(since.day, calendar.monthrange(year, month)[1]))
     return end <= on
+
+
+def _falling(delta: int | None, days: int | None, window_days: int, points: int) -> Tri:
+    """The mJOA fell by ``points`` or more, at least as fast as ``points`` per ``window_days``."""
+    if delta is None:
+        return None
+    if -delta < points:
+        return False
+    if days is None:
+        return None
+    return -delta * window_days >= points * days
 
 
 def baseline_pathway(findings: Findings, on: date) -> tuple[str, str]:
@@ -125,63 +154,79 @@ def baseline_pathway(findings: Findings, on: date) -> tuple[str, str]:
     umn = exam.umn
     mri = findings.mri
     edx = findings.electro.summary
+    scanned = mri.available
 
-    # --- management ------------------------------------------------------------------
+    # --- context: age group, management, the early post-operative weeks ----------------
+    paediatric = patient.age_years is not None and patient.age_years < ADULT_MIN_AGE
+    since = patient.management_since
     if patient.management is Management.postoperative:
         management = "postoperative"
     elif patient.management is Management.supervised_rehabilitation:
-        assert patient.management_since is not None
-        trial_done = _rehab_trial_done(patient.management_since, on)
-        management = "rehab_trial_complete" if trial_done else "rehab_early"
+        assert since is not None
+        management = "rehab_trial_complete" if _rehab_trial_done(since, on) else "rehab_early"
     else:
         management = "untreated"
+    early_postop = (
+        management == "postoperative" and since is not None and (on - since).days <= EARLY_POSTOPERATIVE_DAYS
+    )
 
-    # --- mJOA: severity band, change over time ---------------------------------------
+    # --- mJOA: severity band (attributed items only), change over time ----------------
+    # The course is judged on the attributed totals: an item the clinician attributes to another
+    # cause today counts as normal in the earlier score too. In supervised rehabilitation the
+    # mJOA at its start (when recorded) is a second baseline: deterioration against either,
+    # improvement (the failure-to-improve clause) against it.
     mjoa = findings.mjoa
     earlier = findings.earlier_mjoa
+    attributed_total: int | None = None
+    delta: int | None = None
+    days: int | None = None
     if mjoa is None:
         band = "unknown"
-        deficit_attributed: bool | None = None
-        delta = None
+        deficit_attributed: Tri = None
+        le_motor: int | None = None
     else:
-        total = mjoa.ue_motor + mjoa.le_motor + mjoa.ue_sensation + mjoa.sphincter
-        other_cause = mjoa.not_due_to_myelopathy
-        attributed_total = total
-        for item in other_cause:
-            attributed_total += MJOA_MAX[item] - getattr(mjoa, item.value)
+        attributed_total = _attributed_total(mjoa, mjoa)
         band = _band(attributed_total)
-        deficit_attributed = attributed_total < 18
-        delta = None
+        deficit_attributed = attributed_total < MJOA_TOP
+        le_motor = mjoa.le_motor
         if earlier is not None:
-            before = earlier.ue_motor + earlier.le_motor + earlier.ue_sensation + earlier.sphincter
-            delta = total - before
-            days = (on - earlier.date).days
+            delta = attributed_total - _attributed_total(earlier, mjoa)
+            elapsed = (on - earlier.date).days
+            days = elapsed if elapsed >= 0 else None  # an earlier score after the assessment: untimed
+    rehab_start = patient.rehabilitation_start_mjoa
+    rehab_change: int | None = None
+    in_rehab = management in ("rehab_early", "rehab_trial_complete")
+    if in_rehab and rehab_start is not None and attributed_total is not None:
+        rehab_change = attributed_total - rehab_start
 
     new_umn_sign = umn.new_since_last_visit
-    if delta is None:
+    changes = [change for change in (delta, rehab_change) if change is not None]
+    if attributed_total is None or not changes:
         course = "deteriorated" if new_umn_sign is True else "unknown"
-        rapid_decline = False  # unknown: cannot fire
     else:
+        now = CHANGE_RANK[_band(attributed_total)]
+        judged = rehab_change if rehab_change is not None else changes[0]
         if (
-            delta <= -DETERIORATION_DROP_POINTS
-            or CHANGE_RANK[_band(total)] > CHANGE_RANK[_band(before)]
+            any(change <= -DETERIORATION_DROP_POINTS for change in changes)
+            or any(now > CHANGE_RANK[_band(attributed_total - change)] for change in changes)
             or new_umn_sign is True
         ):
             course = "deteriorated"
-        elif delta == -1:
+        elif judged == -1 or delta == -1:
             course = "possible_deterioration"
-        elif delta < MCID[_band(before)]:
+        elif judged < MCID[_band(attributed_total - judged)]:
             course = "not_improved"
         else:
             course = "improved"
-        rapid_decline = delta <= -RAPID_DECLINE_POINTS and days <= RAPID_DECLINE_WINDOW_DAYS
+    rapid_decline = _falling(delta, days, RAPID_DECLINE_WINDOW_DAYS, RAPID_DECLINE_POINTS)
+    subacute_decline = _falling(delta, days, SUBACUTE_DECLINE_WINDOW_DAYS, DETERIORATION_DROP_POINTS)
 
-    # --- syndrome: myelopathic symptom + upper-motor-neuron sign, or attributed mJOA deficit
+    # --- syndrome -------------------------------------------------------------------------
     sphincter = symptoms.sphincter_change
-    if sphincter is None:
-        sphincter_cord: bool | None = None
-    else:
-        sphincter_cord = sphincter is not SphincterChange.none and symptoms.sphincter_other_cause is not True
+    cord_cause = symptoms.sphincter_other_cause is not True
+    sphincter_cord: Tri = (
+        None if sphincter is None else (sphincter is not SphincterChange.none and cord_cause)
+    )
     symptom = _or(
         symptoms.hand_clumsiness,
         symptoms.gait_imbalance,
@@ -189,6 +234,8 @@ def baseline_pathway(findings: Findings, on: date) -> tuple[str, str]:
         symptoms.nondermatomal_numbness,
         sphincter_cord,
     )
+    if symptom is None and deficit_attributed is False:
+        symptom = False  # an mJOA with no attributed deficit answers the symptom questions
     reflexes = exam.reflexes
     hyperreflexia = _some_grade(
         (
@@ -206,8 +253,8 @@ def baseline_pathway(findings: Findings, on: date) -> tuple[str, str]:
         False,
         HYPERREFLEXIA_MIN_GRADE,
     )
-    sign = _or(
-        hyperreflexia,
+    # Pathological signs: not brisk reflexes alone, not the brisk jaw jerk (above the cord).
+    pathological = _or(
         umn.hoffmann_tromner,
         umn.babinski,
         umn.sustained_clonus,
@@ -216,93 +263,121 @@ def baseline_pathway(findings: Findings, on: date) -> tuple[str, str]:
         umn.pectoralis,
         umn.scapulohumeral,
     )
-    myelopathy = _or(_and(symptom, sign), deficit_attributed)
+    any_umn = _or(hyperreflexia, pathological)
+    explicit = exam.deficits_attributed_to_myelopathy
+    scored: Tri
+    if explicit is False:
+        scored = False  # the clinician attributes the deficits elsewhere
+    elif edx in (EdxSummary.carpal_tunnel, EdxSummary.neuropathy):
+        scored = False  # nerve conduction proves a peripheral cause
+    else:
+        scored = _and(deficit_attributed, any_umn)
+    myelopathy = _or(_and(symptom, pathological), explicit is True, scored)
 
-    compression = _cord_compressed(mri, ALL_LEVELS)
-    scanned = mri.available
-    atypical = scanned and (
-        mri.longitudinally_extensive_lesion is True
-        or mri.dorsal_column_signal is True
-        or mri.intramedullary_mass is True
-        or mri.syrinx is True
-        or mri.epidural_collection is True
+    strength = exam.strength
+    weakness = _some_grade(
+        (
+            strength.C5.left,
+            strength.C5.right,
+            strength.C6.left,
+            strength.C6.right,
+            strength.C7.left,
+            strength.C7.right,
+            strength.C8.left,
+            strength.C8.right,
+            strength.T1.left,
+            strength.T1.right,
+            strength.L2.left,
+            strength.L2.right,
+            strength.L3.left,
+            strength.L3.right,
+            strength.L4.left,
+            strength.L4.right,
+            strength.L5.left,
+            strength.L5.right,
+            strength.S1.left,
+            strength.S1.right,
+        ),
+        True,
+        FULL_POWER,
     )
-    alternative = (
-        exam.fasciculations_widespread is True
-        or exam.tongue_signs is True
-        or umn.jaw_jerk_brisk is True
-        or history.optic_neuritis is True
-        or edx is EdxSummary.widespread_anterior_horn
+    level = exam.sensation.sensory_level
+    deficit = (
+        myelopathy is True
+        or symptom is True
+        or any_umn is True
+        or weakness is True
+        or level in (SensoryLevel.cervical, SensoryLevel.thoracic)
     )
-    discordant = exam.sensation.sensory_level is SensoryLevel.thoracic or (
-        scanned and mri.thoracic_cord_compression is True
+
+    compression = _cord_compressed(mri)
+    if scanned:
+        atypical = _or(
+            mri.longitudinally_extensive_lesion, mri.dorsal_column_signal, mri.intramedullary_mass, mri.syrinx
+        )
+    else:
+        atypical = None  # no MRI: an atypical lesion is neither shown nor excluded
+    alternative = _or(
+        exam.fasciculations_widespread,
+        exam.tongue_signs,
+        umn.jaw_jerk_brisk,
+        history.optic_neuritis,
+        None if edx is None else edx is EdxSummary.widespread_anterior_horn,
+    )
+    discordant = _or(
+        None if level is None else level is SensoryLevel.thoracic,
+        mri.thoracic_cord_compression if scanned else None,
+    )
+    radiculopathy = (
+        symptoms.radicular_arm_pain is True
+        or symptoms.dermatomal_numbness is True
+        or exam.sensation.dermatomal_loss is True
+        or edx is EdxSummary.radiculopathy
     )
 
     # --- red-flag screen: a row fires only when all its facts are known true -----------
     tempo = symptoms.onset_tempo
-    not_chronic = tempo is not None and tempo is not OnsetTempo.chronic
-    strength = exam.strength
-    deficit = (
-        symptom is True
-        or sign is True
-        or deficit_attributed is True
-        or exam.sensation.sensory_level in (SensoryLevel.cervical, SensoryLevel.thoracic)
-        or _some_grade(
-            (
-                strength.C5.left,
-                strength.C5.right,
-                strength.C6.left,
-                strength.C6.right,
-                strength.C7.left,
-                strength.C7.right,
-                strength.C8.left,
-                strength.C8.right,
-                strength.T1.left,
-                strength.T1.right,
-                strength.L2.left,
-                strength.L2.right,
-                strength.L3.left,
-                strength.L3.right,
-                strength.L4.left,
-                strength.L4.right,
-                strength.L5.left,
-                strength.L5.right,
-                strength.S1.left,
-                strength.S1.right,
-            ),
-            True,
-            5,
-        )
-        is True
+    fever = symptoms.fever is True
+    breathing = symptoms.breathing_difficulty is True
+    infection_risk = (
+        history.iv_drug_use is True
+        or history.immunosuppression is True
+        or patient.diabetes is True
+        or history.renal_failure is True
+        or history.recent_spinal_procedure is True
     )
+    new_deficit = (
+        course == "deteriorated" or new_umn_sign is True or symptoms.rapid_loss_of_ambulation is True
+    )
+    not_chronic = tempo is not None and tempo is not OnsetTempo.chronic
     red_flag = (
-        (history.recent_trauma is True and symptoms.deficit_after_trauma is True)
-        or symptoms.rapid_loss_of_ambulation is True
-        or rapid_decline
-        or (deficit and tempo in (OnsetTempo.acute, OnsetTempo.hyperacute))
-        or (sphincter is SphincterChange.new_acute and symptoms.sphincter_other_cause is not True)
-        or (symptoms.breathing_difficulty is True and _cord_compressed(mri, HIGH_CERVICAL_LEVELS) is True)
-        or (deficit and symptoms.fever is True)
-        or (
-            deficit
-            and not_chronic
-            and symptoms.neck_pain is True
-            and (history.iv_drug_use is True or history.immunosuppression is True)
-        )
-        or (deficit and scanned and mri.epidural_collection is True)
-        or (deficit and not_chronic and history.cancer is True)
+        symptoms.deficit_after_trauma is True  # RF-TRAUMA: the yes implies the trauma
+        or symptoms.rapid_loss_of_ambulation is True  # RF-RAPID-AMBULATION
+        or rapid_decline is True  # RF-RAPID-MJOA
+        or (deficit and tempo in (OnsetTempo.acute, OnsetTempo.hyperacute))  # RF-ACUTE-DEFICIT, RF-INFARCTION
+        or (sphincter is SphincterChange.new_acute and cord_cause)  # RF-SPHINCTER
+        or (deficit and breathing)  # RF-RESPIRATORY
+        or (deficit and fever)  # RF-INFECTION-FEVER
+        or (deficit and infection_risk and (fever or not_chronic))  # RF-INFECTION-RISK
+        or (scanned and mri.epidural_collection is True)  # RF-EPIDURAL
+        or (deficit and history.cancer is True)  # RF-CANCER
+        or (early_postop and breathing)  # RF-POSTOP-AIRWAY
+        or (early_postop and new_deficit)  # RF-POSTOP-DEFICIT
+        or (early_postop and symptoms.wound_problem is True and fever)  # RF-POSTOP-INFECTION
     )
 
     # --- pathway (priority order) ------------------------------------------------------
     if red_flag:
         pathway = "emergency_referral"
-    elif patient.age_years < ADULT_MIN_AGE:
+    elif paediatric:
         pathway = "further_workup"
-    elif management == "postoperative":
-        pathway = "surgical_referral" if course == "deteriorated" else "postoperative_follow_up"
+    elif management == "postoperative" and course == "deteriorated":
+        pathway = "surgical_referral"
+    elif management == "postoperative" and True not in (atypical, alternative, discordant):
+        pathway = "postoperative_follow_up"
     elif compression is None and myelopathy is not False:
         pathway = "further_workup"  # no MRI yet for a possible myelopathy
-    elif atypical or alternative or (discordant and myelopathy is not False):
+    elif atypical is True or alternative is True or (discordant is True and myelopathy is not False):
         pathway = "further_workup"
     elif myelopathy is True and compression is False:
         pathway = "further_workup"  # non-compressive myelopathy
@@ -313,7 +388,7 @@ def baseline_pathway(findings: Findings, on: date) -> tuple[str, str]:
             pathway = "further_workup"  # score the mJOA
         elif band in ("moderate", "severe"):
             pathway = "surgical_referral"
-        elif course == "deteriorated":
+        elif course == "deteriorated" and management != "postoperative":
             pathway = "surgical_referral"  # mild (or 18) deteriorating without surgery
         elif (
             band == "mild"
@@ -324,24 +399,41 @@ def baseline_pathway(findings: Findings, on: date) -> tuple[str, str]:
         else:
             pathway = "surgery_or_structured_rehab"
     elif compression is True:  # compression without myelopathy
-        radiculopathy = (
-            symptoms.radicular_arm_pain is True
-            or symptoms.dermatomal_numbness is True
-            or exam.sensation.dermatomal_loss is True
-            or edx is EdxSummary.radiculopathy
-        )
         pathway = "surgery_or_structured_rehab" if radiculopathy else "surveillance"
     else:
         pathway = "further_workup"  # not DCM on current findings
 
-    # --- urgency -----------------------------------------------------------------------
+    # --- urgency: the most urgent matching row -------------------------------------------
+    non_ambulant = _or(
+        None if le_motor is None else le_motor <= NON_AMBULANT_MAX_LE_MOTOR,
+        None if findings.nurick is None else findings.nurick == NURICK_NON_AMBULANT_GRADE,
+    )
+    time_critical = (
+        subacute_decline is True
+        or (non_ambulant is True and deficit)
+        or (tempo is OnsetTempo.subacute and band in ("moderate", "severe"))
+        or exam.fasciculations_widespread is True
+        or exam.tongue_signs is True
+        or edx is EdxSummary.widespread_anterior_horn
+    )
+    referral_or_workup = pathway in ("surgical_referral", "further_workup")
     if pathway == "emergency_referral":
         urgency = "emergency"
+    elif time_critical:
+        urgency = "urgent"
     elif (
-        pathway in ("surgical_referral", "further_workup")
-        and myelopathy is True
-        and (band in ("moderate", "severe", "unknown") or course == "deteriorated")
-    ) or (pathway == "further_workup" and atypical):
+        (referral_or_workup and myelopathy is True and band in ("moderate", "severe", "unknown"))
+        or (management == "postoperative" and course == "deteriorated")
+        or (referral_or_workup and myelopathy is True and course == "deteriorated")
+        or (pathway == "further_workup" and atypical is True)
+        or (pathway == "further_workup" and discordant is True and myelopathy is not False)
+        or (paediatric and compression is not False and myelopathy is not False)
+        or (
+            pathway in ("further_workup", "surgical_referral", "surgery_or_structured_rehab")
+            and myelopathy is True
+            and management == "untreated"
+        )
+    ):
         urgency = "expedited"
     else:
         urgency = "routine"

@@ -65,6 +65,9 @@ def test_baseline_matches_engine_on_generated_findings(data: dict[str, Any]) -> 
 
 tri = st.sampled_from([None, True, False])
 rare = st.sampled_from([False] * 8 + [True, None])  # usually absent when examined
+# A red-flag finding in a wild draw: present often, but seldom together with another one, so that
+# each row is seen firing alone (and its absence seen not firing) rather than behind another.
+wild_flag = st.sampled_from([False] * 4 + [True, None])
 calm = st.sampled_from([False, False, False, None])  # unknown at worst, never present
 
 
@@ -82,15 +85,32 @@ def _drop_none(section: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in section.items() if value is not None}
 
 
-def _mjoa_items(total: int) -> dict[str, int]:
-    """Items adding up to ``total`` (1-18): the deficit taken from the leg item first."""
+_LEG_FIRST = (("le_motor", 1), ("ue_motor", 0), ("ue_sensation", 0), ("sphincter", 0))
+# Arms first: a low total that still walks (the leg item above the non-ambulant edge).
+_ARMS_FIRST = (("ue_motor", 0), ("ue_sensation", 0), ("sphincter", 1), ("le_motor", 1))
+# The leg item stops at 2, the last grade that counts as unable to walk.
+_LEG_TO_TWO = (("le_motor", 2), ("ue_motor", 0), ("ue_sensation", 0), ("sphincter", 0))
+
+
+def _mjoa_items(total: int, order: tuple[tuple[str, int], ...] = _LEG_FIRST) -> dict[str, int]:
+    """Items adding up to ``total`` (1-18): the deficit taken item by item in ``order``."""
     items = {"ue_motor": 5, "le_motor": 7, "ue_sensation": 3, "sphincter": 3}
     deficit = 18 - total
-    for item, floor in (("le_motor", 1), ("ue_motor", 0), ("ue_sensation", 0), ("sphincter", 0)):
+    for item, floor in order:
         take = min(deficit, items[item] - floor)
         items[item] -= take
         deficit -= take
     return items
+
+
+# Risk factors for spinal infection (RF-INFECTION-RISK); diabetes is a patient field, the rest history.
+_INFECTION_RISKS = (
+    "iv_drug_use",
+    "immunosuppression",
+    "renal_failure",
+    "recent_spinal_procedure",
+    "diabetes",
+)
 
 
 @st.composite
@@ -102,30 +122,47 @@ def edge_findings(draw: st.DrawFn) -> dict[str, Any]:
     directly at true / false / unknown and independently of the others. One draw in four is
     "wild" (red-flag findings free); the rest are "calm" (red-flag findings absent or unknown,
     never present), so the rows below the red-flag screen are reached as often as the screen.
+    Dates sit on both sides of each window: the rehabilitation trial, the early post-operative
+    weeks and the rapid and subacute rates of mJOA decline.
     """
     on = ASSESSED_ON
     wild = draw(st.sampled_from([True, False, False, False]))
-    flag = tri if wild else calm
+    flag = wild_flag if wild else calm
     patient: dict[str, Any] = {
-        "age_years": draw(st.sampled_from([17, 18, 60, 60, 60, 60, 60, 60])),
         "management": draw(
-            st.sampled_from(["untreated"] * 3 + ["supervised_rehabilitation"] * 2 + ["postoperative"])
+            st.sampled_from(["untreated"] * 3 + ["supervised_rehabilitation"] * 2 + ["postoperative"] * 3)
         ),
     }
+    age = draw(st.sampled_from([None, 17, 18, 60, 60, 60, 60, 60]))  # the age may be left blank
+    if age is not None:
+        patient["age_years"] = age
     if patient["management"] != "untreated":
-        # The rehabilitation trial is complete on 2026-11-24 exactly when it began on 2026-08-24.
-        since = draw(st.sampled_from([dt.date(2026, 8, 24), dt.date(2026, 8, 25), on]))
-        patient["management_since"] = since.isoformat()
+        # The rehabilitation trial is complete on 2026-11-24 exactly when it began on 2026-08-24
+        # (92 days before); the early post-operative weeks (42 days) include 2026-10-13, not the 12th.
+        days = draw(st.sampled_from([92, 91, 43, 42, 42, 0]))
+        patient["management_since"] = (on - dt.timedelta(days=days)).isoformat()
+        if patient["management"] == "supervised_rehabilitation":
+            # The mJOA at the start of rehabilitation: the baseline for failure to improve.
+            start = draw(st.sampled_from([None, None, 12, 14, 15, 16, 17, 18]))
+            if start is not None:
+                patient["rehabilitation_start_mjoa"] = start
+        if patient["management"] == "postoperative":
+            approach = draw(st.sampled_from([None, "anterior", "posterior", "combined"]))
+            if approach:
+                patient["surgical_approach"] = approach
+    risks = draw(_one_true_or_all(_INFECTION_RISKS))
+    if risks["diabetes"] is not None:
+        patient["diabetes"] = risks["diabetes"]
     patient["history"] = _drop_none(
         {
-            **draw(_one_true_or_all(("iv_drug_use", "immunosuppression"))),
+            **{name: value for name, value in risks.items() if name != "diabetes"},
             "cancer": draw(flag),
-            "recent_trauma": draw(flag),
+            "recent_trauma": draw(tri),  # fires nothing without a deficit since the trauma
             "optic_neuritis": draw(rare),
         }
     )
     myelopathic = ("hand_clumsiness", "gait_imbalance", "falls", "nondermatomal_numbness")
-    tempos = [None, "chronic", "subacute", "acute", "hyperacute"] if wild else [None, "chronic", "chronic"]
+    tempos = [None, "chronic", "subacute", "acute", "hyperacute"] if wild else [None, "chronic", "subacute"]
     sphincter = [None, "none", "chronic", "new_acute"] if wild else [None, "none", "chronic"]
     symptoms = _drop_none(
         {
@@ -136,6 +173,7 @@ def edge_findings(draw: st.DrawFn) -> dict[str, Any]:
             "breathing_difficulty": draw(flag),
             "rapid_loss_of_ambulation": draw(flag),
             "deficit_after_trauma": draw(flag),
+            "wound_problem": draw(tri),  # fires only with fever, early after surgery
             "sphincter_change": draw(st.sampled_from(sphincter)),
             "sphincter_other_cause": draw(tri),
             "onset_tempo": draw(st.sampled_from(tempos)),
@@ -159,16 +197,31 @@ def edge_findings(draw: st.DrawFn) -> dict[str, Any]:
                 "dermatomal_loss": draw(rare),
             }
         ),
-        "fasciculations_widespread": draw(rare),
+        **_drop_none(
+            {
+                "fasciculations_widespread": draw(rare),
+                "tongue_signs": draw(rare),
+                "deficits_attributed_to_myelopathy": draw(st.sampled_from([None, None, True, False])),
+            }
+        ),
     }
-    # Reflexes, myotomes and signs not listed stay unknown: mostly pin them to normal.
-    if draw(st.sampled_from([True, True, False])):
+    # Reflexes, myotomes and signs not listed stay unknown: mostly pin them to normal. One draw
+    # in four has no deficit at all, so that the rows that need none (epidural collection,
+    # post-operative airway and wound) are seen firing without one.
+    exam_mode = draw(st.sampled_from(["pinned", "pinned", "open", "normal"]))
+    if exam_mode != "open":
         for name in ("triceps", "brachioradialis", "patellar", "achilles"):
             exam["reflexes"][name] = {"left": 2, "right": 2}
         for name in ("C5", "C6", "C7", "T1", "L2", "L3", "L4", "L5", "S1"):
             exam["strength"][name] = {"left": 5, "right": 5}
         for name in ("inverted_brachioradialis", "finger_escape", "pectoralis"):
             exam["umn"][name] = False
+    if exam_mode == "normal":
+        symptoms.update(dict.fromkeys(myelopathic, False))
+        exam["umn"].update(dict.fromkeys(signs, False))
+        exam["reflexes"]["biceps"] = {"left": 2, "right": 2}
+        exam["strength"]["C8"] = {"left": 5, "right": 5}
+        exam["sensation"]["sensory_level"] = "none"
     data: dict[str, Any] = {
         "assessment_date": on.isoformat(),
         "patient": patient,
@@ -180,27 +233,50 @@ def edge_findings(draw: st.DrawFn) -> dict[str, Any]:
         data["mri"] = {"available": False}
     else:
         kang = {"compressed": 2, "clear": 1, "unread_levels": 1, "high": 3}[mri]
-        atypical = ("syrinx", "epidural_collection") if wild else ("syrinx", "intramedullary_mass")
+        atypical = (
+            "syrinx",
+            "intramedullary_mass",
+            "dorsal_column_signal",
+            "longitudinally_extensive_lesion",
+        )
         data["mri"] = _drop_none(
             {
                 "available": True,
                 "levels": {"C3-C4" if mri == "high" else "C5-C6": {"kang": kang}},
                 "unlisted_levels_normal": None if mri == "unread_levels" else True,
                 **draw(st.one_of(st.just(dict.fromkeys(atypical, False)), _one_true_or_all(atypical))),
+                "epidural_collection": draw(flag),
+                "compression_band_enhancement": draw(rare),
                 "thoracic_cord_compression": draw(rare),
             }
         )
     if draw(st.sampled_from([True, True, True, False])):
         total = draw(st.sampled_from([18, 18, 18, 17, 16, 15, 14, 13, 12, 11, 8]))
-        items = _mjoa_items(total)
+        order = draw(st.sampled_from([_LEG_FIRST, _ARMS_FIRST, _LEG_TO_TWO]))
+        items = _mjoa_items(total, order)
         attributed = draw(st.sampled_from([[], [], ["le_motor"], ["ue_motor", "le_motor"]]))
         data["mjoa"] = {**items, "not_due_to_myelopathy": attributed}
         if draw(st.booleans()):
-            before = _mjoa_items(max(1, min(18, total - draw(st.integers(-4, 4)))))
-            days = draw(st.sampled_from([0, 28, 29, 200]))
+            change = draw(st.sampled_from([-4, -3, -2, -2, -1, 0, 1, 2, 4]))
+            before = _mjoa_items(max(2, min(18, total - change)), order)
+            # 2 points in 28 days is the rapid rate (4 in 56 too); 2 in 91 the subacute one.
+            days = draw(st.sampled_from([0, 28, 29, 56, 57, 91, 91, 92, 182, 182, 183, 400]))
             data["earlier_mjoa"] = {**before, "date": (on - dt.timedelta(days=days)).isoformat()}
+    nurick = draw(st.sampled_from([None, None, 0, 3, 5]))
+    if nurick is not None:
+        data["nurick"] = nurick
     edx = draw(
-        st.sampled_from([None, "normal", "normal", "normal", "radiculopathy", "widespread_anterior_horn"])
+        st.sampled_from(
+            [
+                None,
+                "normal",
+                "normal",
+                "radiculopathy",
+                "neuropathy",
+                "carpal_tunnel",
+                "widespread_anterior_horn",
+            ]
+        )
     )
     data["electro"] = {"summary": edx} if edx else {}
     return data

@@ -64,19 +64,27 @@ def _deficit(data: dict[str, Any]) -> None:
     data.setdefault("symptoms", {})["hand_clumsiness"] = True
 
 
-def _with_mri_level(data: dict[str, Any], level: str, kang: int) -> None:
-    mri = data["mri"]
+def _scanned(data: dict[str, Any]) -> dict[str, Any]:
+    """The MRI section, made available (a drawn MRI keeps its findings)."""
+    mri: dict[str, Any] = data["mri"]
     if not mri.get("available"):
         data["mri"] = mri = {"available": True}
-    mri.setdefault("levels", {}).setdefault(level, {})["kang"] = kang
+    return mri
+
+
+def _early_postoperative(data: dict[str, Any]) -> None:
+    """Operated on within the early post-operative weeks before the assessment (dates in order)."""
+    days = default_engine().params["early_postoperative_days"] // 2
+    patient = data["patient"]
+    patient["management"] = "postoperative"
+    patient["management_since"] = (ASSESSED_ON - dt.timedelta(days=days)).isoformat()
 
 
 def _inject(red_flag: str, data: dict[str, Any]) -> None:
     symptoms = data.setdefault("symptoms", {})
     history = data["patient"].setdefault("history", {})
     if red_flag == "RF-TRAUMA":
-        history["recent_trauma"] = True
-        symptoms["deficit_after_trauma"] = True
+        symptoms["deficit_after_trauma"] = True  # the yes implies the trauma (recent_trauma as drawn)
     elif red_flag == "RF-RAPID-AMBULATION":
         symptoms["rapid_loss_of_ambulation"] = True
     elif red_flag == "RF-RAPID-MJOA":
@@ -98,24 +106,30 @@ def _inject(red_flag: str, data: dict[str, Any]) -> None:
         symptoms["sphincter_change"] = "new_acute"
         symptoms["sphincter_other_cause"] = False
     elif red_flag == "RF-RESPIRATORY":
-        symptoms["breathing_difficulty"] = True
-        _with_mri_level(data, "C3-C4", 2)
+        symptoms["breathing_difficulty"] = True  # at any level, with or without an MRI
+        _deficit(data)
     elif red_flag == "RF-INFECTION-FEVER":
         symptoms["fever"] = True
         _deficit(data)
     elif red_flag == "RF-INFECTION-RISK":
-        history["iv_drug_use"] = True
-        symptoms["neck_pain"] = True
-        symptoms["onset_tempo"] = "subacute"
+        history["renal_failure"] = True
+        symptoms["onset_tempo"] = "subacute"  # a deficit that is new or progressing, fever as drawn
         _deficit(data)
     elif red_flag == "RF-EPIDURAL":
-        _with_mri_level(data, "C5-C6", 1)
-        data["mri"]["epidural_collection"] = True
-        _deficit(data)
+        _scanned(data)["epidural_collection"] = True  # with or without a deficit
     elif red_flag == "RF-CANCER":
-        history["cancer"] = True
-        symptoms["onset_tempo"] = "subacute"
+        history["cancer"] = True  # whatever the onset tempo
         _deficit(data)
+    elif red_flag == "RF-POSTOP-AIRWAY":
+        _early_postoperative(data)
+        symptoms["breathing_difficulty"] = True
+    elif red_flag == "RF-POSTOP-DEFICIT":
+        _early_postoperative(data)
+        data["exam"].setdefault("umn", {})["new_since_last_visit"] = True
+    elif red_flag == "RF-POSTOP-INFECTION":
+        _early_postoperative(data)
+        symptoms["wound_problem"] = True
+        symptoms["fever"] = True
     else:  # pragma: no cover - a new red flag needs an injector here
         raise AssertionError(f"no injector for {red_flag}")
 
