@@ -81,7 +81,7 @@ def patients(draw: st.DrawFn) -> dict[str, Any]:
     management = draw(st.sampled_from(["untreated", "supervised_rehabilitation", "postoperative"]))
     patient: dict[str, Any] = draw(
         _section(
-            age_years=st.integers(0, 120),
+            age_years=_maybe(st.integers(0, 120)),
             symptom_duration_months=_maybe(st.integers(0, 240)),
             smoker=tri,
             comorbidity_count=_maybe(st.integers(0, 10)),
@@ -94,6 +94,14 @@ def patients(draw: st.DrawFn) -> dict[str, Any]:
     if management != "untreated":
         days = draw(st.integers(0, 800))
         patient["management_since"] = (ASSESSED_ON - dt.timedelta(days=days)).isoformat()
+    if management == "postoperative":
+        approach = draw(_maybe(st.sampled_from(["anterior", "posterior", "combined"])))
+        if approach is not None:
+            patient["surgical_approach"] = approach
+    if management == "supervised_rehabilitation":
+        start = draw(_maybe(st.integers(0, _MJOA_TOP)))
+        if start is not None:
+            patient["rehabilitation_start_mjoa"] = start
     return patient
 
 
@@ -123,6 +131,7 @@ exams = st.fixed_dictionaries(
         ),
         "fasciculations_widespread": tri,
         "tongue_signs": tri,
+        "deficits_attributed_to_myelopathy": tri,
     }
 ).map(lambda d: {k: v for k, v in d.items() if v is not None})
 
