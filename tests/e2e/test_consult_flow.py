@@ -62,7 +62,7 @@ def test_tablet_viewport_shows_form_and_recommendation(page: Page, app_url: str)
 def test_two_visits_saved_to_the_record_show_the_deterioration_alert(page: Page, app_url: str) -> None:
     page.goto(app_url)
     load_example(page, "mild_dcm")
-    expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Surgery or supervised")
+    expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("Surgery or supervised")
     clinician = page.get_by_role("textbox", name="Clinician id for the note (initials or staff number)")
     clinician.fill("clin-7")
     clinician.press("Enter")

@@ -78,7 +78,7 @@ def test_markup_typed_in_the_consult_is_shown_as_text_and_never_runs(page: Page,
     page.goto(url)
     expect(page.get_by_text("DEVELOPMENT MODE - no sign-in")).to_be_visible()
     load_example(page, "mild_dcm")
-    expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Surgery or supervised")
+    expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("Surgery or supervised")
     clinician = page.get_by_role("textbox", name="Clinician id for the note (initials or staff number)")
     clinician.fill(IMG)
     clinician.press("Enter")
@@ -192,7 +192,7 @@ def test_the_server_log_holds_no_identifying_data_after_a_consult(page: Page, se
     url, log, store = server
     page.goto(url)
     load_example(page, "mild_dcm")
-    expect(page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Surgery or supervised")
+    expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("Surgery or supervised")
     case_id = page.get_by_role("textbox", name="Pseudonymous case id (no names)")
     case_id.fill(CASE_ID)
     case_id.press("Enter")
