@@ -144,16 +144,24 @@ def test_any_valid_rows_get_the_engines_decision(cases: list[dict[str, Any]]) ->
         assert out["differentials"] == ";".join(item.id for item in recommendation.differentials)
 
 
+def _at(findings: Findings, path: str) -> Any:
+    value: Any = findings
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_findings_dicts(), st.dates(dt.date(2000, 1, 1), dt.date(2040, 12, 31)))
 def test_the_parts_the_columns_call_make_up_observe(case: dict[str, Any], on: dt.date) -> None:
-    """The columns call the parts of ``observe`` themselves, once per distinct section: merged
-    in order, their leaves are ``observe``'s, value for value and in the same order."""
+    """The columns call the parts of ``observe`` themselves, once per distinct value of the
+    fields each reads (dotted paths): merged in order, their leaves are ``observe``'s, value
+    for value and in the same order."""
     findings = Findings.model_validate(case)
     params = default_engine().params
     merged: dict[str, Any] = {}
     for _, fields, read in columnar.observe_parts(params):
-        merged.update(read(*(on if name == columnar.ON else getattr(findings, name) for name in fields)))
+        merged.update(read(*(on if name == columnar.ON else _at(findings, name) for name in fields)))
     leaves = observe(findings, params, on)
     missing, extra = sorted(leaves.keys() - merged.keys()), sorted(merged.keys() - leaves.keys())
     assert not missing, f"observe reads these leaves outside columnar.observe_parts: {missing}"

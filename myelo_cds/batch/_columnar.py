@@ -10,20 +10,24 @@ text of a column is handled once. Then, for the whole chunk at a time:
    (:data:`~myelo_cds.findings.CROSS_FIELD_CHECKS`, the functions the model validators call).
    A row that is not accepted is handed back to the caller, which evaluates it the plain way
    (``batch.evaluate_row``), so a bad row gets exactly its usual message.
-3. **Sections** of the findings (a reflex pair, the patient, one MRI level, the MRI...) are
-   built once per distinct combination of their values, innermost first, with the models'
-   ``model_construct`` (the values are validated already).
+3. **Sections** of the findings that a part of ``observe`` reads (a reflex pair, the
+   reflexes, one MRI level, the MRI...) are built once per distinct combination of their
+   values, innermost first, with the models' ``model_construct`` (the values are validated
+   already).
 4. **Leaves** come from the parts of :func:`~myelo_cds.rules.facts.observe`
-   (:func:`observe_parts`: :func:`~myelo_cds.rules.facts.patient_leaves` and the others),
-   each called once per distinct section it reads.
+   (:func:`observe_parts`: :func:`~myelo_cds.rules.facts.age_leaves`,
+   :func:`~myelo_cds.rules.facts.reflex_leaves` and the others), each called once per
+   distinct value of the few fields or the section it reads.
 5. **The decision**, the screens and the result columns come from the engine
    (``Engine.evaluate``) and :func:`outcome_of`, once per distinct combination of leaves.
 
 Rows carry small integer codes: a function's inputs form one integer key per row, and its
 answers are kept in a table indexed by that key, so a value seen before costs no Python call.
-Most sections of real rows differ (ages, dates, timed walks), so most rows still cost a few
-calls: the price of running the clinical core as it is written rather than a second,
-column-shaped copy of it. So the batch path computes, for every accepted row, what
+Whole sections of real rows mostly differ (ages, dates, timed walks), so the patient and the
+examination are read through observe's smaller parts, each of a few fields, whose values
+repeat. The leaves of a row still mostly differ (the days between two mJOA scores), so most
+rows still cost one ``Engine.evaluate``: the price of running the clinical core as it is
+written rather than a second, column-shaped copy of it. So the batch path computes, for every accepted row, what
 ``Engine.decide`` computes for that row's findings, through the same functions, with no
 rule, threshold or validation of its own (tests/test_batch_fast.py compares the two on
 generated lists and on hypothesis rows).
@@ -48,13 +52,23 @@ from myelo_cds.findings import CROSS_FIELD_CHECKS, Findings, example_cases, reso
 from myelo_cds.rules.engine import Engine, Evaluation
 from myelo_cds.rules.facts import (
     Leaves,
+    age_leaves,
+    approach_leaves,
+    care_leaves,
+    coordination_leaves,
+    duration_leaves,
     electro_leaves,
-    exam_leaves,
+    history_leaves,
     mjoa_leaves,
     mri_leaves,
     observe,
-    patient_leaves,
+    reflex_leaves,
+    risk_factor_leaves,
+    sensation_leaves,
+    sign_leaves,
+    strength_leaves,
     symptom_leaves,
+    umn_leaves,
 )
 from myelo_cds.rules.table import screen
 
@@ -514,8 +528,10 @@ def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
     for cell in plan.cells:
         remap = np.fromiter((cell.dictionary.code(value) for value in values[cell.index]), np.int32)
         columns[cell.path] = _Col(remap[indices[cell.index][accepted]], cell.dictionary)
+    read = _part_paths(plan.engine.params)
     for section in sorted(plan.sections.values(), key=lambda section: -section.depth):
-        if section.path:
+        # Only the sections a part reads, and those inside them, are built.
+        if section.path and any(section.path == path or section.path.startswith(path + ".") for path in read):
             columns[section.path] = _section_column(section, columns, present[section.path][accepted])
     roots = _root_columns(plan, columns, len(accepted))
 
@@ -529,11 +545,14 @@ def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
     ok[:] = False
     ok[final] = True
     kept = np.flatnonzero(passed)
-    roots = {name: col.take(kept) for name, col in roots.items()}
+    read_columns = {
+        path: (roots[path] if "." not in path else _path_column(plan, path, columns, given)).take(kept)
+        for path in read
+    }
 
     # 5. the leaves, then the decision once per distinct combination of leaves
-    on = plan.memo("on", plan.assessment_date)(roots["assessment_date"])
-    parts = _leaf_parts(plan, roots, on)
+    on = plan.memo("on", plan.assessment_date)(roots["assessment_date"].take(kept))
+    parts = _leaf_parts(plan, read_columns, on)
     outcome = plan.memo("outcome", plan.outcome)(*parts)
 
     case_id = plan.by_path.get("case_id")
@@ -673,15 +692,47 @@ def observe_parts(
     params: Mapping[str, Any],
 ) -> tuple[tuple[str, tuple[str, ...], Callable[..., Leaves]], ...]:
     """The parts of :func:`~myelo_cds.rules.facts.observe`, as it calls them: a name, the
-    findings fields (or :data:`ON`) each reads, and the function of their values.
+    findings fields (dotted paths, or :data:`ON`) each reads, and the function of their values.
+    The patient and the examination are read through their smaller functions, each of a few
+    fields, so that a part is called once per distinct value of those fields, not of the
+    whole (mostly unique) section.
 
     Merged in this order, their leaves are ``observe``'s (tests/test_batch_fast.py): when
     ``observe`` reads another part of the findings, it is added here.
     """
+    patient, exam = "patient.", "exam."
     return (
-        ("patient", ("patient", ON), lambda patient, on: patient_leaves(patient, params, on)),
+        ("history", (patient + "history",), history_leaves),
+        (
+            "risk_factors",
+            tuple(patient + name for name in ("smoker", "psychiatric_comorbidity", "diabetes")),
+            risk_factor_leaves,
+        ),
+        ("duration", (patient + "symptom_duration_months",), lambda months: duration_leaves(months, params)),
+        ("age", (patient + "age_years",), lambda age: age_leaves(age, params)),
+        (
+            "care",
+            (
+                *(patient + name for name in ("management", "management_since", "rehabilitation_start_mjoa")),
+                ON,
+            ),
+            lambda management, since, start, on: care_leaves(management, since, start, params, on),
+        ),
+        ("approach", (patient + "surgical_approach",), approach_leaves),
         ("symptoms", ("symptoms",), symptom_leaves),
-        ("exam", ("exam",), lambda exam: exam_leaves(exam, params)),
+        ("reflexes", (exam + "reflexes",), lambda reflexes: reflex_leaves(reflexes, params)),
+        ("umn", (exam + "umn",), umn_leaves),
+        ("strength", (exam + "strength",), strength_leaves),
+        ("coordination", (exam + "coordination",), coordination_leaves),
+        ("sensation", (exam + "sensation",), sensation_leaves),
+        (
+            "signs",
+            tuple(
+                exam + name
+                for name in ("fasciculations_widespread", "tongue_signs", "deficits_attributed_to_myelopathy")
+            ),
+            sign_leaves,
+        ),
         ("mjoa", ("mjoa", "earlier_mjoa", ON), mjoa_leaves),
         ("mri", ("mri",), lambda mri: mri_leaves(mri, params)),
         ("electro", ("electro",), electro_leaves),
@@ -699,16 +750,28 @@ def _parts_make_up_observe(params: Mapping[str, Any]) -> bool:
     names do not depend on the findings: tried on the first example case)."""
     findings = Findings.model_validate_json(next(iter(example_cases().values())))
     on = findings.assessment_date or dt.date.today()
-    given = {**dict(findings), ON: on}
     merged: Leaves = {}
     for _, fields, read in observe_parts(params):
-        merged.update(read(*(given[name] for name in fields)))
+        merged.update(read(*(on if name == ON else _read(findings, name) for name in fields)))
     return list(merged) == list(observe(findings, params, on))
 
 
-def _leaf_parts(plan: Plan, roots: dict[str, _Col], on: _Col) -> list[_Col]:
-    """The leaves of each part of ``observe``, once per distinct section (and date) it reads."""
-    columns = {**roots, ON: on}
+def _read(findings: Findings, path: str) -> Any:
+    """The value at a dotted path of the findings."""
+    value: Any = findings
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def _part_paths(params: Mapping[str, Any]) -> set[str]:
+    """The findings paths the parts of ``observe`` read."""
+    return {name for _, fields, _ in observe_parts(params) for name in fields if name != ON}
+
+
+def _leaf_parts(plan: Plan, columns: dict[str, _Col], on: _Col) -> list[_Col]:
+    """The leaves of each part of ``observe``, once per distinct value (and date) it reads."""
+    columns = {**columns, ON: on}
     return [
         _Memo(read, plan.leaves(name))(*(columns[field] for field in fields))
         for name, fields, read in observe_parts(plan.engine.params)

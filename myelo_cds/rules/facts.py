@@ -6,7 +6,8 @@ Two layers, so that the engine can ask "what if this unknown were known?":
   values (``True``/``False``/``None`` for unknown, or a number) each traceable to input fields
   (:data:`LEAF_INPUTS`). It reads each part of the findings with one function
   (:func:`patient_leaves`, :func:`symptom_leaves`, :func:`exam_leaves`, :func:`mjoa_leaves`,
-  :func:`mri_leaves`, :func:`electro_leaves`).
+  :func:`mri_leaves`, :func:`electro_leaves`), and the patient and the examination each with
+  smaller functions of a few fields (:func:`age_leaves`, :func:`reflex_leaves`...).
 * :func:`combine` derives the composite facts (myelopathy, compression, course...) and the
   decision-table features from the leaves alone, with Kleene three-valued logic: unknown
   never becomes "absent" by accident.
@@ -26,6 +27,7 @@ from myelo_cds.findings import (
     MJOA,
     MRI,
     CervicalLevel,
+    Coordination,
     EarlierMJOA,
     EdxSummary,
     Electrodiagnostics,
@@ -38,11 +40,15 @@ from myelo_cds.findings import (
     MJOAItem,
     OnsetTempo,
     Patient,
+    Reflexes,
+    Sensation,
     SensoryLevel,
     SphincterChange,
+    Strength,
     SurgicalApproach,
     Symptoms,
     T2Signal,
+    UMNSigns,
     field_spec,
 )
 from myelo_cds.scales import mjoa_max_total, mjoa_scale, severity_band
@@ -52,18 +58,30 @@ __all__ = [
     "FEATURE_ORDER",
     "LEAF_INPUTS",
     "Leaves",
+    "age_leaves",
     "all3",
     "any3",
+    "approach_leaves",
+    "care_leaves",
     "combine",
+    "coordination_leaves",
+    "duration_leaves",
     "electro_leaves",
     "exam_leaves",
+    "history_leaves",
     "known_fact_names",
     "mjoa_leaves",
     "mri_leaves",
     "not3",
     "observe",
     "patient_leaves",
+    "reflex_leaves",
+    "risk_factor_leaves",
+    "sensation_leaves",
+    "sign_leaves",
+    "strength_leaves",
     "symptom_leaves",
+    "umn_leaves",
 ]
 
 Tri = bool | None
@@ -271,29 +289,60 @@ def observe(findings: Findings, params: Params, on: dt.date) -> Leaves:
 def patient_leaves(patient: Patient, params: Params, on: dt.date) -> Leaves:
     """The history items, risk factors, age group and where the patient is in their care."""
     return {
-        **{item: getattr(patient.history, item) for item in _HISTORY_ITEMS},
-        "smoker": patient.smoker,
-        "psychiatric_comorbidity": patient.psychiatric_comorbidity,
-        "diabetes": patient.diabetes,
-        "long_duration": _at_least(patient.symptom_duration_months, params["long_duration_months"]),
-        "short_duration": _at_most(patient.symptom_duration_months, params["recent_onset_months"]),
-        "paediatric": None if patient.age_years is None else patient.age_years < params["adult_min_age"],
-        "management": _management(patient, params, on),
-        "early_postoperative": _early_postoperative(patient, params, on),
-        # Failure to improve is judged against the mJOA at the start of rehabilitation.
-        "rehab_start_mjoa": (
-            patient.rehabilitation_start_mjoa
-            if patient.management is Management.supervised_rehabilitation
-            else None
+        **history_leaves(patient.history),
+        **risk_factor_leaves(patient.smoker, patient.psychiatric_comorbidity, patient.diabetes),
+        **duration_leaves(patient.symptom_duration_months, params),
+        **age_leaves(patient.age_years, params),
+        **care_leaves(
+            patient.management, patient.management_since, patient.rehabilitation_start_mjoa, params, on
         ),
-        "approach_anterior": _approach_anterior(patient.surgical_approach),
+        **approach_leaves(patient.surgical_approach),
     }
 
 
-def _early_postoperative(patient: Patient, params: Params, on: dt.date) -> bool:
+def history_leaves(history: History) -> Leaves:
+    """Each item of the history, as recorded."""
+    return {item: getattr(history, item) for item in _HISTORY_ITEMS}
+
+
+def risk_factor_leaves(smoker: Tri, psychiatric_comorbidity: Tri, diabetes: Tri) -> Leaves:
+    """The risk factors, as recorded."""
+    return {"smoker": smoker, "psychiatric_comorbidity": psychiatric_comorbidity, "diabetes": diabetes}
+
+
+def duration_leaves(months: float | None, params: Params) -> Leaves:
+    """Symptoms of long standing, or of recent onset."""
+    return {
+        "long_duration": _at_least(months, params["long_duration_months"]),
+        "short_duration": _at_most(months, params["recent_onset_months"]),
+    }
+
+
+def age_leaves(age_years: int | None, params: Params) -> Leaves:
+    """A child, below the adult age of the rule set."""
+    return {"paediatric": None if age_years is None else age_years < params["adult_min_age"]}
+
+
+def care_leaves(
+    management: Management, since: dt.date | None, rehab_start_mjoa: int | None, params: Params, on: dt.date
+) -> Leaves:
+    """Where the patient is in their care on ``on``."""
+    return {
+        "management": _management(management, since, params, on),
+        "early_postoperative": _early_postoperative(management, since, params, on),
+        # Failure to improve is judged against the mJOA at the start of rehabilitation.
+        "rehab_start_mjoa": rehab_start_mjoa if management is Management.supervised_rehabilitation else None,
+    }
+
+
+def approach_leaves(approach: SurgicalApproach | None) -> Leaves:
+    """The approach of the operation, as it bears on the airway."""
+    return {"approach_anterior": _approach_anterior(approach)}
+
+
+def _early_postoperative(management: Management, since: dt.date | None, params: Params, on: dt.date) -> bool:
     """Within the early post-operative period (airway, new deficit, wound infection)."""
-    since = patient.management_since
-    if patient.management is not Management.postoperative or since is None:
+    if management is not Management.postoperative or since is None:
         return False
     return (on - since).days <= int(params["early_postoperative_days"])
 
@@ -303,12 +352,11 @@ def _approach_anterior(approach: SurgicalApproach | None) -> Tri:
     return None if approach is None else approach is not SurgicalApproach.posterior
 
 
-def _management(patient: Patient, params: Params, on: dt.date) -> str:
+def _management(management: Management, since: dt.date | None, params: Params, on: dt.date) -> str:
     """Untreated, post-operative, or in supervised rehabilitation before or after its trial period."""
-    if patient.management is Management.postoperative:
+    if management is Management.postoperative:
         return "postoperative"
-    if patient.management is Management.supervised_rehabilitation:
-        since = patient.management_since
+    if management is Management.supervised_rehabilitation:
         assert since is not None  # enforced by the Patient model
         trial_over = add_months(since, params["rehab_trial_months"]) <= on
         return "rehab_trial_complete" if trial_over else "rehab_early"
@@ -327,32 +375,72 @@ def symptom_leaves(symptoms: Symptoms) -> Leaves:
 
 def exam_leaves(exam: Exam, params: Params) -> Leaves:
     """Reflexes, upper-motor-neuron signs, power, gait, sensation and the signs of other diseases."""
-    umn, sensation = exam.umn, exam.sensation
     return {
-        "hyperreflexia_arms": _hyperreflexia(exam, _ARM_REFLEXES, params),
-        "hyperreflexia_legs": _hyperreflexia(exam, _LEG_REFLEXES, params),
-        **{sign: getattr(umn, sign) for sign in _UMN_SIGNS},
-        "new_umn_sign": umn.new_since_last_visit,
-        "weakness": _weakness(exam),
-        "gait_deviation": exam.coordination.gait_deviation,
-        "romberg_positive": exam.coordination.romberg_positive,
-        "sensory_level": sensation.sensory_level,
-        **{name: getattr(sensation, name) for name in _SENSATION_FLAGS},
-        "fasciculations_widespread": exam.fasciculations_widespread,
-        "tongue_signs": exam.tongue_signs,
-        "deficits_attributed_to_myelopathy": exam.deficits_attributed_to_myelopathy,
+        **reflex_leaves(exam.reflexes, params),
+        **umn_leaves(exam.umn),
+        **strength_leaves(exam.strength),
+        **coordination_leaves(exam.coordination),
+        **sensation_leaves(exam.sensation),
+        **sign_leaves(
+            exam.fasciculations_widespread, exam.tongue_signs, exam.deficits_attributed_to_myelopathy
+        ),
     }
 
 
-def _hyperreflexia(exam: Exam, reflexes: tuple[str, ...], params: Params) -> Tri:
+def reflex_leaves(reflexes: Reflexes, params: Params) -> Leaves:
+    """Brisk reflexes in the arms and in the legs."""
+    return {
+        "hyperreflexia_arms": _hyperreflexia(reflexes, _ARM_REFLEXES, params),
+        "hyperreflexia_legs": _hyperreflexia(reflexes, _LEG_REFLEXES, params),
+    }
+
+
+def umn_leaves(umn: UMNSigns) -> Leaves:
+    """Each upper-motor-neuron sign, and whether one is new since the last visit."""
+    return {**{sign: getattr(umn, sign) for sign in _UMN_SIGNS}, "new_umn_sign": umn.new_since_last_visit}
+
+
+def strength_leaves(strength: Strength) -> Leaves:
+    """Power below normal in any myotome."""
+    return {"weakness": _weakness(strength)}
+
+
+def coordination_leaves(coordination: Coordination) -> Leaves:
+    """Gait and Romberg's test."""
+    return {
+        "gait_deviation": coordination.gait_deviation,
+        "romberg_positive": coordination.romberg_positive,
+    }
+
+
+def sensation_leaves(sensation: Sensation) -> Leaves:
+    """A sensory level and each pattern of sensory loss."""
+    return {
+        "sensory_level": sensation.sensory_level,
+        **{name: getattr(sensation, name) for name in _SENSATION_FLAGS},
+    }
+
+
+def sign_leaves(
+    fasciculations_widespread: Tri, tongue_signs: Tri, deficits_attributed_to_myelopathy: Tri
+) -> Leaves:
+    """The signs of other diseases, and whether the clinician attributes the deficits to myelopathy."""
+    return {
+        "fasciculations_widespread": fasciculations_widespread,
+        "tongue_signs": tongue_signs,
+        "deficits_attributed_to_myelopathy": deficits_attributed_to_myelopathy,
+    }
+
+
+def _hyperreflexia(reflexes: Reflexes, names: tuple[str, ...], params: Params) -> Tri:
     """Any of these reflexes, on either side, at or above the brisk grade."""
-    grades = (getattr(getattr(exam.reflexes, name), side) for name in reflexes for side in _SIDES)
+    grades = (getattr(getattr(reflexes, name), side) for name in names for side in _SIDES)
     return any3(_at_least(grade, params["hyperreflexia_min_grade"]) for grade in grades)
 
 
-def _weakness(exam: Exam) -> Tri:
+def _weakness(strength: Strength) -> Tri:
     """Power below normal in any myotome, on either side."""
-    grades = (getattr(getattr(exam.strength, myotome), side) for myotome in _MYOTOMES for side in _SIDES)
+    grades = (getattr(getattr(strength, myotome), side) for myotome in _MYOTOMES for side in _SIDES)
     return any3(None if grade is None else grade < _FULL_POWER for grade in grades)
 
 
