@@ -27,9 +27,9 @@ Whole sections of real rows mostly differ (ages, dates, timed walks), so the pat
 examination are read through observe's smaller parts, each of a few fields, whose values
 repeat. The leaves of a row still mostly differ (the days between two mJOA scores), so most
 rows still cost one ``Engine.evaluate``: the price of running the clinical core as it is
-written rather than a second, column-shaped copy of it. So the batch path computes, for every accepted row, what
-``Engine.decide`` computes for that row's findings, through the same functions, with no
-rule, threshold or validation of its own (tests/test_batch_fast.py compares the two on
+written rather than a second, column-shaped copy of it. So the batch path computes, for every
+accepted row, what ``Engine.decide`` computes for that row's findings, through the same
+functions, with no rule, threshold or validation of its own (tests/test_batch_fast.py compares the two on
 generated lists and on hypothesis rows).
 """
 
