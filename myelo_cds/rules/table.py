@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress, repeat
 from operator import is_
+from typing import TYPE_CHECKING
 
 from myelo_cds.rules.facts import FEATURES
-from myelo_cds.rules.ruleset import URGENCIES, PathwayRule, RuleSet, ScreenRule, UrgencyRule
+from myelo_cds.rules.ruleset import PATHWAYS, URGENCIES, PathwayRule, RuleSet, ScreenRule, UrgencyRule
 
-__all__ = ["Decision", "DecisionTable", "screen", "true_facts"]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["Decision", "DecisionTable", "SpaceDecisions", "screen", "true_facts"]
 
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 
@@ -94,6 +99,147 @@ class DecisionTable:
             superseded=tuple(row.id for row in matched if row.priority != top),
             urgency_rules=tuple(row.id for row in urgency_rows),
             conflict=conflict or not urgency_rows,
+        )
+
+    def decide_space(self) -> SpaceDecisions:
+        """Evaluate both tables column-wise over every feature vector at once (NumPy).
+
+        Vector ``i`` is the ``i``-th of ``itertools.product(*FEATURES.values())`` (mixed radix,
+        the last feature fastest). The rows and their compiled conditions are this table's own,
+        and the semantics are those of :meth:`decide_uncached` (which
+        :meth:`SpaceDecisions.decision` reproduces for one vector).
+        """
+        import numpy as np
+
+        radices = tuple(len(values) for values in FEATURES.values())
+        strides = tuple(int(np.prod(radices[i + 1 :], dtype=np.int64)) for i in range(len(radices)))
+        size = int(np.prod(radices, dtype=np.int64))
+        index = np.arange(size, dtype=np.int64)
+        codes = tuple(
+            ((index // stride) % radix).astype(np.int8)
+            for stride, radix in zip(strides, radices, strict=True)
+        )
+        del index
+        vocabularies: list[tuple[str, ...]] = [*FEATURES.values()]
+
+        def match(
+            conditions: tuple[tuple[int, frozenset[str]], ...], columns: tuple[npt.NDArray[np.int8], ...]
+        ) -> npt.NDArray[np.bool_]:
+            mask = np.ones(size, dtype=np.bool_)
+            for column, allowed in conditions:
+                lookup = np.array([value in allowed for value in vocabularies[column]], dtype=np.bool_)
+                mask &= lookup[columns[column]]
+            return mask
+
+        pathway_rows = tuple(row for row, _ in self._pathway)
+        matched = np.array([match(cond, codes) for _, cond in self._pathway], dtype=np.bool_).reshape(
+            len(pathway_rows), size
+        )
+        priorities = np.array([row.priority for row in pathway_rows], dtype=np.int64)
+        any_match = matched.any(axis=0)
+        top = np.where(matched, priorities[:, None], np.iinfo(np.int64).max).min(axis=0)
+        winners = matched & (priorities[:, None] == top[None, :])
+
+        pathway_names: tuple[str, ...] = tuple(
+            dict.fromkeys((*PATHWAYS, *(row.pathway for row in pathway_rows), "further_workup"))
+        )
+        row_pathway = np.array([pathway_names.index(row.pathway) for row in pathway_rows], dtype=np.int8)
+        present = np.array(
+            [(winners & (row_pathway == code)[:, None]).any(axis=0) for code in range(len(pathway_names))],
+            dtype=np.bool_,
+        ).reshape(len(pathway_names), size)
+        disagree = present.sum(axis=0) > 1
+        first_winner = winners.argmax(axis=0) if pathway_rows else np.zeros(size, dtype=np.int64)
+        pathway = (row_pathway[first_winner] if pathway_rows else np.zeros(size, dtype=np.int8)).astype(
+            np.int8
+        )
+        fail_safe = np.where(
+            present[pathway_names.index("emergency_referral")],
+            pathway_names.index("emergency_referral"),
+            pathway_names.index("further_workup"),
+        ).astype(np.int8)
+        pathway = np.where(disagree, fail_safe, pathway).astype(np.int8)
+        pathway[~any_match] = pathway_names.index("further_workup")
+
+        vocabularies.append(pathway_names)
+        urgency_rows = tuple(row for row, _ in self._urgency)
+        urgency_matched = np.array(
+            [match(cond, (*codes, pathway)) & any_match for _, cond in self._urgency], dtype=np.bool_
+        ).reshape(len(urgency_rows), size)
+        row_urgency = np.array([URGENCIES.index(row.urgency) for row in urgency_rows], dtype=np.int8)
+        any_urgency = urgency_matched.any(axis=0)
+        urgency = np.full(size, URGENCIES.index("expedited"), dtype=np.int8)
+        if urgency_rows:
+            first_urgency = urgency_matched.argmax(axis=0)
+            urgency = np.where(any_urgency, row_urgency[first_urgency], urgency).astype(np.int8)
+        return SpaceDecisions(
+            radices=radices,
+            strides=strides,
+            codes=codes,
+            pathway_rows=pathway_rows,
+            urgency_rows=urgency_rows,
+            matched=matched,
+            winners=winners,
+            urgency_matched=urgency_matched,
+            pathway_names=pathway_names,
+            pathway=pathway,
+            urgency=urgency,
+            conflict=~any_match | disagree | ~any_urgency,
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SpaceDecisions:
+    """:meth:`DecisionTable.decide_space`: the decision of every feature vector, as arrays.
+
+    Row arrays are ``(rows, vectors)``, in table order (pathway rows by priority, urgency rows
+    most urgent first); ``pathway`` indexes ``pathway_names`` and ``urgency`` indexes
+    ``URGENCIES``.
+    """
+
+    radices: tuple[int, ...]
+    strides: tuple[int, ...]
+    codes: tuple[npt.NDArray[np.int8], ...]
+    """Per feature, the index of each vector's value in ``FEATURES[feature]``."""
+    pathway_rows: tuple[PathwayRule, ...]
+    urgency_rows: tuple[UrgencyRule, ...]
+    matched: npt.NDArray[np.bool_]
+    winners: npt.NDArray[np.bool_]
+    urgency_matched: npt.NDArray[np.bool_]
+    pathway_names: tuple[str, ...]
+    pathway: npt.NDArray[np.int8]
+    urgency: npt.NDArray[np.int8]
+    conflict: npt.NDArray[np.bool_]
+
+    @property
+    def size(self) -> int:
+        return int(self.pathway.shape[0])
+
+    def vector(self, index: int) -> tuple[str, ...]:
+        """The feature vector with this enumeration index."""
+        return tuple(
+            values[(index // stride) % radix]
+            for values, stride, radix in zip(FEATURES.values(), self.strides, self.radices, strict=True)
+        )
+
+    def decision(self, index: int) -> Decision:
+        """The :class:`Decision` of one vector (equal to ``decide_uncached`` on it)."""
+        winners = self.winners[:, index]
+        matched = self.matched[:, index]
+        urgency_rows = self.urgency_matched[:, index]
+        return Decision(
+            pathway=self.pathway_names[int(self.pathway[index])],
+            urgency=URGENCIES[int(self.urgency[index])],
+            deciding=tuple(row.id for row, won in zip(self.pathway_rows, winners, strict=True) if won),
+            superseded=tuple(
+                row.id
+                for row, hit, won in zip(self.pathway_rows, matched, winners, strict=True)
+                if hit and not won
+            ),
+            urgency_rules=tuple(
+                row.id for row, hit in zip(self.urgency_rows, urgency_rows, strict=True) if hit
+            ),
+            conflict=bool(self.conflict[index]),
         )
 
 

@@ -26,16 +26,20 @@ import datetime as dt
 import itertools
 from collections import Counter
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel
 
 from myelo_cds.followup import follow_up_schedule
 from myelo_cds.rules.facts import FEATURE_ORDER, FEATURES
 from myelo_cds.rules.ruleset import URGENCIES, RuleSet, default_rule_set
-from myelo_cds.rules.table import FEATURE_NAMES, Decision, DecisionTable
+from myelo_cds.rules.table import FEATURE_NAMES, DecisionTable, SpaceDecisions
 
 __all__ = ["Check", "VerificationReport", "verify_rule_set"]
 
 _MAX_EXAMPLES = 5
+_KEY_BYTES = 8
+"""Bytes in the integer key of an outcome (a uint64)."""
 
 
 class Check(BaseModel):
@@ -88,33 +92,44 @@ def _check(name: str, problems: list[str], ok_detail: str) -> Check:
     return Check(name=name, passed=True, detail=ok_detail, counterexamples=[])
 
 
-Results = dict[tuple[str, ...], Decision]
-"""Every feature vector, in enumeration order, with the decision the tables give it."""
+def _is_decided(space: SpaceDecisions) -> npt.NDArray[np.bool_]:
+    """Per vector: True if it got both a deciding pathway row and an urgency row."""
+    return np.asarray(space.winners.any(axis=0) & space.urgency_matched.any(axis=0), dtype=np.bool_)
 
 
-def _is_decided(decision: Decision) -> bool:
-    """True if the vector got both a deciding pathway row and an urgency row."""
-    return bool(decision.deciding and decision.urgency_rules)
+def _first(mask: npt.NDArray[np.bool_]) -> list[int]:
+    """Enumeration indices of the first few vectors where ``mask`` holds."""
+    return [int(i) for i in np.flatnonzero(mask)[:_MAX_EXAMPLES]]
 
 
-def _check_total(results: Results) -> Check:
-    undecided = [_show(vector) for vector, decision in results.items() if not _is_decided(decision)]
-    return _check(
+def _check_total(space: SpaceDecisions, decided: npt.NDArray[np.bool_]) -> Check:
+    undecided = ~decided
+    return _counted_check(
         "total: every vector gets a pathway and an urgency",
-        undecided,
-        f"all {len(results):,} vectors decided",
+        int(undecided.sum()),
+        [_show(space.vector(i)) for i in _first(undecided)],
+        f"all {space.size:,} vectors decided",
     )
 
 
-def _check_no_conflict(rule_set: RuleSet, results: Results) -> Check:
+def _counted_check(name: str, count: int, examples: list[str], ok_detail: str) -> Check:
+    """:func:`_check` when only the number of problems and the first few are computed."""
+    if count:
+        return Check(
+            name=name, passed=False, detail=f"{count} violation(s)", counterexamples=examples[:_MAX_EXAMPLES]
+        )
+    return Check(name=name, passed=True, detail=ok_detail, counterexamples=[])
+
+
+def _check_no_conflict(space: SpaceDecisions, decided: npt.NDArray[np.bool_]) -> Check:
     """Rows of equal priority that match the same vector must give the same pathway."""
-    rows_by_id = {row.id: row for row in rule_set.pathway}
+    rows = space.pathway_rows
     co_matching: set[tuple[str, str]] = set()
-    for decision in filter(_is_decided, results.values()):
-        rows = [rows_by_id[rule_id] for rule_id in decision.deciding + decision.superseded]
-        for first, second in itertools.combinations(rows, 2):
-            if first.priority == second.priority and first.pathway != second.pathway:
-                co_matching.add((first.id, second.id))
+    for i, j in itertools.combinations(range(len(rows)), 2):
+        first, second = rows[i], rows[j]
+        disagree = first.priority == second.priority and first.pathway != second.pathway
+        if disagree and bool((space.matched[i] & space.matched[j] & decided).any()):
+            co_matching.add((first.id, second.id))
     return _check(
         "no conflict between rows of equal priority",
         [f"{a} vs {b}" for a, b in sorted(co_matching)],
@@ -126,13 +141,17 @@ def _rule_ids(rule_set: RuleSet) -> list[str]:
     return [row.id for row in rule_set.pathway] + [row.id for row in rule_set.urgency]
 
 
-def _decided_by(rule_set: RuleSet, results: Results) -> dict[str, int]:
+def _decided_by(rule_set: RuleSet, space: SpaceDecisions, decided: npt.NDArray[np.bool_]) -> dict[str, int]:
     """Pathway and urgency row id -> number of vectors it decides (the most urgent row decides)."""
-    decided: Counter[str] = Counter()
-    for decision in filter(_is_decided, results.values()):
-        decided.update(decision.deciding)
-        decided[decision.urgency_rules[0]] += 1
-    return {rule_id: decided[rule_id] for rule_id in _rule_ids(rule_set)}
+    counts: Counter[str] = Counter()
+    for row, won in zip(space.pathway_rows, space.winners, strict=True):
+        counts[row.id] += int((won & decided).sum())
+    if space.urgency_rows:
+        most_urgent = space.urgency_matched.argmax(axis=0)[decided]
+        per_row = np.bincount(most_urgent, minlength=len(space.urgency_rows))
+        for urgency_row, count in zip(space.urgency_rows, per_row, strict=True):
+            counts[urgency_row.id] += int(count)
+    return {rule_id: counts[rule_id] for rule_id in _rule_ids(rule_set)}
 
 
 def _check_reachable(decided_by: dict[str, int]) -> Check:
@@ -143,50 +162,88 @@ def _check_reachable(decided_by: dict[str, int]) -> Check:
     )
 
 
-def _check_red_flag(results: Results) -> Check:
-    red_flag = FEATURE_NAMES.index("red_flag")
-    red_flag_vectors = [vector for vector in results if vector[red_flag] == "yes"]
-    misses = [
-        f"{_show(vector)} -> {decision.pathway}/{decision.urgency}"
-        for vector in red_flag_vectors
-        if _is_decided(decision := results[vector])
-        and (decision.pathway, decision.urgency) != ("emergency_referral", "emergency")
-    ]
-    return _check(
+def _outcome(space: SpaceDecisions, index: int) -> str:
+    return f"{space.pathway_names[int(space.pathway[index])]}/{URGENCIES[int(space.urgency[index])]}"
+
+
+def _check_red_flag(space: SpaceDecisions, decided: npt.NDArray[np.bool_]) -> Check:
+    red_flag = space.codes[FEATURE_NAMES.index("red_flag")] == FEATURES["red_flag"].index("yes")
+    emergency = (space.pathway == space.pathway_names.index("emergency_referral")) & (
+        space.urgency == URGENCIES.index("emergency")
+    )
+    misses = red_flag & decided & ~emergency
+    return _counted_check(
         "red flag always gives emergency referral",
-        misses,
-        f"{len(red_flag_vectors):,} red-flag vectors all emergency",
+        int(misses.sum()),
+        [f"{_show(space.vector(i))} -> {_outcome(space, i)}" for i in _first(misses)],
+        f"{int(red_flag.sum()):,} red-flag vectors all emergency",
     )
 
 
-def _check_monotone(results: Results) -> Check:
-    """Worsening any single feature one step (FEATURE_ORDER) never lowers the urgency."""
-    rank = {urgency: len(URGENCIES) - i for i, urgency in enumerate(URGENCIES)}
-    violations: list[str] = []
+def _check_monotone(space: SpaceDecisions) -> Check:
+    """Worsening any single feature one step (FEATURE_ORDER) never lowers the urgency.
+
+    Vectors are mixed-radix indices, so the worsened vector is a fixed offset away.
+    """
+    # A higher index in URGENCIES is less urgent.
+    urgency = space.urgency
+    steps: list[tuple[str, str, str]] = []
+    hits: list[npt.NDArray[np.int64]] = []
     pairs_checked = 0
-    for vector, decision in results.items():
-        for feature, pairs in FEATURE_ORDER.items():
-            index = FEATURE_NAMES.index(feature)
-            for better, worse in pairs:
-                if vector[index] != better:
-                    continue
-                pairs_checked += 1
-                other = results[(*vector[:index], worse, *vector[index + 1 :])]
-                if rank[other.urgency] < rank[decision.urgency]:
-                    violations.append(
-                        f"{feature} {better}->{worse} at {_show(vector)}: "
-                        f"{decision.pathway}/{decision.urgency} -> {other.pathway}/{other.urgency}"
-                    )
-    return _check(
+    for feature, pairs in FEATURE_ORDER.items():
+        index = FEATURE_NAMES.index(feature)
+        values = FEATURES[feature]
+        for better, worse in pairs:
+            at = np.flatnonzero(space.codes[index] == values.index(better))
+            pairs_checked += int(at.size)
+            other = at + (values.index(worse) - values.index(better)) * space.strides[index]
+            hits.append(at[urgency[other] > urgency[at]])
+            steps.append((feature, better, worse))
+    # Order as enumerated: by vector, then feature and pair (the order of FEATURE_ORDER).
+    vectors = np.concatenate([*hits, np.zeros(0, dtype=np.int64)])
+    step_of = np.concatenate(
+        [np.full(h.size, k, dtype=np.int64) for k, h in enumerate(hits)] + [np.zeros(0, dtype=np.int64)]
+    )
+    order = np.lexsort((step_of, vectors))[:_MAX_EXAMPLES]
+    examples = []
+    for position in order:
+        at_vector, step = int(vectors[position]), int(step_of[position])
+        feature, better, worse = steps[step]
+        values = FEATURES[feature]
+        shift = (values.index(worse) - values.index(better)) * space.strides[FEATURE_NAMES.index(feature)]
+        examples.append(
+            f"{feature} {better}->{worse} at {_show(space.vector(at_vector))}: "
+            f"{_outcome(space, at_vector)} -> {_outcome(space, at_vector + shift)}"
+        )
+    return _counted_check(
         "worsening a feature never lowers urgency",
-        violations,
+        int(vectors.size),
+        examples,
         f"{pairs_checked:,} single-step worsenings checked",
     )
 
 
-def _check_follow_up(results: Results) -> Check:
+def _check_follow_up(space: SpaceDecisions) -> Check:
     """Every distinct (deciding rules, urgency) outcome has a follow-up schedule."""
-    outcomes = {(decision.deciding, decision.urgency) for decision in results.values()}
+    rows = space.pathway_rows
+    packed = np.packbits(space.winners, axis=0)  # (bytes, vectors): the deciding rows as bits
+    distinct: list[tuple[list[int], int]] = []
+    if packed.shape[0] < _KEY_BYTES:
+        # One integer key per vector (urgency in the top byte): a 1-D sort instead of rows.
+        keys = space.urgency.astype(np.uint64)
+        for byte in packed:
+            keys = (keys << np.uint64(8)) | byte.astype(np.uint64)
+        for key in np.unique(keys).tolist():
+            bits = [(key >> (8 * (packed.shape[0] - 1 - b))) & 0xFF for b in range(packed.shape[0])]
+            distinct.append((bits, key >> (8 * packed.shape[0])))
+    else:
+        both = np.concatenate([packed, space.urgency[None, :].astype(np.uint8)]).T
+        distinct = [(key[:-1], key[-1]) for key in np.unique(both, axis=0).tolist()]
+    outcomes: set[tuple[tuple[str, ...], str]] = set()
+    for bits, urgency_code in distinct:
+        won = np.unpackbits(np.array(bits, dtype=np.uint8), count=len(rows)).tolist()
+        deciding = tuple(row.id for row, hit in zip(rows, won, strict=True) if hit)
+        outcomes.add((deciding, URGENCIES[urgency_code]))
     gaps: list[str] = []
     for deciding, urgency in sorted(outcomes):
         try:
@@ -243,23 +300,21 @@ def _check_no_silent_red_flag(rule_set: RuleSet) -> Check:
 def verify_rule_set(rule_set: RuleSet | None = None) -> VerificationReport:
     """Enumerate every feature vector and check the tables (see the module docstring)."""
     rule_set = rule_set or default_rule_set()
-    table = DecisionTable(rule_set)
-    results: Results = {
-        vector: table.decide_uncached(vector) for vector in itertools.product(*FEATURES.values())
-    }
-    decided_by = _decided_by(rule_set, results)
+    space = DecisionTable(rule_set).decide_space()
+    decided = _is_decided(space)
+    decided_by = _decided_by(rule_set, space, decided)
     return VerificationReport(
         rule_set_id=rule_set.id,
         rule_set_version=rule_set.version,
         rule_set_sha256=rule_set.sha256,
-        vectors=len(results),
+        vectors=space.size,
         checks=[
-            _check_total(results),
-            _check_no_conflict(rule_set, results),
+            _check_total(space, decided),
+            _check_no_conflict(space, decided),
             _check_reachable(decided_by),
-            _check_red_flag(results),
-            _check_monotone(results),
-            _check_follow_up(results),
+            _check_red_flag(space, decided),
+            _check_monotone(space),
+            _check_follow_up(space),
             _check_no_silent_red_flag(rule_set),
         ],
         decided_by=decided_by,
