@@ -64,8 +64,9 @@ from tests.ws_consult import findings_only, full_consult  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results-deploy.md"
 BARE_SCRIPT = "bench/bench_app.py"
-# The start of the panel's answer (the urgency may be followed by its meaning in words).
-RECOMMENDATION = "**Surgical referral** - urgency **EXPEDITED"
+# The panel's answer for the moderate DCM consult: the pathway, then its urgency (the rule set
+# decides which urgency, and may mark the answer provisional while a red flag is not excluded).
+RECOMMENDATION = "Surgical referral** - urgency **"
 
 
 @dataclass
