@@ -300,7 +300,8 @@ def worsenings(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
     Worse means: a pathological sign or symptom absent -> present; an mJOA item, MRC grade or
     grip lower; a reflex brisker; Kang grade or T2 signal higher; a faster onset; a bladder
-    change newer; a deficit newly attributed to myelopathy; Nurick higher.
+    change newer; a deficit newly attributed to myelopathy; Nurick higher; EMG showing a
+    radiculopathy or widespread denervation (not a peripheral explanation).
     """
     out: list[tuple[str, dict[str, Any]]] = []
 
@@ -360,7 +361,9 @@ def worsenings(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         for level in ("cervical", "thoracic"):
             variant(f"sensory level none->{level}", ("exam", "sensation", "sensory_level"), level)
     if _get(data, ("electro", "summary")) == "normal":
-        for summary in ("radiculopathy", "neuropathy", "carpal_tunnel", "widespread_anterior_horn"):
+        # A neuropathy or carpal tunnel on nerve conduction is not a worsening of the cord: it
+        # explains deficits that would otherwise count as myelopathy (Rhee 2009).
+        for summary in ("radiculopathy", "widespread_anterior_horn"):
             variant(f"EMG normal->{summary}", ("electro", "summary"), summary)
     for reflex in REFLEXES:
         for side in ("left", "right"):

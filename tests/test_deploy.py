@@ -87,7 +87,9 @@ def test_an_assessment_saved_through_replica_a_is_read_through_replica_b(deploy_
 
     results, patients_on_b = _run(consult_on_a_then_timeline_on_b())
     assert not [error for result in results for error in result.exceptions]
-    assert any("**Surgical referral** - urgency **EXPEDITED - " in text for text in results[-1].texts)
+    # Tempo, duration and cancer left blank: moderate DCM is urgent until the cancer question is
+    # answered (rule set 2: a red flag not excluded), expedited after.
+    assert any("Surgical referral** - urgency **URGENT - " in text for text in results[-1].texts)
     assert _saved(results, "DEPLOY-A-1")
     assert "DEPLOY-A-1" in patients_on_b  # replica B's timeline page lists the patient A saved
     store = Store(deploy_stack.database_url)
@@ -97,7 +99,7 @@ def test_an_assessment_saved_through_replica_a_is_read_through_replica_b(deploy_
         store.close()
     # The record's author is the signed-in user (the stack runs the announced development mode,
     # user "dev"); the clinician id typed on the form only names the clinician on the note.
-    assert (record.pathway, record.urgency, record.author) == ("surgical_referral", "expedited", "dev")
+    assert (record.pathway, record.urgency, record.author) == ("surgical_referral", "urgent", "dev")
     assert record.findings.mjoa is not None
     assert record.recommendation.scores.mjoa is not None
     assert record.recommendation.scores.mjoa.total == 13

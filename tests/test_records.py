@@ -304,7 +304,7 @@ def test_patients_summary_counts_and_shows_the_latest_pathway(store: Store) -> N
         (s.patient_id, s.assessment_count, s.last_assessment_date, s.last_pathway, s.last_urgency)
         for s in summaries
     ] == [
-        ("A-1", 1, dt.date(2025, 1, 5), "surgery_or_structured_rehab", "routine"),
+        ("A-1", 1, dt.date(2025, 1, 5), "surgery_or_structured_rehab", "expedited"),
         ("B-2", 2, dt.date(2025, 2, 10), "surgical_referral", "expedited"),
     ]
 

@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from myelo_cds.records._models import RecordError, check_person
@@ -32,13 +32,22 @@ class NewTrainingAttempt(BaseModel):
     pathway_given: str
     pathway_expected: str
     pathway_correct: bool
-    mjoa_given: int | None = Field(default=None, ge=0, le=mjoa_max_total())
-    mjoa_true: int | None = Field(default=None, ge=0, le=mjoa_max_total())
+    mjoa_given: int | None = Field(default=None, ge=0)
+    mjoa_true: int | None = Field(default=None, ge=0)
     severity_given: str | None = None
     severity_correct: bool | None = None
     sct_credit: float | None = Field(default=None, ge=0, le=1)
     score: float = Field(ge=0, le=1)
     rule_set_version: str
+
+    @field_validator("mjoa_given", "mjoa_true")
+    @classmethod
+    def _within_the_scale(cls, total: int | None) -> int | None:
+        # Read when a value is checked, not at import: the scale data may be unavailable then
+        # (a server must still start and report why it is not ready).
+        if total is not None and total > mjoa_max_total():
+            raise RecordError(f"an mJOA total is at most {mjoa_max_total()}")
+        return total
 
 
 class TrainingAttempt(NewTrainingAttempt):

@@ -74,6 +74,9 @@ def _filled() -> Findings:
     """Findings with every field filled in (each MRI level too), as far as the model allows."""
     values = {path: _sample(field_spec(path)) for path in leaf_paths()}
     values["assessment_date"] = _PROBE_DAY.isoformat()
+    # In supervised rehabilitation, so that the facts read only then (its baseline) are known.
+    values["patient.management"] = "supervised_rehabilitation"
+    values["patient.management_since"] = _PROBE_DAY.isoformat()
     data = findings_from_values(values)
     level = {name: _sample(field_spec(f"mri.levels.C5-C6.{name}")) for name in leaf_paths(LevelFinding)}
     data.setdefault("mri", {})["levels"] = {name.value: dict(level) for name in CervicalLevel}

@@ -129,7 +129,6 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "mri.longitudinally_extensive_lesion",
             "mri.dorsal_column_signal",
             "mri.intramedullary_mass",
-            "mri.compression_band_enhancement",
             "mri.syrinx",
             "mri.epidural_collection",
         ),

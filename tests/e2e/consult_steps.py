@@ -57,6 +57,9 @@ def enter_moderate_dcm(page: Page) -> None:
     _number(page, "f.patient.age_years", 64)
     _yes_no(page, "f.symptoms.fever", "No")
     _yes_no(page, "f.symptoms.rapid_loss_of_ambulation", "No")
+    # Asked, so the answer is settled (left blank, moderate DCM of unknown onset is urgent until
+    # the cancer question is answered).
+    _yes_no(page, "f.patient.history.cancer", "No")
     _tab(page, "Symptoms")
     _yes_no(page, "f.symptoms.hand_clumsiness", "Yes")
     _yes_no(page, "f.symptoms.gait_imbalance", "Yes")
