@@ -25,7 +25,7 @@ from myelo_cds.rules.facts import all3, any3
 from myelo_cds.rules.result import ToConfirm
 from myelo_cds.rules.ruleset import URGENCIES, ScreenRule
 
-__all__ = ["Completion", "RowState", "Triage", "row_state", "triage"]
+__all__ = ["Completion", "Escalation", "RowState", "Triage", "escalation", "row_state", "triage"]
 
 RowState = Literal["fired", "excluded", "not_excluded"]
 
@@ -41,16 +41,21 @@ class Completion:
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """What the plausible, not excluded red flags do to the answer (from the facts alone)."""
+
+    urgency: str | None
+    rows: tuple[str, ...]
+    refer: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Triage:
-    """The red flags' three-valued state and what it does to the answer."""
+    """The red flags' three-valued state, what it does to the answer and what to ask."""
 
     states: dict[str, RowState]
-    escalation: str | None
-    """The most urgent escalation of a plausible, not excluded red flag (None if none)."""
-    escalated_by: tuple[str, ...]
+    raised: Escalation
     to_confirm: tuple[ToConfirm, ...]
-    refer: bool = False
-    """An escalating row asks for the emergency referral pathway itself (``refer``)."""
 
 
 def row_state(row: ScreenRule, facts: Mapping[str, Any]) -> RowState:
@@ -94,27 +99,17 @@ def _escalation(row: ScreenRule, facts: Mapping[str, Any]) -> str | None:
     return rule.urgency
 
 
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """What the plausible, not excluded red flags do to the answer (from the facts alone)."""
-
-    urgency: str | None
-    rows: tuple[str, ...]
-    refer: bool
-
-
 def escalation(red_flags: Sequence[ScreenRule], facts: Mapping[str, Any]) -> Escalation:
     """The most urgent escalation of the red flags that are not excluded and plausible."""
-    raised = [
-        row
+    raised = {
+        row.id: (urgency, _refers(row))
         for row in red_flags
-        if row_state(row, facts) == "not_excluded" and _escalation(row, facts) is not None
-    ]
-    urgencies = [str(_escalation(row, facts)) for row in raised]
+        if row_state(row, facts) == "not_excluded" and (urgency := _escalation(row, facts)) is not None
+    }
     return Escalation(
-        min(urgencies, key=_rank) if urgencies else None,
-        tuple(row.id for row in raised),
-        any(_refers(row) for row in raised),
+        min((urgency for urgency, _ in raised.values()), key=_rank) if raised else None,
+        tuple(raised),
+        any(refer for _, refer in raised.values()),
     )
 
 
@@ -130,9 +125,9 @@ def triage(
     """
     states = {row.id: row_state(row, facts) for row in red_flags}
     open_rows = [row for row in red_flags if states[row.id] == "not_excluded"]
+    raised = escalation(red_flags, facts)
     if not open_rows:
-        return Triage(states, None, (), ())
-    escalations = {row.id: urgency for row in open_rows if (urgency := _escalation(row, facts))}
+        return Triage(states, raised, ())
     # Which blank inputs settle which open rows (fire or exclude them once answered).
     settles: dict[str, tuple[Completion, set[str]]] = {}
     for completion in completions:
@@ -144,14 +139,13 @@ def triage(
     questions = []
     for completion, rows in settles.values():
         row_ids = tuple(sorted(rows, key=order.__getitem__))
-        raised = [escalations[row_id] for row_id in row_ids if row_id in escalations]
         questions.append(
             ToConfirm(
                 input=completion.label,
                 fields=completion.fields,
                 red_flags=row_ids,
                 urgency_if_positive="emergency",
-                escalated=bool(raised),
+                escalated=any(row_id in raised.rows for row_id in row_ids),
             )
         )
     # A row whose blank inputs no completion settles is still named, never silent.
@@ -164,15 +158,8 @@ def triage(
                     fields=(),
                     red_flags=(row.id,),
                     urgency_if_positive="emergency",
-                    escalated=row.id in escalations,
+                    escalated=row.id in raised.rows,
                 )
             )
     questions.sort(key=lambda question: (not question.escalated, order[question.red_flags[0]]))
-    escalation = min(escalations.values(), key=_rank) if escalations else None
-    escalated_by = tuple(sorted(escalations, key=order.__getitem__))
-    refer = any(
-        row.if_not_excluded is not None and row.if_not_excluded.refer
-        for row in open_rows
-        if row.id in escalations
-    )
-    return Triage(states, escalation, escalated_by, tuple(questions), refer)
+    return Triage(states, raised, tuple(questions))

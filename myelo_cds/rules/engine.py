@@ -21,7 +21,7 @@ from myelo_cds.followup import follow_up_schedule
 from myelo_cds.rules._basis import Basis
 from myelo_cds.rules._clinical_picture import clinical_picture
 from myelo_cds.rules._evaluation import Evaluation, evaluate
-from myelo_cds.rules._triage import Completion, Triage, escalation, triage
+from myelo_cds.rules._triage import Completion, Escalation, Triage, escalation, triage
 from myelo_cds.rules._warnings import consistency_warnings
 from myelo_cds.rules._what_if import WhatIf
 from myelo_cds.rules.facts import Leaves, observe
@@ -86,14 +86,24 @@ class Engine:
         until the questions are answered (the table's own rule stays in the basis). Every
         surface (consult, batch, hooks) reports this, never the bare table answer.
         """
-        decision, facts = evaluation.decision, evaluation.facts
+        raised = escalation(self.rule_set.red_flags, evaluation.facts)
+        pathway, deciding, urgency, provisional, _ = self._settle(evaluation, raised)
+        return pathway, deciding, urgency, provisional
+
+    def _settle(
+        self, evaluation: Evaluation, raised: Escalation
+    ) -> tuple[str, tuple[str, ...], str, bool, bool]:
+        """:meth:`headline` from a computed escalation, and whether the pathway was switched."""
+        decision = evaluation.decision
         pathway, deciding, urgency = decision.pathway, decision.deciding, decision.urgency
-        raised = escalation(self.rule_set.red_flags, facts)
+        referred = False
         if raised.urgency is not None and URGENCIES.index(raised.urgency) < URGENCIES.index(urgency):
             urgency = raised.urgency
             if raised.refer:
                 pathway, deciding = self._emergency_pathway
-        return pathway, deciding, urgency, bool(raised.rows or missing_for_pathway(facts))
+                referred = True
+        provisional = bool(raised.rows or missing_for_pathway(evaluation.facts))
+        return pathway, deciding, urgency, provisional, referred
 
     def completions(self, leaves: Leaves) -> list[Completion]:
         """Each blank input completed with each plausible value, with the facts that follow."""
@@ -130,7 +140,7 @@ class Engine:
         scores = _scores(findings, when)
         completions = self._what_if.completions(leaves)
         screen = triage(self.rule_set.red_flags, facts, [completion for completion, _, _ in completions])
-        pathway, deciding, urgency, provisional = self.headline(evaluation)
+        pathway, deciding, urgency, provisional, referred = self._settle(evaluation, screen.raised)
         incomplete = missing_for_pathway(facts)
         plan = follow_up_schedule(when, deciding, urgency, [flag.id for flag in flags])
         return Recommendation(
@@ -138,7 +148,7 @@ class Engine:
             assessment_date=when,
             pathway=pathway,
             urgency=urgency,
-            headline=_headline(pathway, urgency, deciding_title, screen, incomplete),
+            headline=_headline(pathway, urgency, deciding_title, screen, incomplete, referred=referred),
             rules_fired=tuple(fired),
             superseded=decision.superseded,
             features=evaluation.named_features,
@@ -158,30 +168,29 @@ class Engine:
         )
 
 
-def _headline(pathway: str, urgency: str, title: str, screen: Triage, incomplete: tuple[str, ...]) -> str:
+def _headline(
+    pathway: str, urgency: str, title: str, screen: Triage, incomplete: tuple[str, ...], *, referred: bool
+) -> str:
     """The answer in one line; a provisional answer says so and what would settle it."""
-    if screen.refer:
-        title = "red flag not excluded (" + ", ".join(screen.escalated_by) + ")"
+    if referred:
+        title = "red flag not excluded (" + ", ".join(screen.raised.rows) + ")"
     text = f"{PATHWAY_LABELS[pathway]} ({urgency}): {title}"
-    if screen.escalated_by:
+    if screen.raised.rows:
         asks = [question.input for question in screen.to_confirm if question.escalated]
         text += f" - {urgency} not excluded (provisional): ask " + "; ".join(asks)
     if incomplete:
-        text += " - incomplete: enter " + ", ".join(_INPUT_WORDS.get(path, path) for path in incomplete)
+        text += " - incomplete: enter " + ", ".join(_NEEDED[path][1] for path in incomplete)
     return text
 
 
-#: The inputs every pathway needs, in words for the "incomplete" state.
-_INPUT_WORDS = {"patient.age_years": "the age"}
-
-
-#: Which fact is unknown when each input a pathway needs is blank.
-_NEEDED_FACTS = {"patient.age_years": "paediatric"}
+#: The inputs every pathway needs: the fact that is unknown while each is blank, and the input
+#: in words for the "incomplete" state.
+_NEEDED = {"patient.age_years": ("paediatric", "the age")}
 
 
 def missing_for_pathway(facts: Mapping[str, Any]) -> tuple[str, ...]:
     """Input paths a pathway needs that are blank (the answer is provisional until entered)."""
-    return tuple(path for path, fact in _NEEDED_FACTS.items() if facts[fact] is None)
+    return tuple(path for path, (fact, _) in _NEEDED.items() if facts[fact] is None)
 
 
 def _scores(findings: Findings, when: dt.date) -> Scores:
