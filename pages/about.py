@@ -10,6 +10,7 @@ from myelo_cds.exports import handout_pdf, handout_text
 from myelo_cds.findings import example_cases
 from myelo_cds.ui.consult_form import draft_values, findings_data
 from myelo_cds.ui.current_user import require
+from myelo_cds.ui.downloads import audited_download_button
 
 rule_set = default_rule_set()
 require("consult")
@@ -36,13 +37,15 @@ else:
     rec = assess(Findings.model_validate(json.loads(example_cases()[example])))
     source = f"the example '{example}'"
 st.caption(f"Built for {source}: {rec.pathway.replace('_', ' ')}. Reviewed against the clinical reference.")
-st.download_button(
+audited_download_button(
     "Patient handout (PDF)",
-    data=lambda: handout_pdf(rec),
+    lambda: handout_pdf(rec),
     file_name="patient-handout.pdf",
     mime="application/pdf",
     icon=":material/description:",
-    on_click="ignore",
+    action="export_pdf",
+    patient_id=rec.case_id if rec is consult else None,  # an example's handout is about nobody
+    detail="patient handout" if rec is consult else "patient handout (example)",
 )
 with st.container(border=True):
     st.markdown(handout_text(rec))

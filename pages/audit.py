@@ -5,6 +5,7 @@ import streamlit as st
 from myelo_cds.exports.csv_safety import safe_csv
 from myelo_cds.records import RecordError
 from myelo_cds.ui.current_user import require
+from myelo_cds.ui.downloads import audited_download_button
 from myelo_cds.ui.records import store
 
 require("view_audit")
@@ -25,4 +26,6 @@ def _csv() -> str:
     return safe_csv(rows, list(rows[0]) if rows else ["at"])
 
 
-st.download_button("Export (CSV)", data=_csv, file_name="audit-log.csv", mime="text/csv", on_click="ignore")
+audited_download_button(
+    "Export (CSV)", _csv, file_name="audit-log.csv", mime="text/csv", action="export", detail="audit log csv"
+)

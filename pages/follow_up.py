@@ -9,6 +9,7 @@ from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.ui.charts import schedule_rows, schedule_timeline
 from myelo_cds.ui.consult_form import draft_values, findings_data
 from myelo_cds.ui.current_user import require
+from myelo_cds.ui.downloads import audited_download_button
 
 require("consult")
 st.title("Follow-up plan")
@@ -23,7 +24,7 @@ if rec is None or rec.incomplete:  # no plan until the consult has what a pathwa
         icon=":material/info:",
     )
     st.stop()
-plan = rec.follow_up
+plan, case_id, urgency = rec.follow_up, rec.case_id, rec.urgency
 st.markdown(f"**{PATHWAY_LABELS[rec.pathway]}** ({rec.urgency}) - {plan.title}")
 st.caption(
     f"Local protocol {plan.protocol_id} {plan.protocol_version} ({plan.evidence} default; clinic-editable). "
@@ -36,10 +37,13 @@ st.markdown("**Escalate when**\n\n" + "\n".join(f"- {trigger}" for trigger in pl
 st.warning(plan.red_flag_teaching, icon=":material/campaign:")
 for note in plan.notes:
     st.caption(note)
-st.download_button(
+audited_download_button(
     "Download the schedule (.ics)",
-    data=schedule_ics(plan, rec.case_id, urgency=rec.urgency),
+    lambda: schedule_ics(plan, case_id, urgency=urgency),
     file_name=f"follow-up-{rec.case_id or 'case'}.ics",
     mime="text/calendar",
     icon=":material/calendar_month:",
+    action="export_ics",
+    patient_id=rec.case_id,
+    detail="follow-up schedule",
 )

@@ -8,6 +8,7 @@ import streamlit as st
 from myelo_cds.auth import may
 from myelo_cds.exports.csv_safety import safe_csv
 from myelo_cds.ui.current_user import require
+from myelo_cds.ui.downloads import audited_download_button
 from myelo_cds.ui.records import store, worklist_table
 
 user = require("view_records")
@@ -31,18 +32,18 @@ st.dataframe(table, hide_index=True, width="stretch")
 
 
 def _csv() -> str:
-    store().record_event("export", actor=user.user_id, detail="worklist csv")
     return safe_csv(table, list(table[0]) if table else ["status"])
 
 
 if not may(user, "export_records"):
     st.caption(f"Your role ({user.role}) does not export patient lists.")
     st.stop()
-st.download_button(
+audited_download_button(
     "Export the worklist (CSV)",
-    data=_csv,
+    _csv,
     file_name=f"worklist-{today}.csv",
     mime="text/csv",
     icon=":material/download:",
-    on_click="ignore",
+    action="export",
+    detail="worklist csv",
 )

@@ -17,6 +17,7 @@ from myelo_cds.exports.consult_note import URGENCY_WORDS, confirm_lines, incompl
 from myelo_cds.findings import FieldProblem, Findings
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
+from myelo_cds.ui.downloads import audited_download_button
 from myelo_cds.ui.text import plain
 
 __all__ = [
@@ -198,23 +199,26 @@ def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str 
         note_text = consult_note_text(rec, findings, None)
     st.markdown("**Documents**")
     stem_id = findings.case_id
-    documents: tuple[tuple[str, Callable[[], str | bytes], str, str, str], ...] = (
+    # (label, build, file name, media type, icon, audit action, what)
+    documents: tuple[tuple[str, Callable[[], str | bytes], str, str, str, str, str], ...] = (
         ("Consult note (PDF)", lambda: consult_note_pdf(rec, findings, clinician_id), f"consult-{stem}.pdf",
-         "application/pdf", ":material/picture_as_pdf:"),
+         "application/pdf", ":material/picture_as_pdf:", "export_pdf", "consult note"),
         ("Patient handout (PDF)", lambda: handout_pdf(rec), f"handout-{stem}.pdf",
-         "application/pdf", ":material/description:"),
+         "application/pdf", ":material/description:", "export_pdf", "patient handout"),
         ("Follow-up schedule (.ics)", lambda: schedule_ics(rec.follow_up, stem_id, urgency=rec.urgency),
-         f"follow-up-{stem}.ics", "text/calendar", ":material/calendar_month:"),
+         f"follow-up-{stem}.ics", "text/calendar", ":material/calendar_month:", "export_ics",
+         "follow-up schedule"),
         ("Assessment (JSON)", lambda: assessment_json(findings), f"assessment-{stem}.json",
-         "application/json", ":material/data_object:"),
+         "application/json", ":material/data_object:", "export_json", "assessment"),
         ("FHIR R4 Bundle (JSON)", lambda: _fhir_bundle(findings, rec), f"fhir-{stem}.json",
-         "application/fhir+json", ":material/share:"),
+         "application/fhir+json", ":material/share:", "export_fhir", "FHIR bundle"),
     )  # fmt: skip
     columns = st.columns(2)
-    for index, (label, build, name, mime, icon) in enumerate(documents):
-        # Each file is built only when its button is clicked (deferred data).
-        columns[index % 2].download_button(
-            label, data=build, file_name=name, mime=mime, icon=icon, on_click="ignore"
-        )
+    for index, (label, build, name, mime, icon, action, what) in enumerate(documents):
+        # Each file is built only when it is asked for, and its export is audited then.
+        audited_download_button(
+            label, build, file_name=name, mime=mime, icon=icon, action=action, patient_id=stem_id,
+            detail=what, container=columns[index % 2],
+        )  # fmt: skip
     with st.expander("Consult note as text (to copy into the record)"):
         st.code(note_text, language=None)
