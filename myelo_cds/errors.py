@@ -28,6 +28,7 @@ __all__ = [
     "FontsMissingError",
     "HookRequestError",
     "InputError",
+    "JsonInputError",
     "MyeloCdsError",
     "PasswordError",
     "RecordError",
@@ -74,6 +75,27 @@ class PasswordError(InputError):
 
 class UploadError(InputError):
     """The file cannot be read as a clinic list (the message says why and what to do)."""
+
+
+class JsonInputError(InputError):
+    """A JSON document that cannot be read: not UTF-8, not JSON, too large or too deep, a number
+    too long or not finite, or a key written twice. The message names the source and the place;
+    string values are never repeated (only a key or the start of a number)."""
+
+    def __init__(
+        self,
+        source: str,
+        reason: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        self.source, self.reason = source, reason
+        # Where it is, when known: the key path (``patient.age_years``), line and column, byte offset.
+        self.path, self.line, self.column, self.offset = path, line, column, offset
+        super().__init__(f"{source}: {reason}")
 
 
 class HookRequestError(InputError):

@@ -11,6 +11,11 @@ from myelo_cds.findings._fields import (
     findings_from_values,
     leaf_paths,
 )
+from myelo_cds.findings._json import (
+    JsonLimits,
+    parse_json,
+    parse_json_object,
+)
 from myelo_cds.findings._messages import (
     describe_validation_error,
     field_description,
@@ -77,6 +82,7 @@ __all__ = [
     "FieldSpec",
     "Findings",
     "History",
+    "JsonLimits",
     "KLine",
     "Kind",
     "LevelFinding",
@@ -107,6 +113,8 @@ __all__ = [
     "findings_from_values",
     "leaf_paths",
     "nested",
+    "parse_json",
+    "parse_json_object",
     "resolve_path",
     "resolve_prefix",
     "salvage",

@@ -1,0 +1,220 @@
+"""One strict JSON reader for everything a person or a file sends (case files, pasted findings,
+batch rows, uploads).
+
+Python's :func:`json.loads` accepts what a clinical input must not: ``NaN`` and ``Infinity``,
+numbers of thousands of digits (``int()`` then fails with a bare ``ValueError`` past 4,300 digits),
+nesting deep enough to exhaust the interpreter's stack before any check of ours runs, and a key
+written twice (``"age_years": 70, ..., "age_years": 15`` silently became 15 and changed the
+pathway). :func:`parse_json` refuses each of these with a :class:`~myelo_cds.errors.JsonInputError`
+whose message names the source, the place (line and column, byte offset or key path) and the
+limit, so that a page shows it as a field error and the command line exits 2 with it.
+
+The nesting depth is measured on the brackets outside strings *before* the decoder runs, so a
+100,000-deep document costs one linear scan and no recursion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from myelo_cds.errors import JsonInputError
+
+__all__ = ["JsonLimits", "parse_json", "parse_json_object"]
+
+
+@dataclass(frozen=True, slots=True)
+class JsonLimits:
+    """What one JSON document may hold. The defaults are far above any real case file (a full
+    consult is about 3 kB, 4 levels deep, 25 keys in its largest object, numbers of at most a few
+    digits) and far below what would hurt a server."""
+
+    max_bytes: int = 1_000_000
+    """Size of the encoded document (UTF-8)."""
+    max_depth: int = 32
+    """Objects and arrays inside one another."""
+    max_number_chars: int = 40
+    """Characters of one number literal, sign, point and exponent included."""
+    max_keys: int = 2_000
+    """Keys in one object."""
+
+
+DEFAULT_LIMITS = JsonLimits()
+
+# A complete JSON string literal (the unrolled form: linear, no backtracking).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_SHOWN = 20  # characters of a refused number or key repeated in a message
+
+
+def parse_json(data: str | bytes, *, source: str, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
+    """The JSON value in ``data``, read strictly.
+
+    Args:
+        data: the document, as text or as the bytes of a file (UTF-8, an initial byte-order mark
+            is allowed).
+        source: what the document is, for messages (``"the case file"``, ``"row 12"``).
+        limits: size, depth, number and key limits (:class:`JsonLimits`).
+
+    Returns:
+        The decoded value (``dict``, ``list``, ``str``, ``int``, ``float``, ``bool`` or ``None``).
+
+    Raises:
+        JsonInputError: the document is too large, not UTF-8, not JSON, nested too deeply, holds
+            a number that is too long or not finite (``NaN``, ``Infinity``, ``1e999``), an object
+            with too many keys or a key written twice. The message names the place and the limit.
+    """
+    text = _text(data, source, limits)
+    _check_depth(text, source, limits)
+    flagged: list[int] = [0]
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(pairs) > limits.max_keys:
+            flagged[0] += 1
+            problem = f"{len(pairs):,} keys in one object (at most {limits.max_keys:,} allowed)"
+            return _Flagged(result, problem)
+        if len(result) != len(pairs):
+            flagged[0] += 1
+            twice = _repeated(pairs)
+            return _Flagged(
+                result, f"the key {_short(twice)!r} is written more than once (keep one)", key=twice
+            )
+        return result
+
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=pairs_hook,
+            parse_int=lambda literal: _number(literal, int, source, limits),
+            parse_float=lambda literal: _number(literal, float, source, limits),
+            parse_constant=lambda literal: _refuse_constant(literal, source),
+        )
+    except json.JSONDecodeError as error:
+        raise JsonInputError(
+            source,
+            f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
+            line=error.lineno,
+            column=error.colno,
+        ) from None
+    except RecursionError:  # the depth scan should make this unreachable; never a traceback
+        too_deep = f"nested too deeply (more than {limits.max_depth} levels of objects and arrays)"
+        raise JsonInputError(source, too_deep) from None
+    if flagged[0]:
+        path, problem = next(_flagged_objects(value, ()))
+        raise JsonInputError(source, f"{path or 'the top level'}: {problem}", path=path)
+    return value
+
+
+def parse_json_object(
+    data: str | bytes, *, source: str, limits: JsonLimits = DEFAULT_LIMITS
+) -> dict[str, Any]:
+    """Like :func:`parse_json`, and the top level must be an object (``{...}``)."""
+    value = parse_json(data, source=source, limits=limits)
+    if not isinstance(value, dict):
+        raise JsonInputError(source, f"the top level must be a JSON object ({{...}}), not {_kind(value)}")
+    return value
+
+
+class _Flagged(dict[str, Any]):
+    """An object the pairs hook refused; found with its path after decoding (the hook alone
+    does not know where in the document it is)."""
+
+    def __init__(self, pairs: dict[str, Any], problem: str, key: str | None = None) -> None:
+        super().__init__(pairs)
+        self.problem = problem
+        self.key = key
+
+
+def _text(data: str | bytes, source: str, limits: JsonLimits) -> str:
+    too_large = len(data) > limits.max_bytes or (
+        isinstance(data, str) and len(data.encode("utf-8", "surrogatepass")) > limits.max_bytes
+    )
+    if too_large:
+        raise JsonInputError(source, f"too large (at most {limits.max_bytes:,} bytes allowed)")
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise JsonInputError(
+            source,
+            f"not UTF-8 text: the byte at offset {error.start:,} (line {line}) is not valid UTF-8; "
+            "save the file as UTF-8",
+            offset=error.start,
+            line=line,
+        ) from None
+
+
+def _check_depth(text: str, source: str, limits: JsonLimits) -> None:
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limits.max_depth:
+                raise JsonInputError(
+                    source, f"nested too deeply (more than {limits.max_depth} levels of objects and arrays)"
+                )
+
+
+def _number(literal: str, kind: type[int] | type[float], source: str, limits: JsonLimits) -> int | float:
+    if len(literal) > limits.max_number_chars:
+        raise JsonInputError(
+            source,
+            f"a number of {len(literal):,} characters ({literal[:_SHOWN]}...); "
+            f"at most {limits.max_number_chars} allowed",
+        )
+    value = kind(literal)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise JsonInputError(source, f"the number {literal} is too large (it is not finite)")
+    return value
+
+
+def _refuse_constant(literal: str, source: str) -> Any:
+    raise JsonInputError(source, f"{literal} is not a number JSON allows; write a finite number or null")
+
+
+def _flagged_objects(value: Any, path: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(dotted path, problem) of each refused object, innermost first; a list item is ``[i]``.
+    For a repeated key the path ends with the key."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flagged_objects(item, (*path, _short(key)))
+        if isinstance(value, _Flagged):
+            where = (*path, _short(value.key)) if value.key is not None else path
+            yield ".".join(where), value.problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            where = (*path[:-1], f"{path[-1]}[{index}]") if path else (f"[{index}]",)
+            yield from _flagged_objects(item, where)
+
+
+def _repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise AssertionError("no repeated key")  # pragma: no cover - called only when one exists
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    return "a number"
