@@ -79,8 +79,9 @@ class UploadError(InputError):
 
 class JsonInputError(InputError):
     """A JSON document that cannot be read: not UTF-8, not JSON, too large or too deep, a number
-    too long or not finite, or a key written twice. The message names the source and the place;
-    string values are never repeated (only a key or the start of a number)."""
+    too long or not finite, or a key written twice. The message (``<source> is not valid JSON:
+    <reason>``) names the source and the place; ``reason`` alone suits a page that names the
+    source itself. String values are never repeated (only a key or the start of a number)."""
 
     def __init__(
         self,
@@ -95,7 +96,7 @@ class JsonInputError(InputError):
         self.source, self.reason = source, reason
         # Where it is, when known: the key path (``patient.age_years``), line and column, byte offset.
         self.path, self.line, self.column, self.offset = path, line, column, offset
-        super().__init__(f"{source}: {reason}")
+        super().__init__(f"{source} is not valid JSON: {reason}")
 
 
 class HookRequestError(InputError):

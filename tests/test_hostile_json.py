@@ -46,7 +46,7 @@ def test_hostile_document_is_refused_with_a_message_quickly(name: str) -> None:
         parse_json_object(HOSTILE[name], source="the case file")
     assert time.perf_counter() - started < 2.0
     assert isinstance(caught.value, InputError)
-    assert str(caught.value).startswith("the case file: ")
+    assert str(caught.value).startswith("the case file is not valid JSON: ")
 
 
 def test_100k_deep_nesting_is_refused_before_the_decoder_recurses() -> None:
@@ -103,7 +103,7 @@ def test_duplicate_age_is_refused_naming_the_key_and_its_path() -> None:
         parse_json(DUPLICATE_AGE, source="the case file")
     assert caught.value.path == "patient.age_years"
     assert str(caught.value) == (
-        "the case file: patient.age_years: the key 'age_years' is written more than once (keep one)"
+        "the case file is not valid JSON: patient.age_years: the key 'age_years' is written more than once (keep one)"
     )
 
 
@@ -162,5 +162,5 @@ def test_any_bytes_or_text_give_a_value_or_the_input_error_never_another_excepti
     except JsonInputError as error:
         message = str(error)
     else:
-        message = "x: read"
-    assert message.startswith("x: ")
+        message = "x is not valid JSON: (it was)"
+    assert message.startswith("x is not valid JSON: ")

@@ -17,12 +17,14 @@ from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
-from myelo_cds.findings import Findings, describe_validation_error
+from myelo_cds.errors import JsonInputError
+from myelo_cds.findings import Findings, JsonLimits, describe_validation_error, parse_json_object
 from myelo_cds.rules.result import Recommendation
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_JSON_LIMITS = JsonLimits()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,19 +45,29 @@ def _bad(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
+def _read_capped(case: str) -> bytes:
+    """The case file's bytes, read no further than one byte past the JSON size limit (a larger
+    file is refused by the reader without being read whole)."""
+    limit = DEFAULT_JSON_LIMITS.max_bytes + 1
+    if case == "-":
+        return sys.stdin.buffer.read(limit)
+    with Path(case).open("rb") as handle:
+        return handle.read(limit)
+
+
 def _assessed(args: argparse.Namespace) -> tuple[Findings, Recommendation] | int:
     """The case file's findings and recommendation, or the exit status of bad input."""
     from myelo_cds.rules.engine import assess
 
-    path = Path(args.case)
+    source = "standard input" if args.case == "-" else args.case
     try:
-        text = sys.stdin.read() if args.case == "-" else path.read_text(encoding="utf-8")
+        raw = _read_capped(args.case)
     except OSError as error:
         return _bad(f"cannot read {args.case}: {error.strerror}")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        return _bad(f"{args.case} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}")
+        data = parse_json_object(raw, source=source)
+    except JsonInputError as error:
+        return _bad(str(error))
     try:
         findings = Findings.model_validate(data)
     except ValidationError as error:

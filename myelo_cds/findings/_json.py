@@ -97,7 +97,7 @@ def parse_json(data: str | bytes, *, source: str, limits: JsonLimits = DEFAULT_L
     except json.JSONDecodeError as error:
         raise JsonInputError(
             source,
-            f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
+            f"{error.msg} at line {error.lineno}, column {error.colno}",
             line=error.lineno,
             column=error.colno,
         ) from None
