@@ -7,7 +7,9 @@ Streamlit, no storage.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +20,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from myelo_cds.auth import ROLES, Role
 from myelo_cds.errors import SettingsError
 
-__all__ = ["AuthMode", "AuthSettings", "SettingsError", "auth_settings"]
+__all__ = [
+    "MIN_SECRET_BYTES",
+    "AuthMode",
+    "AuthSettings",
+    "SessionSettings",
+    "SettingsError",
+    "auth_settings",
+    "deployment_problems",
+    "is_loopback",
+    "secret_problem",
+    "session_settings",
+]
 
 AuthMode = Literal["oidc", "local", "none"]
 _PREFIX = "MYELO_CDS_"
@@ -53,11 +66,14 @@ class AuthSettings(BaseModel):
     )
     oidc_role_claim: str = Field(default="roles", description="The claim holding roles or groups.")
     oidc_role_map: dict[str, Role] = Field(
-        default_factory=lambda: {str(role): role for role in ROLES},
-        description="Claim value -> role, written 'group=role,group=role' in the environment.",
+        default_factory=dict,
+        description="Claim value -> role, written 'group=role,group=role' in the environment; "
+        "required when the role comes from a claim (no default: an identity provider's own group "
+        "names must never grant a role by accident).",
     )
     dev_user: str = Field(default="dev", description="The user of the 'none' mode.")
-    dev_role: Role = Field(default="admin", description="The role of the 'none' mode.")
+    # The least privileged role: a development server left open grants nothing it need not.
+    dev_role: Role = Field(default="resident", description="The role of the 'none' mode.")
 
 
 def _role_map(text: str) -> dict[str, str]:
@@ -88,12 +104,14 @@ def auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:
             values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
+    for key in SessionSettings.model_fields:  # the session's own keys (session_settings)
+        values.pop(key, None)
     for key in _KEYS:
         text = environ.get(_PREFIX + key.upper(), "").strip()
         if text:
             values[key] = _role_map(text) if key == "oidc_role_map" else text
     try:
-        return AuthSettings.model_validate(values)
+        settings = AuthSettings.model_validate(values)
     except ValidationError as error:
         first = error.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "?"
@@ -102,3 +120,181 @@ def auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:
             if name in AuthSettings.model_fields
             else f"{_PREFIX}CONFIG: {first['msg']} ({name}; allowed: {', '.join(_KEYS)})"
         ) from None
+    if settings.auth == "oidc" and settings.oidc_role_source == "claim" and not settings.oidc_role_map:
+        # No default map: an identity provider's own group named "admin" must not make an admin.
+        raise SettingsError(
+            f"{_PREFIX}OIDC_ROLE_MAP: required when {_PREFIX}OIDC_ROLE_SOURCE=claim; map your "
+            "identity provider's group names to roles, e.g. "
+            "'spine-consultants=clinician,spine-trainees=resident,it-admins=admin'"
+        )
+    return settings
+
+
+class SessionSettings(BaseModel):
+    """How long a sign-in and a consult being entered last (unattended ward computers)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    session_idle_minutes: float = Field(
+        default=15,
+        gt=0,
+        le=24 * 60,
+        description="Minutes without interaction after which a tab is signed out (more than 0, "
+        "at most 1440).",
+    )
+    session_max_hours: float = Field(
+        default=12,
+        gt=0,
+        le=7 * 24,
+        description="Hours after sign-in after which a tab is signed out however busy (more than 0, "
+        "at most 168).",
+    )
+    draft_hours: float = Field(
+        default=24,
+        gt=0,
+        le=7 * 24,
+        description="Hours a consult being entered is kept after its last change (more than 0, at most 168).",
+    )
+
+
+def session_settings(environ: Mapping[str, str] | None = None) -> SessionSettings:
+    """The session time limits from the environment (``MYELO_CDS_SESSION_IDLE_MINUTES``,
+    ``MYELO_CDS_SESSION_MAX_HOURS``, ``MYELO_CDS_DRAFT_HOURS``) or the ``MYELO_CDS_CONFIG`` file.
+
+    Raises:
+        SettingsError: a value that is not a number in its range, or an unreadable config file;
+            the message names the setting and its range.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    config_file = environ.get(_PREFIX + "CONFIG", "").strip()
+    if config_file:
+        try:
+            values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
+    for key in SessionSettings.model_fields:
+        text = environ.get(_PREFIX + key.upper(), "").strip()
+        if text:
+            values[key] = text
+    try:
+        return SessionSettings.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0])
+        raise SettingsError(
+            f"{_PREFIX}{name.upper()}: {values.get(name)!r} is not allowed "
+            f"({SessionSettings.model_fields[name].description})"
+        ) from None
+
+
+#: Signing keys shorter than this are refused (Streamlit's own warning starts at 14 bytes;
+#: 32 bytes is what ``secrets.token_hex(32)`` gives as 64 characters).
+MIN_SECRET_BYTES = 32
+# What examples and tutorials put where a secret belongs, compared without case or punctuation:
+# words too long to occur by chance in a random key, or a whole value.
+_PLACEHOLDER_WORDS = re.compile(r"changeme|replaceme|secret|example|placeholder|password")
+_PLACEHOLDER_VALUES = re.compile(r"x+|todo|fixme|test|none|null|default")
+#: A random key of 32 bytes or more uses many different characters; a typed phrase of one
+#: repeated character or two does not.
+_MIN_DISTINCT_CHARACTERS = 8
+
+
+def secret_problem(name: str, value: str | None) -> str | None:
+    """Why ``value`` cannot sign identity cookies, or ``None`` when it can.
+
+    Refused: missing or empty, a placeholder (``CHANGE-ME``, ``xxx``, anything with "secret",
+    "example" or "change me" in it), fewer than 8 different characters, or shorter than
+    :data:`MIN_SECRET_BYTES`. The message names the setting and never repeats the value.
+    """
+    make = 'make one with: python3 -c "import secrets; print(secrets.token_hex(32))"'
+    if not value or not value.strip():
+        return f"{name} is empty: set a random secret of at least {MIN_SECRET_BYTES} bytes ({make})"
+    plain = re.sub(r"[^a-z0-9]", "", value.lower())
+    if (
+        _PLACEHOLDER_WORDS.search(plain)
+        or _PLACEHOLDER_VALUES.fullmatch(plain)
+        or len(set(value)) < _MIN_DISTINCT_CHARACTERS
+    ):
+        return f"{name} is a placeholder, not a secret: replace it ({make})"
+    if len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"{name} is shorter than {MIN_SECRET_BYTES} bytes: use a longer random secret ({make})"
+    return None
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a server bound to ``address`` is reachable from this machine only.
+
+    ``None`` or empty is how Streamlit spells "every interface", so it is not loopback.
+    """
+    if not address:
+        return False
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def deployment_problems(
+    settings: AuthSettings,
+    *,
+    auth_cookie_secret: str | None,
+    server_cookie_secret: str | None,
+    bind_address: str | None,
+    bind_address_known: bool = True,
+    database_url: str | None = None,
+) -> list[str]:
+    """Why this server must not start with these settings (empty when it may), one line each.
+
+    Args:
+        settings: the sign-in settings (:func:`auth_settings`).
+        auth_cookie_secret: ``[auth] cookie_secret`` from Streamlit's secrets (``None`` if absent):
+            it signs the single-sign-on identity cookie (and, when present, Streamlit's XSRF
+            cookie in every mode), so it is checked in every mode where it is set.
+        server_cookie_secret: ``server.cookieSecret`` when it was set explicitly (an environment
+            variable, a flag, a config file), else ``None`` (Streamlit then draws a random one).
+        bind_address: the address the server listens on (``None`` = every interface).
+        bind_address_known: ``False`` when nothing serves on an address (AppTest, a script), so
+            the address cannot be checked.
+        database_url: ``MYELO_CDS_DATABASE_URL`` when set: a shared server database is a
+            deployment, never a developer's machine.
+
+    Returns:
+        One message per problem, each naming the setting; never a secret's value.
+    """
+    problems: list[str] = []
+    if settings.auth == "oidc" or auth_cookie_secret is not None:
+        # A forged identity cookie signed with a known key is a sign-in as anyone. In the other
+        # modes Streamlit still signs its XSRF cookie with this key when it is there.
+        problem = secret_problem("auth.cookie_secret in .streamlit/secrets.toml", auth_cookie_secret)
+        if problem:
+            problems.append(problem)
+    if server_cookie_secret is not None:
+        problem = secret_problem("server.cookieSecret (STREAMLIT_SERVER_COOKIE_SECRET)", server_cookie_secret)
+        if problem:
+            problems.append(problem)
+    if settings.auth == "none" and bind_address_known and not is_loopback(bind_address):
+        where = bind_address or "every interface"
+        problems.append(
+            f"{_PREFIX}AUTH=none (development mode: no sign-in) is refused on a server listening on "
+            f"{where}: listen on 127.0.0.1 (--server.address 127.0.0.1), or set {_PREFIX}AUTH to "
+            "'local' or 'oidc'"
+        )
+    if settings.auth == "none" and database_url and not _is_sqlite(database_url):
+        problems.append(
+            f"{_PREFIX}AUTH=none (development mode: no sign-in) is refused with a server database "
+            f"({_PREFIX}DATABASE_URL is set to a {_backend(database_url)} database): the development "
+            f"mode uses a local SQLite file only; set {_PREFIX}AUTH to 'local' or 'oidc'"
+        )
+    return problems
+
+
+def _backend(url: str) -> str:
+    """The database kind of a URL (``postgresql+psycopg://...`` -> ``postgresql``), never more."""
+    return re.split(r"[+:]", url.strip(), maxsplit=1)[0].lower() or "unknown"
+
+
+def _is_sqlite(url: str) -> bool:
+    return _backend(url) == "sqlite"

@@ -28,7 +28,7 @@ from myelo_cds.ui.records import (
 
 user = require("consult")
 st.title("Consult")
-restore_draft()
+restore_draft(user.user_id)
 with st.expander("Start from an example or a saved case file"):
     left, right = st.columns(2)
     example = left.selectbox("Example case", list(example_cases()), index=None, placeholder="choose")
@@ -46,7 +46,7 @@ with st.expander("Start from an example or a saved case file"):
             render_errors(describe_validation_error(error))
     if st.button("Clear the form"):
         clear_draft()
-        forget_draft()
+        forget_draft(user.user_id)
         st.rerun()
 
 
@@ -62,7 +62,7 @@ def consult() -> None:
     with form_column:
         values = render_form()
     data = findings_data(values)
-    keep_draft(data)
+    keep_draft(data, user.user_id)
     with result_column:
         st.subheader("Recommendation")
         try:

@@ -96,7 +96,10 @@ def test_a_half_entered_consult_survives_a_reload(database: Store) -> None:
     first.run()
     token = first.query_params["draft"]
     token = token[0] if isinstance(token, list) else token
-    assert database.load_draft(token) == {"patient": {"age_years": 64}, "symptoms": {"hand_clumsiness": True}}
+    assert database.load_draft(token, owner="dev") == {
+        "patient": {"age_years": 64},
+        "symptoms": {"hand_clumsiness": True},
+    }
 
     reloaded = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=60)
     reloaded.query_params["draft"] = token

@@ -326,7 +326,7 @@ def test_a_failed_save_stores_nothing(store: Store, raw: Engine) -> None:
     broken = rec.model_copy(
         update={"follow_up": rec.follow_up.model_copy(update={"visits": (*visits, visits[0])})}
     )
-    with pytest.raises(DBAPIError):
+    with pytest.raises(RecordError, match=r"nothing was saved \(IntegrityError\)"):
         store.save_assessment(findings, broken, patient_id="PT-1", author="a")
     for table in TABLES:
         assert _count(raw, f"SELECT count(*) FROM {table}") == 0, table
@@ -631,14 +631,14 @@ def test_a_process_killed_mid_save_loses_no_committed_assessment(db_url: str, ra
 
 def test_a_draft_is_kept_replaced_and_forgotten(store: Store) -> None:
     token = "t0ken-" + "x" * 20
-    assert store.load_draft(token) is None
-    store.save_draft(token, {"patient": {"age_years": 64}})
-    store.save_draft(token, {"patient": {"age_years": 65}, "case_id": "PT-9"})
-    assert store.load_draft(token) == {"patient": {"age_years": 65}, "case_id": "PT-9"}
-    store.delete_draft(token)
-    assert store.load_draft(token) is None
+    assert store.load_draft(token, owner="dr.lee") is None
+    store.save_draft(token, {"patient": {"age_years": 64}}, owner="dr.lee")
+    store.save_draft(token, {"patient": {"age_years": 65}, "case_id": "PT-9"}, owner="dr.lee")
+    assert store.load_draft(token, owner="dr.lee") == {"patient": {"age_years": 65}, "case_id": "PT-9"}
+    store.delete_draft(token, owner="dr.lee")
+    assert store.load_draft(token, owner="dr.lee") is None
 
 
 def test_a_malformed_draft_token_is_refused(store: Store) -> None:
     with pytest.raises(RecordError, match="draft token"):
-        store.save_draft("short", {})
+        store.save_draft("short", {}, owner="dr.lee")

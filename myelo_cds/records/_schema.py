@@ -5,7 +5,8 @@ assessment, its course alert); ``assessments`` the findings and the full recomme
 JSON plus the columns lists and the worklist read; ``follow_up_visits`` one row per planned
 visit; ``audit_events`` who did what, append-only (triggers refuse UPDATE and DELETE);
 ``drafts`` consults being entered; ``training_attempts`` residents' scored quiz answers;
-``accounts`` who may sign in, with which role.
+``accounts`` who may sign in, with which role; ``sign_in_failures`` the current streak of
+failed sign-ins per account name and per client (hashed keys), for back-off.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Dialect,
@@ -43,6 +45,7 @@ __all__ = [
     "Draft",
     "FollowUpVisit",
     "Patient",
+    "SignInFailureRow",
     "TrainingAttemptRow",
 ]
 
@@ -165,16 +168,28 @@ class AuditEventRow(Base):
     patient_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     detail: Mapped[str] = mapped_column(Text())
     rule_set_version: Mapped[str] = mapped_column(String(32))
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    """An assessment's create event: the SHA-256 of the stored assessment (``records._chain``)."""
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 of the previous event's chain hash and this event's content (``records._chain``);
+    set on every event (nullable only because SQLite cannot add a NOT NULL column in place)."""
 
 
 class Draft(Base):
-    """A consult being entered, kept so that it survives a browser reload (keyed by a random token)."""
+    """A consult being entered, kept so that it survives a browser reload.
+
+    Keyed by a random token the server issued to one tab; it belongs to the user who made it
+    (``owner``), is read and written only by them, and is gone after ``expires_at``.
+    """
 
     __tablename__ = "drafts"
+    __table_args__ = (Index(None, "owner"), Index(None, "expires_at"))
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(ID_LENGTH))
     data: Mapped[dict[str, Any]] = mapped_column(Document)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 # --- resident training (teaching) ---------------------------------------------------------
@@ -220,3 +235,30 @@ class AccountRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SignInFailureRow(Base):
+    """The current streak of failed sign-ins for one account name or one client (back-off).
+
+    The key is a SHA-256 digest, never the name as typed (a mistyped name can be a password)
+    nor the client's address. A row is deleted on a successful sign-in (account) and when
+    its streak is forgotten (``myelo_cds.auth.Backoff.forget_after``).
+    """
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        CheckConstraint("kind IN ('account', 'client')", name="kind"),
+        Index(None, "last_failure_at"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    """``account`` (the user name as typed, case-folded) or ``client`` (the client's address)."""
+    key_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer())
+    """Failed attempts in the streak (an attempt is counted before its password is checked)."""
+    throttled: Mapped[int] = mapped_column(Integer())
+    """Attempts refused during a wait since the last audit event (password not checked)."""
+    first_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    audited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    """When the streak last wrote its (aggregated) audit event."""

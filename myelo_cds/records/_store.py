@@ -7,7 +7,8 @@ It holds no logic of its own. Each responsibility is a collaborator over the sam
 * the patient list and the worklist: :class:`~myelo_cds.records._clinic_lists.ClinicLists`;
 * consults being entered: :class:`~myelo_cds.records._drafts.Drafts`;
 * the audit log: :class:`~myelo_cds.records._audit.AuditLog`;
-* accounts and sign-in: :class:`~myelo_cds.records._accounts.Accounts`;
+* accounts and sign-in: :class:`~myelo_cds.records._accounts.Accounts`, with the failed
+  sign-ins behind its back-off in :class:`~myelo_cds.records._sign_in_failures.SignInFailures`;
 * residents' training attempts: :class:`~myelo_cds.records._training.TrainingRecords`.
 """
 
@@ -21,10 +22,12 @@ from myelo_cds.findings import Findings
 from myelo_cds.records._accounts import Account, Accounts
 from myelo_cds.records._assessments import Assessments
 from myelo_cds.records._audit import AuditLog
+from myelo_cds.records._chain import AuditCheck
 from myelo_cds.records._clinic_lists import ClinicLists
 from myelo_cds.records._database import database_url
-from myelo_cds.records._drafts import Drafts
+from myelo_cds.records._drafts import DRAFT_LIFETIME, Drafts
 from myelo_cds.records._models import AssessmentRecord, AuditEvent, PatientSummary, WorklistRow
+from myelo_cds.records._sign_in_failures import SignInFailures
 from myelo_cds.records._training import NewTrainingAttempt, TrainingAttempt, TrainingRecords
 from myelo_cds.records._transactions import Database
 from myelo_cds.rules.result import Recommendation
@@ -50,7 +53,7 @@ class Store:
         self._assessments = Assessments(self._database, self._audit)
         self._clinic_lists = ClinicLists(self._database)
         self._drafts = Drafts(self._database)
-        self._accounts = Accounts(self._database, self._audit)
+        self._accounts = Accounts(self._database, self._audit, SignInFailures(self._database, self._audit))
         self._training = TrainingRecords(self._database)
 
     def __repr__(self) -> str:
@@ -64,16 +67,29 @@ class Store:
         return self._database.backend
 
     def check_ready(self) -> None:
-        """Check that the database answers and its schema is at the newest migration.
+        """Check that the database answers, is at the newest migration and can take a save.
 
         A server replica is ready for clinicians only when this passes (it migrates a new
-        database first, as the first page would).
+        database first, as the first page would). SQLite: the file is still the one this store
+        opened (not deleted and made again, nor replaced) and not read-only, and a write goes
+        through (rolled back). PostgreSQL: not a read-only standby, and the app's role may insert
+        into every table a save writes.
 
         Raises:
-            RecordError: the database cannot be reached or migrated (the message never holds
-                the URL, which may hold a password).
+            RecordError: the database cannot be reached, migrated or written (the message never
+                holds the URL, which may hold a password, nor any stored value).
         """
         self._database.check_ready()
+
+    def save_problem(self) -> str | None:
+        """Why a save would fail now, or ``None``: :meth:`check_ready` at most every few seconds
+        (a save that fails or succeeds updates it at once), cheap enough for every page rerun."""
+        return self._database.save_problem()
+
+    def verify_audit(self) -> AuditCheck:
+        """Walk the audit log's hash chain and check each stored assessment against the content
+        hash in its create event: intact, or the first break (the event's or assessment's id)."""
+        return self._audit.verify()
 
     def close(self) -> None:
         """Close the pooled connections (the store opens new ones if used again)."""
@@ -107,17 +123,31 @@ class Store:
 
     # --- drafts (Drafts) --------------------------------------------------------------------
 
-    def save_draft(self, token: str, data: dict[str, Any]) -> None:
-        """Keep a consult being entered (findings data as the form holds it), replacing the last."""
-        self._drafts.save(token, data)
+    def save_draft(
+        self,
+        token: str,
+        data: dict[str, Any],
+        *,
+        owner: str,
+        lifetime: dt.timedelta = DRAFT_LIFETIME,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Keep ``owner``'s consult being entered (findings data as the form holds it), replacing
+        the last; ``False`` (nothing written) when the token is another user's. A new token also
+        purges the expired drafts."""
+        return self._drafts.save(token, data, owner=owner, lifetime=lifetime, now=now)
 
-    def load_draft(self, token: str) -> dict[str, Any] | None:
-        """The kept consult for this token, or None."""
-        return self._drafts.load(token)
+    def load_draft(self, token: str, *, owner: str, now: dt.datetime | None = None) -> dict[str, Any] | None:
+        """``owner``'s kept consult under this token; ``None`` if unknown, another's or expired."""
+        return self._drafts.load(token, owner=owner, now=now)
 
-    def delete_draft(self, token: str) -> None:
-        """Forget the kept consult for this token."""
-        self._drafts.delete(token)
+    def delete_draft(self, token: str, *, owner: str) -> None:
+        """Forget ``owner``'s kept consult under this token (another user's is left alone)."""
+        self._drafts.delete(token, owner=owner)
+
+    def purge_expired_drafts(self, now: dt.datetime | None = None) -> int:
+        """Delete every expired draft; returns how many went."""
+        return self._drafts.purge_expired(now)
 
     # --- the audit log (AuditLog) -----------------------------------------------------------
 
@@ -168,9 +198,20 @@ class Store:
         """Every account, by id."""
         return self._accounts.all()
 
-    def sign_in(self, user_id: str, password: str) -> User | None:
-        """The user for a local sign-in, or ``None`` for a wrong id, password or a disabled account."""
-        return self._accounts.sign_in(user_id, password)
+    def sign_in(self, user_id: str, password: str, *, client: str | None = None) -> User | None:
+        """The user for a local sign-in, or ``None`` for a wrong id, password or a disabled account.
+
+        ``user_id`` in any case; ``client`` (its network address) adds the per-client back-off.
+
+        Raises:
+            SignInThrottled: too many recent failures for this name or from this client; the
+                password was not checked.
+        """
+        return self._accounts.sign_in(user_id, password, client=client)
+
+    def forget_sign_in_failures(self, user_id: str) -> None:
+        """End the back-off of a user name (any case) now: an administrator's unlock."""
+        self._accounts.forget_failures(user_id)
 
     # --- training attempts (TrainingRecords) ------------------------------------------------
 

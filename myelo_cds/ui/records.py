@@ -15,10 +15,12 @@ from myelo_cds.findings import Findings
 from myelo_cds.records import RecordError, Store, WorklistRow, database_url
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.rules.ruleset import URGENCIES
+from myelo_cds.settings import session_settings
 from myelo_cds.ui.consult_form import draft_values, load_draft
 
 __all__ = [
     "alerts_for",
+    "end_draft",
     "forget_draft",
     "keep_draft",
     "render_alerts",
@@ -91,6 +93,7 @@ def render_save(findings: Findings, recommendation: Recommendation, author: User
         except RecordError as error:
             st.error(f"Not saved: {error}", icon=":material/error:")
             return
+        _saved_draft_gone(author.user_id)
         st.success(
             f"Saved for {saved.patient_id} on {saved.assessment_date} (rule set {saved.rule_set_version}).",
             icon=":material/check_circle:",
@@ -98,44 +101,98 @@ def render_save(findings: Findings, recommendation: Recommendation, author: User
 
 
 _DRAFT_PARAM = "draft"
+# (token, owner) of the draft this session has checked is its own: the only token it writes.
+_DRAFT_OWN = "myelo_cds.draft"
+_DRAFT_SAVED = "_draft_saved"
 
 
-def restore_draft() -> None:
-    """Give this browser tab a draft token (in the URL) and, after a reload, refill the form."""
+def _draft_lifetime() -> dt.timedelta:
+    return dt.timedelta(hours=session_settings().draft_hours)
+
+
+def _own_draft_token(owner: str) -> str | None:
+    match st.session_state.get(_DRAFT_OWN):
+        case (str() as token, str() as holder) if holder == owner:
+            return token
+    return None
+
+
+def _new_draft_token(owner: str) -> None:
+    token = secrets.token_urlsafe(24)
+    st.session_state[_DRAFT_OWN] = (token, owner)
+    st.session_state.pop(_DRAFT_SAVED, None)
+    st.query_params[_DRAFT_PARAM] = token
+
+
+def restore_draft(owner: str) -> None:
+    """Give this browser tab a draft token of its own (in the URL) and, after a reload, refill
+    the form from ``owner``'s draft under it.
+
+    A token in the URL is only a claim: when the server holds no live draft of ``owner`` under
+    it (another user's token, one it never issued, an expired one) the tab gets a fresh token
+    and an empty form, and the other draft is neither shown nor overwritten.
+    """
+    own = _own_draft_token(owner)
+    if own is not None:
+        if st.query_params.get(_DRAFT_PARAM) != own:
+            st.query_params[_DRAFT_PARAM] = own  # the URL lost or swapped it: put ours back
+        return
     token = st.query_params.get(_DRAFT_PARAM)
-    if not token:
-        st.query_params[_DRAFT_PARAM] = secrets.token_urlsafe(24)
-        st.session_state["_draft_checked"] = True
-        return
-    if st.session_state.get("_draft_checked"):
-        return
-    st.session_state["_draft_checked"] = True
-    try:
-        data = store().load_draft(token)
-    except RecordError:
-        return
-    if data and not draft_values():
-        load_draft(data)
-
-
-def keep_draft(data: dict[str, Any]) -> None:
-    """Save the form as it stands when it changed, so a reload or reconnect loses nothing."""
-    token = st.query_params.get(_DRAFT_PARAM)
-    if not token or st.session_state.get("_draft_saved") == data:
-        return
-    try:
-        store().save_draft(token, data)
-    except RecordError:
-        return
-    st.session_state["_draft_saved"] = data
-
-
-def forget_draft() -> None:
-    token = st.query_params.get(_DRAFT_PARAM)
+    data = None
     if token:
+        try:
+            data = store().load_draft(token, owner=owner)
+        except RecordError:  # malformed token, or the database is down: start afresh
+            data = None
+    if token and data is not None:
+        st.session_state[_DRAFT_OWN] = (token, owner)
+        if not draft_values():
+            load_draft(data)
+        st.session_state[_DRAFT_SAVED] = data
+        return
+    _new_draft_token(owner)
+
+
+def keep_draft(data: dict[str, Any], owner: str) -> None:
+    """Save the form as it stands when it changed, under this tab's own token, so a reload or
+    reconnect loses nothing."""
+    token = _own_draft_token(owner)
+    if token is None or st.session_state.get(_DRAFT_SAVED) == data:
+        return
+    try:
+        kept = store().save_draft(token, data, owner=owner, lifetime=_draft_lifetime())
+    except RecordError:
+        return
+    if not kept:  # the token is someone else's (cannot happen with a token we drew): draw anew
+        _new_draft_token(owner)
+        return
+    st.session_state[_DRAFT_SAVED] = data
+
+
+def forget_draft(owner: str) -> None:
+    """Delete this tab's draft (the form was cleared); the next change starts a new one."""
+    token = _own_draft_token(owner)
+    if token is not None:
         with contextlib.suppress(RecordError):
-            store().delete_draft(token)
-    st.session_state.pop("_draft_saved", None)
+            store().delete_draft(token, owner=owner)
+    st.session_state.pop(_DRAFT_SAVED, None)
+
+
+def end_draft(owner: str | None) -> None:
+    """At sign-out: delete this tab's draft and drop its token from the URL."""
+    if owner is not None:
+        forget_draft(owner)
+    if _DRAFT_PARAM in st.query_params:
+        del st.query_params[_DRAFT_PARAM]
+
+
+def _saved_draft_gone(owner: str) -> None:
+    # The consult is in the record now: its draft goes. The form's data stays marked as kept,
+    # so it is not written back as a draft until it changes.
+    token = _own_draft_token(owner)
+    if token is not None:
+        with contextlib.suppress(RecordError):
+            store().delete_draft(token, owner=owner)
 
 
 _STATUSES = ("overdue", "due", "scheduled")
