@@ -1,4 +1,4 @@
-"""Command line: ``python -m myelo_cds {assess,export-fhir,schema,verify,batch,users}``.
+"""Command line: ``python -m myelo_cds {assess,export-fhir,schema,verify,batch,users,migrate,verify-audit}``.
 
 A stable contract others script against. Exit status: 0 success; 1 verification failed;
 2 bad input (the message names the field, the value and the allowed range). Never a
@@ -165,12 +165,14 @@ def _batch(args: argparse.Namespace) -> int:
     from myelo_cds.batch import run_batch
 
     source, target = Path(args.input), Path(args.output)
-    for path, role in ((source, "input"), (target, "output")):
-        if path.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
-            return _bad(f"batch {role} {path.name} must end in .csv or .jsonl")
+    if source.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".xlsx"):
+        return _bad(f"batch input {source.name} must end in .csv, .jsonl or .xlsx")
+    if target.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
+        return _bad(f"batch output {target.name} must end in .csv or .jsonl")
     if not source.is_file():
         return _bad(f"batch input {source} does not exist")
-    progress = _Progress(sys.stderr, _count_rows(source) if sys.stderr.isatty() else None)
+    countable = sys.stderr.isatty() and source.suffix.lower() != ".xlsx"
+    progress = _Progress(sys.stderr, _count_rows(source) if countable else None)
     try:
         counts = run_batch(source, target, on=args.date, workers=args.workers, progress=progress)
     except (UnicodeDecodeError, ValueError) as error:
@@ -207,8 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="verify the rule set over the whole input space")
     verify.add_argument("--format", choices=("json", "text"), default="text")
     verify.set_defaults(run=_verify)
-    batch = commands.add_parser("batch", help="evaluate a clinic list (CSV or JSONL)")
-    batch.add_argument("input", help="input .csv (dotted column names) or .jsonl")
+    batch = commands.add_parser("batch", help="evaluate a clinic list (CSV, JSONL or Excel .xlsx)")
+    batch.add_argument(
+        "input",
+        help="input .csv or .xlsx (dotted column names) or .jsonl; a header or workbook the "
+        "registry audit would refuse exits 2, a bad row is reported in its error column",
+    )
     batch.add_argument("-o", "--output", required=True, help="output .csv or .jsonl")
     batch.add_argument("--date", type=_date, help="assessment date for rows without one")
     batch.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
@@ -216,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     from myelo_cds.cli._accounts import add_users_commands
 
     add_users_commands(commands)
+    from myelo_cds.cli._records import add_records_commands
+
+    add_records_commands(commands)
     return parser
 
 

@@ -16,6 +16,7 @@ from myelo_cds.course import course_alerts
 from myelo_cds.findings import Findings
 from myelo_cds.followup import FollowUpPlan
 from myelo_cds.records._audit import AuditLog
+from myelo_cds.records._chain import ASSESSMENT_FIELDS, assessment_sha256
 from myelo_cds.records._models import AssessmentRecord, RecordError, check_patient_id, check_person
 from myelo_cds.records._schema import Assessment, FollowUpVisit, Patient
 from myelo_cds.records._transactions import Database
@@ -209,6 +210,10 @@ class Assessments:
     ) -> AssessmentRecord:
         """Store one assessment, its follow-up visits and a "create" audit event, all or nothing.
 
+        The event carries the SHA-256 of the assessment as stored (read back in the same
+        transaction, so it is what ``verify-audit`` will read), chaining the assessment's
+        content into the audit log.
+
         Args:
             findings: what was examined (stored with the recommendation's assessment date).
             recommendation: the engine's result for these findings.
@@ -242,6 +247,8 @@ class Assessments:
             session.flush()
             session.add_all(_visit_rows(row.id, recommendation.follow_up))
             _update_current_state(session, patient)
+            stored_columns = (getattr(Assessment, name) for name in ASSESSMENT_FIELDS)
+            stored = session.execute(select(*stored_columns).where(Assessment.id == row.id)).one()
             self._audit.add(
                 session,
                 at=now,
@@ -250,6 +257,7 @@ class Assessments:
                 patient_id=patient_id,
                 detail=f"assessment {row.id}",
                 rule_set_version=recommendation.rule_set.version,
+                content_sha256=assessment_sha256(stored._mapping),
             )
             session.flush()
             record = AssessmentRecord(

@@ -1,4 +1,5 @@
-"""The audit log: who did what, to which patient, under which rule-set version (append-only)."""
+"""The audit log: who did what, to which patient, under which rule-set version (append-only,
+each event chained to the one before by a hash: ``records._chain``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from myelo_cds.records._chain import AuditCheck, chain_hash, chain_head, lock_chain, verify_audit
 from myelo_cds.records._models import (
     AuditEvent,
     RecordError,
@@ -42,19 +44,29 @@ class AuditLog:
         patient_id: str | None,
         detail: str,
         rule_set_version: str,
+        content_sha256: str | None = None,
     ) -> None:
-        """Append an event whose values are checked already, inside the caller's transaction
-        (so it is kept exactly when what it records is)."""
-        session.add(
-            AuditEventRow(
-                at=at,
-                actor=actor,
-                action=action,
-                patient_id=patient_id,
-                detail=detail,
-                rule_set_version=rule_set_version,
-            )
-        )
+        """Append an event whose values are checked already, inside the caller's (write)
+        transaction, so it is kept exactly when what it records is.
+
+        The event is chained to the newest one: the chain's head is locked (PostgreSQL) or the
+        database is (SQLite's writer) until the transaction ends, so concurrent appends from
+        several replicas queue instead of forking the chain.
+        """
+        values = {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "patient_id": patient_id,
+            "detail": detail,
+            "rule_set_version": rule_set_version,
+            "content_sha256": content_sha256,
+        }
+        connection = session.connection()
+        lock_chain(connection)
+        session.flush()  # an event added earlier in this transaction is the head
+        session.add(AuditEventRow(**values, chain_hash=chain_hash(chain_head(connection), values)))
+        session.flush()
 
     def record(self, action: str, *, actor: str, patient_id: str | None = None, detail: str = "") -> None:
         """Append one event in its own transaction (with the current rule-set version).
@@ -84,6 +96,11 @@ class AuditLog:
                 detail=checked_detail,
                 rule_set_version=rule_set_version,
             )
+
+    def verify(self) -> AuditCheck:
+        """Walk the chain and every stored assessment: intact, or the first break in words."""
+        with self._database.transaction(write=False) as session:
+            return verify_audit(session.connection())
 
     def events(self, limit: int = 500, *, patient_id: str | None = None) -> list[AuditEvent]:
         """The most recent events, newest first (optionally for one patient)."""
