@@ -5,6 +5,7 @@ import streamlit as st
 from myelo_cds.auth import Permission
 from myelo_cds.ui.current_user import signed_in_user
 from myelo_cds.ui.signin import allowed_pages, render_account
+from myelo_cds.ui.start_up import refuse_unsafe_start
 
 # Each page with its sidebar section and the permission its role needs (myelo_cds.auth.PERMISSIONS);
 # the first is the default.
@@ -31,6 +32,7 @@ PAGES: list[tuple[str, str, str, str, Permission]] = [
 ]
 
 st.set_page_config(page_title="myelo-cds", page_icon=":material/neurology:", layout="wide")
+refuse_unsafe_start()  # a placeholder secret or an open development mode: no page at all
 user = signed_in_user()
 if user is None:
     # Nobody signed in: no patient page exists in this session, whatever URL was asked for.

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -258,8 +259,8 @@ def deployment_problems(
         bind_address: the address the server listens on (``None`` = every interface).
         bind_address_known: ``False`` when nothing serves on an address (AppTest, a script), so
             the address cannot be checked.
-        database_url: ``MYELO_CDS_DATABASE_URL`` when set: a shared server database is a
-            deployment, never a developer's machine.
+        database_url: ``MYELO_CDS_DATABASE_URL`` when set: a database on another machine is
+            shared, so the server is a deployment, never a developer's machine.
 
     Returns:
         One message per problem, each naming the setting; never a secret's value.
@@ -282,11 +283,12 @@ def deployment_problems(
             f"{where}: listen on 127.0.0.1 (--server.address 127.0.0.1), or set {_PREFIX}AUTH to "
             "'local' or 'oidc'"
         )
-    if settings.auth == "none" and database_url and not _is_sqlite(database_url):
+    if settings.auth == "none" and database_url and not _on_this_machine(database_url):
         problems.append(
-            f"{_PREFIX}AUTH=none (development mode: no sign-in) is refused with a server database "
-            f"({_PREFIX}DATABASE_URL is set to a {_backend(database_url)} database): the development "
-            f"mode uses a local SQLite file only; set {_PREFIX}AUTH to 'local' or 'oidc'"
+            f"{_PREFIX}AUTH=none (development mode: no sign-in) is refused with a shared database "
+            f"({_PREFIX}DATABASE_URL names a {_backend(database_url)} database on another machine): "
+            f"develop on a SQLite file or a database on 127.0.0.1, or set {_PREFIX}AUTH to 'local' "
+            "or 'oidc'"
         )
     return problems
 
@@ -296,5 +298,20 @@ def _backend(url: str) -> str:
     return re.split(r"[+:]", url.strip(), maxsplit=1)[0].lower() or "unknown"
 
 
-def _is_sqlite(url: str) -> bool:
-    return _backend(url) == "sqlite"
+def _on_this_machine(url: str) -> bool:
+    """A SQLite file, or a database server reached over loopback or a local socket.
+
+    A database on another machine is shared with other servers: a deployment, never a
+    developer's own machine.
+    """
+    if _backend(url) == "sqlite":
+        return True
+    parts = urlsplit(url.strip())
+    try:
+        hosts = [parts.hostname or ""] + [
+            host for value in parse_qs(parts.query).get("host", []) for host in value.split(",")
+        ]
+    except ValueError:  # a malformed URL: not known to be local
+        return False
+    # An empty host or a socket folder ("/run/postgresql") is a local socket.
+    return all(not host or host.startswith("/") or is_loopback(host) for host in hosts)

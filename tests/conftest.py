@@ -25,6 +25,9 @@ os.environ.pop("MYELO_CDS_DATABASE_URL", None)
 # Pages under test run in the announced development mode unless a test chooses a sign-in mode
 # (tests/test_signin.py signs in with local accounts and single sign-on).
 os.environ.setdefault("MYELO_CDS_AUTH", "none")
+# The development mode's own default role is the least privileged (resident); the page tests
+# open every page, the audit log and the supervisor view included.
+os.environ.setdefault("MYELO_CDS_DEV_ROLE", "admin")
 
 
 @pytest.fixture

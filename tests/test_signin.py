@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -238,12 +239,20 @@ def test_no_widget_uses_the_sign_in_session_key() -> None:
     assert not offenders
 
 
+def _sso_app() -> AppTest:
+    """The router in single-sign-on mode with a random identity-cookie secret (a placeholder or
+    a missing one is refused before any page: tests/test_start_up.py)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.secrets["auth"] = {"cookie_secret": secrets.token_hex(32)}
+    return at
+
+
 def test_single_sign_on_role_from_a_claim(database: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MYELO_CDS_AUTH", "oidc")
     monkeypatch.setenv("MYELO_CDS_OIDC_ROLE_SOURCE", "claim")
     monkeypatch.setenv("MYELO_CDS_OIDC_ROLE_CLAIM", "groups")
     monkeypatch.setenv("MYELO_CDS_OIDC_ROLE_MAP", "spine-consultants=clinician,spine-trainees=resident")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = _sso_app()
     at.user = {"is_logged_in": True, "sub": "8f2c1e", "name": "Dr Lee", "groups": ["staff", "spine-trainees"]}
     at.run()
     assert not at.exception
@@ -251,13 +260,37 @@ def test_single_sign_on_role_from_a_claim(database: Store, monkeypatch: pytest.M
     assert any("Signed in: Dr Lee (resident)" in c.value for c in at.sidebar.markdown)
 
 
+def test_single_sign_on_with_a_role_claim_honours_a_disabled_account(
+    database: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: in claim mode a disabled account row still blocks the person, whatever the
+    provider's claim says (the provider is often the last to hear that someone left)."""
+    monkeypatch.setenv("MYELO_CDS_AUTH", "oidc")
+    monkeypatch.setenv("MYELO_CDS_OIDC_ROLE_SOURCE", "claim")
+    monkeypatch.setenv("MYELO_CDS_OIDC_ROLE_MAP", "it-admins=admin")
+    claims = {"is_logged_in": True, "sub": "8f2c1e", "name": "Dr Gone", "roles": ["it-admins"]}
+    database.add_account("8f2c1e", "clinician", actor="admin.ng")
+    at = _sso_app()
+    at.user = claims
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Consult"  # an enabled row does not change the claimed role
+    assert any("Signed in: Dr Gone (admin)" in c.value for c in at.sidebar.markdown)
+    database.set_disabled("8f2c1e", True, actor="admin.ng")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Sign in"
+    assert "PT-SECRET-0042" not in _everything_shown(at)
+
+
 def test_single_sign_on_without_a_mapped_role_gets_no_page(
     database: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MYELO_CDS_AUTH", "oidc")
     monkeypatch.setenv("MYELO_CDS_OIDC_ROLE_SOURCE", "claim")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.user = {"is_logged_in": True, "sub": "8f2c1e", "roles": ["visitor"]}
+    monkeypatch.setenv("MYELO_CDS_OIDC_ROLE_MAP", "spine-consultants=clinician")
+    at = _sso_app()
+    at.user = {"is_logged_in": True, "sub": "8f2c1e", "roles": ["visitor", "admin"]}  # neither is mapped
     at.run()
     assert not at.exception
     assert at.title[0].value == "Sign in"
@@ -272,7 +305,7 @@ def test_single_sign_on_role_from_the_accounts_table(
     for account, title in ((False, "Sign in"), (True, "Consult")):
         if account:
             database.add_account("8f2c1e", "clinician", actor="admin.ng")
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = _sso_app()
         at.user = {"is_logged_in": True, "sub": "8f2c1e", "roles": ["admin"]}  # the claim is not used
         at.run()
         assert not at.exception
@@ -284,7 +317,7 @@ def test_single_sign_on_ignores_a_local_account_and_the_session_key(
     database: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MYELO_CDS_AUTH", "oidc")
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = _sso_app()
     at.user = {"is_logged_in": False}
     at.session_state["myelo_cds.user"] = User(user_id="admin.ng", role="admin")
     at.run()

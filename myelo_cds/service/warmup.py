@@ -73,6 +73,14 @@ class WarmUp:
             self.seconds = time.perf_counter() - started
             self._done.set()
 
+    def refuse(self, reason: str) -> None:
+        """Record that this server refused to start (unsafe settings): readiness never turns ready.
+
+        ``reason`` names the settings only, never a value (readiness shows it to the prober).
+        """
+        self.error = reason
+        self._done.set()
+
     def start(
         self, steps: Sequence[Callable[[], object]], then: Callable[[], object] | None = None
     ) -> threading.Thread:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from secrets import token_hex
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -118,13 +119,14 @@ def sso_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         secrets.write_text(
             "[auth]\n"
             f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
-            'cookie_secret = "test-cookie-secret-0123456789abcdef"\n'
+            f'cookie_secret = "{token_hex(32)}"\n'
             'client_id = "myelo-cds"\n'
             'client_secret = "test-client-secret"\n'
             f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n'
             'client_kwargs = { scope = "openid profile", prompt = "login" }\n'
         )
-        environment = {"MYELO_CDS_AUTH": "oidc", "MYELO_CDS_OIDC_ROLE_SOURCE": "claim"}
+        environment = {"MYELO_CDS_AUTH": "oidc", "MYELO_CDS_OIDC_ROLE_SOURCE": "claim",
+                       "MYELO_CDS_OIDC_ROLE_MAP": "clinician=clinician"}  # fmt: skip
         with live_app(
             folder / "records.sqlite3", folder / "server.log", port=port,
             options=["--secrets.files", str(secrets)], env=environment,
