@@ -40,7 +40,6 @@ error_log {tmp}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     log_format upstream '$status $request_method $uri upstream=$upstream_addr route=$myelo_route';
-    access_log {tmp}/access.log upstream;
     client_body_temp_path {tmp}/client_body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -60,7 +59,12 @@ class Proxy:
     directory: Path
 
     def access_log(self) -> list[str]:
+        """The test's log: status, method, path, the replica that answered and the routing key."""
         return (self.directory / "access.log").read_text().splitlines()
+
+    def site_access_log(self) -> list[str]:
+        """The shipped configuration's own access log, as a hospital's nginx writes it."""
+        return (self.directory / "site-access.log").read_text().splitlines()
 
 
 def nginx_or_fail() -> None:
@@ -79,9 +83,21 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
+#: The shipped access log (query strings left out), once per server block.
+SITE_ACCESS_LOG = "access_log /var/log/nginx/myelo-cds.access.log myelo_cds_noquery;"
+
+
 def render_site(replica_ports: Sequence[int], http_port: int, https_port: int, tmp: Path) -> str:
-    """The shipped site with test listen ports, replicas and certificate."""
+    """The shipped site with test listen ports, replicas and certificate; its access log goes to
+    ``site-access.log`` in ``tmp``, and beside it the test's own log (``access.log``, naming the
+    replica and the routing key of each request)."""
     text = SITE.read_text()
+    if text.count(SITE_ACCESS_LOG) != 2:
+        raise AssertionError(f"{SITE.name}: expected {SITE_ACCESS_LOG!r} in both server blocks")
+    text = text.replace(
+        SITE_ACCESS_LOG,
+        f"access_log {tmp}/site-access.log myelo_cds_noquery;\n    access_log {tmp}/access.log upstream;",
+    )
     text = _replace_once(text, "listen 80;", f"listen 127.0.0.1:{http_port};")
     text = _replace_once(text, "listen [::]:80;", "")
     text = _replace_once(text, "listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
