@@ -25,6 +25,7 @@ from myelo_cds.ui.records import (
     render_save,
     restore_draft,
 )
+from myelo_cds.ui.session import within_limits
 
 user = require("consult")
 st.title("Consult")
@@ -57,6 +58,8 @@ def consult() -> None:
     The engine runs on every valid value entered (``salvage``): a value left out is listed
     beside the red-flag banner, never instead of it.
     """
+    if not within_limits(user.user_id):  # a change after the idle limit: the tab is signed out
+        st.rerun(scope="app")
     banner = st.container()
     form_column, result_column = st.columns([3, 2], gap="large")
     with form_column:

@@ -25,6 +25,7 @@ import streamlit as st
 from myelo_cds.auth import Permission, User, may, role_from_claim, user_id_from_subject
 from myelo_cds.settings import AuthSettings, auth_settings
 from myelo_cds.ui.records import store
+from myelo_cds.ui.session import end_session, start_session, within_limits
 
 __all__ = [
     "ACTION_TEXT",
@@ -63,18 +64,33 @@ def _oidc_user(settings: AuthSettings) -> User | None:
     user_id = user_id_from_subject(str(claims["sub"]))
     name = claims.get("name")
     display = str(name)[:128] if name else None
+    account = store().account(user_id)
     if settings.oidc_role_source == "claim":
+        # A disabled account row blocks the person whatever the provider's claim still says
+        # (the provider is often the last to hear that someone left).
+        if account is not None and account.disabled:
+            return None
         role = role_from_claim(claims.get(settings.oidc_role_claim), settings.oidc_role_map)
         return User(user_id=user_id, role=role, display_name=display) if role else None
-    account = store().account(user_id)
     if account is None or account.disabled or not account.sso:
         return None
     return account.user().model_copy(update={"display_name": account.display_name or display})
 
 
 def signed_in_user() -> User | None:
-    """The signed-in user of this session, or ``None`` (then only the sign-in page is shown)."""
+    """The signed-in user of this session, or ``None`` (then only the sign-in page is shown).
+
+    A sign-in past its idle or absolute time limit ends here (:mod:`myelo_cds.ui.session`):
+    every run that finds a user checks the limits and counts as activity.
+    """
     settings = auth_settings()
+    user = _session_user(settings)
+    if user is not None and not within_limits(user.user_id):
+        return None
+    return user
+
+
+def _session_user(settings: AuthSettings) -> User | None:
     if settings.auth == "oidc":
         return _oidc_user(settings)
     held = st.session_state.get(_SESSION_KEY)
@@ -136,22 +152,28 @@ def require(permission: Permission) -> User:
     return user
 
 
-def sign_in_local(user_id: str, password: str) -> User | None:
-    """Check a local account's password; on success this session is signed in as that user."""
-    user = store().sign_in(user_id.strip(), password)
+def sign_in_local(user_id: str, password: str, *, client: str | None = None) -> User | None:
+    """Check a local account's password; on success this session is signed in as that user.
+
+    Raises:
+        SignInThrottled: too many recent failures for this name or from ``client``.
+    """
+    user = store().sign_in(user_id.strip(), password, client=client)
     if user is not None:
         st.session_state[_SESSION_KEY] = user
+        start_session()
     return user
 
 
 def sign_out() -> None:
-    """End the sign-in of this session (single sign-on: also the identity cookie).
+    """End the sign-in of this session: its draft, the whole session state, the ``?draft=``
+    token and (single sign-on) the identity cookie (:func:`myelo_cds.ui.session.end_session`).
 
-    A button callback: it runs before the next run, which then finds nobody signed in.
+    A button callback: it runs before the next run, which then finds nobody signed in and
+    nothing of the previous consult.
     """
-    st.session_state.pop(_SESSION_KEY, None)
-    if auth_settings().auth == "oidc":
-        st.logout()
+    user = _session_user(auth_settings())
+    end_session(user.user_id if user is not None else None)
 
 
 def announce_mode() -> None:

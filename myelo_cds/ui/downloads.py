@@ -10,7 +10,9 @@ event is written in that same step, just before the file is handed out:
 - if the event cannot be written (database down), the file is not handed out: an export
   the audit log does not know about never happens;
 - the event carries the actor, an action such as ``export_pdf``, the pseudonymous case id
-  when there is one and the file's kind; never findings, names or the file's content.
+  when there is one and the file's kind; never findings, names or the file's content;
+- a link belongs to the sign-in that drew it: after sign-out or a session time-out the file is
+  not built (:func:`myelo_cds.ui.session.sign_in_is_live`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import streamlit as st
 from myelo_cds.records import Store
 from myelo_cds.ui.current_user import signed_in_user
 from myelo_cds.ui.records import store
+from myelo_cds.ui.session import sign_in_is_live
 
 __all__ = ["audited_download_button", "audited_file"]
 
@@ -37,6 +40,7 @@ def audited_file(
     actor: str,
     patient_id: str | None = None,
     detail: str = "",
+    live: Callable[[], bool] | None = None,
 ) -> Callable[[], FileData]:
     """A deferred file builder that records ``action`` in the audit log each time it runs.
 
@@ -47,13 +51,20 @@ def audited_file(
         actor: the signed-in user's id.
         patient_id: the pseudonymous case id the file is about, if any.
         detail: what was exported (``consult note``); never findings or names.
+        live: whether the sign-in that offered the file still lasts; when it answers ``False``
+            nothing is built or recorded.
 
     Returns:
-        A function that builds the file and then records the event; if the event cannot be
-        recorded it raises, so the file is not handed out.
+        A function that builds the file and then records the event; if the sign-in has ended
+        or the event cannot be recorded it raises, so the file is not handed out.
+
+    Raises:
+        PermissionError: (from the returned function) the sign-in that offered the file ended.
     """
 
     def deferred() -> FileData:
+        if live is not None and not live():
+            raise PermissionError(f"{action}: the sign-in that offered this file has ended; sign in again")
         content = build() if callable(build) else build
         records.record_event(action, actor=actor, patient_id=patient_id, detail=detail)
         return content
@@ -95,7 +106,13 @@ def audited_download_button(
     target.download_button(
         label,
         data=audited_file(
-            build, records=store(), action=action, actor=actor, patient_id=patient_id, detail=detail
+            build,
+            records=store(),
+            action=action,
+            actor=actor,
+            patient_id=patient_id,
+            detail=detail,
+            live=sign_in_is_live(),
         ),
         file_name=file_name,
         mime=mime,

@@ -6,12 +6,13 @@ from typing import Any
 
 import streamlit as st
 
-from myelo_cds.auth import Permission, User, may
+from myelo_cds.auth import Permission, SignInThrottled, User, may
 from myelo_cds.settings import auth_settings
 from myelo_cds.ui.current_user import ensure_router, oidc_claims, sign_in_local, sign_out
+from myelo_cds.ui.session import signed_out_notice
 from myelo_cds.ui.text import plain
 
-__all__ = ["allowed_pages", "render_account", "render_sign_in"]
+__all__ = ["allowed_pages", "client_address", "render_account", "render_sign_in"]
 
 
 def allowed_pages(user: User, pages: list[tuple[str, str, str, str, Permission]]) -> dict[str, list[Any]]:
@@ -37,6 +38,21 @@ def render_account(user: User) -> None:
 
 
 _NAME, _PASSWORD, _REFUSED = "sign_in.user_name", "sign_in.password", "sign_in.refused"
+_THROTTLED = "sign_in.throttled"
+
+
+def client_address() -> str:
+    """The client's address for the per-client back-off.
+
+    Behind the shipped nginx the server's peer is the proxy on loopback (Streamlit then gives
+    no address) and nginx sets ``X-Real-IP`` to the client it saw, overwriting any the client
+    sent; a direct connection from another machine is known by its own address.
+    """
+    direct = st.context.ip_address
+    if direct:
+        return direct
+    forwarded = str(st.context.headers.get("X-Real-IP") or "").strip()
+    return forwarded[:64] or "loopback"
 
 
 def _check_password() -> None:
@@ -44,8 +60,11 @@ def _check_password() -> None:
     # draws their pages; the password is dropped from the session state at once.
     user_id = str(st.session_state.get(_NAME) or "")
     password = str(st.session_state.pop(_PASSWORD, "") or "")
-    if sign_in_local(user_id, password) is None:
-        st.session_state[_REFUSED] = True
+    try:
+        if sign_in_local(user_id, password, client=client_address()) is None:
+            st.session_state[_REFUSED] = True
+    except SignInThrottled as throttled:
+        st.session_state[_THROTTLED] = throttled.retry_after_seconds
 
 
 def render_sign_in() -> None:
@@ -53,6 +72,9 @@ def render_sign_in() -> None:
     ensure_router()
     settings = auth_settings()
     st.title("Sign in")
+    notice = signed_out_notice()
+    if notice:
+        st.info(notice, icon=":material/timer_off:")
     st.caption("myelo-cds holds patient records: sign in to continue.")
     if settings.auth == "oidc":
         claims = oidc_claims()
@@ -78,4 +100,12 @@ def render_sign_in() -> None:
         st.form_submit_button("Sign in", type="primary", on_click=_check_password)
     if st.session_state.pop(_REFUSED, False):
         st.error("Wrong user name or password, or the account is disabled.", icon=":material/error:")
+    wait = st.session_state.pop(_THROTTLED, None)
+    if wait is not None:
+        st.error(
+            f"Too many failed sign-in attempts for this user name or from this computer: wait {wait} s,"
+            " then try again. The password was not checked. If you have forgotten it, ask an"
+            " administrator to set a new one.",
+            icon=":material/hourglass_top:",
+        )
     st.caption("No account? An administrator creates one with `python -m myelo_cds users add`.")
