@@ -32,8 +32,9 @@ def test_password_hashes_are_argon2id_salted_per_hash_and_verify() -> None:
     assert not passwords.verify("not a hash", PASSWORD)
 
 
-def test_a_short_or_padded_password_is_refused_without_repeating_it() -> None:
-    for bad in ("short", " " + PASSWORD, "x" * 2000):
+def test_a_short_padded_or_common_password_is_refused_without_repeating_it() -> None:
+    # "password1234" was accepted before issue 14 (NIST SP 800-63B-4: 15+ characters, a blocklist)
+    for bad in ("short", "password1234", "password12345678", " " + PASSWORD, "x" * 2000):
         with pytest.raises(passwords.PasswordError) as refused:
             passwords.hash_password(bad)
         assert bad not in str(refused.value)
@@ -47,7 +48,7 @@ def test_the_database_holds_the_hash_never_the_password(store: Store, tmp_path: 
     assert b"$argon2id$" in raw
 
 
-def test_sign_in_checks_password_and_disabled_flag_and_audits_each_attempt(store: Store) -> None:
+def test_sign_in_checks_password_and_disabled_flag_and_audits_each_new_streak(store: Store) -> None:
     store.add_account("dr.lee", "clinician", actor="admin.ng", password=PASSWORD, supervisor=True)
     assert store.sign_in("dr.lee", PASSWORD) == User(user_id="dr.lee", role="clinician", supervisor=True)
     assert store.sign_in("dr.lee", "wrong password!") is None
@@ -113,7 +114,10 @@ def test_a_long_or_unusual_sso_subject_becomes_a_stable_short_id() -> None:
 
 def test_settings_from_environment_win_over_the_config_file(tmp_path: Path) -> None:
     config = tmp_path / "myelo_cds.toml"
-    config.write_text('auth = "oidc"\noidc_role_source = "claim"\noidc_role_claim = "groups"\n')
+    config.write_text(
+        'auth = "oidc"\noidc_role_source = "claim"\noidc_role_claim = "groups"\n'
+        'oidc_role_map = { spine-consultants = "clinician" }\n'
+    )
     settings = auth_settings({"MYELO_CDS_CONFIG": str(config), "MYELO_CDS_OIDC_ROLE_CLAIM": "roles"})
     assert (settings.auth, settings.oidc_role_source, settings.oidc_role_claim) == ("oidc", "claim", "roles")
     assert auth_settings({}).auth == "local", "a server with nothing set asks for sign-in"
@@ -163,6 +167,71 @@ def test_the_users_command_adds_lists_changes_and_disables_accounts(tmp_path: Pa
 def test_the_users_command_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
     short = _users(tmp_path, "add", "dr.lee", "--role", "clinician", "--password-stdin", password="short")
     assert short.returncode == 2
-    assert "at least 12 characters" in short.stderr
+    assert "at least 15 characters" in short.stderr
     assert _users(tmp_path, "add", "x", "--role", "boss", "--sso").returncode == 2
     assert _users(tmp_path, "passwd", "nobody", "--password-stdin", password=PASSWORD).returncode == 2
+
+
+# --- user ids that differ only in case (issue 14: dr.lee / Dr.Lee) ----------------------------
+
+
+def test_an_account_differing_only_in_case_from_another_is_refused(store: Store) -> None:
+    store.add_account("dr.lee", "clinician", actor="t", password=PASSWORD)
+    for spelling in ("Dr.Lee", "DR.LEE"):
+        with pytest.raises(RecordError, match=r"account dr\.lee exists already .*without regard to case"):
+            store.add_account(spelling, "admin", actor="t", password=PASSWORD)
+        with pytest.raises(RecordError, match="exists already"):
+            store.add_account(spelling, "admin", actor="t")  # an SSO subject too
+    assert [account.user_id for account in store.accounts()] == ["dr.lee"]
+
+
+def test_a_local_sign_in_finds_the_account_by_either_spelling(store: Store) -> None:
+    store.add_account("Dr.Lee", "clinician", actor="t", password=PASSWORD)
+    for spelling in ("Dr.Lee", "dr.lee", "DR.LEE"):
+        assert store.sign_in(spelling, PASSWORD) == User(user_id="Dr.Lee", role="clinician")
+    assert {e.actor for e in store.audit_events() if e.action == "sign_in"} == {"Dr.Lee"}
+
+
+def test_a_password_holding_the_user_name_is_refused_for_that_account(store: Store) -> None:
+    with pytest.raises(RecordError, match="password refused: a password may not contain the user name"):
+        store.add_account("res.kim", "resident", actor="t", password="I am Res.Kim on the ward")
+    store.add_account("res.kim", "resident", actor="t", password=PASSWORD)
+    with pytest.raises(RecordError, match="user name"):
+        store.set_password("res.kim", "res.kim res.kim res.kim", actor="t")
+
+
+def test_the_users_command_applies_the_policy_with_the_user_name(tmp_path: Path) -> None:
+    common = _users(
+        tmp_path, "add", "dr.lee", "--role", "clinician", "--password-stdin", password="Password1234567"
+    )
+    assert common.returncode == 2
+    assert "commonly used" in common.stderr
+    assert "Password1234567" not in common.stderr
+    named = _users(
+        tmp_path, "add", "dr.lee", "--role", "clinician", "--password-stdin", password="dr.lee on call today"
+    )
+    assert named.returncode == 2
+    assert "user name" in named.stderr
+    assert (
+        not (tmp_path / "records.sqlite3").exists()
+        or not Store(f"sqlite:///{tmp_path / 'records.sqlite3'}").accounts()
+    ), "nothing was created"
+
+
+def test_the_users_command_unlocks_a_name_after_failed_sign_ins(tmp_path: Path) -> None:
+    from myelo_cds.auth import SignInThrottled
+
+    assert (
+        _users(
+            tmp_path, "add", "dr.lee", "--role", "clinician", "--password-stdin", password=PASSWORD
+        ).returncode
+        == 0
+    )
+    store = Store(f"sqlite:///{tmp_path / 'records.sqlite3'}")
+    for _ in range(4):
+        assert store.sign_in("dr.lee", "not the passphrase at all") is None
+    with pytest.raises(SignInThrottled):
+        store.sign_in("dr.lee", PASSWORD)
+    unlocked = _users(tmp_path, "unlock", "Dr.Lee")
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert store.sign_in("dr.lee", PASSWORD) == User(user_id="dr.lee", role="clinician")

@@ -111,6 +111,30 @@ def test_a_wrong_password_or_name_is_refused_without_saying_which(
     assert (event.action, event.actor) == ("sign_in_refused", user_id if user_id == "dr.lee" else "unknown")
 
 
+def test_repeated_failures_make_the_sign_in_page_ask_for_a_wait(database: Store) -> None:
+    at = _app()
+    for _ in range(4):
+        at = _sign_in(at, "dr.lee", "wrong password!!")
+        assert at.error[0].value == "Wrong user name or password, or the account is disabled."
+    at = _sign_in(at, "dr.lee", PASSWORD)  # the right password, during the wait
+    assert "myelo_cds.user" not in at.session_state
+    assert at.title[0].value == "Sign in"
+    assert [e.value for e in at.error] == [
+        "Too many failed sign-in attempts for this user name or from this computer: wait 1 s, then try"
+        " again. The password was not checked. If you have forgotten it, ask an administrator to set a"
+        " new one."
+    ]
+    kept = [key for key in at.session_state if PASSWORD in str(at.session_state[key])]
+    assert not kept, "the password is not kept in the session"
+    refused = [e for e in database.audit_events(20) if e.action == "sign_in_refused"]
+    assert [e.detail for e in refused] == ["1 failed attempt (a new streak)"], "one row for the streak"
+
+
+def test_a_user_name_signs_in_whatever_its_case(database: Store) -> None:
+    at = _sign_in(_app(), "DR.Lee", PASSWORD)
+    assert _signed_in(at).user_id == "dr.lee"
+
+
 def test_sign_out_ends_the_sign_in(database: Store) -> None:
     at = _app(User(user_id="dr.lee", role="clinician"))
     next(button for button in at.sidebar.button if button.label == "Sign out").click()

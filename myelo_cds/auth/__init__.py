@@ -1,6 +1,9 @@
-"""Who may do what: roles, permissions and local-account password hashing (no Streamlit, no storage)."""
+"""Who may do what: roles, permissions, local-account passwords (policy and hashing) and the
+back-off after failed sign-ins (no Streamlit, no storage)."""
 
+from myelo_cds.auth._backoff import ACCOUNT_BACKOFF, CLIENT_BACKOFF, Backoff, SignInThrottled
 from myelo_cds.auth._passwords import (
+    MAX_LENGTH,
     MIN_LENGTH,
     PasswordError,
     check_new_password,
@@ -22,13 +25,18 @@ from myelo_cds.auth._roles import (
 )
 
 __all__ = [
+    "ACCOUNT_BACKOFF",
+    "CLIENT_BACKOFF",
+    "MAX_LENGTH",
     "MIN_LENGTH",
     "PERMISSIONS",
     "ROLES",
     "SUPERVISOR_PERMISSIONS",
+    "Backoff",
     "PasswordError",
     "Permission",
     "Role",
+    "SignInThrottled",
     "User",
     "check_new_password",
     "hash_password",

@@ -12,7 +12,7 @@ import getpass
 import sys
 from typing import Any
 
-from myelo_cds.auth import ROLES
+from myelo_cds.auth import MAX_LENGTH, MIN_LENGTH, ROLES, PasswordError, check_new_password
 from myelo_cds.errors import InputError
 
 __all__ = ["add_users_commands"]
@@ -26,12 +26,24 @@ def _actor() -> str:
 
 
 def _password(args: argparse.Namespace) -> str:
+    """The new password, checked against the policy (with the account's user id) before the
+    store is touched, so a refused one is not typed twice."""
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("New password: ")
-    if getpass.getpass("Repeat it: ") != first:
-        raise InputError("the two passwords differ")
-    return first
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        print(
+            f"A password needs {MIN_LENGTH} to {MAX_LENGTH} characters, not a common one, not the user"
+            " name; a phrase of a few unrelated words works well.",
+            file=sys.stderr,
+        )
+        password = getpass.getpass("New password: ")
+        check_new_password(password, user_id=args.user_id)
+        if getpass.getpass("Repeat it: ") != password:
+            raise InputError("the two passwords differ")
+    try:
+        return check_new_password(password, user_id=args.user_id)
+    except PasswordError as error:
+        raise InputError(f"password refused: {error}") from None
 
 
 def _users(args: argparse.Namespace) -> int:
@@ -57,6 +69,9 @@ def _users(args: argparse.Namespace) -> int:
         elif args.action == "passwd":
             store.set_password(args.user_id, _password(args), actor=_actor())
             print(f"new password set for {args.user_id}", file=sys.stderr)
+        elif args.action == "unlock":
+            store.forget_sign_in_failures(args.user_id)
+            print(f"failed sign-ins of {args.user_id} forgotten: no wait before the next", file=sys.stderr)
         elif args.action in ("disable", "enable"):
             store.set_disabled(args.user_id, args.action == "disable", actor=_actor())
             print(f"{args.user_id} {args.action}d", file=sys.stderr)
@@ -74,7 +89,7 @@ def _users(args: argparse.Namespace) -> int:
 
 
 def add_users_commands(commands: Any) -> None:
-    """Add ``users add|set-role|passwd|disable|enable|list`` to the command line."""
+    """Add ``users add|set-role|passwd|unlock|disable|enable|list`` to the command line."""
     users = commands.add_parser("users", help="manage sign-in accounts and roles (administrators)")
     actions = users.add_subparsers(dest="action", required=True, parser_class=type(users))
     add = actions.add_parser("add", help="create a local account, or the role of an SSO subject (--sso)")
@@ -91,6 +106,8 @@ def add_users_commands(commands: Any) -> None:
     passwd = actions.add_parser("passwd", help="set a new local password")
     passwd.add_argument("user_id")
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    unlock = actions.add_parser("unlock", help="end the wait after failed sign-ins of a user name")
+    unlock.add_argument("user_id")
     for name in ("disable", "enable"):
         actions.add_parser(name, help=f"{name} an account").add_argument("user_id")
     actions.add_parser("list", help="every account with its role")

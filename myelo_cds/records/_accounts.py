@@ -1,21 +1,30 @@
 """Accounts: who may sign in, with which role; local passwords as Argon2id hashes.
 
-Every change to an account and every sign-in is an event in the store's audit log.
+User ids are compared without regard to case: a new ``Dr.Lee`` is refused while ``dr.lee``
+exists, and a local sign-in as either spelling finds the one account (ids keep the spelling
+they were created with). Local sign-ins back off after repeated failures
+(:mod:`myelo_cds.records._sign_in_failures`).
+
+Every change to an account and every successful sign-in is an event in the store's audit log;
+failed sign-ins are audited per streak (its start, then at most one event per period).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from myelo_cds.auth import ROLES, Role, User
 from myelo_cds.auth import _passwords as passwords
 from myelo_cds.records._audit import AuditLog
 from myelo_cds.records._models import RecordError
 from myelo_cds.records._schema import AccountRow
+from myelo_cds.records._sign_in_failures import FailureKey, SignInFailures, account_key, client_key
 from myelo_cds.records._transactions import Database
 
 __all__ = ["Account", "Accounts"]
@@ -72,9 +81,13 @@ def _checked_user(user_id: str, role: str, supervisor: bool, display_name: str |
         raise RecordError(f"{field} refused: {allowed}") from None
 
 
-def _password_hash(password: str) -> str:
+# Serialises account creation on PostgreSQL, so two spellings of one id cannot both be added.
+_ACCOUNTS_LOCK_KEY = 0x6D79_656C_6F41_4343  # "myeloACC"
+
+
+def _password_hash(password: str, user_id: str) -> str:
     try:
-        return passwords.hash_password(password)
+        return passwords.hash_password(password, user_id=user_id)
     except passwords.PasswordError as error:
         raise RecordError(f"password refused: {error}") from None
 
@@ -89,11 +102,28 @@ class Accounts:
     Args:
         database: where the accounts are kept.
         audit: the log every change and sign-in is recorded in.
+        failures: the failed sign-ins behind the back-off.
     """
 
-    def __init__(self, database: Database, audit: AuditLog) -> None:
+    def __init__(self, database: Database, audit: AuditLog, failures: SignInFailures) -> None:
         self._database = database
         self._audit = audit
+        self._failures = failures
+
+    @staticmethod
+    def _same_id(session: Session, user_id: str) -> AccountRow | None:
+        """The account whose id is ``user_id`` in any case: the exact spelling first."""
+        if len(user_id) > 64:
+            return None
+        row = session.get(AccountRow, user_id)
+        if row is not None:
+            return row
+        matches = session.scalars(
+            select(AccountRow).where(func.lower(AccountRow.user_id) == user_id.lower()).limit(2)
+        ).all()
+        # Two spellings of one id can only predate the case-insensitive rule: then neither
+        # is guessed at, the exact spelling is needed.
+        return matches[0] if len(matches) == 1 else None
 
     def add(
         self,
@@ -111,19 +141,31 @@ class Accounts:
             user_id: the sign-in name (local) or the SSO ``sub`` claim; letters, digits, ``._@-``.
             role: clinician, resident or admin.
             actor: who creates it (audit log).
-            password: at least 12 characters (stored as an Argon2id hash); ``None`` for SSO.
+            password: meeting the policy of :func:`myelo_cds.auth.check_new_password` (stored
+                as an Argon2id hash); ``None`` for SSO.
             supervisor: may see residents' training results.
             display_name: shown in the sidebar only.
 
         Raises:
-            RecordError: a refused id, role or password, or an id that exists already.
+            RecordError: a refused id, role or password, or an id that exists already (in any
+                case: ``Dr.Lee`` when ``dr.lee`` exists).
         """
         user = _checked_user(user_id, role, supervisor, display_name)
-        encoded = _password_hash(password) if password is not None else None
+        encoded = _password_hash(password, user.user_id) if password is not None else None
         now = _now()
         with self._database.transaction(write=True) as session:
-            if session.get(AccountRow, user.user_id) is not None:
-                raise RecordError(f"account {user.user_id} exists already: change it with set-role or passwd")
+            if self._database.backend == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ACCOUNTS_LOCK_KEY})
+            existing = self._same_id(session, user.user_id)
+            if existing is not None:
+                spelt = (
+                    ""
+                    if existing.user_id == user.user_id
+                    else " (user ids are compared without regard to case)"
+                )
+                raise RecordError(
+                    f"account {existing.user_id} exists already{spelt}: change it with set-role or passwd"
+                )
             row = AccountRow(
                 user_id=user.user_id,
                 role=user.role,
@@ -162,7 +204,7 @@ class Accounts:
 
     def set_password(self, user_id: str, password: str, *, actor: str) -> Account:
         """Give a local account a new password (an SSO account becomes a local one)."""
-        return self._change(user_id, actor, "new password", password_hash=_password_hash(password))
+        return self._change(user_id, actor, "new password", password_hash=_password_hash(password, user_id))
 
     def set_disabled(self, user_id: str, disabled: bool, *, actor: str) -> Account:
         """Disable (or re-enable) an account: a disabled account cannot sign in, sessions end."""
@@ -179,23 +221,48 @@ class Accounts:
         with self._database.transaction(write=False) as session:
             return [_account(row) for row in session.scalars(select(AccountRow).order_by(AccountRow.user_id))]
 
-    def sign_in(self, user_id: str, password: str) -> User | None:
+    def sign_in(self, user_id: str, password: str, *, client: str | None = None) -> User | None:
         """The user for a local sign-in, or ``None`` for a wrong id, password or a disabled account.
 
-        The same time is spent whether the id exists or not, and the audit log records the
-        attempt (an unknown id is logged as ``unknown``, never the text that was typed).
+        The attempt is counted first under the name as typed and the client (back-off); while
+        either is in a wait the password is not checked at all. The same time is spent whether
+        the id exists or not. The audit log records failures per streak (an unknown id is
+        logged as ``unknown``, never the text that was typed).
+
+        Args:
+            user_id: the user name as typed (any case).
+            password: the password as typed.
+            client: the client's network address, for the per-client back-off; ``None`` for
+                none (only the name is counted).
+
+        Raises:
+            SignInThrottled: too many recent failures for this name or from this client; the
+                message is the same whether the account exists or not.
         """
+        keys: Sequence[FailureKey] = [account_key(user_id)] + ([client_key(client)] if client else [])
+        self._failures.begin_attempt(keys)
         with self._database.transaction(write=False) as session:
-            row = session.get(AccountRow, user_id) if len(user_id) <= 64 else None
+            row = self._same_id(session, user_id)
             encoded = row.password_hash if row is not None else None
             account = _account(row) if row is not None else None
         good = passwords.verify(encoded, password)
         if not good or account is None or account.disabled:
-            self._audit.record("sign_in_refused", actor=account.user_id if account else "unknown")
+            disabled = "account disabled" if good and account is not None else None
+            self._failures.failed(keys, actor=account.user_id if account else "unknown", reason=disabled)
             return None
+        before = self._failures.succeeded(keys)
         if encoded is not None and passwords.needs_rehash(encoded):
             self._change(
-                user_id, user_id, "password rehashed", password_hash=passwords.hash_password(password)
+                account.user_id,
+                account.user_id,
+                "password rehashed",
+                # The stored password met the policy of its day: rehash it as it is.
+                password_hash=passwords.rehash(password),
             )
-        self._audit.record("sign_in", actor=account.user_id, detail="local")
+        detail = f"local, after {before} failed attempts" if before else "local"
+        self._audit.record("sign_in", actor=account.user_id, detail=detail)
         return account.user()
+
+    def forget_failures(self, user_id: str) -> None:
+        """Forget the failed sign-ins of this name (any case): its waits end now."""
+        self._failures.forget([account_key(user_id)])
