@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, inspect, text
+from psycopg import sql
+from sqlalchemy import Engine, inspect, make_url, text
 
 from myelo_cds.auth import ACCOUNT_BACKOFF, CLIENT_BACKOFF, Backoff, SignInThrottled, User
 from myelo_cds.auth import _passwords as passwords
 from myelo_cds.records import Store
 from myelo_cds.records import _sign_in_failures as failures
 from myelo_cds.records._database import make_engine
+from myelo_cds.records._privileges import migrate_schema
 from tests.pg_fixture import PostgresServer
 
 PASSWORD = "a long clinic passphrase"
@@ -329,3 +333,40 @@ def test_the_table_holds_counts_and_hashed_keys_only(raw: Engine, store: Store) 
         "last_failure_at",
         "audited_at",
     }
+
+
+def test_the_app_role_with_only_its_granted_privileges_backs_off_and_unlocks(
+    postgres_server: PostgresServer, clock: Clock
+) -> None:
+    """The deployed PostgreSQL set-up: the owner migrates, the app's role gets only its grants."""
+    owner_url = postgres_server.create_database()
+    parsed = make_url(owner_url)
+    role, password = f"app_{parsed.database}", secrets.token_urlsafe(16)
+    with psycopg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+        autocommit=True,
+    ) as connection:
+        connection.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), password))
+        connection.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(str(parsed.database)), sql.Identifier(role)
+            )
+        )
+    app_url = parsed.set(username=role, password=password).render_as_string(hide_password=False)
+    assert migrate_schema(owner_url, app_url).granted_to == role
+    store = Store(app_url)
+    try:
+        store.add_account("dr.lee", "clinician", actor="admin.ng", password=PASSWORD)
+        for _ in range(4):
+            assert store.sign_in("dr.lee", WRONG, client="192.0.2.1") is None
+        assert _throttled_for(store, "dr.lee", PASSWORD, client="192.0.2.1") == 1
+        clock.advance(3601)  # forgotten: the stale rows are deleted by the app's role
+        assert store.sign_in("dr.lee", PASSWORD, client="192.0.2.1") is not None
+        store.forget_sign_in_failures("dr.lee")
+        assert store.verify_audit().intact
+    finally:
+        store.close()
