@@ -1,12 +1,18 @@
 # myelo-cds as one container: one app replica (run two or more behind deploy/nginx).
 #
 #   docker build -t myelo-cds:0.1.0 .
-#   docker run -d --name myelo-cds -p 127.0.0.1:8501:8501 \
-#     -e MYELO_CDS_DATABASE_URL=postgresql+psycopg://myelo_cds:PASSWORD@db-host/myelo_cds \
-#     -e STREAMLIT_SERVER_COOKIE_SECRET=... myelo-cds:0.1.0
+#   docker run -d --name myelo-cds -p 127.0.0.1:8501:8501 -v myelo-cds-data:/data \
+#     -v /etc/myelo-cds/cookie_secret:/run/secrets/cookie_secret:ro \
+#     -v /etc/myelo-cds/database_url:/run/secrets/database_url:ro myelo-cds:0.1.0
 #
-# Without MYELO_CDS_DATABASE_URL the records are a SQLite file in the /data volume.
-FROM debian:bookworm-slim
+# Secrets are files mounted into /run/secrets (deploy/docker/start.sh reads them), never
+# `-e NAME=value` (shown by `docker inspect`). Without a database_url the records are a SQLite
+# file in the /data volume; the teaching cases are in /data/cases either way.
+#
+# The base image is pinned by digest (a tag moves); to update it, look up the digest of the new
+# build (`docker buildx imagetools inspect debian:bookworm-slim`), replace it here, rebuild and
+# run the tests.
+FROM debian:bookworm-slim@sha256:7b140f374b289a7c2befc338f42ebe6441b7ea838a042bbd5acbfca6ec875818
 
 # The same Debian packages as `./run app`: Python 3.11 with venv, and the fonts the PDFs embed.
 RUN apt-get update \
@@ -32,9 +38,11 @@ COPY migrations/ migrations/
 COPY data/ data/
 COPY myelo_cds/ myelo_cds/
 COPY pages/ pages/
+COPY deploy/docker/start.sh start.sh
 
 USER myelo-cds
 ENV MYELO_CDS_DB_PATH=/data/myelo_cds.sqlite3 \
+    MYELO_CDS_CASES_DIR=/data/cases \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
@@ -45,4 +53,6 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=6s --start-period=20s --retries=3 \
     CMD ["/opt/venv/bin/python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/readyz', timeout=5).status != 200)"]
 
-CMD ["/opt/venv/bin/streamlit", "run", "asgi.py", "--server.address", "0.0.0.0", "--server.port", "8501", "--server.headless", "true"]
+# deploy/docker/start.sh: secrets from files, the case library seeded, then
+# `streamlit run asgi.py` on port 8501.
+CMD ["/app/start.sh"]

@@ -32,6 +32,12 @@ def test_uploads_and_messages_are_size_limited_and_sessions_short_lived() -> Non
     assert 0 < server["disconnectedSessionTTL"] <= 120
 
 
+def test_table_toolbars_do_not_export_data() -> None:
+    """Issue 14: a table's own "Download as CSV" bypassed the role check, the audit event and
+    formula neutralisation; exports go through the app's audited buttons only."""
+    assert CONFIG["client"]["disableDataExport"] is True
+
+
 def test_no_side_doors_agent_api_static_files_header_identity_or_error_details() -> None:
     assert CONFIG["server"]["enableAgentApi"] is False
     assert CONFIG["server"]["enableStaticServing"] is False
@@ -51,7 +57,8 @@ def test_every_deployment_reads_this_configuration() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "COPY .streamlit/ .streamlit/" in dockerfile
     assert "WORKDIR /app" in dockerfile
-    assert '"run", "asgi.py"' in dockerfile
+    assert 'CMD ["/app/start.sh"]' in dockerfile
+    assert "run asgi.py" in (ROOT / "deploy" / "docker" / "start.sh").read_text()
     unit = (ROOT / "deploy" / "systemd" / "myelo-cds@.service").read_text()
     assert "WorkingDirectory=/opt/myelo-cds" in unit
     assert "streamlit run asgi.py" in unit

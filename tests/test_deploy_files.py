@@ -67,20 +67,26 @@ def test_the_unit_is_hardened(tmp_path: Path) -> None:
     assert "--server.address 127.0.0.1" in text  # only nginx reaches a replica
 
 
-def _copied_paths() -> list[str]:
-    sources: list[str] = []
+def _copied_paths() -> list[tuple[str, str]]:
+    """(source, destination under /app) of each COPY into the app folder."""
+    copies: list[tuple[str, str]] = []
     for line in DOCKERFILE.read_text().splitlines():
         if line.startswith("COPY ") and "requirements-runtime.txt" not in line:
-            sources += line.split()[1:-1]
-    return sources
+            *sources, destination = line.split()[1:]
+            for source in sources:
+                into_folder = destination.endswith("/") and not source.endswith("/")
+                copies.append(
+                    (source, str(Path(destination) / Path(source).name) if into_folder else destination)
+                )
+    return copies
 
 
 def test_the_image_files_serve_the_app_and_pass_the_healthcheck() -> None:
     image = Path(tempfile.mkdtemp(prefix="myelo-cds-image-"))
-    for source in _copied_paths():
+    for source, destination in _copied_paths():
         path = ROOT / source
         assert path.exists(), f"the Dockerfile copies {source}, which is missing"
-        target = image / source
+        target = image / destination
         if path.is_dir():
             shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "secrets.toml"))
         else:
@@ -132,3 +138,115 @@ def test_the_image_installs_the_runtime_lock_without_the_test_tools() -> None:
         "uv",
     }
     assert {"streamlit", "sqlalchemy", "alembic", "psycopg", "pydantic", "pandas"} <= runtime.keys()
+
+
+# --- issue 14: secrets, base image, case library ---------------------------------------------
+
+ENV_FILE = ROOT / "deploy" / "systemd" / "myelo-cds.env"
+START = ROOT / "deploy" / "docker" / "start.sh"
+
+
+def _env_file() -> dict[str, str]:
+    values = {}
+    for line in ENV_FILE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip()
+    return values
+
+
+def test_the_base_image_is_pinned_by_digest() -> None:
+    (base,) = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("FROM ")]
+    assert re.fullmatch(r"FROM debian:bookworm-slim@sha256:[0-9a-f]{64}", base), base
+
+
+def test_no_secret_is_given_on_the_docker_command_line() -> None:
+    text = DOCKERFILE.read_text()
+    assert "-e STREAMLIT_SERVER_COOKIE_SECRET" not in text
+    assert "-e MYELO_CDS_DATABASE_URL" not in text
+    assert "/run/secrets/cookie_secret:ro" in text
+    assert 'CMD ["/app/start.sh"]' in text
+    assert "COPY deploy/docker/start.sh start.sh" in text
+
+
+def test_the_environment_file_ships_no_placeholder_secret() -> None:
+    values = _env_file()
+    assert values["STREAMLIT_SERVER_COOKIE_SECRET"] == ""  # fails closed: the replica refuses to start
+    assert values["MYELO_CDS_AUTH"] == "local"
+    assert values["MYELO_CDS_CASES_DIR"] == "/var/lib/myelo-cds/cases"
+
+
+def test_a_replica_started_with_the_shipped_environment_file_refuses_to_serve(tmp_path: Path) -> None:
+    """The environment file as shipped (its database line left out: no server here) stops a
+    replica before it serves, naming the empty cookie secret."""
+    from tests.e2e.live_app import free_port
+    from tests.test_start_up import _serve
+
+    shipped = {name: value for name, value in _env_file().items() if name != "MYELO_CDS_DATABASE_URL"}
+    shipped["MYELO_CDS_CASES_DIR"] = str(tmp_path / "cases")
+    run = _serve(tmp_path, free_port(), shipped, "--server.address", "127.0.0.1")
+    assert run.returncode not in (0, None), run.stdout[-2000:]
+    assert (
+        "myelo-cds refuses to start: server.cookieSecret (STREAMLIT_SERVER_COOKIE_SECRET) is empty"
+        in run.stdout
+    )
+
+
+def test_the_case_library_is_where_the_service_may_write() -> None:
+    unit = UNIT.read_text()
+    assert "StateDirectory=myelo-cds" in unit
+    assert "ReadWritePaths=/var/lib/myelo-cds" in unit
+    assert (
+        "ExecStartPre=/usr/bin/cp -R --no-clobber /opt/myelo-cds/data/cases/. /var/lib/myelo-cds/cases/"
+        in unit
+    )
+    assert "MYELO_CDS_CASES_DIR=/data/cases" in DOCKERFILE.read_text()
+    assert 'VOLUME ["/data"]' in DOCKERFILE.read_text()
+
+
+def test_the_container_start_reads_secrets_from_files_and_seeds_the_case_library(tmp_path: Path) -> None:
+    """deploy/docker/start.sh, run by sh as the image runs it, with a stand-in for the streamlit
+    command that reports the environment and arguments it was given."""
+    app = tmp_path / "app"
+    shutil.copytree(ROOT / "data" / "cases", app / "data" / "cases")
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    cookie = "a1" * 32
+    (secrets_dir / "cookie_secret").write_text(cookie + "\n")
+    (secrets_dir / "database_url").write_text("postgresql+psycopg://app:pw@db/myelo_cds\n")
+    cases = tmp_path / "data" / "cases"
+    cases.mkdir(parents=True)
+    (cases / "t99_authored_here.json").write_text("{}")
+    (cases / "t01_clumsy_hands_and_a_stumbling_gait.json").write_text('{"edited": true}')
+    report = tmp_path / "started.json"
+    stand_in = tmp_path / "streamlit"
+    stand_in.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"json.dump({{'argv': sys.argv[1:], 'env': dict(os.environ)}}, open({str(report)!r}, 'w'))\n"
+    )
+    stand_in.chmod(0o755)
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "MYELO_CDS_SECRETS_DIR": str(secrets_dir),
+        "MYELO_CDS_CASES_DIR": str(cases),
+        "MYELO_CDS_STREAMLIT": str(stand_in),
+    }
+    run = subprocess.run(
+        ["sh", str(START)], cwd=app, env=environment, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    started = json.loads(report.read_text())
+    assert started["argv"] == ["run", "asgi.py", "--server.address", "0.0.0.0", "--server.port", "8501",
+                               "--server.headless", "true"]  # fmt: skip
+    assert started["env"]["STREAMLIT_SERVER_COOKIE_SECRET"] == cookie
+    assert started["env"]["MYELO_CDS_DATABASE_URL"] == "postgresql+psycopg://app:pw@db/myelo_cds"
+    shipped = {path.name for path in (ROOT / "data" / "cases").glob("*.json")}
+    assert {path.name for path in cases.glob("*.json")} == shipped | {"t99_authored_here.json"}
+    assert (cases / "t01_clumsy_hands_and_a_stumbling_gait.json").read_text() == '{"edited": true}'  # kept
+    # Without secret files nothing is set (the replica then refuses or uses its defaults).
+    shutil.rmtree(secrets_dir)
+    run = subprocess.run(
+        ["sh", str(START)], cwd=app, env=environment, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    assert "STREAMLIT_SERVER_COOKIE_SECRET" not in json.loads(report.read_text())["env"]
