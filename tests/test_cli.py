@@ -148,11 +148,23 @@ def test_batch_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
 
 
 def test_batch_refuses_unknown_file_types_with_exit_2(tmp_path: Path) -> None:
+    source = tmp_path / "in.pdf"
+    source.write_text("x")
+    result = cli("batch", str(source), "-o", str(tmp_path / "out.csv"))
+    assert result.returncode == 2
+    assert ".csv, .jsonl or .xlsx" in result.stderr
+    result = cli("batch", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.xlsx"))
+    assert result.returncode == 2
+    assert "output out.xlsx must end in .csv or .jsonl" in result.stderr
+
+
+def test_batch_refuses_a_damaged_workbook_with_exit_2_and_the_reason(tmp_path: Path) -> None:
     source = tmp_path / "in.xlsx"
     source.write_text("x")
     result = cli("batch", str(source), "-o", str(tmp_path / "out.csv"))
     assert result.returncode == 2
-    assert ".csv or .jsonl" in result.stderr
+    assert "not a readable Excel .xlsx workbook" in result.stderr
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_no_command_is_a_usage_error() -> None:
@@ -163,14 +175,42 @@ def test_no_command_is_a_usage_error() -> None:
 
 def test_a_failed_batch_leaves_no_result_file(tmp_path: Path) -> None:
     """Rows are written to a .partial file renamed only at the end: no half result is mistaken for a whole one."""
+    from myelo_cds.batch import run_batch
+
     source = tmp_path / "in.csv"
-    source.write_bytes(b"case_id,patient.age_years\nA1,64\n" + b"\xff\xfe bad bytes\n" * 3)
+    source.write_bytes(b"case_id,patient.age_years\nA1,64\nA2,70\n")
+    target = tmp_path / "out.csv"
+
+    def interrupted(done: int) -> None:  # as a kill or a full disk would, after rows were written
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(source, target, workers=1, progress=interrupted)
+    assert not target.exists()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_header_that_is_not_utf8_exits_2_and_leaves_no_result_file(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"case_id,patient.\xffage\nA1,64\n")
     target = tmp_path / "out.csv"
     result = cli("batch", str(source), "-o", str(target))
     assert result.returncode == 2
-    assert "cannot read" in result.stderr
+    assert "cannot read in.csv: the header is not UTF-8" in result.stderr
     assert not target.exists()
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_rows_that_are_not_utf8_are_reported_and_the_batch_goes_on(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"case_id,patient.age_years\nA1,64\n" + b"\xff\xfe bad bytes\n" * 3 + b"A2,70\n")
+    target = tmp_path / "out.csv"
+    result = cli("batch", str(source), "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert [row["case_id"] for row in rows] == ["A1", "", "", "", "A2"]
+    assert [bool(row["error"]) for row in rows] == [False, True, True, True, False]
+    assert "not UTF-8" in rows[1]["error"]
 
 
 def test_batch_date_never_overrides_a_rows_own_assessment_date(tmp_path: Path) -> None:

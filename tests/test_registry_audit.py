@@ -128,12 +128,11 @@ def test_malformed_uploads_get_a_clear_message(name: str, data: bytes, message: 
         read_upload(name, data)
 
 
-def test_oversized_upload_is_refused_before_reading(monkeypatch: pytest.MonkeyPatch) -> None:
-    from myelo_cds.batch import _clinic_audit as registry
+def test_oversized_upload_is_refused_before_reading() -> None:
+    from myelo_cds.batch import UploadLimits
 
-    monkeypatch.setattr(registry, "MAX_BYTES", 100)
     with pytest.raises(UploadError, match="largest taken"):
-        read_upload("clinic.csv", b"x" * 101)
+        read_upload("clinic.csv", b"x" * 101, UploadLimits(max_bytes=100))
 
 
 def _page() -> AppTest:

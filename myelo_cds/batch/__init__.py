@@ -1,11 +1,13 @@
-"""Clinic lists: batch evaluation (CSV, JSONL) and the registry audit of a clinic list."""
+"""Clinic lists: batch evaluation (CSV, JSONL, Excel .xlsx) and the registry audit of a clinic list."""
 
 from myelo_cds.batch._clinic_audit import (
     AUDIT_COLUMNS,
     MAX_BYTES,
     MAX_ROWS,
     Audit,
+    Upload,
     UploadError,
+    UploadLimits,
     audit_rows,
     read_upload,
     results_csv,
@@ -30,7 +32,9 @@ __all__ = [
     "MAX_ROWS",
     "OUTPUT_COLUMNS",
     "Audit",
+    "Upload",
     "UploadError",
+    "UploadLimits",
     "audit_rows",
     "cells_to_findings",
     "evaluate_row",

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from myelo_cds.batch._loader import DEFAULT_UPLOAD_LIMITS, Upload, UploadLimits, read_upload
 from myelo_cds.batch._rows import OUTPUT_COLUMNS, evaluate_table, parse_header
 from myelo_cds.errors import UploadError
 from myelo_cds.exports.csv_safety import safe_cell
@@ -30,7 +31,9 @@ __all__ = [
     "MAX_BYTES",
     "MAX_ROWS",
     "Audit",
+    "Upload",
     "UploadError",
+    "UploadLimits",
     "audit_rows",
     "read_upload",
     "results_csv",
@@ -39,9 +42,9 @@ __all__ = [
     "template_csv",
 ]
 
-MAX_BYTES = 50 * 1024 * 1024
-"""Largest upload taken (50 MB: about 100,000 rows of the full template)."""
-MAX_ROWS = 100_000
+MAX_BYTES = DEFAULT_UPLOAD_LIMITS.max_bytes
+"""Largest upload the loader takes (50 MB); the page also keeps to the server's upload limit."""
+MAX_ROWS = DEFAULT_UPLOAD_LIMITS.max_rows
 AUDIT_COLUMNS = (*OUTPUT_COLUMNS, "next_review_due", "follow_up_overdue")
 # Pathways that recommend surgery, and those where surgery is one of the options offered.
 SURGICAL = ("surgical_referral",)
@@ -81,89 +84,6 @@ def template_csv() -> bytes:
     writer.writerow(columns)
     writer.writerow([example.get(column, "") for column in columns])
     return buffer.getvalue().encode("utf-8")
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """A clinic list read from a file: CSV-like cells under a header, or JSONL lines."""
-
-    columns: list[str] | None
-    records: list[Any]
-
-
-def _excel_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _read_excel(data: bytes) -> Upload:
-    from openpyxl import load_workbook  # only when an Excel file is uploaded
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a damaged file
-        raise UploadError(f"not a readable Excel .xlsx workbook ({type(error).__name__})") from error
-    sheet = book.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows, None)
-    if not header:
-        raise UploadError("the first sheet is empty: the first row must hold the column names")
-    columns = [_excel_cell(value) for value in header]
-    records = []
-    for values in rows:
-        cells = [_excel_cell(value) for value in values]
-        if any(cell.strip() for cell in cells):
-            records.append(cells)
-        if len(records) > MAX_ROWS:
-            break
-    book.close()
-    return Upload(columns, records)
-
-
-def read_upload(name: str, data: bytes) -> Upload:
-    """Read an uploaded clinic list; raises :class:`UploadError` with a clear message."""
-    suffix = name.lower().rsplit(".", 1)[-1] if "." in name else ""
-    if len(data) > MAX_BYTES:
-        raise UploadError(
-            f"the file is {len(data) / 1e6:.0f} MB; the largest taken is {MAX_BYTES / 1e6:.0f} MB"
-        )
-    if suffix == "xlsx":
-        upload = _read_excel(data)
-    elif suffix in ("csv", "jsonl", "ndjson"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise UploadError(f"the file is not UTF-8 text (byte {error.start}); save it as UTF-8") from error
-        if suffix == "csv":
-            try:
-                reader = csv.reader(io.StringIO(text, newline=""))
-                columns = next(reader, None)
-                records = [cells for cells in reader if any(cell.strip(", \r\n") for cell in cells)]
-            except csv.Error as error:
-                raise UploadError(f"the CSV is malformed: {error}") from error
-            if not columns:
-                raise UploadError("the file is empty: the first line must hold the column names")
-            upload = Upload(columns, records)
-        else:
-            upload = Upload(None, [line for line in text.splitlines() if line.strip()])
-    else:
-        raise UploadError(f"{name}: a clinic list must be .csv, .xlsx or .jsonl")
-    if not upload.records:
-        raise UploadError("the file has no rows to audit")
-    if len(upload.records) > MAX_ROWS:
-        raise UploadError(
-            f"the file has more than {MAX_ROWS:,} rows; split it or use `python -m myelo_cds batch`"
-        )
-    return upload
 
 
 @dataclass
@@ -209,7 +129,7 @@ def audit_rows(upload: Upload, on: dt.date, progress: Callable[[int, int], None]
     header = parse_header(upload.columns) if upload.columns is not None else None
     total = len(upload.records)
     audit = Audit(on=on)
-    for out, assessed in evaluate_table(header, upload.records, on):
+    for out, assessed in evaluate_table(header, upload.records, on, lines=upload.lines):
         out["next_review_due"], out["follow_up_overdue"] = "", ""
         if assessed is not None:
             due, overdue = _next_review(out, assessed, on)

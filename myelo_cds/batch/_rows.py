@@ -17,8 +17,9 @@ import itertools
 import json
 import multiprocessing
 import os
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -26,9 +27,10 @@ from typing import Any, BinaryIO, TextIO
 from pydantic import ValidationError
 
 from myelo_cds.batch import _columnar as columnar
-from myelo_cds.errors import InputError
+from myelo_cds.batch._loader import check_header
+from myelo_cds.errors import InputError, JsonInputError, UploadError
 from myelo_cds.exports.csv_safety import safe_cells, safe_texts
-from myelo_cds.findings import Findings, describe_validation_error, nested
+from myelo_cds.findings import Findings, describe_validation_error, nested, parse_json_object
 from myelo_cds.rules.engine import default_engine
 
 __all__ = [
@@ -77,50 +79,57 @@ def row_to_findings(row: dict[str, str]) -> dict[str, Any]:
     return cells_to_findings(parse_header(row), row.values())
 
 
-def _parse(raw: str | list[str], header: Header | None) -> Findings:
+Raw = str | bytes | list[str]
+"""A row as read: CSV cells (or one CSV record) under a header, or one JSONL line."""
+
+
+def _data_of(raw: Raw, header: Header | None, line: int | None) -> dict[str, Any]:
+    """The nested findings data of a row; a JSONL line is read by the strict JSON reader (a
+    hostile line is refused with its line number, never a traceback)."""
     if header is None:
-        assert isinstance(raw, str)
-        return Findings.model_validate_json(raw)
-    cells = next(csv.reader([raw])) if isinstance(raw, str) else raw
-    return Findings.model_validate(cells_to_findings(header, cells))
+        assert not isinstance(raw, list)
+        return parse_json_object(raw, source=f"line {line:,}" if line else "the row")
+    cells = raw if isinstance(raw, list) else next(csv.reader([_text_of(raw)]))
+    return cells_to_findings(header, cells)
 
 
-def _case_id_of(raw: str | list[str], header: Header | None) -> str:
-    """The case id of a row that failed validation, if it can be read at all."""
-    try:
-        if header is None:
-            data = json.loads(raw) if isinstance(raw, str) else {}
-        else:
-            cells = next(csv.reader([raw])) if isinstance(raw, str) else raw
-            data = cells_to_findings(header, cells)
-    except (ValueError, csv.Error, StopIteration):
-        return ""
-    case_id = data.get("case_id") if isinstance(data, dict) else None
+def _text_of(raw: str | bytes) -> str:
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+def _case_id_of(data: dict[str, Any]) -> str:
+    """The case id of a row that failed validation, if it has a readable one."""
+    case_id = data.get("case_id")
     return case_id if isinstance(case_id, str) else ""
 
 
 def evaluate_row(
-    number: int, raw: str | list[str], on: dt.date | None, header: Header | None = None
+    number: int, raw: Raw, on: dt.date | None, header: Header | None = None, *, line: int | None = None
 ) -> dict[str, Any]:
     """Evaluate one raw row (CSV cells with their header, or a JSONL line).
 
-    Errors become the ``error`` column; they never stop the batch.
+    Errors become the ``error`` column; they never stop the batch. ``line`` is the row's line
+    in its file, named by the message of a JSONL line that is not valid JSON.
     """
-    return _evaluate_raw(number, raw, on, header)[0]
+    return _evaluate_raw(number, raw, on, header, line)[0]
 
 
 def _evaluate_raw(
-    number: int, raw: str | list[str], on: dt.date | None, header: Header | None
+    number: int, raw: Raw, on: dt.date | None, header: Header | None, line: int | None = None
 ) -> tuple[dict[str, Any], Findings | None]:
     """:func:`evaluate_row`'s result row, with the findings when the row was valid."""
     out = _blank(number)
     try:
-        findings = _parse(raw, header)
+        data = _data_of(raw, header, line)
+        findings = Findings.model_validate(data)
+    except JsonInputError as error:
+        out["error"] = str(error)
+        return out, None
     except ValidationError as error:
-        out["case_id"] = _case_id_of(raw, header)
+        out["case_id"] = _case_id_of(data)
         out["error"] = "; ".join(describe_validation_error(error))
         return out, None
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, csv.Error, StopIteration) as error:
         out["error"] = f"malformed row: {error}"
         return out, None
     out.update(outcome(findings, on))
@@ -177,6 +186,8 @@ class _Job:
     """The CSV header, or None for JSONL."""
     on: dt.date | None
     jsonl_out: bool
+    first_line: int = 1
+    """The line number of the range's first line (JSONL messages name a line)."""
 
 
 def _record_end(data: bytes, csv_quotes: bool) -> int:
@@ -202,9 +213,11 @@ def _first_record_end(data: bytes) -> int:
 
 def _ranges(
     handle: BinaryIO, start: int, csv_quotes: bool, size: int = _CHUNK_BYTES
-) -> Iterator[tuple[int, int]]:
-    """Byte ranges of about ``size`` bytes holding whole records, from ``start`` on."""
-    handle.seek(start)
+) -> Iterator[tuple[int, int, int]]:
+    """Byte ranges of about ``size`` bytes holding whole records, from ``start`` on, each with
+    the number of line ends before it in the file."""
+    handle.seek(0)
+    line_ends = handle.read(start).count(b"\n")
     pending = b""
     offset = start
     while True:
@@ -212,19 +225,21 @@ def _ranges(
         data = pending + block
         if not block:
             if data:
-                yield offset, len(data)
+                yield offset, len(data), line_ends
             return
         cut = _record_end(data, csv_quotes)
         if cut == 0:  # one record longer than a block: read on
             pending = data
             continue
-        yield offset, cut
+        yield offset, cut, line_ends
+        line_ends += data.count(b"\n", 0, cut)
         offset += cut
         pending = data[cut:]
 
 
 def _read_header(source: Path) -> tuple[Header | None, int]:
-    """The CSV header (None for JSONL) and the byte offset where the rows start."""
+    """The CSV header (None for JSONL) and the byte offset where the rows start; a header the
+    loader refuses (too many columns, an unknown or repeated column) raises UploadError."""
     with source.open("rb") as handle:
         head = handle.read(_CHUNK_BYTES)
         skip = len(_BOM) if head.startswith(_BOM) else 0
@@ -235,8 +250,17 @@ def _read_header(source: Path) -> tuple[Header | None, int]:
             if end < len(head) or not (more := handle.read(_CHUNK_BYTES)):
                 break
             head += more
-    first = head[skip:end].decode("utf-8")
-    return parse_header(next(csv.reader([first]), [])), end
+    try:
+        first = head[skip:end].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UploadError(f"the header is not UTF-8 (byte {error.start:,}); save the file as UTF-8") from None
+    columns = next(csv.reader([first]), [])
+    check_header(columns)
+    return parse_header(columns), end
+
+
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+"""Bytes that were not UTF-8, kept as lone surrogates by ``surrogateescape``."""
 
 
 def _csv_rows(text: str) -> Iterator[list[str]]:
@@ -269,6 +293,10 @@ def _plan(header: Header, on: dt.date | None) -> columnar.Plan | None:
 
 def _plain(cells: list[str], header: Header, on: dt.date | None) -> tuple[dict[str, Any], dt.date | None]:
     """One record the plain way (:func:`evaluate_row`), with its assessment date if valid."""
+    if _NOT_UTF8.search("".join(cells)):
+        out = _blank(0)
+        out["error"] = "the row is not UTF-8 text; save the file as UTF-8"
+        return out, None
     out, findings = _evaluate_raw(0, cells, on, header)
     return out, None if findings is None else findings.assessment_date or on or dt.date.today()
 
@@ -298,13 +326,18 @@ _TABLE_ROWS = 4096
 
 
 def evaluate_table(
-    header: Header | None, records: Iterable[str | list[str]], on: dt.date
+    header: Header | None,
+    records: Iterable[str | list[str]],
+    on: dt.date,
+    *,
+    lines: Sequence[int] | None = None,
 ) -> Iterator[tuple[dict[str, Any], dt.date | None]]:
     """Each record's result row (numbered from 1) and, for a valid row, its assessment date.
 
-    Records are CSV cells under ``header``, or JSONL lines when ``header`` is None. Rows
-    without their own ``assessment_date`` are assessed on ``on``. Bad rows carry their
-    reason in ``error`` (and no date) and never stop the rest.
+    Records are CSV cells under ``header``, or JSONL lines when ``header`` is None (``lines``:
+    their line numbers in the file, for messages). Rows without their own
+    ``assessment_date`` are assessed on ``on``. Bad rows carry their reason in ``error`` (and
+    no date) and never stop the rest.
     """
     plan = _plan(header, on) if header is not None else None
     number = 0
@@ -327,7 +360,8 @@ def evaluate_table(
         return
     for raw in records:
         number += 1
-        out, findings = _evaluate_raw(number, raw, on, None)
+        line = lines[number - 1] if lines is not None else number
+        out, findings = _evaluate_raw(number, raw, on, None, line)
         yield out, None if findings is None else findings.assessment_date or on
 
 
@@ -338,17 +372,18 @@ def _work(job: _Job) -> tuple[list[str], Counter[str]]:
         data = handle.read(job.length)
     header, on = job.header, job.on
     if header is None:
-        text = data.decode("utf-8")
+        # Each line is read on its own (bytes: one that is not UTF-8 is that line's error).
         rows: Iterable[dict[str, Any]] = (
-            evaluate_row(0, line, on) for line in io.StringIO(text, newline="") if line.strip()
+            evaluate_row(0, record, on, line=job.first_line + index)
+            for index, record in enumerate(data.split(b"\n"))
+            if record.strip()
         )
         return _render(rows, job.jsonl_out)
     plan = _plan(header, on)
     table = columnar.parse_chunk(data, len(header)) if plan is not None else None
     if plan is None or table is None:
-        return _render(
-            (_plain(cells, header, on)[0] for cells in _csv_rows(data.decode("utf-8"))), job.jsonl_out
-        )
+        text = data.decode("utf-8", "surrogateescape")  # a record that is not UTF-8 is its error
+        return _render((_plain(cells, header, on)[0] for cells in _csv_rows(text)), job.jsonl_out)
     return _render_columnar(plan, table, header, on, job.jsonl_out)
 
 
@@ -429,8 +464,8 @@ def _jobs(
 ) -> Iterator[_Job]:
     with source.open("rb") as handle:
         size = _CHUNK_BYTES if header is None else _CSV_CHUNK_BYTES
-        for offset, length in _ranges(handle, start, csv_quotes=header is not None, size=size):
-            yield _Job(str(source), offset, length, header, on, jsonl_out)
+        for offset, length, line_ends in _ranges(handle, start, csv_quotes=header is not None, size=size):
+            yield _Job(str(source), offset, length, header, on, jsonl_out, line_ends + 1)
 
 
 def run_batch(
@@ -444,7 +479,10 @@ def run_batch(
     """Evaluate every row of ``source`` into ``target``; returns counts by pathway and errors.
 
     Args:
-        source: a ``.csv`` or ``.jsonl`` file.
+        source: a ``.csv``, ``.jsonl`` or ``.xlsx`` file. A CSV or JSONL list of any length is
+            streamed; its header is checked as the loader checks an upload (columns, unknown and
+            repeated names) and a row that cannot be read (not UTF-8, not JSON) is that row's
+            error. An ``.xlsx`` list is read by the loader, with an upload's limits.
         target: a ``.csv`` or ``.jsonl`` file to write.
         on: assessment date for rows without one (default: today).
         workers: processes to use (default: the number of CPUs); a list that fits one byte
@@ -475,8 +513,10 @@ def _write_all(
     jsonl_out = target.suffix.lower() in (".jsonl", ".ndjson")
     if not jsonl_out and target.suffix.lower() != ".csv":
         raise InputError(f"{target.name}: batch output must be .csv or .jsonl")
+    if source.suffix.lower() == ".xlsx":
+        return _write_upload(source, partial, on=on, jsonl_out=jsonl_out, progress=progress)
     if source.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
-        raise InputError(f"{source.name}: batch input must be .csv or .jsonl")
+        raise InputError(f"{source.name}: batch input must be .csv, .jsonl or .xlsx")
     header, start = _read_header(source)
     counts: Counter[str] = Counter()
     number = 1
@@ -510,4 +550,35 @@ def _write_all(
             if pool:
                 pool.close()
                 pool.join()
+    return dict(counts)
+
+
+def _write_upload(
+    source: Path,
+    partial: Path,
+    *,
+    on: dt.date | None,
+    jsonl_out: bool,
+    progress: Callable[[int], None] | None,
+) -> dict[str, int]:
+    """A list the loader reads whole (an .xlsx workbook), evaluated here, in this process."""
+    from myelo_cds.batch._loader import DEFAULT_UPLOAD_LIMITS, read_upload
+
+    with source.open("rb") as handle:
+        data = handle.read(DEFAULT_UPLOAD_LIMITS.max_bytes + 1)  # a larger file is refused unread
+    upload = read_upload(source.name, data)
+    header = parse_header(upload.columns) if upload.columns is not None else None
+    counts: Counter[str] = Counter()
+    with partial.open("w", newline="", encoding="utf-8") as dst:
+        if not jsonl_out:
+            dst.write(",".join(OUTPUT_COLUMNS) + "\n")
+        results = evaluate_table(header, upload.records, on or dt.date.today(), lines=upload.lines)
+        for done, (row, _) in enumerate(results, start=1):
+            number = row["row"]
+            rendered, row_counts = _render([row], jsonl_out)
+            prefix = f'{{"row": {number}, ' if jsonl_out else f"{number},"
+            dst.write(prefix + rendered[0])
+            counts.update(row_counts)
+            if progress and done % 1000 == 0:
+                progress(done)
     return dict(counts)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from myelo_cds.errors import InputError
 from myelo_cds.findings._fields import field_spec
-from myelo_cds.findings._messages import _nearest, field_description
+from myelo_cds.findings._messages import SUGGESTED_PER_INPUT, _nearest, field_description
 from myelo_cds.findings._model import CROSS_FIELD_CHECKS, Findings
 
 __all__ = ["FieldProblem", "salvage"]
@@ -99,6 +99,7 @@ def salvage(values: Mapping[str, Any]) -> tuple[Findings, tuple[FieldProblem, ..
 def _drop_invalid(data: dict[str, Any], error: ValidationError, problems: list[FieldProblem]) -> bool:
     """Drop the values behind each error of one validation; False if nothing could be dropped."""
     dropped = False
+    unknown = _unknown(problems)
     for issue in error.errors(include_url=False):
         loc = tuple(str(part) for part in issue["loc"])
         kind = issue["type"]
@@ -110,7 +111,8 @@ def _drop_invalid(data: dict[str, Any], error: ValidationError, problems: list[F
             path = _value_path(issue["loc"])
             if _pop(data, path) is _ABSENT:
                 continue
-            problems.append(_problem(path, issue))
+            unknown += issue["type"] == "extra_forbidden"
+            problems.append(_problem(path, issue, suggest=unknown <= SUGGESTED_PER_INPUT))
             dropped = True
     return dropped
 
@@ -254,16 +256,25 @@ def _value_path(loc: tuple[int | str, ...]) -> Path:
     return tuple(path)
 
 
-def _problem(path: Path, issue: Mapping[str, Any]) -> FieldProblem:
+_UNKNOWN = "not a field of the findings"
+
+
+def _unknown(problems: list[FieldProblem]) -> int:
+    return sum(problem.problem.startswith(_UNKNOWN) for problem in problems)
+
+
+def _problem(path: Path, issue: Mapping[str, Any], *, suggest: bool = True) -> FieldProblem:
     kind = issue["type"]
     value = issue.get("input")
     where = ".".join(path) or "input"
     if kind == "extra_forbidden":
+        # A few suggestions per entry: thousands of unknown keys must not cost seconds.
+        hint = _nearest(path).replace(";", ",") if suggest else ""
         return FieldProblem(
             field=where,
             label=where,
             value=_shown(value),
-            problem="not a field of the findings" + _nearest(path).replace(";", ","),
+            problem=_UNKNOWN + hint,
             allowed="",
         )
     return FieldProblem(
