@@ -133,7 +133,7 @@ class Database:
             return
         mode = stat.S_IMODE(os.stat(path).st_mode)
         if not mode & stat.S_IWUSR or not os.access(path, os.W_OK):
-            raise RecordError(
+            raise _UnusableFile(
                 f"the record database file is read-only (mode {mode:o}): nothing can be saved;"
                 " make it writable by the server's user"
             )
@@ -197,7 +197,7 @@ class Database:
         """Refuse a SQLite file deleted, replaced or moved since the store opened it (for reads
         too: a new empty file would hide the stored visits, and with them a deterioration)."""
         if self._identity is not None and file_identity(self.engine.url) != self._identity:
-            raise _ReplacedFile(
+            raise _UnusableFile(
                 "the record database file was replaced or removed since this server opened it:"
                 " nothing can be saved; restart the server on the right file"
             )
@@ -217,6 +217,8 @@ class Database:
         try:
             self._migrate()
             self._check_same_file()
+            if write:
+                self._check_file_writable()
             options: dict[str, Any] = {WRITE: True} if write else {}
             if snapshot and self.backend == "postgresql":
                 options["isolation_level"] = "REPEATABLE READ"
@@ -235,7 +237,7 @@ class Database:
             if write and not isinstance(error, IntegrityError):  # not a fault of the data
                 self._save_status = (time.monotonic(), problem)
             raise RecordError(problem) from None
-        except _ReplacedFile as error:
+        except _UnusableFile as error:
             self._save_status = (time.monotonic(), str(error))
             raise
         if write:
@@ -253,8 +255,8 @@ class Database:
             return [model.model_validate(dict(zip(names, row, strict=True))) for row in result]
 
 
-class _ReplacedFile(RecordError):
-    """The SQLite file is not the one the store opened."""
+class _UnusableFile(RecordError):
+    """The SQLite file is not the one the store opened, or is marked read-only."""
 
 
 def failure_message(error: SQLAlchemyError, what: str) -> str:

@@ -24,6 +24,7 @@ __all__ = [
     "forget_draft",
     "keep_draft",
     "render_alerts",
+    "render_cannot_save",
     "render_save",
     "restore_draft",
     "store",
@@ -51,7 +52,15 @@ def alerts_for(findings: Findings, patient_id: str | None) -> list[CourseAlert]:
     """Course alerts for this consult against the patient's stored visits (none without an id)."""
     if not patient_id:
         return []
-    earlier = [record.findings for record in store().assessments(patient_id)]
+    try:
+        earlier = [record.findings for record in store().assessments(patient_id)]
+    except RecordError as error:  # the consult goes on without the comparison, and says so
+        st.warning(
+            f"The patient's stored visits could not be read ({error}): no comparison with earlier"
+            " visits (deterioration) is shown. Compare with the notes by hand.",
+            icon=":material/cloud_off:",
+        )
+        return []
     if not earlier:
         return []
     if findings.assessment_date is None:
@@ -72,6 +81,19 @@ def render_alerts(alerts: list[CourseAlert]) -> None:
         )
 
 
+def render_cannot_save(problem: str) -> None:
+    """The banner shown instead of the save button while the record database cannot take a save
+    (read-only, replaced, unreachable): the consult and its recommendation still stand."""
+    st.error(
+        "**Cannot save to the record right now.** "
+        f"{problem[0].upper()}{problem[1:]}.\n\n"
+        "The recommendation on this page is not affected: download the consult note or write it"
+        " in the patient's notes, and tell the administrator. This is checked again every few"
+        " seconds.",
+        icon=":material/cloud_off:",
+    )
+
+
 def render_save(findings: Findings, recommendation: Recommendation, author: User) -> None:
     """Save the assessment to the patient's record (the case id is the pseudonymous patient id).
 
@@ -84,6 +106,10 @@ def render_save(findings: Findings, recommendation: Recommendation, author: User
         return
     if not findings.case_id:
         st.caption("Enter a pseudonymous case id to save this assessment to the patient's record.")
+        return
+    problem = store().save_problem()
+    if problem is not None:
+        render_cannot_save(problem)
         return
     if st.button("Save this assessment to the record", icon=":material/save:"):
         try:
