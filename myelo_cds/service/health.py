@@ -3,9 +3,12 @@
 Liveness stays Streamlit's own ``/_stcore/health`` (the process serves HTTP). Readiness,
 ``GET /readyz``, waits for the start-up warm-up (:mod:`myelo_cds.service.warmup`: the engine,
 the rule set and the modules the pages import) and then checks the record database within a
-time limit, so a load balancer, a container orchestrator or a deployment script sends no one
-to a replica whose first page would be cold or that could not save. The answer names no URL,
-host or password, only the kind of failure.
+time limit (``Store.check_ready``: a write is probed and rolled back; a SQLite file must be the
+one the replica opened, not deleted and made again nor marked read-only; on PostgreSQL the
+server must not be a read-only standby and the app's role must be allowed to insert into every
+table a save writes), so a load balancer, a container orchestrator or a deployment script sends
+no one to a replica whose first page would be cold or that could not save. The answer names
+no URL, host, path or password, only the kind of failure.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ def _not_ready(reason: str) -> JSONResponse:
 
 
 async def readiness(_request: Request) -> JSONResponse:
-    """200 ``{"status": "ready"}`` when warmed up and the database answers and is migrated,
-    else 503 with why (``warming up``, ``warm-up failed (...)``, the database's failure)."""
+    """200 ``{"status": "ready"}`` when warmed up and the database answers, is migrated and takes
+    a write, else 503 with why (``warming up``, ``warm-up failed (...)``, the database's failure)."""
     if not warmup.STATE.done:
         return _not_ready("warming up")
     if warmup.STATE.error is not None:
