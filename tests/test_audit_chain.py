@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select, text
 
 from myelo_cds.records import Store
 from myelo_cds.records._chain import GENESIS, chain_hash
 from myelo_cds.records._database import make_engine
+from myelo_cds.records._migrate import alembic_config
 from myelo_cds.records._schema import AuditEventRow
 from tests.pg_fixture import PostgresServer
 from tests.test_records import _alembic, case
@@ -275,3 +277,12 @@ def test_verify_audit_exits_0_when_intact_and_1_with_the_break(tmp_path: Path) -
     assert report["intact"] is False
     assert report["problem"].startswith(f"assessment {ids[0]} was changed")
     assert _cli(url, "verify-audit").stdout.startswith(f"audit log BROKEN: assessment {ids[0]} was changed")
+
+
+def test_migrate_brings_a_new_sqlite_file_to_the_newest_revision(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    done = _cli(url, "migrate")
+    assert done.returncode == 0, done.stderr
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert done.stderr.strip() == f"sqlite schema at revision {head}"
+    assert _cli(url, "verify-audit").stdout.startswith("audit log intact: 0 events, 0 assessments")
