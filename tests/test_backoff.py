@@ -193,6 +193,16 @@ def test_a_streak_is_forgotten_an_hour_after_its_last_failure(
     assert _throttled_for(store, "dr.lee", WRONG) == 1
 
 
+def test_a_failed_attempt_deletes_the_forgotten_rows(store: Store, clock: Clock, raw: Engine) -> None:
+    store.sign_in("dr.lee", WRONG, client="192.0.2.1")
+    store.sign_in("Correct-Horse-Typed-As-Name", WRONG, client="192.0.2.1")
+    clock.advance(3601)
+    store.sign_in("res.kim", WRONG, client="192.0.2.2")
+    with raw.connect() as connection:
+        left = connection.execute(text("SELECT kind, failures FROM sign_in_failures")).all()
+    assert sorted(left) == [("account", 1), ("client", 1)], "only the new attempt's two rows"
+
+
 def test_an_administrator_unlocks_a_name(store: Store, clock: Clock) -> None:
     for _ in range(10):
         clock.advance(600)
@@ -364,9 +374,14 @@ def test_the_app_role_with_only_its_granted_privileges_backs_off_and_unlocks(
         for _ in range(4):
             assert store.sign_in("dr.lee", WRONG, client="192.0.2.1") is None
         assert _throttled_for(store, "dr.lee", PASSWORD, client="192.0.2.1") == 1
-        clock.advance(3601)  # forgotten: the stale rows are deleted by the app's role
+        clock.advance(3601)  # forgotten
         assert store.sign_in("dr.lee", PASSWORD, client="192.0.2.1") is not None
-        store.forget_sign_in_failures("dr.lee")
+        assert store.sign_in("res.nobody", WRONG, client="192.0.2.2") is None  # purges what is forgotten
+        store.forget_sign_in_failures("res.nobody")
         assert store.verify_audit().intact
     finally:
         store.close()
+    owner = make_engine(owner_url)
+    with owner.connect() as connection:
+        assert connection.execute(text("SELECT kind FROM sign_in_failures")).scalars().all() == ["client"]
+    owner.dispose()

@@ -4,7 +4,8 @@ every replica through the database, and their aggregated audit events.
 Each attempt is counted before its password is checked, in one write transaction that locks
 the key's row, so parallel attempts (several tabs, several replicas) cannot slip through the
 same free slot. A successful sign-in then deletes the account's streak and takes its own
-attempt back from the client's. A streak is forgotten ``forget_after`` its last failure.
+attempt back from the client's. A streak is forgotten ``forget_after`` its last failure, and
+each failed attempt deletes the forgotten rows.
 
 Keys are SHA-256 digests of the case-folded name as typed (a mistyped name can be a password)
 and of the client's address; nothing else about the attempt is stored. A digest of an IPv4
@@ -25,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -104,11 +105,12 @@ class SignInFailures:
             "audited_at": None,
         }
         insert = postgresql_insert if self._database.backend == "postgresql" else sqlite_insert
-        session.execute(insert(SignInFailureRow).values(values).on_conflict_do_nothing())
-        row = session.get(
-            SignInFailureRow, (key.kind, key.digest), with_for_update=True, populate_existing=True
-        )
-        assert row is not None  # just inserted or there already, and rows are only deleted under lock
+        row = None
+        while row is None:  # a purge may delete a forgotten row between the two statements
+            session.execute(insert(SignInFailureRow).values(values).on_conflict_do_nothing())
+            row = session.get(
+                SignInFailureRow, (key.kind, key.digest), with_for_update=True, populate_existing=True
+            )
         if row.failures and now - row.last_failure_at > key.backoff.forget_after:
             row.failures, row.throttled, row.audited_at = 0, 0, None
             row.first_failure_at = row.last_failure_at = now
@@ -136,11 +138,6 @@ class SignInFailures:
                         row.first_failure_at = now
                     row.failures += 1
                     row.last_failure_at = now
-            session.execute(
-                delete(SignInFailureRow).where(
-                    SignInFailureRow.last_failure_at < now - max(k.backoff.forget_after for k in keys)
-                )
-            )
         if wait:
             raise SignInThrottled(wait)
 
@@ -196,6 +193,22 @@ class SignInFailures:
                     rule_set_version=version,
                 )
                 row.audited_at, row.throttled = now, 0
+        self._purge(now)
+
+    def _purge(self, now: dt.datetime) -> None:
+        """Delete forgotten streaks, skipping rows an attempt holds (no waiting, no deadlock)."""
+        forget_after = max(ACCOUNT_BACKOFF.forget_after, CLIENT_BACKOFF.forget_after)
+        stale = (
+            select(SignInFailureRow.kind, SignInFailureRow.key_sha256)
+            .where(SignInFailureRow.last_failure_at < now - forget_after)
+            .with_for_update(skip_locked=True)
+        )
+        with self._database.transaction(write=True) as session:
+            session.execute(
+                delete(SignInFailureRow).where(
+                    tuple_(SignInFailureRow.kind, SignInFailureRow.key_sha256).in_(stale)
+                )
+            )
 
     @staticmethod
     def _due_detail(
