@@ -4,14 +4,12 @@ A thin page: it reads a case, keeps every valid value (``salvage``; a value left
 never a reason to show nothing), calls ``myelo_cds`` and renders with the consult's panels.
 """
 
-import json
-
 import streamlit as st
 
 from myelo_cds import assess
-from myelo_cds.errors import InputError
+from myelo_cds.errors import InputError, JsonInputError
 from myelo_cds.exports.consult_note import consult_summary
-from myelo_cds.findings import example_cases, salvage
+from myelo_cds.findings import JsonLimits, example_cases, parse_json_object, salvage
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.panels import render_banner, render_field_problems, render_headline, render_open_questions
 from myelo_cds.ui.text import plain
@@ -23,15 +21,20 @@ st.caption("Decision support for degenerative cervical myelopathy. The clinician
 examples = example_cases()
 choice = st.selectbox("Example case", ["(paste my own)", *examples])
 initial = examples.get(choice, "")
-text = st.text_area("Findings (JSON, as `python -m myelo_cds schema` describes)", value=initial, height=260)
+text = st.text_area(
+    "Findings (JSON, as `python -m myelo_cds schema` describes)",
+    value=initial,
+    height=260,
+    max_chars=JsonLimits().max_bytes,
+)
 
 if not text.strip():
     st.info("Choose an example or paste findings JSON.")
     st.stop()
 try:
-    data = json.loads(text)
-except json.JSONDecodeError as error:
-    st.error(f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.")
+    data = parse_json_object(text, source="the findings")  # strict: depth, numbers, keys, size
+except JsonInputError as error:
+    st.error(f"Not valid JSON (Findings): {plain(error.reason)}.", icon=":material/edit_note:")
     st.stop()
 try:
     findings, problems = salvage(data)

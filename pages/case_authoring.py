@@ -11,11 +11,13 @@ import streamlit as st
 
 from myelo_cds import assess
 from myelo_cds.auth import may
-from myelo_cds.findings import example_cases
+from myelo_cds.errors import JsonInputError
+from myelo_cds.findings import JsonLimits, example_cases, parse_json_object
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.teaching import DIFFICULTIES, TOPICS, CaseError, check_case, save_case
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.panels import render_recommendation
+from myelo_cds.ui.text import plain
 
 st.title("Case authoring")
 st.caption(
@@ -24,12 +26,15 @@ st.caption(
     "case library, reviewed with the code."
 )
 user = require("train")
+_LIMITS = JsonLimits()
 importing, creating = st.tabs(["Import JSON", "Create"])
 with importing:
     upload = st.file_uploader("Case file (JSON)", type=["json"])
-    pasted = st.text_area("or paste the case JSON", height=200)
+    pasted = st.text_area("or paste the case JSON", height=200, max_chars=_LIMITS.max_bytes)
     if st.button("Check the imported case"):
-        st.session_state["authoring.raw"] = upload.getvalue().decode("utf-8") if upload else pasted
+        # Kept as sent (bytes of a file, or the text) and read strictly below on every run: a
+        # hostile file is a message each run, never an exception that sticks in the session.
+        st.session_state["authoring.raw"] = upload.getvalue()[: _LIMITS.max_bytes + 1] if upload else pasted
 with creating:
     example = st.selectbox("Start the findings from an example", list(example_cases()))
 with creating, st.form("create-case"):
@@ -55,12 +60,9 @@ with creating, st.form("create-case"):
     citations = st.text_area("Citations (one per line)")
     if st.form_submit_button("Check the new case"):
         try:
-            findings_data = json.loads(findings)
-        except json.JSONDecodeError as error:
-            st.error(
-                f"Findings are not valid JSON: {error.msg} at line {error.lineno}.",
-                icon=":material/edit_note:",
-            )
+            findings_data = parse_json_object(findings, source="Findings (JSON)")
+        except JsonInputError as error:
+            st.error(f"Findings are not valid JSON: {plain(error.reason)}.", icon=":material/edit_note:")
             st.stop()
         raw = {
             "id": case_id, "title": title, "topics": topics, "difficulty": difficulty, "stem": stem,
@@ -77,12 +79,10 @@ raw_text = st.session_state.get("authoring.raw")
 if not raw_text:
     st.stop()
 try:
-    case = check_case(json.loads(raw_text), "the case")
-except json.JSONDecodeError as error:
-    st.error(
-        f"Not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.",
-        icon=":material/edit_note:",
-    )
+    case = check_case(parse_json_object(raw_text, source="the case"), "the case")
+except JsonInputError as error:
+    del st.session_state["authoring.raw"]  # shown once: the next run starts clean
+    st.error(f"The case file: not valid JSON: {plain(error.reason)}.", icon=":material/edit_note:")
     st.stop()
 except CaseError as error:
     st.error(
