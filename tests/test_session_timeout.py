@@ -329,3 +329,12 @@ def test_the_time_limits_come_from_the_config_file_too(tmp_path: Path) -> None:
         session_idle_minutes=5, session_max_hours=8, draft_hours=4
     )
     assert auth_settings(environ).auth == "local", "the sign-in settings accept the file"
+
+
+def test_a_time_limit_out_of_range_stops_every_page_naming_the_setting(
+    database: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MYELO_CDS_SESSION_IDLE_MINUTES", "0")
+    at = _app(CLINICIAN)
+    assert not at.title, "no page drawn"
+    assert "MYELO_CDS_SESSION_IDLE_MINUTES: '0' is not allowed" in at.error[0].value

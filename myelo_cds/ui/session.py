@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from myelo_cds.errors import SettingsError
 from myelo_cds.settings import SessionSettings, auth_settings, session_settings
 from myelo_cds.ui.records import end_draft
 
@@ -97,6 +98,14 @@ def _identity_signed_in_at() -> float | None:
     return _number(claims.get("auth_time")) or _number(claims.get("iat"))
 
 
+def _limits() -> SessionSettings:
+    try:
+        return session_settings()
+    except SettingsError as error:  # no page runs on limits nobody can know: say which setting
+        st.error(f"This server is not configured safely: {error}", icon=":material/block:")
+        st.stop()
+
+
 def start_session(now: float | None = None) -> None:
     """A sign-in begins in this session now (local sign-in; single sign-on starts on first sight)."""
     moment = time.time() if now is None else now
@@ -115,6 +124,7 @@ def within_limits(owner: str) -> bool:
     """
     if auth_settings().auth == "none":
         return True
+    limits = _limits()
     now = time.time()
     state = st.session_state
     started = _identity_signed_in_at() or _number(state.get(SIGNED_IN_AT))
@@ -122,7 +132,7 @@ def within_limits(owner: str) -> bool:
         start_session(now)
         return True
     notice = limit_passed(
-        signed_in_at=started, last_active=_number(state.get(LAST_ACTIVE)), now=now, limits=session_settings()
+        signed_in_at=started, last_active=_number(state.get(LAST_ACTIVE)), now=now, limits=limits
     )
     if notice is not None:
         end_session(owner, notice=notice)
