@@ -48,10 +48,11 @@ class Database:
     """The database every part of the store works in.
 
     Each transaction opens and closes its own session, so one instance (one connection pool)
-    can serve every session of a server process. The schema is brought to the newest migration
-    before the first transaction, unless migrations run as a separate owner role
-    (``MYELO_CDS_MIGRATION_DATABASE_URL`` set, or ``migrate=False``): then it is only checked
-    to be at the newest revision.
+    can serve every session of a server process. Before the first transaction the schema's
+    revision is read: a schema at the newest revision needs nothing (and no right to change
+    it); one behind is migrated, unless migrations run as a separate owner role
+    (``MYELO_CDS_MIGRATION_DATABASE_URL`` set, or ``migrate=False``): then it is refused with
+    the command to run.
 
     Args:
         url: a SQLAlchemy database URL.
@@ -78,8 +79,9 @@ class Database:
     def check_ready(self) -> None:
         """Check that the database answers, is at the newest migration and can take a save.
 
-        SQLite: the file is the one the store opened (not deleted, replaced or moved) and a
-        write goes through (a write transaction whose change is rolled back). PostgreSQL: the
+        SQLite: the file is the one the store opened (not deleted, replaced or moved), not
+        marked read-only, and a write goes through (a write transaction whose change is rolled
+        back). PostgreSQL: the
         server is not a read-only standby, the session may write and the app's role may insert
         into every table a save writes.
 
@@ -102,7 +104,9 @@ class Database:
         except RecordError:
             raise
         except SQLAlchemyError as error:
-            raise RecordError(failure_message(error, "database not reachable")) from None
+            # a read-only database or a refused privilege answered; anything else did not
+            what = "database cannot take a save" if _cause(error) else "database not reachable"
+            raise RecordError(failure_message(error, what)) from None
         except OSError as error:
             raise RecordError(f"database not reachable ({type(error).__name__})") from None
 
@@ -259,13 +263,19 @@ class _UnusableFile(RecordError):
     """The SQLite file is not the one the store opened, or is marked read-only."""
 
 
+def _cause(error: SQLAlchemyError) -> str | None:
+    """A read-only database or a refused privilege in words, from the driver's message."""
+    message = str(getattr(error, "orig", "") or "").lower()
+    if "readonly" in message or "read-only" in message or "read only" in message:
+        return "the database is read-only"
+    if "permission denied" in message:
+        return "the app's database role is not allowed to do this"
+    return None
+
+
 def failure_message(error: SQLAlchemyError, what: str) -> str:
     """``what`` and the failure's kind (a read-only database or a refused privilege in words),
     never the driver's message, which can quote the values of the statement."""
     kind = type(error).__name__
-    message = str(getattr(error, "orig", "") or "").lower()
-    if "readonly" in message or "read-only" in message or "read only" in message:
-        return f"{what} (the database is read-only: {kind})"
-    if "permission denied" in message:
-        return f"{what} (the app's database role is not allowed to do this: {kind})"
-    return f"{what} ({kind})"
+    cause = _cause(error)
+    return f"{what} ({cause}: {kind})" if cause else f"{what} ({kind})"
