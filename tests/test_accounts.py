@@ -192,6 +192,16 @@ def test_a_local_sign_in_finds_the_account_by_either_spelling(store: Store) -> N
     assert {e.actor for e in store.audit_events() if e.action == "sign_in"} == {"Dr.Lee"}
 
 
+def test_administrators_change_an_account_by_either_spelling(store: Store) -> None:
+    store.add_account("Dr.Lee", "clinician", actor="t", password=PASSWORD)
+    assert store.set_role("dr.lee", "admin", actor="t").user_id == "Dr.Lee"
+    store.set_disabled("DR.LEE", True, actor="t")
+    account = store.account("Dr.Lee")
+    assert account is not None
+    assert account.disabled
+    assert store.audit_events(1)[0].detail == "Dr.Lee: disabled"
+
+
 def test_a_password_holding_the_user_name_is_refused_for_that_account(store: Store) -> None:
     with pytest.raises(RecordError, match="password refused: a password may not contain the user name"):
         store.add_account("res.kim", "resident", actor="t", password="I am Res.Kim on the ward")

@@ -184,15 +184,16 @@ class Accounts:
 
     def _change(self, user_id: str, actor: str, detail: str, **values: Any) -> Account:
         with self._database.transaction(write=True) as session:
-            row = session.get(AccountRow, user_id, with_for_update=True)
+            row = self._same_id(session, user_id)  # any case: the administrator's spelling
             if row is None:
                 raise RecordError(f"no account {user_id}: create it with 'users add'")
+            session.refresh(row, with_for_update=True)
             for name, value in values.items():
                 setattr(row, name, value)
             row.updated_at = _now()
             session.flush()
             account = _account(row)
-        self._audit.record("account_change", actor=actor, detail=f"{user_id}: {detail}")
+        self._audit.record("account_change", actor=actor, detail=f"{account.user_id}: {detail}")
         return account
 
     def set_role(self, user_id: str, role: str, *, actor: str, supervisor: bool | None = None) -> Account:
