@@ -48,7 +48,7 @@ def test_the_database_holds_the_hash_never_the_password(store: Store, tmp_path: 
     assert b"$argon2id$" in raw
 
 
-def test_sign_in_checks_password_and_disabled_flag_and_audits_each_new_streak(store: Store) -> None:
+def test_sign_in_checks_password_and_disabled_flag_and_audits_each_attempt(store: Store) -> None:
     store.add_account("dr.lee", "clinician", actor="admin.ng", password=PASSWORD, supervisor=True)
     assert store.sign_in("dr.lee", PASSWORD) == User(user_id="dr.lee", role="clinician", supervisor=True)
     assert store.sign_in("dr.lee", "wrong password!") is None
