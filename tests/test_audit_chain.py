@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 
 from myelo_cds.records import Store
 from myelo_cds.records._chain import GENESIS, chain_hash
@@ -286,3 +286,31 @@ def test_migrate_brings_a_new_sqlite_file_to_the_newest_revision(tmp_path: Path)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert done.stderr.strip() == f"sqlite schema at revision {head}"
     assert _cli(url, "verify-audit").stdout.startswith("audit log intact: 0 events, 0 assessments")
+
+
+def test_a_save_committed_while_verifying_is_seen_whole_or_not_at_all(db_url: str) -> None:
+    """The chain and the assessments are read in one snapshot: a save that commits between the
+    two walks is not an assessment without its create event."""
+    verifier, writer = Store(db_url), Store(db_url)
+    _save_three(writer)
+    saved_meanwhile: list[int] = []
+
+    def save_between(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM assessments" in statement and not saved_meanwhile:
+            findings, rec = case("mild_dcm", dt.date(2025, 4, 1))
+            saved_meanwhile.append(
+                writer.save_assessment(findings, rec, patient_id="PT-9", author="dr.lee").id
+            )
+
+    engine = verifier._database.engine
+    event.listen(engine, "before_cursor_execute", save_between)
+    try:
+        check = verifier.verify_audit()
+    finally:
+        event.remove(engine, "before_cursor_execute", save_between)
+    assert saved_meanwhile  # the save did commit between the two walks
+    assert check.intact, check.problem
+    assert check.assessments == 3
+    assert verifier.verify_audit().assessments == 4
+    verifier.close()
+    writer.close()

@@ -98,8 +98,12 @@ class AuditLog:
             )
 
     def verify(self) -> AuditCheck:
-        """Walk the chain and every stored assessment: intact, or the first break in words."""
-        with self._database.transaction(write=False) as session:
+        """Walk the chain and every stored assessment: intact, or the first break in words.
+
+        One snapshot for both walks, so a save committed meanwhile is seen whole or not at all
+        (never an assessment without its create event).
+        """
+        with self._database.transaction(write=False, snapshot=True) as session:
             return verify_audit(session.connection())
 
     def events(self, limit: int = 500, *, patient_id: str | None = None) -> list[AuditEvent]:
