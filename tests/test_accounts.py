@@ -190,6 +190,9 @@ def test_a_local_sign_in_finds_the_account_by_either_spelling(store: Store) -> N
     for spelling in ("Dr.Lee", "dr.lee", "DR.LEE"):
         assert store.sign_in(spelling, PASSWORD) == User(user_id="Dr.Lee", role="clinician")
     assert {e.actor for e in store.audit_events() if e.action == "sign_in"} == {"Dr.Lee"}
+    store.add_account("dr.kim", "clinician", actor="t", password=PASSWORD)
+    assert "dr.\u212aim".lower() == "dr.kim"
+    assert store.sign_in("dr.\u212aim", PASSWORD) is None, "no Unicode folding (a Kelvin sign for K)"
 
 
 def test_administrators_change_an_account_by_either_spelling(store: Store) -> None:

@@ -113,7 +113,7 @@ class Accounts:
     @staticmethod
     def _same_id(session: Session, user_id: str) -> AccountRow | None:
         """The account whose id is ``user_id`` in any case: the exact spelling first."""
-        if len(user_id) > 64:
+        if len(user_id) > 64 or not user_id.isascii():  # ids are ASCII: no Unicode case folding
             return None
         row = session.get(AccountRow, user_id)
         if row is not None:
