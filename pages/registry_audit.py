@@ -1,4 +1,9 @@
-"""Registry audit: upload a clinic list, evaluate every row, summarise, download the results."""
+"""Registry audit: upload a clinic list, evaluate every row, summarise, download the results.
+
+The list is read and audited in a child process with memory and time limits
+(:func:`myelo_cds.batch.audit_upload`), once per upload and audit date; the upload and the
+export each leave an audit event (who, how many rows; never the file's content or name).
+"""
 
 import datetime as dt
 
@@ -8,16 +13,20 @@ from myelo_cds.batch import (
     MAX_BYTES,
     MAX_ROWS,
     UploadError,
-    audit_rows,
-    read_upload,
+    UploadLimits,
+    audit_upload,
     results_csv,
     rows_of,
     template_csv,
 )
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.ui.current_user import require
+from myelo_cds.ui.downloads import audited_download_button
+from myelo_cds.ui.records import store
 
-require("export_records")
+user = require("export_records")
+# One limit, from the server's own upload limit (megabytes, as Streamlit counts them).
+limit = min(MAX_BYTES, int(st.get_option("server.maxUploadSize")) * 1024 * 1024)
 st.title("Registry audit")
 st.markdown(
     "Upload a clinic list with **each patient's most recent assessment**: a CSV or Excel (.xlsx) "
@@ -36,7 +45,7 @@ st.download_button(
 )
 left, right = st.columns([3, 1])
 upload = left.file_uploader(
-    f"Clinic list (.csv, .xlsx or .jsonl; up to {MAX_BYTES // 1_000_000} MB and {MAX_ROWS:,} rows)",
+    f"Clinic list (.csv, .xlsx or .jsonl; up to {limit / 1024**2:g} MB and {MAX_ROWS:,} rows)",
     type=["csv", "xlsx", "jsonl"],
 )
 on = right.date_input(
@@ -50,21 +59,37 @@ if upload is None:
     st.info("Upload a clinic list to audit it, or download the template first.")
     st.stop()
 
-try:
-    clinic_list = read_upload(upload.name, upload.getvalue())
-except UploadError as error:
-    st.error(f"Cannot audit {upload.name}: {error}.")
-    st.stop()
-
-bar = st.progress(0.0, text=f"Evaluating {len(clinic_list.records):,} rows ...")
-
 
 def _progress(done: int, total: int) -> None:
     bar.progress(done / total, text=f"{done:,} of {total:,} rows")
 
 
-audit = audit_rows(clinic_list, on, progress=_progress)
-bar.empty()
+key = (upload.file_id, on)
+held = st.session_state.get("registry.audit")
+if held is not None and held[0] == key:
+    audit = held[1]
+else:
+    st.session_state.pop("registry.audit", None)
+    bar = st.progress(0.0, text="Reading the clinic list ...")
+    try:
+        audit = audit_upload(
+            upload.name,
+            upload.getvalue(),
+            on,
+            upload_limits=UploadLimits(max_bytes=limit),
+            progress=_progress,
+        )
+    except UploadError as error:
+        bar.empty()
+        st.error(f"Cannot audit {upload.name}: {error}.")
+        st.stop()
+    bar.empty()
+    store().record_event(
+        "registry_audit",
+        actor=user.user_id,
+        detail=f"clinic list audited: {len(audit.rows):,} rows, {len(audit.errors):,} with errors",
+    )
+    st.session_state["registry.audit"] = (key, audit)
 
 rows = len(audit.rows)
 errors = audit.errors
@@ -101,11 +126,12 @@ st.dataframe(list(rows_of(audit)), hide_index=True)
 st.caption(
     f"Rule set {audit.rows[0]['rule_set_version']} (sha256 {audit.rows[0]['rule_set_sha256'][:12]}...)."
 )
-st.download_button(
+audited_download_button(
     "Download the results (CSV)",
-    data=results_csv(audit),
+    lambda: results_csv(audit),
     file_name=f"registry-audit-{on}.csv",
     mime="text/csv",
+    action="export_registry_audit",
+    detail=f"registry audit results: {len(audit.rows):,} rows",
     icon=":material/download:",
-    on_click="ignore",
 )

@@ -25,17 +25,21 @@ from myelo_cds.batch._rows import (
     row_to_findings,
     run_batch,
 )
+from myelo_cds.batch._sandbox import DEFAULT_AUDIT_LIMITS, AuditLimits, audit_upload
 
 __all__ = [
     "AUDIT_COLUMNS",
+    "DEFAULT_AUDIT_LIMITS",
     "MAX_BYTES",
     "MAX_ROWS",
     "OUTPUT_COLUMNS",
     "Audit",
+    "AuditLimits",
     "Upload",
     "UploadError",
     "UploadLimits",
     "audit_rows",
+    "audit_upload",
     "cells_to_findings",
     "evaluate_row",
     "evaluate_table",
