@@ -32,6 +32,11 @@ def test_uploads_and_messages_are_size_limited_and_sessions_short_lived() -> Non
     assert 0 < server["disconnectedSessionTTL"] <= 120
 
 
+def test_a_server_listens_on_loopback_unless_told_otherwise() -> None:
+    """A replica is reached through nginx; the development mode is refused on other addresses."""
+    assert CONFIG["server"]["address"] == "127.0.0.1"
+
+
 def test_table_toolbars_do_not_export_data() -> None:
     """Issue 14: a table's own "Download as CSV" bypassed the role check, the audit event and
     formula neutralisation; exports go through the app's audited buttons only."""
