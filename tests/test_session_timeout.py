@@ -187,6 +187,8 @@ def test_sign_out_then_sign_in_shows_an_empty_form(database: Store) -> None:
     assert not _form_keys(at)
     assert "myelo_cds.user" not in at.session_state
     assert database.load_draft(token, owner="dr.lee") is None, "the draft went with the sign-in"
+    event = database.audit_events(1)[0]
+    assert (event.action, event.actor, event.detail) == ("sign_out", "dr.lee", "sign-out")
 
     _sign_in(at, "res.kim")
     assert at.title[0].value == "Consult"
@@ -228,6 +230,8 @@ def test_a_tab_idle_past_the_limit_is_signed_out_with_a_notice(database: Store) 
     assert "draft" not in at.query_params
     assert token is not None
     assert database.load_draft(token, owner="dr.lee") is None
+    event = database.audit_events(1)[0]
+    assert (event.action, event.actor, event.detail) == ("sign_out", "dr.lee", "idle limit (15 minutes)")
     at.run()
     assert not at.info, "the notice is shown once"
 
@@ -256,6 +260,7 @@ def test_a_busy_tab_is_signed_out_after_the_absolute_limit(database: Store) -> N
     at.run()
     assert at.title[0].value == "Sign in"
     assert "Signed out 12 hours after signing in" in at.info[0].value
+    assert database.audit_events(1)[0].detail == "absolute limit (12 hours)"
 
 
 def test_single_sign_on_is_signed_out_after_the_absolute_limit_from_the_token(

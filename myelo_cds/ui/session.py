@@ -15,14 +15,15 @@ cookie is deleted too (``st.logout``). The next person to sign in on the tab sta
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
 import streamlit as st
 
-from myelo_cds.errors import SettingsError
+from myelo_cds.errors import RecordError, SettingsError
 from myelo_cds.settings import SessionSettings, auth_settings, session_settings
-from myelo_cds.ui.records import end_draft
+from myelo_cds.ui.records import end_draft, store
 
 __all__ = [
     "end_session",
@@ -71,15 +72,23 @@ def limit_passed(
     Returns:
         The notice for the sign-in page, e.g. "Signed out after 15 minutes without activity."
     """
+    passed = _limit_passed(signed_in_at=signed_in_at, last_active=last_active, now=now, limits=limits)
+    return passed[1] if passed else None
+
+
+def _limit_passed(
+    *, signed_in_at: float, last_active: float | None, now: float, limits: SessionSettings
+) -> tuple[str, str] | None:
+    # (the audit log's reason, the notice for the sign-in page)
     if last_active is not None and now - last_active > limits.session_idle_minutes * 60:
-        return (
-            f"Signed out after {_amount(limits.session_idle_minutes, 'minute')} without activity. "
-            "Sign in again to continue."
-        )
+        idle = _amount(limits.session_idle_minutes, "minute")
+        return f"idle limit ({idle})", f"Signed out after {idle} without activity. Sign in again to continue."
     if now - signed_in_at > limits.session_max_hours * 3600:
+        longest = _amount(limits.session_max_hours, "hour")
         return (
-            f"Signed out {_amount(limits.session_max_hours, 'hour')} after signing in (the longest a "
-            "sign-in lasts). Sign in again to continue."
+            f"absolute limit ({longest})",
+            f"Signed out {longest} after signing in (the longest a sign-in lasts). "
+            "Sign in again to continue.",
         )
     return None
 
@@ -131,11 +140,12 @@ def within_limits(owner: str) -> bool:
     if started is None:  # signed in before this session kept times (or by a test): from now
         start_session(now)
         return True
-    notice = limit_passed(
+    passed = _limit_passed(
         signed_in_at=started, last_active=_number(state.get(LAST_ACTIVE)), now=now, limits=limits
     )
-    if notice is not None:
-        end_session(owner, notice=notice)
+    if passed is not None:
+        reason, notice = passed
+        end_session(owner, notice=notice, reason=reason)
         return False
     state[SIGNED_IN_AT] = started
     state[LAST_ACTIVE] = now
@@ -144,16 +154,21 @@ def within_limits(owner: str) -> bool:
     return True
 
 
-def end_session(owner: str | None, *, notice: str | None = None) -> None:
+def end_session(owner: str | None, *, notice: str | None = None, reason: str = "sign-out") -> None:
     """Sign this tab out and leave nothing of the consult behind.
 
-    Deletes ``owner``'s draft of this tab and its ``?draft=`` token, ends the download links,
-    clears the whole session state, keeps only ``notice`` for the sign-in page, and with single
-    sign-on deletes the identity cookie. Works as a button callback and inside a run.
+    Records a ``sign_out`` audit event for ``owner`` with ``reason`` (``sign-out``, ``idle
+    limit (15 minutes)``, ...), deletes ``owner``'s draft of this tab and its ``?draft=`` token,
+    ends the download links, clears the whole session state, keeps only ``notice`` for the
+    sign-in page, and with single sign-on deletes the identity cookie. Works as a button callback
+    and inside a run; a database that cannot be written does not stop the sign-out.
     """
     mark = st.session_state.get(_LIVE)
     if isinstance(mark, _SignIn):
         mark.live = False
+    if owner is not None:
+        with contextlib.suppress(RecordError):
+            store().record_event("sign_out", actor=owner, detail=reason)
     end_draft(owner)
     st.session_state.clear()
     if notice:
