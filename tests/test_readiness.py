@@ -411,6 +411,11 @@ def test_the_app_role_without_ddl_rights_saves_after_the_owner_migrated(
     store.record_event("view", actor="dr.lee", patient_id="PT-1", detail="timeline")
     assert store.save_draft(TOKEN, {"case_id": "PT-1"}, owner="dr.lee")
     store.delete_draft(TOKEN, owner="dr.lee")
+    # accounts and sign-in (with its failure counts) work under the app's role too
+    store.add_account("dr.kim", "clinician", actor="cli:admin", password="a long passphrase for kim 42")
+    assert store.sign_in("dr.kim", "not the passphrase at all", client="10.0.0.9") is None
+    assert store.sign_in("dr.kim", "a long passphrase for kim 42", client="10.0.0.9") is not None
+    store.set_disabled("dr.kim", True, actor="cli:admin")
     assert store.verify_audit().intact
     store.close()
     app = make_engine(app_url)
