@@ -164,3 +164,24 @@ def test_any_bytes_or_text_give_a_value_or_the_input_error_never_another_excepti
     else:
         message = "x is not valid JSON: (it was)"
     assert message.startswith("x is not valid JSON: ")
+
+
+@pytest.mark.parametrize("depth", [31, 32, 33, 40])
+def test_the_depth_limit_is_exact_with_and_without_escapes_in_strings(depth: int) -> None:
+    """The quick paths of the depth check (few brackets; no backslash) agree with the limit."""
+    for note in ("plain", 'with \\" an escaped quote and [brackets]'):
+        text = "[" * (depth - 1) + json.dumps({"note": note, "list": [1]})[:-1] + "}" + "]" * (depth - 1)
+        # depth - 1 arrays around an object holding a list: depth + 1 levels in all
+        levels = depth + 1
+        if levels <= 32:
+            parse_json(text, source="x")
+        else:
+            with pytest.raises(JsonInputError, match="nested too deeply"):
+                parse_json(text, source="x")
+
+
+def test_brackets_in_strings_cannot_hide_nesting() -> None:
+    """Strings holding "]" and "[" between real brackets do not make 40 levels look shallow."""
+    text = '["]",' * 40 + '"["' + "]" * 40
+    with pytest.raises(JsonInputError, match="nested too deeply"):
+        parse_json(text, source="x")

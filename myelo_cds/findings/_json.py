@@ -47,7 +47,8 @@ DEFAULT_LIMITS = JsonLimits()
 
 # A complete JSON string literal (the unrolled form: linear, no backtracking).
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKETS = re.compile(r"[\[\]{}]")
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_ONE_KIND = str.maketrans("[{]}", "(())")
 _SHOWN = 20  # characters of a refused number or key repeated in a message
 
 
@@ -152,9 +153,23 @@ def _text(data: str | bytes, source: str, limits: JsonLimits) -> str:
 
 
 def _check_depth(text: str, source: str, limits: JsonLimits) -> None:
+    if text.count("[") + text.count("{") <= limits.max_depth:
+        return  # too few brackets to nest too deeply
+    # Outside strings: without a backslash every quote opens or closes a string, so a split on
+    # quotes gives the outside as its even parts (C speed); with escapes, the string pattern.
+    outside = "".join(text.split('"')[::2]) if "\\" not in text else _STRING.sub("", text)
+    brackets = left = _NOT_BRACKETS.sub("", outside).translate(_ONE_KIND)
+    # Each pass removes the innermost level of every nest; a document within the limit is
+    # empty after ``max_depth`` passes (each a C-speed replace over the brackets only).
+    for _ in range(limits.max_depth):
+        if not left:
+            return
+        left = left.replace("()", "")
+    if not left:
+        return
     depth = deepest = 0
-    for bracket in _BRACKETS.findall(_STRING.sub("", text)):
-        depth += 1 if bracket in "[{" else -1
+    for bracket in brackets:  # too deep, or brackets that do not pair (the decoder says where)
+        depth += 1 if bracket == "(" else -1
         if depth > deepest:
             deepest = depth
             if deepest > limits.max_depth:
