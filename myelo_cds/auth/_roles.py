@@ -88,7 +88,8 @@ def user_id_from_subject(subject: str) -> str:
     OpenID subjects may be up to 255 characters of anything; records keep 64 safe characters,
     so a long or unusual subject is replaced by a stable digest of it.
     """
-    if _USER_ID.match(subject):
+    # fullmatch: ``$`` alone would also pass a subject ending in a line break
+    if _USER_ID.fullmatch(subject):
         return subject
     return "sub-" + hashlib.sha256(subject.encode("utf-8")).hexdigest()[:40]
 

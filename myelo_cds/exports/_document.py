@@ -1,16 +1,19 @@
 """A small document model shared by the text, markdown and PDF renderings of an export.
 
 An export is built once as sections of blocks; each surface renders the same sections, so the
-copyable text and the printed PDF can never say different things.
+copyable text and the printed PDF can never say different things. Every text passes through
+:func:`shown_as_typed` on its way out, so a bidi override or zero-width character in an id
+prints as ``<U+202E>`` instead of reordering or hiding what was typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from myelo_cds.errors import ExportError
+from myelo_cds.findings._characters import code_point, is_hidden
 
 __all__ = [
     "Block",
@@ -21,6 +24,8 @@ __all__ = [
     "Table",
     "render_markdown",
     "render_plain",
+    "sections_shown",
+    "shown_as_typed",
 ]
 
 #: The marker drawn beside a boxed section: a shape as well as a word, never colour alone.
@@ -84,6 +89,54 @@ class Section:
     box: Box | None = None
 
 
+def shown_as_typed(text: str, has_glyph: Callable[[int], bool] | None = None) -> str:
+    """The text with each character that would not show as itself written as ``<U+XXXX>``.
+
+    Controls, format characters (bidi overrides and isolates, zero-width space and joiners, the
+    byte-order mark, soft hyphen), separators and unassigned code points would reorder, hide or
+    break the text around them; a character the font has no glyph for would vanish from a PDF.
+    Each is printed as its code point instead, so a printed id reads as it was typed, in order.
+
+    Args:
+        text: the text to show.
+        has_glyph: for a PDF, whether the embedded font can draw a code point; ``None`` for text.
+
+    Returns:
+        The text, unchanged when every character shows as itself.
+    """
+    if text.isascii() and text.isprintable():  # the common case: nothing to reveal
+        return text
+    return "".join(
+        f"<{code_point(character)}>"
+        if is_hidden(character) or (has_glyph is not None and not has_glyph(ord(character)))
+        else character
+        for character in text
+    )
+
+
+def _block_shown(block: Block, show: Callable[[str], str]) -> Block:
+    if isinstance(block, Entry):
+        return replace(block, text=show(block.text), details=tuple(show(text) for text in block.details))
+    if isinstance(block, Paragraph):
+        return replace(block, text=show(block.text))
+    return replace(
+        block,
+        header=tuple(show(cell) for cell in block.header),
+        rows=tuple(tuple(show(cell) for cell in row) for row in block.rows),
+    )
+
+
+def sections_shown(sections: Sequence[Section], show: Callable[[str], str] = shown_as_typed) -> list[Section]:
+    """The sections with every title, line and cell passed through ``show`` (see
+    :func:`shown_as_typed`): what each rendering prints."""
+    return [
+        replace(
+            section, title=show(section.title), blocks=tuple(_block_shown(b, show) for b in section.blocks)
+        )
+        for section in sections
+    ]
+
+
 def _plain_table(table: Table, indent: str) -> list[str]:
     cells = [table.header, *table.rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(table.header))]
@@ -99,7 +152,7 @@ def _plain_table(table: Table, indent: str) -> list[str]:
 def render_plain(sections: Sequence[Section]) -> str:
     """Sections as plain text for pasting into a record: ``Title:`` then indented lines."""
     out: list[str] = []
-    for section in sections:
+    for section in sections_shown(sections):
         if out:
             out.append("")
         out.append(f"{section.title}:")
@@ -125,7 +178,7 @@ def _is_bullet(block: Block) -> bool:
 def render_markdown(sections: Sequence[Section], *, top_level: int = 2) -> str:
     """Sections as Markdown; level-1 sections become ``##`` headings by default."""
     out: list[str] = []
-    for section in sections:
+    for section in sections_shown(sections):
         out.extend(["#" * (top_level + section.level - 1) + " " + section.title, ""])
         previous: Block | None = None
         for block in section.blocks:

@@ -1,19 +1,30 @@
 """Print a document (see ``_document``) as an A4 PDF with fpdf2.
 
 fpdf2 is imported only here and only when a PDF is asked for, so the command line and the
-text exports do not pay for it. The DejaVu Sans fonts are embedded so any Unicode prints.
+text exports do not pay for it. The DejaVu Sans fonts are embedded; every text is printed
+through :func:`~myelo_cds.exports._document.shown_as_typed` with the fonts' own glyph list, so a
+character they cannot draw prints as ``<U+1F9E0>`` rather than vanishing, and a bidi override
+or zero-width character in an id prints as its code point rather than acting.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from myelo_cds.errors import FontsMissingError
-from myelo_cds.exports._document import Box, Entry, Paragraph, Section, Table
+from myelo_cds.exports._document import (
+    Box,
+    Entry,
+    Paragraph,
+    Section,
+    Table,
+    sections_shown,
+    shown_as_typed,
+)
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -96,13 +107,18 @@ def _line_height(size: float) -> float:
     return size * _PT * 1.4
 
 
-def _new_pdf(frame: PageFrame) -> FPDF:
+def _new_pdf(frame: PageFrame) -> tuple[FPDF, Callable[[str], str]]:
+    """A PDF with the fonts embedded and the first page begun, and the function that makes a
+    text printable in those fonts (the frame already went through it)."""
     from fpdf import FPDF
 
     regular, bold = font_files()
 
     class _Document(FPDF):
+        page_frame: PageFrame
+
         def header(self) -> None:
+            frame = self.page_frame
             self.set_text_color(*_INK)
             self.set_font(_FAMILY, "B", 11)
             self.set_xy(_MARGIN, 9)
@@ -118,6 +134,7 @@ def _new_pdf(frame: PageFrame) -> FPDF:
             self.set_y(_BODY_TOP)
 
         def footer(self) -> None:
+            frame = self.page_frame
             self.set_draw_color(*_RULE)
             self.set_line_width(0.3)
             self.line(_MARGIN, self.h - 15, self.w - _MARGIN, self.h - 15)
@@ -135,12 +152,38 @@ def _new_pdf(frame: PageFrame) -> FPDF:
     pdf = _Document(format="A4", unit="mm")
     pdf.add_font(_FAMILY, "", str(regular))
     pdf.add_font(_FAMILY, "B", str(bold))
+    show = _printable_in(pdf)
+    pdf.page_frame = replace(
+        frame,
+        title=show(frame.title),
+        meta=show(frame.meta),
+        footer=show(frame.footer),
+        footer_note=show(frame.footer_note),
+    )
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=20)
-    pdf.set_title(frame.title)
+    pdf.set_title(pdf.page_frame.title)
     pdf.set_creator("myelo-cds")
     pdf.add_page()
-    return pdf
+    return pdf, show
+
+
+def _printable_in(pdf: FPDF) -> Callable[[str], str]:
+    """:func:`shown_as_typed` for the fonts embedded in ``pdf``: a code point counts as drawable
+    only when every one of them (regular and bold) has a glyph for it."""
+    from fpdf.fonts import TTFFont
+
+    drawable: set[int] | None = None
+    for font in pdf.fonts.values():
+        if isinstance(font, TTFFont):
+            points = set(font.cmap)
+            drawable = points if drawable is None else drawable & points
+    has_glyph = (drawable or set()).__contains__
+
+    def show(text: str) -> str:
+        return shown_as_typed(text, has_glyph)
+
+    return show
 
 
 def _text_height(pdf: FPDF, text: str, width: float, size: float, style: str = "") -> float:
@@ -395,9 +438,10 @@ def render_pdf(sections: Sequence[Section], frame: PageFrame) -> bytes:
     Raises:
         FontsMissingError: if the DejaVu fonts are not installed.
     """
-    pdf = _new_pdf(frame)
+    pdf, show = _new_pdf(frame)
     size = frame.body_size
-    for section in sections:
+    # every text is measured and printed as shown: hidden and glyph-less characters as <U+XXXX>
+    for section in sections_shown(sections, show):
         if section.box is not None:
             _boxed(pdf, section, section.box, size)
             continue

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import uuid
 
+from myelo_cds.exports._document import shown_as_typed
 from myelo_cds.followup import FollowUpPlan, Visit
 
 __all__ = ["PRIORITY", "PRODID", "schedule_ics", "visit_uid"]
@@ -55,7 +56,8 @@ def _description(plan: FollowUpPlan, visit: Visit, case_id: str | None, urgency:
     if case_id is not None:
         lines.append(f"Case id (pseudonymous): {case_id}")
     lines.append("Decision support - the clinician decides.")
-    return "\n".join(lines)
+    # each line shown as typed (a bidi override in an id would reorder it); the breaks are ours
+    return "\n".join(shown_as_typed(line) for line in lines)
 
 
 def schedule_ics(
@@ -85,7 +87,7 @@ def schedule_ics(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", f"DCM follow-up{f' {case_id}' if case_id else ''}")
+    calendar.add("x-wr-calname", shown_as_typed(f"DCM follow-up{f' {case_id}' if case_id else ''}"))
     for visit in plan.visits:
         mri = " (MRI due)" if visit.mri_due else ""
         event = Event()
@@ -93,7 +95,9 @@ def schedule_ics(
         event.add("dtstamp", stamp)
         event.add("dtstart", visit.due)
         event.add("dtend", visit.due + dt.timedelta(days=1))
-        event.add("summary", f"DCM follow-up {visit.number}/{len(plan.visits)}: {visit.label}{mri}")
+        event.add(
+            "summary", shown_as_typed(f"DCM follow-up {visit.number}/{len(plan.visits)}: {visit.label}{mri}")
+        )
         event.add("description", _description(plan, visit, case_id, urgency))
         if urgency is not None and urgency in PRIORITY:
             event.add("priority", PRIORITY[urgency])

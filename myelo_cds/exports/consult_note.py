@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 
 from myelo_cds.errors import InputError
-from myelo_cds.exports._document import Block, Entry, Paragraph, Section, Table, render_plain
+from myelo_cds.exports._document import Block, Entry, Paragraph, Section, Table, render_plain, shown_as_typed
 from myelo_cds.exports._entered import entered_findings
 from myelo_cds.findings import Findings, field_spec
+from myelo_cds.findings._characters import hidden_characters
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import FiredRule, Recommendation
 from myelo_cds.scales import mjoa_max_total, mjoa_scale
@@ -57,7 +58,8 @@ _NOT_EXCLUDED = {
 }
 
 # Any printable text up to 64 characters (names such as O'Neil or Müller are fine); control
-# characters could forge lines of the note, so they are refused.
+# characters could forge lines of the note and format characters (bidi overrides, zero-width
+# joiners) would print another id than the one typed, so both are refused.
 _CLINICIAN_ID = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,64}$")
 
 
@@ -65,7 +67,7 @@ def consult_summary(rec: Recommendation) -> str:
     """The recommendation with its basis, as a consult-note text block."""
     out: list[str] = []
     add = out.append
-    add(f"myelo-cds assessment {rec.case_id or '(no case id)'} on {rec.assessment_date}")
+    add(shown_as_typed(f"myelo-cds assessment {rec.case_id or '(no case id)'} on {rec.assessment_date}"))
     add(f"Rule set {rec.rule_set.id} {rec.rule_set.version}, sha256 {rec.rule_set.sha256}")
     add("")
     add(f"RECOMMENDATION: {PATHWAY_LABELS[rec.pathway]} [{URGENCY_MARK[rec.urgency]}]")
@@ -446,7 +448,13 @@ def _checked(rec: Recommendation, findings: Findings, clinician_id: str | None) 
     if clinician_id is None or not clinician_id.strip():
         return None
     clinician_id = clinician_id.strip()
-    if not _CLINICIAN_ID.match(clinician_id):
+    hidden = hidden_characters(clinician_id)
+    if hidden:
+        raise InputError(
+            f"clinician id refused: it contains {', '.join(hidden)}, which would print another id than"
+            " the one typed. Use up to 64 visible characters on one line (initials or staff number)"
+        )
+    if not _CLINICIAN_ID.fullmatch(clinician_id):
         raise InputError(f"clinician id {clinician_id!r} is not allowed: use up to 64 characters on one line")
     return clinician_id
 
@@ -514,7 +522,7 @@ def consult_note_text(rec: Recommendation, findings: Findings, clinician_id: str
     sections = _sections(rec, findings, clinician)
     header = [
         "myelo-cds consult note",
-        _meta(rec, clinician),
+        shown_as_typed(_meta(rec, clinician)),
         f"Rule set {rec.rule_set.id} {rec.rule_set.version}, sha256 {rec.rule_set.sha256}",
         "",
     ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from myelo_cds._paths import data_dir
 from myelo_cds.errors import DataFileError
-from myelo_cds.exports._document import Block, Entry, Paragraph, Section, render_markdown
+from myelo_cds.exports._document import Block, Entry, Paragraph, Section, render_markdown, shown_as_typed
 from myelo_cds.followup import FollowUpPlan, Visit, load_protocol
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
@@ -191,7 +191,8 @@ def handout_text(rec: Recommendation) -> str:
         The handout text, in plain language, with no patient name.
     """
     handout = load_handout()["handout"]
-    head = f"# {handout['title']}\n\n{handout['subtitle']}. {_meta(rec)}.\n\n"
+    meta = shown_as_typed(f"{handout['subtitle']}. {_meta(rec)}.")
+    head = f"# {shown_as_typed(handout['title'])}\n\n{meta}\n\n"
     return head + render_markdown(handout_sections(rec))
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from myelo_cds.errors import RecordError
 from myelo_cds.findings import Findings
+from myelo_cds.findings._characters import hidden_characters, is_hidden
 from myelo_cds.rules.result import Recommendation
 
 __all__ = [
@@ -37,12 +38,15 @@ _DETAIL_MAX = 500
 
 
 def _describe(character: str) -> str:
-    return "a space" if character == " " else repr(character)
+    if character == " ":
+        return "a space"
+    return hidden_characters(character)[0] if is_hidden(character) else repr(character)
 
 
 def check_patient_id(patient_id: str) -> str:
     """The pseudonymous patient id, or :class:`RecordError` saying what is wrong with it."""
-    if _PATIENT_ID.match(patient_id):
+    # fullmatch: ``$`` alone would also accept a trailing line break
+    if _PATIENT_ID.fullmatch(patient_id):
         return patient_id
     if not patient_id:
         problem = "it is empty"
@@ -58,9 +62,16 @@ def check_patient_id(patient_id: str) -> str:
 
 
 def check_person(value: str, field: str) -> str:
-    """A staff id (author, actor): 1-64 characters on one line."""
+    """A staff id (author, actor): 1-64 characters on one line, each shown as itself."""
     value = value.strip()
-    if not _PERSON.match(value):
+    hidden = hidden_characters(value)
+    if hidden:
+        # a bidi override or zero-width character would show another id than the one stored
+        raise RecordError(
+            f"{field} refused: it contains {', '.join(hidden)}, which would not show as typed."
+            " Use 1-64 visible characters on one line (a staff id, not a patient's)"
+        )
+    if not _PERSON.fullmatch(value):
         raise RecordError(f"{field} refused: use 1-64 characters on one line (a staff id, not a patient's)")
     return value
 
