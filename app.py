@@ -3,7 +3,9 @@
 import streamlit as st
 
 from myelo_cds.auth import Permission
+from myelo_cds.records import RecordError
 from myelo_cds.ui.current_user import signed_in_user
+from myelo_cds.ui.record_failure import record_failures_shown, render_sign_in_unavailable
 from myelo_cds.ui.signin import allowed_pages, render_account
 from myelo_cds.ui.start_up import refuse_unsafe_start
 
@@ -33,7 +35,11 @@ PAGES: list[tuple[str, str, str, str, Permission]] = [
 
 st.set_page_config(page_title="myelo-cds", page_icon=":material/neurology:", layout="wide")
 refuse_unsafe_start()  # a placeholder secret or an open development mode: no page at all
-user = signed_in_user()
+try:
+    user = signed_in_user()
+except RecordError as failure:  # the accounts cannot be read: no sign-in is checked, none holds
+    render_sign_in_unavailable(failure)
+    user = None
 if user is None:
     # Nobody signed in: no patient page exists in this session, whatever URL was asked for.
     navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")])
@@ -41,4 +47,5 @@ else:
     render_account(user)
     # Expanded: every page of the role is listed (the default hides all after the tenth).
     navigation = st.navigation(allowed_pages(user, PAGES), expanded=True)
-navigation.run()
+with record_failures_shown():  # a record database failure is a message, never a trace
+    navigation.run()

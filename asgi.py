@@ -10,7 +10,8 @@ placeholder or short cookie secret, single sign-on roles without an explicit map
 mode on a public address): it logs each problem, naming the setting, and stops; readiness never
 turns ready. Then a background thread warms it (``myelo_cds.service.warmup``): the rule
 set and the engine on the example cases, then every module ``app.py`` and the pages import, so
-the first clinician's first page is served warm; ``/readyz`` turns ready only after that.
+the first clinician's first page is served warm, after opening the record store the pages and
+readiness share; ``/readyz`` turns ready only after that.
 """
 
 import contextlib
@@ -60,7 +61,8 @@ def refuse_unsafe_settings() -> None:
 async def warm_up(_app: st.App) -> AsyncIterator[None]:
     """Refuse unsafe settings, then start the warm-up (the server answers liveness meanwhile)."""
     refuse_unsafe_settings()
-    warmup.STATE.start([warmup.warm_engine, warm_page_modules], then=gc.freeze)
+    # The record store first: the SQLite file's identity is recorded as the server starts.
+    warmup.STATE.start([health.open_record_store, warmup.warm_engine, warm_page_modules], then=gc.freeze)
     yield None
 
 

@@ -101,7 +101,8 @@ def test_the_example_sso_settings_ask_only_for_the_claims_the_app_uses() -> None
 
 def test_no_patient_data_in_shared_caches() -> None:
     """st.cache_data is shared by every session: no page or UI helper uses it (records are read
-    per request; st.cache_resource holds only the connection pool and rule-set checks)."""
+    per request; st.cache_resource holds only rule-set checks, and the connection pool is the
+    records' own shared store)."""
     for path in [*ROOT.glob("pages/*.py"), *ROOT.glob("myelo_cds/ui/*.py"), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and node.attr in ("cache_data", "cache", "experimental_memo"):
@@ -111,7 +112,7 @@ def test_no_patient_data_in_shared_caches() -> None:
         for path in [*ROOT.glob("pages/*.py"), *ROOT.glob("myelo_cds/ui/*.py")]
         if "cache_resource" in path.read_text()
     ]
-    assert sorted(resources) == ["records.py", "rules_evidence.py"]
+    assert sorted(resources) == ["rules_evidence.py"]
 
 
 def test_typed_links_images_and_markup_are_escaped_but_read_the_same() -> None:

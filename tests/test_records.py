@@ -110,6 +110,8 @@ def test_public_surface_is_exactly_the_intended_names() -> None:
         "WorklistRow",
         "database_url",
         "next_visit_number",
+        "open_shared_store",
+        "shared_store",
     ]
     for name in myelo_cds.records.__all__:
         assert hasattr(myelo_cds.records, name)

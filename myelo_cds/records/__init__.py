@@ -1,5 +1,6 @@
 """Patient records: assessments with their follow-up plans, the clinic worklist, drafts, accounts,
-residents' training attempts and the audit log, all opened through one :class:`Store`.
+residents' training attempts and the audit log, all opened through one :class:`Store`; a server
+process shares one store per database (:func:`shared_store`) between its pages and readiness.
 
 SQLite by default (a file, nothing to set up), PostgreSQL through a database URL; the schema
 is kept by Alembic migrations in ``migrations/``. Patients are known only by a pseudonymous id.
@@ -17,6 +18,7 @@ from myelo_cds.records._models import (
     WorklistRow,
     WorkStatus,
 )
+from myelo_cds.records._shared import open_shared_store, shared_store
 from myelo_cds.records._store import Store
 from myelo_cds.records._training import NewTrainingAttempt, TrainingAttempt
 
@@ -33,4 +35,6 @@ __all__ = [
     "WorklistRow",
     "database_url",
     "next_visit_number",
+    "open_shared_store",
+    "shared_store",
 ]

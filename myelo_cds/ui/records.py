@@ -12,7 +12,7 @@ import streamlit as st
 from myelo_cds.auth import User, may
 from myelo_cds.course import CourseAlert, course_alerts
 from myelo_cds.findings import Findings
-from myelo_cds.records import RecordError, Store, WorklistRow, database_url
+from myelo_cds.records import RecordError, Store, WorklistRow, database_url, shared_store
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.rules.ruleset import URGENCIES
 from myelo_cds.settings import session_settings
@@ -38,14 +38,10 @@ _LEVEL_TEXT = {
 }
 
 
-@st.cache_resource
-def _store(url: str) -> Store:
-    return Store(url)
-
-
 def store() -> Store:
-    """One store (connection pool) per database and server process; no patient data is cached."""
-    return _store(database_url())
+    """One store (connection pool) per database and server process, the same one readiness
+    checks (:func:`myelo_cds.records.shared_store`); no patient data is cached."""
+    return shared_store(database_url())
 
 
 def alerts_for(findings: Findings, patient_id: str | None) -> list[CourseAlert]:
