@@ -297,3 +297,29 @@ def test_calendar_shows_a_forged_case_id_as_typed(moderate: tuple[Findings, Reco
     assert not any(RLO in text for text in texts)
     # the description keeps its own line breaks
     assert all(d.count("\n") >= 5 for d in descriptions)
+
+
+# --- the consult page -----------------------------------------------------------------------------
+
+
+def test_consult_page_names_the_override_in_a_typed_clinician_id() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / "consult.py"), default_timeout=30)
+    at.run()
+    at.number_input(key="f.patient.age_years").set_value(64)
+    at.run()
+    at.text_input(key="clinician_id").input(f"dr.{RLO}eel").run()
+    assert not at.exception
+    errors = [error.value for error in at.error if "Clinician id" in error.value]
+    assert errors
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in errors[0]
+    assert RLO not in errors[0]  # the message shows the code point, never the override itself
+
+
+def test_a_clinician_id_over_64_characters_is_refused_with_its_length(
+    moderate: tuple[Findings, Recommendation],
+) -> None:
+    findings, rec = moderate
+    with pytest.raises(InputError, match=r"clinician id refused: it has 65 characters\. Use up to 64"):
+        consult_note_text(rec, findings, "x" * 65)

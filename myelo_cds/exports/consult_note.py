@@ -455,7 +455,10 @@ def _checked(rec: Recommendation, findings: Findings, clinician_id: str | None) 
             " the one typed. Use up to 64 visible characters on one line (initials or staff number)"
         )
     if not _CLINICIAN_ID.fullmatch(clinician_id):
-        raise InputError(f"clinician id {clinician_id!r} is not allowed: use up to 64 characters on one line")
+        raise InputError(
+            f"clinician id refused: it has {len(clinician_id)} characters. Use up to 64 characters on one"
+            " line (initials or staff number)"
+        )
     return clinician_id
 
 
