@@ -185,3 +185,26 @@ def test_brackets_in_strings_cannot_hide_nesting() -> None:
     text = '["]",' * 40 + '"["' + "]" * 40
     with pytest.raises(JsonInputError, match="nested too deeply"):
         parse_json(text, source="x")
+
+
+@pytest.mark.parametrize(
+    ("literal", "refused"),
+    [
+        ("1" * 40, False),
+        ("1" * 41, True),
+        ("1" * 20 + "." + "1" * 20, True),
+        ("-" + "1" * 39, False),
+        ("1e999", True),
+        ("-1E+999", True),
+        ("1e5", False),
+    ],
+)
+def test_number_limits_hold_on_the_quick_path_and_the_checked_path(literal: str, refused: bool) -> None:
+    """Documents without exponents or long literals skip the per-number check; the limits must
+    come out the same either way, and a long digit run inside a string is text."""
+    for text in (f'{{"n": {literal}}}', f'{{"note": "true false 1e999 {"9" * 50}", "n": {literal}}}'):
+        if refused:
+            with pytest.raises(JsonInputError, match="number"):
+                parse_json(text, source="x")
+        else:
+            assert parse_json(text, source="x")["n"] == json.loads(literal)

@@ -49,6 +49,7 @@ DEFAULT_LIMITS = JsonLimits()
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _ONE_KIND = str.maketrans("[{]}", "(())")
+_SEPARATORS = str.maketrans(",:[]{}", "      ")
 _SHOWN = 20  # characters of a refused number or key repeated in a message
 
 
@@ -70,11 +71,17 @@ def parse_json(data: str | bytes, *, source: str, limits: JsonLimits = DEFAULT_L
             with too many keys or a key written twice. The message names the place and the limit.
     """
     text = _text(data, source, limits)
-    _check_depth(text, source, limits)
+    # The text outside strings: without a backslash every quote opens or closes a string, so a
+    # split on quotes gives it as the even parts (C speed); None when there are escapes.
+    outside = "".join(text.split('"')[::2]) if "\\" not in text else None
+    _check_depth(text, outside, source, limits)
     flagged: list[int] = [0]
+    max_keys = limits.max_keys
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         result = dict(pairs)
+        if len(result) == len(pairs) <= max_keys:  # the usual object: one comparison
+            return result
         if len(pairs) > limits.max_keys:
             flagged[0] += 1
             problem = f"{len(pairs):,} keys in one object (at most {limits.max_keys:,} allowed)"
@@ -91,9 +98,8 @@ def parse_json(data: str | bytes, *, source: str, limits: JsonLimits = DEFAULT_L
         value = json.loads(
             text,
             object_pairs_hook=pairs_hook,
-            parse_int=lambda literal: _number(literal, int, source, limits),
-            parse_float=lambda literal: _number(literal, float, source, limits),
             parse_constant=lambda literal: _refuse_constant(literal, source),
+            **({} if _plain_numbers(outside, limits) else _number_hooks(source, limits)),
         )
     except json.JSONDecodeError as error:
         raise JsonInputError(
@@ -152,12 +158,11 @@ def _text(data: str | bytes, source: str, limits: JsonLimits) -> str:
         ) from None
 
 
-def _check_depth(text: str, source: str, limits: JsonLimits) -> None:
+def _check_depth(text: str, outside: str | None, source: str, limits: JsonLimits) -> None:
     if text.count("[") + text.count("{") <= limits.max_depth:
         return  # too few brackets to nest too deeply
-    # Outside strings: without a backslash every quote opens or closes a string, so a split on
-    # quotes gives the outside as its even parts (C speed); with escapes, the string pattern.
-    outside = "".join(text.split('"')[::2]) if "\\" not in text else _STRING.sub("", text)
+    if outside is None:
+        outside = _STRING.sub("", text)
     brackets = left = _NOT_BRACKETS.sub("", outside).translate(_ONE_KIND)
     # Each pass removes the innermost level of every nest; a document within the limit is
     # empty after ``max_depth`` passes (each a C-speed replace over the brackets only).
@@ -176,6 +181,27 @@ def _check_depth(text: str, source: str, limits: JsonLimits) -> None:
                 raise JsonInputError(
                     source, f"nested too deeply (more than {limits.max_depth} levels of objects and arrays)"
                 )
+
+
+def _plain_numbers(outside: str | None, limits: JsonLimits) -> bool:
+    """Whether every number literal is within the length limit and has no exponent, so the
+    decoder's own ``int`` and ``float`` read them exactly and finitely (most documents: then no
+    Python call per number). Decided on the text outside strings, at C speed; a document with
+    an escape in a string, an exponent or a long literal gets the per-number check."""
+    if outside is None:
+        return False
+    bare = outside.replace("true", "").replace("false", "")
+    if "e" in bare or "E" in bare:
+        return False
+    tokens = bare.translate(_SEPARATORS).split()
+    return not tokens or max(map(len, tokens)) <= limits.max_number_chars
+
+
+def _number_hooks(source: str, limits: JsonLimits) -> dict[str, Any]:
+    return {
+        "parse_int": lambda literal: _number(literal, int, source, limits),
+        "parse_float": lambda literal: _number(literal, float, source, limits),
+    }
 
 
 def _number(literal: str, kind: type[int] | type[float], source: str, limits: JsonLimits) -> int | float:
