@@ -50,7 +50,8 @@ def _read_capped(case: str) -> bytes:
     file is refused by the reader without being read whole)."""
     limit = DEFAULT_JSON_LIMITS.max_bytes + 1
     if case == "-":
-        return sys.stdin.buffer.read(limit)
+        stream = getattr(sys.stdin, "buffer", None)  # a text stream (a test's StringIO) has none
+        return stream.read(limit) if stream is not None else sys.stdin.read(limit).encode("utf-8")
     with Path(case).open("rb") as handle:
         return handle.read(limit)
 
