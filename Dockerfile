@@ -5,6 +5,10 @@
 #     -v /etc/myelo-cds/cookie_secret:/run/secrets/cookie_secret:ro \
 #     -v /etc/myelo-cds/database_url:/run/secrets/database_url:ro myelo-cds:0.1.0
 #
+# With PostgreSQL, first run the migration as the schema's owner in a one-off container
+# (`... myelo-cds:0.1.0 /app/start.sh migrate`, with the owner's URL mounted as
+# migration_database_url: see deploy/docker/start.sh); the replicas get the app role's URL only.
+#
 # Secrets are files mounted into /run/secrets (deploy/docker/start.sh reads them), never
 # `-e NAME=value` (shown by `docker inspect`). Without a database_url the records are a SQLite
 # file in the /data volume; the teaching cases are in /data/cases either way.

@@ -3,7 +3,8 @@
 PostgreSQL and nginx come from the Debian packages and run on loopback (tests/pg_fixture.py,
 tests/nginx_fixture.py); the replicas are ``streamlit run asgi.py``; sessions are driven over
 the websocket as the browser does (tests/streamlit_ws.py). Under CI=true nothing here skips.
-The ``postgres_server`` and ``deploy_stack`` fixtures are registered in ``tests/conftest.py``.
+The ``postgres_server`` and ``deploy_stack`` fixtures are registered in ``tests/conftest.py``;
+the stack's database has an owner role (it migrates) and the app's role (the replicas).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import ProgrammingError
 
 from myelo_cds.records import Store
 from tests.deploy_stack import DeployStack, replicas
@@ -103,6 +106,78 @@ def test_an_assessment_saved_through_replica_a_is_read_through_replica_b(deploy_
     assert record.findings.mjoa is not None
     assert record.recommendation.scores.mjoa is not None
     assert record.recommendation.scores.mjoa.total == 13
+
+
+def test_the_replicas_run_as_an_app_role_that_saves_but_cannot_change_the_record(
+    deploy_stack: DeployStack,
+) -> None:
+    """Role separation on the deployment (issue 14): the owner migrated, the replicas connect as
+    the app's role, save a consult through nginx, and that role can neither rewrite nor delete
+    the audit log or an assessment, nor switch off the audit table's triggers."""
+
+    async def consult() -> list[RunResult]:
+        async with StreamlitSession(deploy_stack.proxy.url, tls=TLS) as session:
+            return await full_consult(session, "DEPLOY-ROLE-1", "clin-r")
+
+    results = _run(consult())
+    assert not [error for result in results for error in result.exceptions]
+    assert _saved(results, "DEPLOY-ROLE-1")
+    app_role = make_url(deploy_stack.database_url).username
+    owner_role = make_url(deploy_stack.owner_url).username
+    assert app_role != owner_role
+    owner = create_engine(deploy_stack.owner_url)
+    try:
+        with owner.connect() as connection:
+            # every connection of the replicas to this database is the app's role's
+            connected = set(
+                connection.execute(
+                    text(
+                        "SELECT DISTINCT usename FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalars()
+            )
+            owners = set(
+                connection.execute(
+                    text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+                ).scalars()
+            )
+    finally:
+        owner.dispose()
+    assert connected == {app_role}
+    assert owners == {owner_role}
+    store = Store(deploy_stack.database_url)
+    try:
+        [record] = store.assessments("DEPLOY-ROLE-1")
+        assert store.verify_audit().intact
+    finally:
+        store.close()
+    app = create_engine(deploy_stack.database_url)
+    refused = [
+        "UPDATE audit_events SET actor = 'someone else'",
+        "DELETE FROM audit_events",
+        "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+        f"UPDATE assessments SET urgency = 'routine' WHERE id = {record.id}",
+        f"DELETE FROM assessments WHERE id = {record.id}",
+        "TRUNCATE audit_events",
+        "DROP TABLE assessments",
+    ]
+    try:
+        for statement in refused:
+            with (
+                pytest.raises(ProgrammingError, match=r"permission denied|must be owner"),
+                app.begin() as connection,
+            ):
+                connection.execute(text(statement))
+    finally:
+        app.dispose()
+    store = Store(deploy_stack.database_url)
+    try:
+        [still] = store.assessments("DEPLOY-ROLE-1")
+        assert (still.urgency, still.pathway) == (record.urgency, record.pathway)
+        assert store.verify_audit().intact
+    finally:
+        store.close()
 
 
 def test_a_full_consult_works_over_the_websocket_through_nginx(deploy_stack: DeployStack) -> None:

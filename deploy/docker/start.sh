@@ -1,11 +1,22 @@
 #!/bin/sh
-# Start one myelo-cds replica in the container (the Dockerfile's CMD), from /app.
+# Start one myelo-cds replica in the container (the Dockerfile's CMD), from /app; or, as
+# `start.sh migrate`, migrate the record database as the schema's owner and exit.
 #
 # Secrets are read from files mounted into /run/secrets (docker run -v FILE:/run/secrets/NAME:ro,
 # or Compose/Swarm secrets), never given as `docker run -e NAME=value`: an environment value
 # given that way is shown by `docker inspect` and kept in shell histories.
 #   cookie_secret   -> STREAMLIT_SERVER_COOKIE_SECRET (the same on every replica)
-#   database_url    -> MYELO_CDS_DATABASE_URL (it holds the database password)
+#   database_url    -> MYELO_CDS_DATABASE_URL (the app's role: it owns nothing)
+#   migration_database_url -> MYELO_CDS_MIGRATION_DATABASE_URL, the schema owner's, for
+#                      `start.sh migrate` only; a replica refuses to start with it mounted
+#
+# PostgreSQL runs with two roles: before starting (or updating) the replicas, run once
+#   docker run --rm -v /etc/myelo-cds/database_url:/run/secrets/database_url:ro \
+#     -v /etc/myelo-cds/migration_database_url:/run/secrets/migration_database_url:ro \
+#     myelo-cds:0.1.0 /app/start.sh migrate
+# which brings the schema to this release as the owner and grants the app's role read and
+# append only. The replicas get database_url alone, so none of them holds the owner's password.
+# With SQLite (no database_url) there is one role and the replica migrates its file itself.
 # Single sign-on's [auth] section is Streamlit's secrets file, mounted read-only at
 # /app/.streamlit/secrets.toml.
 set -eu
@@ -18,6 +29,19 @@ fi
 if [ -r "$secrets_dir/database_url" ]; then
     MYELO_CDS_DATABASE_URL="$(cat "$secrets_dir/database_url")"
     export MYELO_CDS_DATABASE_URL
+fi
+
+if [ "${1:-}" = "migrate" ]; then
+    if [ -r "$secrets_dir/migration_database_url" ]; then
+        MYELO_CDS_MIGRATION_DATABASE_URL="$(cat "$secrets_dir/migration_database_url")"
+        export MYELO_CDS_MIGRATION_DATABASE_URL
+    fi
+    exec "${MYELO_CDS_PYTHON:-/opt/venv/bin/python}" -m myelo_cds migrate
+fi
+if [ -e "$secrets_dir/migration_database_url" ]; then
+    echo "myelo-cds refuses to start: the schema owner's secret (migration_database_url) is" \
+        "mounted into a replica; mount it only into the one-off 'start.sh migrate' container" >&2
+    exit 2
 fi
 
 # The teaching-case library lives in the writable volume (the code in /app is read-only to the
