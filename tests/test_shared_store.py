@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,9 +101,48 @@ def test_opening_at_start_reports_an_unreachable_database_without_failing_the_st
     shared_store(url).close()
 
 
-def test_the_server_opens_the_record_store_before_warming_the_engine() -> None:
-    source = (ROOT / "asgi.py").read_text()
-    assert "warmup.STATE.start([health.open_record_store, warmup.warm_engine" in source
+def test_the_server_start_opens_the_store_so_a_file_replaced_before_any_probe_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The entry point's own start (``asgi.warm_up``), in a fresh interpreter: once the warm-up
+    is done the file is replaced, and the very first readiness probe refuses it."""
+    path = tmp_path / "records.sqlite3"
+    script = (
+        "import asyncio, json, sqlite3\n"
+        "from pathlib import Path\n"
+        "from starlette.applications import Starlette\n"
+        "from starlette.testclient import TestClient\n"
+        "import asgi\n"
+        "from myelo_cds.service import health, warmup\n"
+        "async def start():\n"
+        "    async with asgi.warm_up(None):\n"
+        "        pass\n"
+        "asyncio.run(start())\n"
+        "assert warmup.STATE.wait(180) and warmup.STATE.error is None, warmup.STATE.error\n"
+        f"path = Path({str(path)!r})\n"
+        "assert path.exists()  # opened (and migrated) by the warm-up, before any request\n"
+        "for name in (path, path.with_name(path.name + '-wal'), path.with_name(path.name + '-shm')):\n"
+        "    name.unlink(missing_ok=True)\n"
+        "with sqlite3.connect(path) as connection:\n"
+        "    connection.execute('CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)')\n"
+        "answer = TestClient(Starlette(routes=health.routes)).get(health.READINESS_PATH)\n"
+        "print(json.dumps([answer.status_code, answer.json()]))\n"
+    )
+    environment = {
+        **os.environ,
+        "MYELO_CDS_DB_PATH": str(path),
+        "MYELO_CDS_AUTH": "none",
+        "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32),
+    }
+    environment.pop("MYELO_CDS_DATABASE_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    status, answer = json.loads(run.stdout.strip().splitlines()[-1])
+    assert status == 503, answer
+    assert "replaced or removed since this server opened it" in answer["reason"]
 
 
 # --- pages survive a record database failure ------------------------------------------------------
