@@ -58,8 +58,8 @@ def consult() -> None:
     The engine runs on every valid value entered (``salvage``): a value left out is listed
     beside the red-flag banner, never instead of it.
     """
-    if not within_limits(user.user_id):  # a change after the idle limit: the tab is signed out
-        st.rerun(scope="app")
+    if not within_limits(user.user_id):  # a change past the idle limit: the tab is signed out
+        st.stop()
     banner = st.container()
     form_column, result_column = st.columns([3, 2], gap="large")
     with form_column:

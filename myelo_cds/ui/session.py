@@ -128,8 +128,9 @@ def within_limits(owner: str) -> bool:
 
     Called on every run (full or fragment) that finds a signed-in user. Inside the limits the
     run counts as activity; past one, the session is ended (:func:`end_session`) with a notice
-    for the sign-in page, and ``False`` is returned. The development mode (no sign-in) has no
-    limits.
+    for the sign-in page and the script reruns at once to draw it; with single sign-on it
+    returns ``False`` instead (``st.logout`` sends the browser to the provider and back). The
+    development mode (no sign-in) has no limits.
     """
     if auth_settings().auth == "none":
         return True
@@ -146,7 +147,11 @@ def within_limits(owner: str) -> bool:
     if passed is not None:
         reason, notice = passed
         end_session(owner, notice=notice, reason=reason)
-        return False
+        if auth_settings().auth == "oidc":
+            return False  # st.logout sends the browser away (a rerun would cancel that)
+        # Nothing more of this run is drawn (a run can pass a limit between two checks, after
+        # the form was drawn): the rerun draws the sign-in page with the notice.
+        st.rerun()
     state[SIGNED_IN_AT] = started
     state[LAST_ACTIVE] = now
     if not isinstance(state.get(_LIVE), _SignIn):

@@ -25,7 +25,8 @@ from tests.e2e.live_app import free_port, live_app
 from tests.e2e.script_runs import wait_until_idle, watch_runs
 
 PASSWORD = "a long clinic passphrase"
-IDLE_MINUTES = "0.25"  # 15 seconds, for the servers that test the idle limit
+# 30 seconds, for the servers that test the idle limit (a loaded machine took 15 s between steps)
+IDLE_MINUTES = "0.5"
 CASE_FIELD = "Pseudonymous case id (no names)"
 
 
@@ -120,13 +121,13 @@ def test_a_change_after_the_idle_limit_signs_the_tab_out(page: Page, idle_app: s
     page.goto(idle_app)
     _sign_in(page, "dr.lee")
     case_id = _case_id_loaded(page)
-    time.sleep(17)
+    time.sleep(32)
     field = page.get_by_role("textbox", name=CASE_FIELD)
     field.fill("PT-AFTER-IDLE")
     field.press("Enter")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_test_id("stAlertContentInfo")).to_contain_text(
-        "Signed out after 0.25 minutes without activity"
+        "Signed out after 0.5 minutes without activity"
     )
     wait_until_idle(page)
     assert case_id not in page.locator("body").inner_text()
@@ -169,7 +170,7 @@ def test_single_sign_on_idle_past_the_limit_ends_the_identity_too(page: Page, ss
     page.get_by_role("button", name="8f2c1e").click()
     expect(page.get_by_role("heading", name="Consult")).to_be_visible()
     wait_until_idle(page)
-    time.sleep(17)
+    time.sleep(32)
     page.get_by_test_id("stSidebarNav").get_by_text("Follow-up plan").click()
     # st.logout: the provider's end-session page, then the app's sign-in page
     expect(page.get_by_role("heading", name="End Session")).to_be_visible()
