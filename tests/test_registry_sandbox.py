@@ -88,3 +88,28 @@ def test_the_page_states_the_servers_upload_limit_and_records_the_upload_once() 
     assert len(after) == len(before) + 1
     assert after[0].detail == "clinic list audited: 30 rows, 2 with errors"
     assert "clinic.csv" not in after[0].detail
+
+
+def test_the_audit_limits_come_from_the_environment_with_their_ranges() -> None:
+    from myelo_cds.batch import audit_limits_from_environment
+    from myelo_cds.errors import SettingsError
+
+    assert audit_limits_from_environment({}) == AuditLimits()
+    limits = audit_limits_from_environment(
+        {
+            "MYELO_CDS_AUDIT_MEMORY_MB": "2048",
+            "MYELO_CDS_AUDIT_SECONDS": "60",
+            "MYELO_CDS_AUDIT_CONCURRENT": "2",
+        }
+    )
+    assert limits == AuditLimits(max_memory_bytes=2048 * 1024 * 1024, max_seconds=60, concurrent=2)
+    with pytest.raises(
+        SettingsError,
+        match=r"MYELO_CDS_AUDIT_MEMORY_MB='100' is not allowed: a whole number of megabytes from 512 to 65,536 \(default 1536\)",
+    ):
+        audit_limits_from_environment({"MYELO_CDS_AUDIT_MEMORY_MB": "100"})
+    with pytest.raises(
+        SettingsError,
+        match=r"MYELO_CDS_AUDIT_SECONDS='1.5' is not allowed: a whole number of seconds from 5 to 3,600 \(default 180\)",
+    ):
+        audit_limits_from_environment({"MYELO_CDS_AUDIT_SECONDS": "1.5"})

@@ -25,7 +25,12 @@ from myelo_cds.batch._rows import (
     row_to_findings,
     run_batch,
 )
-from myelo_cds.batch._sandbox import DEFAULT_AUDIT_LIMITS, AuditLimits, audit_upload
+from myelo_cds.batch._sandbox import (
+    DEFAULT_AUDIT_LIMITS,
+    AuditLimits,
+    audit_limits_from_environment,
+    audit_upload,
+)
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -38,6 +43,7 @@ __all__ = [
     "Upload",
     "UploadError",
     "UploadLimits",
+    "audit_limits_from_environment",
     "audit_rows",
     "audit_upload",
     "cells_to_findings",

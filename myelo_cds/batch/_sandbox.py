@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from myelo_cds.batch._loader import DEFAULT_UPLOAD_LIMITS, UploadLimits
-from myelo_cds.errors import UploadError
+from myelo_cds.errors import SettingsError, UploadError
 
-__all__ = ["DEFAULT_AUDIT_LIMITS", "AuditLimits", "audit_upload"]
+__all__ = ["DEFAULT_AUDIT_LIMITS", "AuditLimits", "audit_limits_from_environment", "audit_upload"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 _EXIT_MEMORY = 3
@@ -53,6 +53,38 @@ class AuditLimits:
 
 
 DEFAULT_AUDIT_LIMITS = AuditLimits()
+
+# Environment variable -> (AuditLimits field, unit, lowest, highest, factor to the field's unit).
+_SETTINGS = {
+    "MYELO_CDS_AUDIT_MEMORY_MB": ("max_memory_bytes", "megabytes", 512, 65_536, 1024 * 1024),
+    "MYELO_CDS_AUDIT_SECONDS": ("max_seconds", "seconds", 5, 3_600, 1),
+    "MYELO_CDS_AUDIT_CONCURRENT": ("concurrent", "audits at once", 1, 16, 1),
+}
+
+
+def audit_limits_from_environment(environ: dict[str, str] | None = None) -> AuditLimits:
+    """The registry audit's limits, from ``MYELO_CDS_AUDIT_MEMORY_MB`` (default 1536),
+    ``MYELO_CDS_AUDIT_SECONDS`` (180) and ``MYELO_CDS_AUDIT_CONCURRENT`` (1); unset means the default.
+
+    Raises:
+        SettingsError: a value that is not a whole number in its range (the message names the
+            variable, the value and the range).
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, (field, unit, low, high, factor) in _SETTINGS.items():
+        text = env.get(name, "").strip()
+        if not text:
+            continue
+        if not text.isdigit() or not low <= int(text) <= high:
+            default = getattr(DEFAULT_AUDIT_LIMITS, field) / factor
+            raise SettingsError(
+                f"{name}={text[:20]!r} is not allowed: a whole number of {unit} from {low:,} to "
+                f"{high:,} (default {default:g})"
+            )
+        values[field] = int(text) * factor
+    return AuditLimits(**values)
+
 
 _SLOTS: dict[int, threading.BoundedSemaphore] = {}
 _SLOTS_LOCK = threading.Lock()
