@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -127,7 +128,7 @@ def refusals() -> list[tuple[str, int, float, float, str]]:
         ("JSON 5,000-digit number", long_number_json()),
         ("JSON key written twice", duplicate_key_json()),
     ):
-        cases.append((label, text, lambda text=text: parse_json_object(text, source="the findings")))
+        cases.append((label, text, functools.partial(parse_json_object, text, source="the findings")))
     cases.append(
         (
             "JSON 2,000 unknown keys (salvage + suggestions)",
