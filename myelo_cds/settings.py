@@ -25,9 +25,12 @@ __all__ = [
     "MIN_SECRET_BYTES",
     "AuthMode",
     "AuthSettings",
+    "CdsHooksSettings",
     "SessionSettings",
     "SettingsError",
+    "TrustedIssuer",
     "auth_settings",
+    "cds_hooks_settings",
     "deployment_problems",
     "is_loopback",
     "secret_problem",
@@ -105,7 +108,7 @@ def auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:
             values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
-    for key in SessionSettings.model_fields:  # the session's own keys (session_settings)
+    for key in (*SessionSettings.model_fields, *CdsHooksSettings.model_fields):  # their own readers
         values.pop(key, None)
     for key in _KEYS:
         text = environ.get(_PREFIX + key.upper(), "").strip()
@@ -315,3 +318,178 @@ def _on_this_machine(url: str) -> bool:
         return False
     # An empty host or a socket folder ("/run/postgresql") is a local socket.
     return all(not host or host.startswith("/") or is_loopback(host) for host in hosts)
+
+
+# --- CDS Hooks: who may call the service, and the addresses it names (issue 15) ---------------
+
+
+def _web_url(value: str, setting: str, *, path: bool = True) -> str:
+    """An absolute http(s) URL without query or fragment, with no trailing slash.
+
+    Plain http is allowed for a loopback host only (a test, or a proxy on this machine): a key
+    set or a link fetched over the network without TLS could be swapped on the way.
+    """
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{setting}: {value!r} is not an absolute http(s) URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{setting}: {value!r} must have no query, fragment or user name")
+    if not path and parts.path not in ("", "/"):
+        raise ValueError(f"{setting}: {value!r} must be an origin (scheme://host[:port]), without a path")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ValueError(f"{setting}: {value!r} must use https (plain http only on 127.0.0.1 or localhost)")
+    return value.strip().rstrip("/")
+
+
+class TrustedIssuer(BaseModel):
+    """One CDS client (an EHR) whose signed calls the service accepts.
+
+    Its public keys come from a JWK Set file given by the EHR out of band (``jwks_file``), or a
+    JWK Set URL this server fetches (``jwks_url``); a token's ``jku`` header is followed only
+    when it is one of ``jku`` (or ``jwks_url``) here, never to an address the token names alone.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    iss: str = Field(min_length=1, max_length=300, description="The token's iss, exactly.")
+    jwks_file: Path | None = Field(default=None, description="A JWK Set file of the client's public keys.")
+    jwks_url: str | None = Field(default=None, description="A JWK Set URL (https) of the client's keys.")
+    jku: tuple[str, ...] = Field(default=(), description="JWK Set URLs a token's jku header may name.")
+    name: str = Field(default="", max_length=40, description="A short label for the audit log (else iss).")
+
+
+class CdsHooksSettings(BaseModel):
+    """Who may call the CDS Hooks service and the addresses it names.
+
+    ``MYELO_CDS_APP_URL`` is the app's public address for the card's link (never the request's
+    Host header: a forged Host would send the clinician elsewhere); ``MYELO_CDS_HOOKS_URL`` the
+    public base address of the service, which the tokens' ``aud`` must name (default: the app's,
+    as one server serves both); ``MYELO_CDS_HOOKS_ISSUERS_FILE`` a TOML file of
+    ``[[issuer]]`` tables (:class:`TrustedIssuer`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    app_url: str | None = Field(
+        default=None, description="The app's public https URL, for the card's link (none without it)."
+    )
+    hooks_url: str | None = Field(
+        default=None,
+        description="The public https base URL of the service; a token's aud must be "
+        "<this>/cds-services/<service id> (default: MYELO_CDS_APP_URL).",
+    )
+    hooks_issuers_file: Path | None = Field(
+        default=None,
+        description="A TOML file of [[issuer]] tables: iss, and jwks_file or jwks_url, optional jku.",
+    )
+    hooks_cors_origins: tuple[str, ...] = Field(
+        default=(),
+        description="Browser origins (scheme://host[:port]) allowed to call the service, comma-separated; "
+        "none by default, never '*'.",
+    )
+    hooks_max_token_seconds: int = Field(
+        default=300, ge=30, le=3600, description="Longest token lifetime accepted, exp - now (30-3600 s)."
+    )
+    hooks_clock_skew_seconds: int = Field(
+        default=60, ge=0, le=300, description="Clock difference allowed for exp and iat (0-300 s)."
+    )
+    issuers: tuple[TrustedIssuer, ...] = Field(default=(), description="Read from hooks_issuers_file.")
+
+    @property
+    def service_base(self) -> str | None:
+        """The base URL a token's audience is checked against, or ``None`` (every call refused)."""
+        return self.hooks_url or self.app_url
+
+
+_HOOK_KEYS = (
+    "app_url",
+    "hooks_url",
+    "hooks_issuers_file",
+    "hooks_cors_origins",
+    "hooks_max_token_seconds",
+    "hooks_clock_skew_seconds",
+)
+
+
+def _issuers(path: Path) -> tuple[TrustedIssuer, ...]:
+    setting = f"{_PREFIX}HOOKS_ISSUERS_FILE"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(f"{setting}: cannot read {path}: {error}") from None
+    tables = data.get("issuer", [])
+    if set(data) - {"issuer"} or not isinstance(tables, list):
+        raise SettingsError(f"{setting}: {path} must hold [[issuer]] tables only")
+    issuers: list[TrustedIssuer] = []
+    for number, table in enumerate(tables, start=1):
+        where = f"{setting}: issuer {number} in {path}"
+        try:
+            issuer = TrustedIssuer.model_validate(table)
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(map(str, first["loc"])) or "?"
+            raise SettingsError(f"{where}: {field}: {first['msg']}") from None
+        if (issuer.jwks_file is None) == (issuer.jwks_url is None):
+            raise SettingsError(f"{where}: give exactly one of jwks_file or jwks_url")
+        try:
+            urls = [_web_url(url, f"{where}: jwks_url/jku") for url in (issuer.jwks_url, *issuer.jku) if url]
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+        jwks_file = path.parent / issuer.jwks_file if issuer.jwks_file else None
+        issuers.append(
+            issuer.model_copy(
+                update={"jwks_file": jwks_file, "jwks_url": urls[0] if issuer.jwks_url else None}
+            )
+        )
+    if len({issuer.iss for issuer in issuers}) != len(issuers):
+        raise SettingsError(f"{setting}: {path} names an issuer twice")
+    return tuple(issuers)
+
+
+def cds_hooks_settings(environ: Mapping[str, str] | None = None) -> CdsHooksSettings:
+    """The CDS Hooks settings from ``MYELO_CDS_APP_URL``, ``MYELO_CDS_HOOKS_*`` (or the
+    ``MYELO_CDS_CONFIG`` file, same keys in lower case), with the issuers file read.
+
+    Raises:
+        SettingsError: a URL that is not https (http only on loopback), an origin with a path or
+            ``*``, a number out of range, an unreadable or malformed issuers file; the message
+            names the setting.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    config_file = environ.get(_PREFIX + "CONFIG", "").strip()
+    if config_file:
+        try:
+            config = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
+        values.update({key: config[key] for key in _HOOK_KEYS if key in config})
+    for key in _HOOK_KEYS:
+        text = environ.get(_PREFIX + key.upper(), "").strip()
+        if text:
+            values[key] = text
+    origins = values.get("hooks_cors_origins")
+    if isinstance(origins, str):
+        values["hooks_cors_origins"] = tuple(item.strip() for item in origins.split(",") if item.strip())
+    try:
+        for key in ("app_url", "hooks_url"):
+            if values.get(key):
+                values[key] = _web_url(str(values[key]), f"{_PREFIX}{key.upper()}")
+        origins = values.get("hooks_cors_origins")
+        if isinstance(origins, (list, tuple)):
+            values["hooks_cors_origins"] = tuple(
+                _web_url(str(origin), f"{_PREFIX}HOOKS_CORS_ORIGINS", path=False) for origin in origins
+            )
+        settings = CdsHooksSettings.model_validate(values)
+    except ValueError as error:  # pydantic's ValidationError is a ValueError too
+        if not isinstance(error, ValidationError):
+            raise SettingsError(str(error)) from None
+        first = error.errors()[0]
+        name = str(first["loc"][0])
+        raise SettingsError(
+            f"{_PREFIX}{name.upper()}: {values.get(name)!r} is not allowed "
+            f"({CdsHooksSettings.model_fields[name].description})"
+        ) from None
+    if settings.hooks_issuers_file is not None:
+        settings = settings.model_copy(update={"issuers": _issuers(settings.hooks_issuers_file)})
+    return settings
