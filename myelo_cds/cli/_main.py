@@ -1,8 +1,10 @@
 """Command line: ``python -m myelo_cds {assess,export-fhir,schema,verify,batch,users,migrate,verify-audit}``.
 
 A stable contract others script against. Exit status: 0 success; 1 verification failed;
-2 bad input (the message names the field, the value and the allowed range). Never a
-traceback for bad input.
+2 bad input (the message names the field, the value and the allowed range) or a file that
+cannot be read or written (``myelo-cds: cannot read X: reason``); 141 when the reader of
+standard output went away (``| head``). Never a traceback for bad input. ``-`` means standard
+input or output wherever a file is named (see :mod:`myelo_cds.cli._io`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,27 @@ import argparse
 import datetime as dt
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from pydantic import ValidationError
 
+from myelo_cds import __version__
+from myelo_cds.cli._io import (
+    PROGRAM,
+    STDIO,
+    FileProblem,
+    cannot,
+    copy_to_output,
+    is_special,
+    is_write_error,
+    quiet_broken_pipe,
+    spool_stdin,
+    write_output,
+    write_stdout,
+)
 from myelo_cds.errors import JsonInputError
 from myelo_cds.findings import Findings, JsonLimits, describe_validation_error, parse_json_object
 from myelo_cds.rules.result import Recommendation
@@ -64,7 +81,7 @@ def _assessed(args: argparse.Namespace) -> tuple[Findings, Recommendation] | int
     try:
         raw = _read_capped(args.case)
     except OSError as error:
-        return _bad(f"cannot read {args.case}: {error.strerror}")
+        raise cannot("read", source, error) from None
     try:
         data = parse_json_object(raw, source=source)
     except JsonInputError as error:
@@ -93,9 +110,9 @@ def _assess(args: argparse.Namespace) -> int:
         return assessed
     recommendation = assessed[1]
     if args.format == "text":
-        print(consult_summary(recommendation))
+        write_stdout(consult_summary(recommendation) + "\n")
     else:
-        print(recommendation.model_dump_json(indent=2))
+        write_stdout(recommendation.model_dump_json(indent=2) + "\n")
     return EXIT_OK
 
 
@@ -105,16 +122,12 @@ def _export_fhir(args: argparse.Namespace) -> int:
     assessed = _assessed(args)
     if isinstance(assessed, int):
         return assessed
-    text = bundle_json(*assessed)
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
+    write_output(args.output, bundle_json(*assessed) + "\n")
     return EXIT_OK
 
 
 def _schema(args: argparse.Namespace) -> int:
-    print(json.dumps(Findings.model_json_schema(), indent=2))
+    write_stdout(json.dumps(Findings.model_json_schema(), indent=2) + "\n")
     return EXIT_OK
 
 
@@ -123,9 +136,9 @@ def _verify(args: argparse.Namespace) -> int:
 
     report = verify_rule_set()
     if args.format == "json":
-        print(json.dumps({"passed": report.passed, **report.model_dump()}, indent=2))
+        write_stdout(json.dumps({"passed": report.passed, **report.model_dump()}, indent=2) + "\n")
     else:
-        print(report.text())
+        write_stdout(report.text() + "\n")
     return EXIT_OK if report.passed else EXIT_FAILED
 
 
@@ -162,34 +175,74 @@ def _count_rows(path: Path) -> int | None:
     return max(lines - 1, 0) if path.suffix.lower() == ".csv" else lines
 
 
+_BATCH_INPUTS = (".csv", ".jsonl", ".ndjson", ".xlsx")
+_BATCH_OUTPUTS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
 def _batch(args: argparse.Namespace) -> int:
+    """``batch IN [-o OUT]``; ``IN`` and ``OUT`` may be ``-`` (standard input and output).
+
+    Standard input is copied to a temporary file first (the batch reads its input in byte
+    ranges, from several processes). A result for standard output or a device is finished in a
+    temporary file and then copied out, so the rows come out whole and in order.
+    """
+    output = args.output or STDIO
+    streamed = output == STDIO or is_special(Path(output))
+    named = _BATCH_OUTPUTS.get(Path(output).suffix.lower()) if output != STDIO else None
+    if args.input != STDIO and Path(args.input).suffix.lower() not in _BATCH_INPUTS:
+        return _bad(f"batch input {Path(args.input).name} must end in .csv, .jsonl or .xlsx")
+    if not streamed and named is None:
+        return _bad(f"batch output {Path(output).name} must end in .csv or .jsonl")
+    if args.format and named and args.format != named:
+        return _bad(f"--format {args.format} does not match the output file {Path(output).name}")
+    if args.input != STDIO:
+        try:
+            with Path(args.input).open("rb"):  # missing, a directory, not allowed: said now
+                pass
+        except OSError as error:
+            raise cannot("read", args.input, error) from None
+    with tempfile.TemporaryDirectory(prefix="myelo-cds-batch-") as scratch:
+        folder = Path(scratch)
+        source = spool_stdin(folder) if args.input == STDIO else Path(args.input)
+        target = folder / f"result.{args.format or named or 'csv'}" if streamed else Path(output)
+        shown = "standard output" if output == STDIO else output
+        label = f"the result for {shown} in {folder}" if streamed else output
+        counts = _run_batch(args, source, target, label=label)
+        if isinstance(counts, int):
+            return counts
+        if streamed:
+            copy_to_output(target, output)
+    summary = ", ".join(f"{key} {count:,}" for key, count in sorted(counts.items()))
+    print(f"{sum(counts.values()):,} rows -> {shown}: {summary}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_batch(args: argparse.Namespace, source: Path, target: Path, *, label: str) -> dict[str, int] | int:
+    """The counts by pathway, or the exit status of a list that cannot be read."""
     from myelo_cds.batch import run_batch
 
-    source, target = Path(args.input), Path(args.output)
-    if source.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".xlsx"):
-        return _bad(f"batch input {source.name} must end in .csv, .jsonl or .xlsx")
-    if target.suffix.lower() not in (".csv", ".jsonl", ".ndjson"):
-        return _bad(f"batch output {target.name} must end in .csv or .jsonl")
-    if not source.is_file():
-        return _bad(f"batch input {source} does not exist")
+    read, name = ("standard input",) * 2 if args.input == STDIO else (args.input, source.name)
     countable = sys.stderr.isatty() and source.suffix.lower() != ".xlsx"
     progress = _Progress(sys.stderr, _count_rows(source) if countable else None)
     try:
         counts = run_batch(source, target, on=args.date, workers=args.workers, progress=progress)
     except (UnicodeDecodeError, ValueError) as error:
-        return _bad(f"cannot read {source.name}: {error}")
+        return _bad(f"cannot read {name}: {error}")
+    except OSError as error:
+        if is_write_error(error, target, target.with_name(target.name + ".partial")):
+            raise cannot("write", label, error) from None
+        raise cannot("read", read, error) from None
     finally:
         progress.close()
-    summary = ", ".join(f"{key} {count:,}" for key, count in sorted(counts.items()))
-    print(f"{sum(counts.values()):,} rows -> {target}: {summary}", file=sys.stderr)
-    return EXIT_OK
+    return counts
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m myelo_cds",
+        prog=_program(),
         description="Decision support for degenerative cervical myelopathy (the clinician decides).",
     )
+    parser.add_argument("--version", action="version", version=f"{PROGRAM} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     assess = commands.add_parser("assess", help="assess one case (JSON findings)")
     assess.add_argument("case", help="findings JSON file, or - for standard input")
@@ -200,7 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     assess.set_defaults(run=_assess)
     fhir = commands.add_parser("export-fhir", help="assess one case and write it as a FHIR R4 Bundle")
     fhir.add_argument("case", help="findings JSON file, or - for standard input")
-    fhir.add_argument("-o", "--output", help="Bundle JSON file to write (default: standard output)")
+    fhir.add_argument(
+        "-o", "--output", help="Bundle JSON file to write; - or none: standard output (the default)"
+    )
     fhir.add_argument(
         "--date", type=_date, help="assessment date YYYY-MM-DD (default: the case's, else today)"
     )
@@ -213,10 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("batch", help="evaluate a clinic list (CSV, JSONL or Excel .xlsx)")
     batch.add_argument(
         "input",
-        help="input .csv or .xlsx (dotted column names) or .jsonl; a header or workbook the "
-        "registry audit would refuse exits 2, a bad row is reported in its error column",
+        help="input .csv or .xlsx (dotted column names) or .jsonl, or - for standard input (read "
+        "as .xlsx when it starts as a ZIP file, .jsonl when with '{', else .csv); a header or "
+        "workbook the registry audit would refuse exits 2, a bad row is reported in its error column",
     )
-    batch.add_argument("-o", "--output", required=True, help="output .csv or .jsonl")
+    batch.add_argument(
+        "-o", "--output", help="output .csv or .jsonl; - or none: standard output (the default)"
+    )
+    batch.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        help="output format (default: the output file's suffix; csv on standard output)",
+    )
     batch.add_argument("--date", type=_date, help="assessment date for rows without one")
     batch.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     batch.set_defaults(run=_batch)
@@ -229,7 +292,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _program() -> str:
+    """The name usage lines show: the installed command, or how ``./run cli`` calls it."""
+    return PROGRAM if Path(sys.argv[0]).name == PROGRAM else "python -m myelo_cds"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    """Run one command; returns its exit status (see the module's docstring)."""
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    except FileProblem as problem:
+        print(f"{PROGRAM}: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        if error.filename is not None or not is_write_error(error):
+            raise
+        print(f"{PROGRAM}: {cannot('write', 'standard output', error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return code
