@@ -291,7 +291,8 @@ def verify_token(
         raise HookAuthError(f"symmetric (HMAC) signatures are refused: alg {alg}; use ES384 or RS384")
     if alg not in ALGORITHMS:
         raise HookAuthError(f"alg {alg!r} is not accepted (allowed: {', '.join(ALGORITHMS)})")
-    if header.get("typ") not in (None, "JWT") or header.get("crit"):
+    typ = header.get("typ")
+    if (typ is not None and str(typ).upper() != "JWT") or header.get("crit"):
         raise HookAuthError("the token's header must have typ JWT and no crit")
     kid, jku, iss = header.get("kid"), header.get("jku"), claims.get("iss")
     if not isinstance(kid, str) or not kid:
