@@ -6,8 +6,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from myelo_cds import Findings, assess
-from myelo_cds.errors import InputError
-from myelo_cds.findings import describe_validation_error, example_cases, salvage
+from myelo_cds.errors import InputError, JsonInputError
+from myelo_cds.findings import describe_validation_error, example_cases, parse_json_object, salvage
 from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.panels import (
@@ -39,10 +39,13 @@ with st.expander("Start from an example or a saved case file"):
     upload = right.file_uploader("Case file (JSON)", type=["json"], max_upload_size=1)
     if upload is not None and right.button("Load file"):
         try:
-            load_draft(
-                Findings.model_validate_json(upload.getvalue()).model_dump(mode="json", exclude_none=True)
-            )
+            # The strict reader: a key written twice, deep nesting or a huge number is refused
+            # naming the place, never read as the last value (issue 14).
+            data = parse_json_object(upload.getvalue(), source="the case file")
+            load_draft(Findings.model_validate(data).model_dump(mode="json", exclude_none=True))
             st.rerun()
+        except JsonInputError as error:
+            st.error(str(error), icon=":material/error:")
         except ValidationError as error:
             render_errors(describe_validation_error(error))
     if st.button("Clear the form"):

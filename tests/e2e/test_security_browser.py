@@ -154,9 +154,17 @@ def test_oversized_and_malformed_case_files_are_refused_with_a_clear_message(
     bad.write_bytes(b'{"patient": {"age_years": 6')
     uploader.set_input_files(str(bad))
     page.get_by_role("button", name="Load file").click()
-    message = page.get_by_test_id("stAlertContentError").filter(has_text="Invalid JSON")
-    expect(message).to_contain_text("Some fields need attention")
+    message = page.get_by_test_id("stAlertContentError").filter(has_text="the case file is not valid JSON")
+    expect(message).to_contain_text("line 1, column")
     screenshot(page, "security_malformed_upload")
+    page.goto(url)  # a key written twice is refused naming it, never read as its last value
+    page.get_by_text("Start from an example or a saved case file").click()
+    twice = tmp_path / "twice.json"
+    twice.write_bytes(b'{"patient": {"age_years": 70, "age_years": 15}}')
+    uploader.set_input_files(str(twice))
+    page.get_by_role("button", name="Load file").click()
+    message = page.get_by_test_id("stAlertContentError").filter(has_text="written more than once")
+    expect(message).to_contain_text("patient.age_years")
     wrong = tmp_path / "notes.txt"
     wrong.write_text("not a case")
     page.goto(url)
