@@ -520,8 +520,8 @@ def findings_from_bundle(text: str) -> Findings:
             if _spec_kind(path) == "set" and isinstance(value, str):
                 value = [part for part in value.split(";") if part]
             put(path, value)
-            if resource.effectiveDateTime is not None:
-                when = str(resource.effectiveDateTime)[:10]
+            if resource.effectiveDateTime is not None:  # the newest finding's date, not the last listed
+                when = max(when or "", str(resource.effectiveDateTime)[:10])
     if when is not None:
         nested["assessment_date"] = when
     return Findings.model_validate(nested)

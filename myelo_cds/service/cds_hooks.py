@@ -7,31 +7,54 @@ FHIR export writes) and the mJOA QuestionnaireResponse. ``POST
 import as a FHIR bundle; the most recent assessment date wins), calls the engine and returns
 one card: summary (at most 140 characters), indicator (critical for emergency, warning for
 urgent and expedited, info for routine), detail with the rules that fired, their inputs and sources,
-the source (rule-set version) and a link to open the consult.
+the source (rule-set version), a link to open the app (its configured public address,
+``MYELO_CDS_APP_URL``, never the request's Host header; no link without it) and a suggestion:
+the pathway as a ServiceRequest proposal with its priority. Every call but discovery needs a
+signed token from a trusted CDS client, answers CORS preflights for the configured origins and
+is audited (:mod:`myelo_cds.service._hook_security`); ``POST
+/cds-services/myelo-cds-patient-view/feedback`` takes the clinician's feedback on a card
+(:mod:`myelo_cds.service._hook_feedback`).
 
-Missing prefetch: the specification lets a service fetch what it needs from the FHIR server
-(with ``fhirServer`` and ``fhirAuthorization``) or decline. This service never calls out: with
-no usable prefetch it answers ``{"cards": []}`` (HTTP 200), which the specification allows, so
-an EHR never waits on a second round trip. Pure functions build the responses; the Starlette
-routes are a thin shell that :mod:`asgi` mounts on ``st.App``.
+What counts, and missing data (:mod:`myelo_cds.service._prefetch`): the body and the number
+of resources are capped (413), the reading and the assessment run in a worker thread, only
+final/amended/corrected Observations count, a resource about another patient refuses the call
+(400), the latest value per code wins and quantities are converted to the field's unit. A
+prefetch key left out, failed (OperationOutcome) or paginated is fetched from ``fhirServer``
+with ``fhirAuthorization`` (allow-listed servers only); when that is impossible the answer is
+412, as the specification says. ``{"cards": []}`` means only that the record holds no DCM
+findings; findings that cannot be assessed give a card saying so. Pure functions build the
+responses; the Starlette routes are a thin shell that :mod:`asgi` mounts on ``st.App``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import os
 import uuid
 from typing import Any
 
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from myelo_cds.errors import HookRequestError
-from myelo_cds.exports.fhir import FINDING_SYSTEM, QUESTIONNAIRE_URL, findings_from_bundle
+from myelo_cds.errors import HookRequestError, SettingsError
+from myelo_cds.exports.fhir import FINDING_SYSTEM, QUESTIONNAIRE_URL, REQUEST_PRIORITY, findings_from_bundle
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess
 from myelo_cds.rules.result import Recommendation
+from myelo_cds.service._hook_feedback import feedback_endpoint
+from myelo_cds.service._hook_security import current_trust, guarded
+from myelo_cds.service._prefetch import (
+    HookLimits,
+    HookRefusal,
+    complete_prefetch,
+    gather,
+    hook_limits,
+    not_assessed_card,
+    read_request,
+    unavailable_keys,
+)
 
 __all__ = ["SERVICE_ID", "card_for", "discovery", "routes", "service_response"]
 
@@ -69,34 +92,60 @@ def discovery() -> dict[str, Any]:
     }
 
 
-def _resources(value: Any) -> list[dict[str, Any]]:
-    """The resources in one prefetch value: a resource, or a search Bundle of them."""
-    if not isinstance(value, dict):
-        return []
-    if value.get("resourceType") == "Bundle":
-        return [
-            entry["resource"] for entry in value.get("entry") or [] if isinstance(entry.get("resource"), dict)
-        ]
-    return [value] if "resourceType" in value else []
+_PREFETCH: dict[str, str] = discovery()["services"][0]["prefetch"]
+"""The prefetch templates by key: what the service needs (fetched when the EHR left it out)."""
 
 
-def _latest_assessment(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The patient, and the findings and mJOA of the most recent assessment date only."""
+def _referral_suggestion(rec: Recommendation, patient_id: str) -> dict[str, Any]:
+    """The pathway as a ServiceRequest proposal the clinician may accept into the EHR.
 
-    def day(resource: dict[str, Any]) -> str:
-        return str(resource.get("effectiveDateTime") or resource.get("authored") or "")[:10]
+    ``priority`` is from the FHIR R4 RequestPriority value set
+    (http://hl7.org/fhir/R4/valueset-request-priority.html: routine | urgent | asap | stat), one
+    step per urgency tier as in the FHIR export: emergency -> stat, urgent -> asap, expedited ->
+    urgent, routine -> routine. ``status`` is ``draft``: nothing is ordered until a clinician
+    completes and signs it in the EHR.
+    """
+    priority = REQUEST_PRIORITY[rec.urgency]
+    label = PATHWAY_LABELS[rec.pathway]
+    provisional = " (provisional)" if rec.provisional else ""
+    notes = [f"myelo-cds decision support, urgency {rec.urgency}: {rec.headline}"]
+    if rec.provisional:
+        notes.append("Provisional: the answer changes once the open questions are answered.")
+    return {
+        "label": f"Propose: {label}, priority {priority}{provisional}",
+        "uuid": str(uuid.uuid4()),
+        "actions": [
+            {
+                "type": "create",
+                "description": f"Propose {label} (priority {priority}); the clinician decides.",
+                "resource": {
+                    "resourceType": "ServiceRequest",
+                    "status": "draft",
+                    "intent": "proposal",
+                    "priority": priority,
+                    "code": {
+                        "coding": [
+                            {"system": "urn:myelo-cds:pathway", "code": rec.pathway, "display": label}
+                        ],
+                        "text": label,
+                    },
+                    "subject": {"reference": f"Patient/{patient_id}"},
+                    "authoredOn": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "note": [{"text": text} for text in notes],
+                },
+            }
+        ],
+    }
 
-    dated = [r for r in resources if r.get("resourceType") in ("Observation", "QuestionnaireResponse")]
-    latest = max((day(r) for r in dated), default="")
-    return [r for r in resources if r.get("resourceType") == "Patient" or (r in dated and day(r) == latest)]
 
-
-def card_for(rec: Recommendation, consult_url: str) -> dict[str, Any]:
+def card_for(rec: Recommendation, consult_url: str | None, patient_id: str | None = None) -> dict[str, Any]:
     """One CDS Hooks card for a recommendation.
 
     An incomplete assessment (an input every pathway needs, such as the age, is missing) is never
     summarised as a pathway: below emergency and urgent its summary says what to enter; an
-    emergency or urgent answer keeps its urgency, marked provisional.
+    emergency or urgent answer keeps its urgency, marked provisional. With ``patient_id`` a card
+    that gives a pathway carries it as a suggestion (a ServiceRequest proposal); with no
+    ``consult_url`` (no configured app address) the card has no link and says so.
     """
     rule_set = rec.rule_set
     provisional = "PROVISIONAL " if rec.provisional or rec.incomplete else ""
@@ -131,8 +180,10 @@ def card_for(rec: Recommendation, consult_url: str) -> dict[str, Any]:
             "",
             "Not examined, and would change the answer: " + "; ".join(u.input for u in rec.unknowns),
         ]
+    if consult_url is None:
+        lines += ["", "No link to myelo-cds: its public address is not configured."]
     lines += ["", rec.disclaimer]
-    return {
+    card: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),
         "summary": summary[:_SUMMARY_MAX],
         "indicator": _INDICATOR[rec.urgency],
@@ -145,15 +196,27 @@ def card_for(rec: Recommendation, consult_url: str) -> dict[str, Any]:
                 "display": "Degenerative cervical myelopathy",
             },
         },
-        "links": [{"label": "Open the consult in myelo-cds", "url": consult_url, "type": "absolute"}],
     }
+    if consult_url is not None:
+        card["links"] = [{"label": "Open the consult in myelo-cds", "url": consult_url, "type": "absolute"}]
+    gives_pathway = not (rec.incomplete and rec.urgency in ("expedited", "routine"))
+    if patient_id is not None and gives_pathway:
+        card["suggestions"] = [_referral_suggestion(rec, patient_id)]
+        card["selectionBehavior"] = "at-most-one"
+    return card
 
 
-def service_response(request: Any, consult_url: str) -> dict[str, Any]:
-    """The response to a ``patient-view`` call: one card, or no cards without usable prefetch.
+def service_response(
+    request: Any, consult_url: str | None, limits: HookLimits | None = None
+) -> dict[str, Any]:
+    """The response to a ``patient-view`` call: one card; no cards only when the record holds no
+    DCM findings at all; a "not assessed" card when it holds findings that cannot be used.
 
     Raises:
         HookRequestError: the body is not a patient-view request (hook, hookInstance, context).
+        HookRefusal: 412 when a prefetch key is left out, failed or has more pages (the route
+            fetches those first when it can); 400 for a resource about another patient; 413
+            past the resource limit.
     """
     if not isinstance(request, dict):
         raise HookRequestError("the request body must be a JSON object")
@@ -165,23 +228,39 @@ def service_response(request: Any, consult_url: str) -> dict[str, Any]:
     if not isinstance(context, dict) or not isinstance(context.get("patientId"), str):
         raise HookRequestError("context.patientId (a string) is required")
     prefetch = request.get("prefetch")
-    if not isinstance(prefetch, dict):
-        return {"cards": []}
-    resources = [resource for value in prefetch.values() for resource in _resources(value)]
-    chosen = _latest_assessment(resources)
+    missing = unavailable_keys(prefetch, _PREFETCH)
+    if missing:
+        reasons = "; ".join(f"{key}: {reason}" for key, reason in missing.items())
+        raise HookRefusal(412, f"required data is missing ({reasons})", "not-found")
+    gathered = gather(prefetch, context["patientId"], limits or hook_limits())
+    notes = gathered.notes()
+    chosen = gathered.resources
     if not any(r.get("resourceType") == "Observation" for r in chosen):
-        return {"cards": []}
+        if not gathered.observations_seen:
+            return {"cards": []}  # the record holds no DCM findings: nothing to say
+        summary = "DCM: not assessed - no final DCM findings in the record"
+        return {"cards": [not_assessed_card(summary, notes, consult_url)]}
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in chosen]}
     try:
         findings = findings_from_bundle(json.dumps(bundle))
-    except (ValidationError, ValueError):
-        return {"cards": []}  # incomplete findings (e.g. no age): no card rather than a wrong one
-    return {"cards": [card_for(assess(findings), consult_url)]}
+    except ValidationError as error:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:10]]
+        summary = "DCM: not assessed - findings in the record are out of range or inconsistent"
+        return {"cards": [not_assessed_card(summary, problems + notes, consult_url)]}
+    except ValueError:
+        summary = "DCM: not assessed - the findings in the record could not be read"
+        return {"cards": [not_assessed_card(summary, notes, consult_url)]}
+    card = card_for(assess(findings), consult_url, context["patientId"])
+    if notes:
+        card["detail"] += "\n\nNot counted from the EHR record: " + "; ".join(notes) + "."
+    return {"cards": [card]}
 
 
-def _consult_url(request: Request) -> str:
-    base = os.environ.get("MYELO_CDS_APP_URL") or str(request.base_url)
-    return base.rstrip("/") + "/"
+def _consult_url() -> str | None:
+    """The app's configured public address, or ``None``: never the request's Host header, which
+    a caller chooses (a forged Host would point the clinician's link elsewhere)."""
+    base = current_trust().settings.app_url
+    return None if base is None else base.rstrip("/") + "/"
 
 
 async def _discovery(request: Request) -> JSONResponse:
@@ -189,19 +268,41 @@ async def _discovery(request: Request) -> JSONResponse:
 
 
 async def _service(request: Request) -> JSONResponse:
+    # The body is read in chunks up to a limit; parsing, fetching and assessing never run on the
+    # event loop's thread for long (health and pages stay fast during the largest call).
     try:
-        body = await request.json()
-    except ValueError:
-        return JSONResponse({"error": "the request body is not JSON"}, status_code=400)
+        limits = hook_limits()
+        body = await read_request(request, limits)
+    except SettingsError as error:
+        return JSONResponse({"error": f"the service is not configured: {error}"}, status_code=503)
+    except HookRefusal as refusal:
+        return JSONResponse(refusal.body(), status_code=refusal.status)
+    except ValueError as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    context = body.get("context") if isinstance(body, dict) else None
+    request.state.patient_id = context.get("patientId") if isinstance(context, dict) else None  # audit
     try:
-        return JSONResponse(service_response(body, _consult_url(request)))
+        body = await complete_prefetch(body, _PREFETCH, limits)
+        return JSONResponse(await run_in_threadpool(service_response, body, _consult_url(), limits))
+    except HookRefusal as refusal:
+        return JSONResponse(refusal.body(), status_code=refusal.status)
     except HookRequestError as error:
         return JSONResponse({"error": str(error)}, status_code=400)
 
 
 def routes() -> list[Route]:
-    """The Starlette routes of the service (mount them on ``st.App(..., routes=...)``)."""
+    """The Starlette routes of the service (mount them on ``st.App(..., routes=...)``).
+
+    Discovery stays open (no patient data); the service and its feedback need a token whose
+    ``aud`` is the endpoint's URL (feedback also accepts the service's own), and are audited.
+    """
+    service = f"/cds-services/{SERVICE_ID}"
     return [
-        Route("/cds-services", _discovery, methods=["GET"]),
-        Route(f"/cds-services/{SERVICE_ID}", _service, methods=["POST"]),
+        Route("/cds-services", guarded(_discovery, paths=None, methods=("GET",)), methods=["GET", "OPTIONS"]),
+        Route(service, guarded(_service, paths=(service,)), methods=["POST", "OPTIONS"]),
+        Route(
+            f"{service}/feedback",
+            guarded(feedback_endpoint, paths=(f"{service}/feedback", service), action="cds_hook_feedback"),
+            methods=["POST", "OPTIONS"],
+        ),
     ]
