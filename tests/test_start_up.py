@@ -267,6 +267,13 @@ def test_the_router_refuses_claim_roles_without_a_map(monkeypatch: pytest.Monkey
     )
 
 
+def test_the_router_refuses_a_session_limit_out_of_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _router(monkeypatch, GOOD, MYELO_CDS_SESSION_IDLE_MINUTES="0")
+    assert at.title[0].value == "This server is not configured safely"
+    assert at.error[0].value.startswith("MYELO_CDS_SESSION_IDLE_MINUTES: '0' is not allowed")
+    assert "at most 1440" in at.error[0].value
+
+
 # --- the real entry point -------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from streamlit import config
 from streamlit.config_option import ConfigOption
 
 from myelo_cds.errors import SettingsError
-from myelo_cds.settings import auth_settings, deployment_problems
+from myelo_cds.settings import auth_settings, deployment_problems, session_settings
 
 __all__ = ["bind_address", "refuse_unsafe_start", "start_up_problems"]
 
@@ -108,7 +108,7 @@ def start_up_problems() -> list[str]:
     except SettingsError as error:
         return [str(error)]
     address, known = bind_address()
-    return deployment_problems(
+    problems = deployment_problems(
         settings,
         auth_cookie_secret=_auth_cookie_secret(),
         server_cookie_secret=_server_cookie_secret(),
@@ -116,6 +116,11 @@ def start_up_problems() -> list[str]:
         bind_address_known=known,
         database_url=os.environ.get("MYELO_CDS_DATABASE_URL", "").strip() or None,
     )
+    try:  # the session limits too: a mistyped one must stop the server, not the first sign-in
+        session_settings()
+    except SettingsError as error:
+        problems.append(str(error))
+    return problems
 
 
 def refuse_unsafe_start() -> None:
