@@ -467,6 +467,28 @@ def test_an_operation_outcome_in_the_prefetch_is_missing_data_not_no_data(client
     assert "findings: the EHR's prefetch failed (OperationOutcome)" in response.json()["error"]
 
 
+def test_an_operation_outcome_value_is_a_failed_prefetch_whatever_its_severity(client: TestClient) -> None:
+    prefetch = prefetch_of(ehr_record("moderate_dcm"))
+    prefetch["mjoa"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "warning", "code": "incomplete"}],
+    }
+    response = client.post(SERVICE, json=call(prefetch))
+    assert response.status_code == 412
+    assert "mjoa: the EHR's prefetch failed (OperationOutcome)" in response.json()["error"]
+
+
+def test_a_warning_outcome_inside_a_search_does_not_hide_its_results(client: TestClient) -> None:
+    record = ehr_record("moderate_dcm")
+    prefetch = prefetch_of(record)
+    warning = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "warning", "code": "informational"}],
+    }
+    prefetch["findings"]["entry"].append({"resource": warning, "search": {"mode": "outcome"}})
+    assert "Surgical referral" in _card(client.post(SERVICE, json=call(prefetch)))["summary"]
+
+
 def test_a_paginated_prefetch_without_a_fhir_server_is_412(client: TestClient) -> None:
     prefetch = prefetch_of(ehr_record("moderate_dcm"))
     prefetch["findings"]["link"] = [

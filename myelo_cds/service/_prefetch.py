@@ -259,8 +259,9 @@ def _next_page(value: Any) -> str | None:
 def unavailable_keys(prefetch: Any, templates: Iterable[str]) -> dict[str, str]:
     """The template keys whose data the service does not have, each with why.
 
-    A key left out, an OperationOutcome (the EHR's prefetch failed), an error outcome inside a
-    search Bundle, or a search with a next page. ``null`` is "no such data": not unavailable.
+    A key left out, an OperationOutcome as its value (the EHR's prefetch failed, whatever the
+    issue's severity), an error or fatal outcome inside a search Bundle, or a search with a
+    next page. ``null`` is "no such data": not unavailable.
     """
     given = prefetch if isinstance(prefetch, dict) else {}
     missing: dict[str, str] = {}
@@ -271,7 +272,7 @@ def unavailable_keys(prefetch: Any, templates: Iterable[str]) -> dict[str, str]:
         value = given[key]
         if value is None:
             continue
-        if any(_is_outcome_error(r) and _has_error(r) for r in _entries(value)):
+        if _is_outcome_error(value) or any(_is_outcome_error(r) and _has_error(r) for r in _entries(value)):
             missing[key] = "the EHR's prefetch failed (OperationOutcome)"
         elif _next_page(value):
             missing[key] = "the prefetch has more pages"
@@ -280,7 +281,6 @@ def unavailable_keys(prefetch: Any, templates: Iterable[str]) -> dict[str, str]:
 
 def _has_error(outcome: dict[str, Any]) -> bool:
     issues = outcome.get("issue") or []
-    # A bare OperationOutcome as a key's value is the EHR's error report, whatever it says.
     return not issues or any(
         isinstance(issue, dict) and issue.get("severity") in ("fatal", "error") for issue in issues
     )
