@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 
+from myelo_cds._paths import migrations_dir
 from myelo_cds.records._database import WRITE
 
 __all__ = ["MIGRATIONS_DIR", "alembic_config", "locked_transaction", "upgrade_to_head"]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: The Alembic scripts: inside an installed package, else ``migrations/`` of the checkout.
+MIGRATIONS_DIR = migrations_dir()
 # Any fixed 64-bit number: the key of the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK_KEY = 0x6D79656C6F5F6D67
 
