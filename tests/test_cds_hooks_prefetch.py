@@ -309,7 +309,7 @@ def test_a_retracted_mjoa_response_does_not_count(client: TestClient) -> None:
     record["mjoa"][0]["status"] = "entered-in-error"
     card = _card(client.post(SERVICE, json=call(prefetch_of(record))))
     assert "mJOA response with status entered-in-error" in card["detail"]
-    assert "mjoa" in card["detail"].lower()
+    assert "mJOA 12-14" not in card["summary"]  # the retracted score is not the severity read
 
 
 @pytest.mark.parametrize(
@@ -381,6 +381,23 @@ def test_two_values_at_the_same_instant_count_neither(client: TestClient) -> Non
     card = _card(client.post(SERVICE, json=with_findings("moderate_dcm", trauma(when="2025-03-04"))))
     assert card["indicator"] != "critical"
     assert "patient.history.recent_trauma: different values at the same time (none counted)" in card["detail"]
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        observation("exam.umn.babinski", {"valueBoolean": True}, status="[see](https://evil.example)"),
+        observation("exam.umn.babinski", {"valueQuantity": {"value": 1, "unit": "<img src=x>"}}),
+        observation("exam.https://evil.example/x", {"valueBoolean": True}),
+    ],
+)
+def test_a_client_s_text_never_reaches_the_card_as_a_link_or_markup(
+    client: TestClient, resource: dict[str, Any]
+) -> None:
+    card = _card(client.post(SERVICE, json=with_findings("moderate_dcm", [resource])))
+    assert "(a value not shown)" in card["detail"]
+    assert "evil.example" not in card["detail"]
+    assert "<img" not in card["detail"]
 
 
 # --- units ------------------------------------------------------------------------------------
@@ -641,12 +658,10 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MYELO_CDS_HOOKS_MAX_BYTES", "50000")
-    sent = []
 
-    def chunks() -> Iterator[bytes]:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the size is known only while reading
         yield b'{"hook": "patient-view", "padding": "'
         for _ in range(100):
-            sent.append(1)
             yield b"x" * 10_000
         yield b'"}'
 

@@ -47,6 +47,7 @@ from urllib.parse import quote, urlsplit
 
 import anyio
 import httpx
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -65,6 +66,7 @@ __all__ = [
     "not_assessed_card",
     "read_request",
     "unavailable_keys",
+    "validation_problems",
 ]
 
 #: FHIR R4 ObservationStatus codes that count (the result is complete and stands).
@@ -111,6 +113,25 @@ _UNIT_WORDS = {
     "yr": "a",
 }
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+# Markdown that a client's text could carry into the card (links, images, emphasis, html), and
+# control characters: escaped or dropped before any of it reaches the card's detail.
+_MARKDOWN = re.compile(r"([\\`*\[\]<>!|~])")
+_TOKEN = re.compile(r"[A-Za-z0-9._\-{}/%]{1,60}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _plain(text: str, limit: int = 200) -> str:
+    """Text from the request as plain text in a markdown card: escaped, one line, capped."""
+    return _MARKDOWN.sub(r"\\\1", _CONTROL.sub(" ", text[:limit]))
+
+
+def _token(value: Any) -> str:
+    """A code from the request (a status, a unit, a finding code) as shown in the card: codes
+    only, so that no link or markup a client wrote reaches the clinician."""
+    text = str(value)
+    return text if _TOKEN.fullmatch(text) else "(a value not shown)"
+
+
 _HISTORY = re.compile(r"/_history/[^/]+$")
 
 
@@ -372,11 +393,11 @@ def _converted(path: str, quantity: Any) -> tuple[float | int | None, str | None
     target = _FIELD_UNITS.get(name) or ("mm" if name.endswith("_mm") else None)
     given = _unit_code(quantity)
     if given is not None and target is None and given not in ("1", "{score}"):
-        return None, f"a unit ({given.lstrip('?')}) where the field has none"
+        return None, f"a unit ({_token(given.lstrip('?'))}) where the field has none"
     if given is not None and target is not None and given != target:
         source, into = _TO_BASE.get(given), _TO_BASE[target]
         if source is None or source[0] != into[0]:
-            return None, f"unit {given.lstrip('?')!r} cannot be converted to {target!r}"
+            return None, f"unit '{_token(given.lstrip('?'))}' cannot be converted to '{target}'"
         value = value * source[1] / into[1]
     try:
         kind = field_spec(path).kind
@@ -404,7 +425,7 @@ class Gathered:
 
     def notes(self) -> list[str]:
         """Lines for the card: what was not counted, and values carried from earlier dates."""
-        lines = [f"{count} x {reason}" for reason, count in sorted(self.ignored.items())]
+        lines = [f"{count} x {_plain(reason)}" for reason, count in sorted(self.ignored.items())]
         if self.older:
             lines.append(
                 f"{self.older} finding(s) carried from before {self.assessment_date} (the latest value)"
@@ -440,18 +461,20 @@ def gather(prefetch: Any, patient_id: str, limits: HookLimits) -> Gathered:
         if kind in ("Observation", "QuestionnaireResponse") and not _about_patient(resource, patient_id):
             raise HookRefusal(
                 400,
-                f"prefetch key {key!r} holds a {kind} (resource {index + 1}) whose subject is not "
+                f"prefetch key {key[:40]!r} holds a {kind} (resource {index + 1}) whose subject is not "
                 "context.patientId: every resource must be about the patient in context",
             )
         if kind == "Patient":
             if resource.get("id") not in (None, patient_id):
-                raise HookRefusal(400, f"prefetch key {key!r} holds a Patient other than context.patientId")
+                raise HookRefusal(
+                    400, f"prefetch key {key[:40]!r} holds a Patient other than context.patientId"
+                )
             patient = resource
         elif kind == "QuestionnaireResponse":
             if resource.get("questionnaire") != QUESTIONNAIRE_URL:
                 continue
             if resource.get("status") not in COUNTED_RESPONSE_STATUS:
-                out.ignore(f"mJOA response with status {str(resource.get('status'))[:20]}")
+                out.ignore(f"mJOA response with status {_token(resource.get('status'))}")
                 continue
             rank = _rank(resource)
             if response is None or rank > response[0]:
@@ -464,7 +487,7 @@ def gather(prefetch: Any, patient_id: str, limits: HookLimits) -> Gathered:
                 continue
             status = resource.get("status")
             if status not in COUNTED_OBSERVATION_STATUS:
-                out.ignore(f"Observation with status {str(status)[:20]}")
+                out.ignore(f"Observation with status {_token(status)}")
                 continue
             rank = _rank(resource)
             held = latest.get(code)
@@ -473,7 +496,7 @@ def gather(prefetch: Any, patient_id: str, limits: HookLimits) -> Gathered:
             elif rank == held[0] and _value(resource) != _value(held[1]):
                 latest[code] = (rank, held[1], True)  # two values at one instant: a conflict
         elif kind is not None and kind != "OperationOutcome":
-            out.ignore(f"{str(kind)[:40]} resource (not read)")
+            out.ignore(f"{_token(kind)} resource (not read)")
     if patient is not None:
         out.resources.append(patient)
     if response is not None:
@@ -481,7 +504,7 @@ def gather(prefetch: Any, patient_id: str, limits: HookLimits) -> Gathered:
     chosen: list[tuple[dt.datetime, dict[str, Any]]] = []
     for code, (rank, resource, conflict) in latest.items():
         if conflict:
-            out.ignore(f"{code}: different values at the same time (none counted)")
+            out.ignore(f"{_token(code)}: different values at the same time (none counted)")
             continue
         normal = _normalised(code, resource, out)
         if normal is not None:
@@ -500,13 +523,13 @@ def _normalised(code: str, resource: dict[str, Any], out: Gathered) -> dict[str,
     the field's unit, the effective date. ``None`` (and a note) when its value does not count."""
     held = _value(resource)
     if held is None:
-        out.ignore(f"{code}: no value")
+        out.ignore(f"{_token(code)}: no value")
         return None
     name, value = held
     if name == "valueQuantity":
         converted, why = _converted(code, value)
         if why is not None:
-            out.ignore(f"{code}: {why}")
+            out.ignore(f"{_token(code)}: {why}")
             return None
         value = {"value": converted}
     when = _effective(resource)
@@ -660,11 +683,19 @@ async def complete_prefetch(
 # --- a card that says the assessment could not be made ------------------------------------
 
 
+def validation_problems(error: ValidationError, shown: int = 10) -> list[str]:
+    """The fields the findings model refused, by path and reason (never the value given)."""
+    return [
+        f"{'.'.join(_token(part) for part in problem['loc'])}: {_plain(problem['msg'], 120)}"
+        for problem in error.errors()[:shown]
+    ]
+
+
 def not_assessed_card(summary: str, reasons: list[str], consult_url: str | None) -> dict[str, Any]:
     """A card saying why no pathway is given, so "could not assess" never looks like "nothing to
     say" (``{"cards": []}``). ``warning``: the record holds DCM findings the service could not
     use, among which a red flag may be; the clinician reviews them."""
-    lines = [f"**{summary}**", "", "Why:", *(f"- {reason}" for reason in reasons)]
+    lines = [f"**{summary}**", "", "Why:", *(f"- {_plain(reason)}" for reason in reasons)]
     lines += ["", "Decision support only: review the findings in the record; the clinician decides."]
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid4()),

@@ -54,6 +54,7 @@ from myelo_cds.service._prefetch import (
     not_assessed_card,
     read_request,
     unavailable_keys,
+    validation_problems,
 )
 
 __all__ = ["SERVICE_ID", "card_for", "discovery", "routes", "service_response"]
@@ -244,7 +245,7 @@ def service_response(
     try:
         findings = findings_from_bundle(json.dumps(bundle))
     except ValidationError as error:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:10]]
+        problems = validation_problems(error)
         summary = "DCM: not assessed - findings in the record are out of range or inconsistent"
         return {"cards": [not_assessed_card(summary, problems + notes, consult_url)]}
     except ValueError:
