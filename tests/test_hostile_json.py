@@ -208,3 +208,24 @@ def test_number_limits_hold_on_the_quick_path_and_the_checked_path(literal: str,
                 parse_json(text, source="x")
         else:
             assert parse_json(text, source="x")["n"] == json.loads(literal)
+
+
+def test_a_repeated_key_hidden_by_an_escaped_colon_is_refused() -> None:
+    """Attack on the quick path's colon count: ``\\u003a`` in a string decodes to a colon the
+    document does not show, making up for the pair the repeated key dropped."""
+    text = '{"patient": {"age_years": 70, "age_years": 15}, "note": "\\u003a"}'
+    with pytest.raises(JsonInputError) as caught:
+        parse_json(text, source="line 3")
+    assert str(caught.value) == (
+        "line 3 is not valid JSON: patient.age_years: the key 'age_years' is written more than once (keep one)"
+    )
+
+
+@pytest.mark.parametrize("brackets", [32, 33])
+def test_a_usual_row_reads_the_same_either_side_of_32_brackets(brackets: int) -> None:
+    """Rows with more brackets than the depth limit are common (a full examination has 31-35)
+    and shallow; they read, whichever way the quick path proves their depth."""
+    value = {"levels": [{"grade": i} for i in range(brackets - 3)], "exam": {}}
+    text = json.dumps(value)
+    assert text.count("[") + text.count("{") == brackets
+    assert parse_json_object(text, source="x") == value

@@ -11,6 +11,11 @@ limit, so that a page shows it as a field error and the command line exits 2 wit
 
 The nesting depth is measured on the brackets outside strings *before* the decoder runs, so a
 100,000-deep document costs one linear scan and no recursion.
+
+A quick path reads the usual document (a batch JSONL row, a case file) first: pydantic-core's
+JSON reader, then checks at C speed that prove the strict reader would take the document and
+give the same value. When any check cannot prove it, the strict reader reads the document and
+its message is the one given; the quick path never refuses anything itself.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from pydantic_core import from_json, to_json
 
 from myelo_cds.errors import JsonInputError
 
@@ -70,6 +77,15 @@ def parse_json(data: str | bytes, *, source: str, limits: JsonLimits = DEFAULT_L
             a number that is too long or not finite (``NaN``, ``Infinity``, ``1e999``), an object
             with too many keys or a key written twice. The message names the place and the limit.
     """
+    value = _read_quickly(data, limits)
+    if value is not _UNPROVEN:
+        return value
+    return _read_strictly(data, source, limits)
+
+
+def _read_strictly(data: str | bytes, source: str, limits: JsonLimits) -> Any:
+    """:func:`parse_json` with every check made on the way (and the message of the first that
+    fails)."""
     text = _text(data, source, limits)
     # The text outside strings: without a backslash every quote opens or closes a string, so a
     # split on quotes gives it as the even parts (C speed); None when there are escapes.
@@ -125,6 +141,91 @@ def parse_json_object(
     if not isinstance(value, dict):
         raise JsonInputError(source, f"the top level must be a JSON object ({{...}}), not {_kind(value)}")
     return value
+
+
+_UNPROVEN: Final = object()
+""":func:`_read_quickly`'s answer when the strict reader must read the document."""
+
+
+def _shape_table() -> bytes:
+    """The bytes that the quick path's checks count: a number literal's characters (digits,
+    sign, point, exponent) as "0", colons, and opening brackets as "["; all else as a space. One
+    C-speed translation with it, then each check is a count or a search."""
+    table = bytearray(b" " * 256)
+    for char in b"0123456789+-.eE":
+        table[char] = ord("0")
+    table[ord(":")] = ord(":")
+    table[ord("[")] = table[ord("{")] = ord("[")
+    return bytes(table)
+
+
+_SHAPE = _shape_table()
+_COLON_ESCAPE = b"\\u003"  # \u003a is a colon in a string written as an escape
+
+
+def _read_quickly(data: str | bytes, limits: JsonLimits) -> Any:
+    """The value of ``data`` when cheap checks prove that :func:`_read_strictly` gives the same
+    value (equal, with the same types and key order) and no error; otherwise ``_UNPROVEN``.
+
+    pydantic-core's reader (Rust) refuses NaN, Infinity, lone surrogates, invalid UTF-8 and a
+    byte-order mark, which the strict reader refuses or reads differently, and reads numbers
+    and strings as ``json.loads`` does. What it does not check is proved here without a Python
+    loop over the document:
+
+    - a long number: no run of number characters longer than the literal limit anywhere in the
+      bytes (strings included, to be sure);
+    - a number too large (``1e999``): the decoder makes it infinite, which re-encodes as
+      ``Infinity``;
+    - too many keys: an object has at most as many keys as the document has colons;
+    - a repeated key: the decoder keeps one of its pairs and drops the others, each with its
+      colon, so re-encoding the value compactly gives fewer colons than the document has. Every
+      colon of the document is a key's or a string's, and strings are written back character for
+      character unless a colon was escaped (``\\u003a``, then the strict reader reads it);
+    - depth: no more opening brackets than the depth limit, or else a walk over the containers.
+    """
+    if isinstance(data, str):
+        if len(data) > limits.max_bytes:
+            return _UNPROVEN
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            return _UNPROVEN
+    else:
+        raw = data
+    if len(raw) > limits.max_bytes or _COLON_ESCAPE in raw:
+        return _UNPROVEN
+    shape = raw.translate(_SHAPE)
+    colons = shape.count(b":")
+    if colons > limits.max_keys or b"0" * (limits.max_number_chars + 1) in shape:
+        return _UNPROVEN
+    try:
+        value = from_json(raw, allow_inf_nan=False)
+        again = to_json(value)
+    except ValueError:  # not JSON for pydantic-core: the strict reader says why, or reads it
+        return _UNPROVEN
+    if again.count(b":") != colons or b"Infinity" in again or b"NaN" in again:
+        return _UNPROVEN
+    if shape.count(b"[") > limits.max_depth and _deeper_than(value, limits.max_depth):
+        return _UNPROVEN
+    return value
+
+
+def _deeper_than(value: Any, max_depth: int) -> bool:
+    """Whether a decoded value has more than ``max_depth`` containers inside one another (one
+    level of containers at a time, so no recursion)."""
+    if type(value) is not dict and type(value) is not list:
+        return False
+    level = [value]
+    for _ in range(max_depth):
+        inner = []
+        for container in level:
+            for item in container.values() if type(container) is dict else container:
+                if type(item) is dict or type(item) is list:
+                    inner.append(item)
+        if not inner:
+            return False
+        level = inner
+    return True
 
 
 class _Flagged(dict[str, Any]):
