@@ -593,6 +593,17 @@ def test_a_fhir_server_off_the_allow_list_is_never_contacted(
     assert fresh.seen == []
 
 
+def test_a_fhir_server_climbing_out_of_the_allow_listed_base_is_never_contacted(
+    client: TestClient, fresh: FhirServer
+) -> None:
+    fresh.records[PATIENT] = ehr_record("moderate_dcm")
+    body = fetching(fresh)
+    body["fhirServer"] = fresh.url + "/../admin"
+    response = client.post(SERVICE, json=body)
+    assert response.status_code == 412
+    assert fresh.seen == []
+
+
 def test_a_slow_fhir_server_gives_412_within_the_time_limit(
     client: TestClient, fresh: FhirServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -548,6 +548,11 @@ def _normalised(code: str, resource: dict[str, Any], out: Gathered) -> dict[str,
 # --- fetching what is missing -------------------------------------------------------------
 
 
+def _climbs(url: str) -> bool:
+    """Whether a URL's path has a dot segment (``/../``), which could leave the allowed base."""
+    return any(part in (".", "..") for part in urlsplit(url).path.split("/"))
+
+
 def _fetch_base(request: dict[str, Any], limits: HookLimits, why: str) -> tuple[str, str]:
     """The FHIR base URL and bearer token to fetch with, or 412 saying why not."""
     server = request.get("fhirServer")
@@ -560,7 +565,8 @@ def _fetch_base(request: dict[str, Any], limits: HookLimits, why: str) -> tuple[
             "not-found",
         )
     base = server.rstrip("/")
-    if not any(base == allowed or base.startswith(allowed + "/") for allowed in limits.fhir_servers):
+    inside = any(base == allowed or base.startswith(allowed + "/") for allowed in limits.fhir_servers)
+    if not inside or _climbs(base):
         raise HookRefusal(
             412,
             f"{why}, and fhirServer is not on this service's allow-list (MYELO_CDS_HOOKS_FHIR_SERVERS)",
@@ -608,7 +614,7 @@ async def _search(
     entries = list(value.get("entry") or [])
     pages = 1
     while (url := _next_page(value)) is not None:
-        if not url.startswith(base + "/") and not url.startswith(base + "?"):
+        if not url.startswith((base + "/", base + "?")) or _climbs(url):
             raise HookRefusal(412, "a search's next page is not on fhirServer", "forbidden")
         if pages >= limits.max_pages or len(entries) > limits.max_resources:
             raise HookRefusal(412, f"a search has more than {limits.max_pages} pages", "too-costly")
