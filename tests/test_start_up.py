@@ -79,7 +79,19 @@ def test_a_random_but_short_cookie_secret_is_refused() -> None:
     assert secret_problem(NAME, secrets.token_hex(16)) is None  # exactly 32 characters
 
 
-@pytest.mark.parametrize("value", [GOOD, secrets.token_urlsafe(32), secrets.token_hex(64)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(GOOD, id="hex-32-bytes"),
+        # fixed draws of secrets.token_urlsafe(32) and token_hex(64): the same test ids on every
+        # worker (pytest-xdist refuses a collection that differs between workers)
+        pytest.param("Gbtkv1x_nZ0RFazycOj9i_hxUWsY94JWjKtlzimS10Y", id="token_urlsafe-32"),
+        pytest.param(
+            "8c56147529274189d2f4927004e5fcfe99767d9e583642cf20646ba347a1ca1170b39b0ab49e8b6da72618e2aca5eb1f2790e8488a519602a18c53b6b059b705",
+            id="token_hex-64",
+        ),
+    ],
+)
 def test_a_long_random_cookie_secret_is_accepted(value: str) -> None:
     assert secret_problem(NAME, value) is None
 
