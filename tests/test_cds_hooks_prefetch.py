@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import uvicorn
@@ -37,7 +38,7 @@ from starlette.testclient import TestClient
 from myelo_cds import Findings, assess
 from myelo_cds.errors import SettingsError
 from myelo_cds.exports.fhir import FINDING_SYSTEM, assessment_bundle, findings_from_bundle
-from myelo_cds.service._prefetch import HookLimits, gather, hook_limits
+from myelo_cds.service._prefetch import HookLimits, gather, hook_limits, in_worker
 from myelo_cds.service.cds_hooks import SERVICE_ID, routes
 from tests.cds_hooks_tokens import ClientKeys, SignedCalls, environment, write_trust
 from tests.e2e.live_app import free_port, wait_until_serving
@@ -708,6 +709,7 @@ def test_a_key_written_twice_is_refused_not_read_as_the_last_one(client: TestCli
             "MYELO_CDS_HOOKS_MAX_RESOURCES must be a number from 10 to 20000",
         ),
         ("MYELO_CDS_HOOKS_FHIR_TIMEOUT_SECONDS", "60", "from 0.5 to 30"),
+        ("MYELO_CDS_HOOKS_CONCURRENT", "0", "MYELO_CDS_HOOKS_CONCURRENT must be a number from 1 to 16"),
         (
             "MYELO_CDS_HOOKS_FHIR_SERVERS",
             "ftp://ehr/fhir",
@@ -719,6 +721,29 @@ def test_a_limit_out_of_range_names_the_setting_and_the_range(name: str, value: 
     with pytest.raises(SettingsError) as refused:
         hook_limits({name: value})
     assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("concurrent", [1, 3])
+def test_at_most_the_configured_number_of_calls_are_worked_on_at_once(concurrent: int) -> None:
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def work() -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+
+    async def burst() -> None:
+        limits = HookLimits(concurrent=concurrent)
+        async with anyio.create_task_group() as group:
+            for _ in range(8):
+                group.start_soon(in_worker, limits, work)
+
+    anyio.run(burst)
+    assert most[0] == concurrent
 
 
 def _many(count: int) -> dict[str, Any]:

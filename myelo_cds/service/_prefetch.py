@@ -35,20 +35,22 @@ fetches them from the EHR's FHIR server). This module decides which resources co
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import math
 import os
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio
 import httpx
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from myelo_cds.errors import JsonInputError, MyeloCdsError, SettingsError
@@ -63,6 +65,7 @@ __all__ = [
     "complete_prefetch",
     "gather",
     "hook_limits",
+    "in_worker",
     "not_assessed_card",
     "read_request",
     "unavailable_keys",
@@ -177,6 +180,9 @@ class HookLimits:
     separated); empty: it never fetches, and missing data gets 412."""
     fetch_seconds: float = 5.0
     """All fetches of one call together (``MYELO_CDS_HOOKS_FHIR_TIMEOUT_SECONDS``, 0.5-30)."""
+    concurrent: int = 2
+    """Calls read and assessed at once per server process (``MYELO_CDS_HOOKS_CONCURRENT``,
+    1-16); more wait their turn, so many large calls cannot take every CPU of a replica."""
     max_pages: int = 5
     """Pages of one search followed."""
 
@@ -220,7 +226,26 @@ def hook_limits(env: Mapping[str, str] | None = None) -> HookLimits:
         max_resources=int(max_resources),
         fhir_servers=tuple(servers),
         fetch_seconds=_number(env, "MYELO_CDS_HOOKS_FHIR_TIMEOUT_SECONDS", 5.0, 0.5, 30.0),
+        concurrent=int(_number(env, "MYELO_CDS_HOOKS_CONCURRENT", 2, 1, 16)),
     )
+
+
+_T = TypeVar("_T")
+_LIMITERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def in_worker(hook: HookLimits, func: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    """``func(*args, **kwargs)`` in a worker thread, at most ``limits.concurrent`` at once per
+    event loop: CPU work (reading JSON, assessing) never runs on the loop that answers health
+    and the pages, and a burst of large calls queues instead of taking every core."""
+    loop = asyncio.get_running_loop()
+    limiter = _LIMITERS.get(loop)
+    if limiter is None:
+        limiter = _LIMITERS[loop] = anyio.CapacityLimiter(hook.concurrent)
+    limiter.total_tokens = hook.concurrent
+    return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs), limiter=limiter)
 
 
 # --- the request body ---------------------------------------------------------------------
@@ -251,7 +276,7 @@ async def read_request(request: Request, limits: HookLimits) -> Any:
         chunks.append(chunk)
     body = b"".join(chunks)
     json_limits = JsonLimits(max_bytes=limits.max_bytes)
-    return await run_in_threadpool(parse_json, body, source="the hook request", limits=json_limits)
+    return await in_worker(limits, parse_json, body, source="the hook request", limits=json_limits)
 
 
 # --- which resources count ----------------------------------------------------------------
@@ -596,8 +621,12 @@ async def _get(client: httpx.AsyncClient, url: str, token: str, limits: HookLimi
             chunks.append(chunk)
     body = b"".join(chunks)
     try:
-        return await run_in_threadpool(
-            parse_json, body, source="the FHIR server's answer", limits=JsonLimits(max_bytes=limits.max_bytes)
+        return await in_worker(
+            limits,
+            parse_json,
+            body,
+            source="the FHIR server's answer",
+            limits=JsonLimits(max_bytes=limits.max_bytes),
         )
     except JsonInputError as error:
         raise HookRefusal(412, f"the FHIR server's answer is not usable JSON ({error.reason})") from None

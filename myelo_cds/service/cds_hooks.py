@@ -34,7 +34,6 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -51,6 +50,7 @@ from myelo_cds.service._prefetch import (
     complete_prefetch,
     gather,
     hook_limits,
+    in_worker,
     not_assessed_card,
     read_request,
     unavailable_keys,
@@ -284,7 +284,7 @@ async def _service(request: Request) -> JSONResponse:
     request.state.patient_id = context.get("patientId") if isinstance(context, dict) else None  # audit
     try:
         body = await complete_prefetch(body, _PREFETCH, limits)
-        return JSONResponse(await run_in_threadpool(service_response, body, _consult_url(), limits))
+        return JSONResponse(await in_worker(limits, service_response, body, _consult_url(), limits))
     except HookRefusal as refusal:
         return JSONResponse(refusal.body(), status_code=refusal.status)
     except HookRequestError as error:
