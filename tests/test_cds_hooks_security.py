@@ -397,6 +397,19 @@ def test_every_call_is_audited_with_the_client_and_the_patient_never_the_prefetc
         assert "mjoa" not in event.detail.lower()
 
 
+def test_a_refused_call_is_audited_with_its_status_and_issue_code_not_its_text(service: Service) -> None:
+    body = _call("moderate_dcm")
+    body["prefetch"]["findings"]["entry"][0]["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    response = service.post(SERVICE, body, service.keys.token(SERVICE))
+    assert response.status_code == 400
+    assert "subject" in response.json()["error"]
+    (event,) = service.events()[:1]
+    assert event.patient_id == PATIENT
+    assert "status 400; issue invalid" in event.detail
+    assert "subject" not in event.detail
+    assert "someone-else" not in event.detail
+
+
 # --- feedback --------------------------------------------------------------------------------
 
 

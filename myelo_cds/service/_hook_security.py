@@ -288,9 +288,9 @@ def verify_token(
     if not isinstance(alg, str) or alg.lower() == "none":
         raise HookAuthError("unsigned tokens (alg none) are refused")
     if alg.upper().startswith("HS"):
-        raise HookAuthError(f"symmetric (HMAC) signatures are refused: alg {alg}; use ES384 or RS384")
+        raise HookAuthError(f"symmetric (HMAC) signatures are refused: alg {alg[:10]}; use ES384 or RS384")
     if alg not in ALGORITHMS:
-        raise HookAuthError(f"alg {alg!r} is not accepted (allowed: {', '.join(ALGORITHMS)})")
+        raise HookAuthError(f"alg {alg[:20]!r} is not accepted (allowed: {', '.join(ALGORITHMS)})")
     typ = header.get("typ")
     if (typ is not None and str(typ).upper() != "JWT") or header.get("crit"):
         raise HookAuthError("the token's header must have typ JWT and no crit")
@@ -422,8 +422,12 @@ def _outcome(response: Response) -> str:
         outcome += "".join(
             f"; card {_printable(c.get('uuid'), 40)} {_printable(c.get('indicator'), 10)}" for c in cards
         )
-    elif isinstance(body, dict) and "error" in body:
-        outcome += f"; {_printable(body['error'], 160)}"
+    elif isinstance(body, dict) and isinstance(body.get("outcome"), dict):
+        # The issue code only (invalid, not-found, too-costly...): an error's text may quote
+        # what the client sent, and the audit log never holds the prefetch.
+        issues = body["outcome"].get("issue")
+        if isinstance(issues, list) and issues and isinstance(issues[0], dict):
+            outcome += f"; issue {_printable(issues[0].get('code'), 30)}"
     return outcome
 
 
@@ -474,7 +478,9 @@ def guarded(
             )
         except HookAuthError as error:
             with contextlib.suppress(Exception):  # a refusal stays a refusal when the audit log is down
-                await run_in_threadpool(_audit, action, _UNAUTHENTICATED, None, f"refused: {error}")
+                await run_in_threadpool(
+                    _audit, action, _UNAUTHENTICATED, None, f"refused: {_printable(error, 300)}"
+                )
             return JSONResponse(
                 {"error": f"unauthorized: {error}"},
                 status_code=401,
