@@ -34,10 +34,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from myelo_cds import Findings, assess
+from myelo_cds.errors import SettingsError
 from myelo_cds.exports.fhir import REQUEST_PRIORITY
 from myelo_cds.records import AuditEvent, Store
-from myelo_cds.service._hook_security import HookAuthError, ReplayCache, _public_keys
+from myelo_cds.service._hook_security import HookAuthError, ReplayCache, Trust, _public_keys, verify_token
 from myelo_cds.service.cds_hooks import SERVICE_ID, routes
+from myelo_cds.settings import auth_settings, cds_hooks_settings
 from tests.cds_hooks_tokens import APP_URL, SERVICE_BASE, ClientKeys, SignedCalls, environment, write_trust
 from tests.e2e.live_app import free_port, wait_until_serving
 from tests.test_cds_hooks import _prefetch
@@ -573,3 +575,87 @@ def test_without_a_service_url_every_call_is_refused(tmp_path: Path, monkeypatch
     response = client.post(SERVICE, json=_call("moderate_dcm"))
     assert response.status_code == 503
     assert "MYELO_CDS_HOOKS_URL" in response.json()["error"]
+
+
+# --- key sets fetched from a URL, and the settings (in-process) ----------------------------------
+
+
+@pytest.fixture
+def key_host() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeySets)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def _url_trust(tmp_path: Path, url: str) -> Trust:
+    (tmp_path / "issuers.toml").write_text(f'[[issuer]]\niss = "{SECOND_ISSUER}"\njwks_url = "{url}"\n')
+    env = {
+        "MYELO_CDS_HOOKS_URL": SERVICE_BASE,
+        "MYELO_CDS_HOOKS_ISSUERS_FILE": str(tmp_path / "issuers.toml"),
+    }
+    return Trust.load(cds_hooks_settings(env))
+
+
+def test_a_rotated_key_is_fetched_again_at_most_every_30_seconds(
+    tmp_path: Path, key_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = ClientKeys(iss=SECOND_ISSUER)
+    _KeySets.sets["/rotating.json"] = client.jwks()
+    trust = _url_trust(tmp_path, f"{key_host}/rotating.json")
+    audiences = (SERVICE_BASE + SERVICE,)
+    assert verify_token(f"Bearer {client.token(SERVICE)}", audiences, trust).iss == SECOND_ISSUER
+    new = ECKey.generate_key("P-384", parameters={"kid": "ec-2"})
+    _KeySets.sets["/rotating.json"] = {"keys": [*client.jwks()["keys"], new.as_dict(private=False)]}
+    with pytest.raises(HookAuthError, match="not in the issuer's key set"):  # fetched a moment ago
+        verify_token(f"Bearer {client.token(SERVICE, key=new)}", audiences, trust)
+    monkeypatch.setattr("myelo_cds.service._hook_security._JWKS_REFETCH_SECONDS", 0.0)
+    assert verify_token(f"Bearer {client.token(SERVICE, key=new)}", audiences, trust).jti
+
+
+def test_the_last_good_key_set_serves_while_its_url_is_down_and_none_before(
+    tmp_path: Path, key_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = ClientKeys(iss=SECOND_ISSUER)
+    _KeySets.sets["/flaky.json"] = client.jwks()
+    trust = _url_trust(tmp_path, f"{key_host}/flaky.json")
+    audiences = (SERVICE_BASE + SERVICE,)
+    verify_token(f"Bearer {client.token(SERVICE)}", audiences, trust)
+    del _KeySets.sets["/flaky.json"]  # 404 from now on
+    monkeypatch.setattr("myelo_cds.service._hook_security._JWKS_FRESH_SECONDS", 0.0)
+    assert verify_token(f"Bearer {client.token(SERVICE)}", audiences, trust).iss == SECOND_ISSUER
+    never = _url_trust(tmp_path, f"{key_host}/never.json")
+    with pytest.raises(HookAuthError, match="could not be fetched"):
+        verify_token(f"Bearer {client.token(SERVICE)}", audiences, never)
+
+
+def test_the_hook_keys_in_the_config_file_leave_the_sign_in_settings_alone(tmp_path: Path) -> None:
+    config = tmp_path / "myelo.toml"
+    config.write_text(f'auth = "local"\nhooks_url = "{SERVICE_BASE}/"\nhooks_cors_origins = ["{SANDBOX}"]\n')
+    env = {"MYELO_CDS_CONFIG": str(config)}
+    assert auth_settings(env).auth == "local"
+    settings = cds_hooks_settings(env)
+    assert settings.service_base == SERVICE_BASE
+    assert settings.hooks_cors_origins == (SANDBOX,)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            'iss = "a"\njwks_file = "k.json"\njwks_url = "https://a.example/k"',
+            "exactly one of jwks_file or jwks_url",
+        ),
+        ('iss = "a"', "exactly one of jwks_file or jwks_url"),
+        ('iss = "a"\njwks_url = "http://ehr.example/jwks"', "must use https"),
+        ('iss = "a"\njwks_file = "k.json"\njku = ["https://a.example/k?x=1"]', "no query"),
+        ('iss = "a"\njwks_file = "k.json"\nkeys = "x"', "keys"),
+    ],
+)
+def test_a_malformed_issuer_is_named_with_what_is_wrong(tmp_path: Path, table: str, message: str) -> None:
+    (tmp_path / "issuers.toml").write_text(f"[[issuer]]\n{table}\n")
+    with pytest.raises(SettingsError, match="MYELO_CDS_HOOKS_ISSUERS_FILE: issuer 1") as error:
+        cds_hooks_settings({"MYELO_CDS_HOOKS_ISSUERS_FILE": str(tmp_path / "issuers.toml")})
+    assert message in str(error.value)
