@@ -7,7 +7,8 @@ One replica of ``asgi.py`` on PostgreSQL (Debian's, on loopback, as in ``bench/d
 enters the moderate DCM findings one widget at a time, names the case and the clinician and saves
 (17 script runs, ``tests/ws_consult.py``), pausing ``--think`` seconds (0.5-1.5x) before each
 step, then closes the tab and starts the next consult with a new case id. A closed tab's session
-stays in the server for ``server.disconnectedSessionTTL`` (60 s), as it would in a clinic.
+stays in the server for ``server.disconnectedSessionTTL`` (30 s as shipped; 60 s when the run in
+``bench/results-soak.md`` was made), as it would in a clinic.
 
 Every ``--sample`` seconds the replica's RSS and CPU time and the load average are recorded.
 Reported: RSS over time (one row a minute), its range after ``--warm-up`` minutes and whether
@@ -123,7 +124,8 @@ async def _soak(target: Target, pid: int, sessions: int, minutes: float, every: 
     stop = asyncio.Event()
     sampler = asyncio.create_task(_sampler(pid, soak, start, every, stop))
     await asyncio.gather(*(_clinician(target, n, soak, start, until) for n in range(sessions)))
-    # The last consults finish after ``until``; then the closed tabs' sessions expire (60 s).
+    # The last consults finish after ``until``; then the closed tabs' sessions expire
+    # (server.disconnectedSessionTTL: 30 s as shipped, at most 60 s).
     await asyncio.sleep(70)
     stop.set()
     await sampler
