@@ -341,5 +341,6 @@ def test_a_time_limit_out_of_range_stops_every_page_naming_the_setting(
 ) -> None:
     monkeypatch.setenv("MYELO_CDS_SESSION_IDLE_MINUTES", "0")
     at = _app(CLINICIAN)
-    assert not at.title, "no page drawn"
+    # the start-up refusal (myelo_cds.ui.start_up) and nothing of a page
+    assert [title.value for title in at.title] == ["This server is not configured safely"]
     assert "MYELO_CDS_SESSION_IDLE_MINUTES: '0' is not allowed" in at.error[0].value
