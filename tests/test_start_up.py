@@ -286,6 +286,12 @@ def test_the_router_refuses_a_session_limit_out_of_range(monkeypatch: pytest.Mon
     assert "at most 1440" in at.error[0].value
 
 
+def test_the_router_refuses_a_cds_hooks_setting_that_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _router(monkeypatch, GOOD, MYELO_CDS_HOOKS_CORS_ORIGINS="*")
+    assert at.title[0].value == "This server is not configured safely"
+    assert at.error[0].value == "MYELO_CDS_HOOKS_CORS_ORIGINS: '*' is not an absolute http(s) URL"
+
+
 # --- the real entry point -------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from streamlit import config
 from streamlit.config_option import ConfigOption
 
 from myelo_cds.errors import SettingsError
-from myelo_cds.settings import auth_settings, deployment_problems, session_settings
+from myelo_cds.settings import auth_settings, cds_hooks_settings, deployment_problems, session_settings
 
 __all__ = ["bind_address", "refuse_unsafe_start", "start_up_problems"]
 
@@ -116,10 +116,13 @@ def start_up_problems() -> list[str]:
         bind_address_known=known,
         database_url=os.environ.get("MYELO_CDS_DATABASE_URL", "").strip() or None,
     )
-    try:  # the session limits too: a mistyped one must stop the server, not the first sign-in
-        session_settings()
-    except SettingsError as error:
-        problems.append(str(error))
+    # The session limits and the CDS Hooks trust settings too: a mistyped one must stop the
+    # server, not the first sign-in or the first EHR call.
+    for check in (session_settings, cds_hooks_settings):
+        try:
+            check()
+        except SettingsError as error:
+            problems.append(str(error))
     return problems
 
 
