@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -162,3 +163,43 @@ def test_the_consult_page_offers_the_fhir_bundle() -> None:
     at = _app_with_case("moderate_dcm")
     labels = [button.proto.label for button in at.get("download_button")]
     assert "FHIR R4 Bundle (JSON)" in labels
+
+
+def _ids(findings: Findings) -> set[str]:
+    bundle = json.loads(bundle_json(findings, assess(findings)))
+    return {entry["fullUrl"] for entry in bundle["entry"]}
+
+
+def _anonymous(name: str, on: str = "2026-03-02") -> Findings:
+    return _case(ROOT / "data" / "examples" / f"{name}.json").model_copy(
+        update={"case_id": None, "assessment_date": dt.date.fromisoformat(on)}
+    )
+
+
+def test_two_patients_without_case_id_on_the_same_day_share_no_resource_id() -> None:
+    mild, emergency = _anonymous("mild_dcm"), _anonymous("moderate_dcm")
+    assert assess(mild).pathway != assess(emergency).pathway
+    assert _ids(mild).isdisjoint(_ids(emergency))
+    # The same findings without a case id may be two people: two exports share nothing either.
+    assert _ids(mild).isdisjoint(_ids(mild))
+
+
+def test_the_same_assessment_with_a_case_id_gives_the_same_bundle() -> None:
+    findings = _case(ROOT / "data" / "examples" / "moderate_dcm.json")
+    assert findings.case_id
+    findings = findings.model_copy(update={"assessment_date": dt.date(2026, 3, 2)})
+    rec = assess(findings)
+    assert bundle_json(findings, rec) == bundle_json(findings, rec)
+
+
+def test_a_changed_assessment_of_the_same_case_shares_only_the_patient() -> None:
+    findings = _case(ROOT / "data" / "examples" / "moderate_dcm.json").model_copy(
+        update={"assessment_date": dt.date(2026, 3, 2)}
+    )
+    assert findings.mjoa is not None
+    changed = findings.model_copy(update={"mjoa": findings.mjoa.model_copy(update={"sphincter": 1})})
+    later = findings.model_copy(update={"assessment_date": dt.date(2026, 3, 9)})
+    patient = json.loads(bundle_json(findings, assess(findings)))["entry"][0]
+    assert patient["resource"]["resourceType"] == "Patient"
+    for other in (changed, later):
+        assert _ids(findings) & _ids(other) == {patient["fullUrl"]}  # one Patient per case id

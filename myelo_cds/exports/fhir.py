@@ -14,13 +14,20 @@ The Bundle (type ``collection``) holds, all referring to each other by ``urn:uui
   (:data:`REQUEST_PRIORITY`);
 * Provenance: the rule-set and follow-up protocol versions and SHA-256 hashes.
 
-Ids are UUIDs derived from the case id and date, so the same assessment exports the same
-bundle. Every resource is validated by the ``fhir.resources`` R4B model as it is built.
+Ids never collide between different assessments (:func:`_assessment_key`). With a case id,
+each resource id is a UUID derived from a SHA-256 of the case id, the date, every finding and
+the rule-set and follow-up protocol versions and hashes, so the same assessment exports the same
+bundle and a changed one shares no resource id with it; the Patient's id comes from the case id
+(and sex) alone, so one patient's assessments point at one Patient. Without a case id nothing
+says two exports are the same person, so each export gets random ids. Every resource is
+validated by the ``fhir.resources`` R4B model as it is built; the tests also validate every
+bundle against the FHIR R4 4.0.1 schema with its required bindings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -116,8 +123,42 @@ def shipped_questionnaire() -> dict[str, Any]:
     return data
 
 
-def _id(findings: Findings, on: dt.date, kind: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{findings.case_id or ''}/{on.isoformat()}/{kind}"))
+def _canonical(value: Any) -> Any:
+    """``value`` as plain JSON with sets sorted and enums as their values, for hashing."""
+    if isinstance(value, dict):
+        return {str(_canonical(key)): _canonical(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_canonical(item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    if isinstance(value, Enum):
+        return _canonical(value.value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _assessment_key(findings: Findings, rec: Recommendation) -> str:
+    """What every resource id of one export is derived from.
+
+    With a case id: a SHA-256 of the case id, the date, every finding and the versions and
+    hashes of the rule set and follow-up protocol, so the same assessment gives the same ids and
+    any other assessment (another day, another finding, another rule set) none of them. Without
+    one, random: two patients entered without a case id on the same day with the same findings
+    are still two people, and nothing in the bundle could tell their resources apart.
+    """
+    if not findings.case_id:
+        return f"random/{uuid.uuid4()}"
+    plan = rec.follow_up
+    content = {
+        "case_id": findings.case_id,
+        "assessment_date": rec.assessment_date.isoformat(),
+        "findings": _canonical(findings.model_dump()),
+        "rule_set": [rec.rule_set.id, rec.rule_set.version, rec.rule_set.sha256],
+        "protocol": [plan.protocol_id, plan.protocol_version, plan.protocol_sha256],
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _ref(uid: str, display: str | None = None) -> dict[str, str]:
@@ -178,18 +219,25 @@ class _Assessment:
 
     findings: Findings
     rec: Recommendation
+    key: str
+    """:func:`_assessment_key` of the findings and recommendation."""
 
     @property
     def on(self) -> dt.date:
         return self.rec.assessment_date
 
     def id(self, kind: str) -> str:
-        """The resource id of ``kind`` (the same for the same case id and date)."""
-        return _id(self.findings, self.on, kind)
+        """The resource id of ``kind`` in this export (see :func:`_assessment_key`)."""
+        return str(uuid.uuid5(_NAMESPACE, f"{self.key}/{kind}"))
 
     @property
     def patient(self) -> str:
-        return self.id("patient")
+        """The Patient's id: from the case id (and sex) alone, so that one patient's
+        assessments refer to one Patient; random like the rest without a case id."""
+        if not self.findings.case_id:
+            return self.id("patient")
+        sex = self.findings.patient.sex.value
+        return str(uuid.uuid5(_NAMESPACE, f"patient/{self.findings.case_id}/{sex}"))
 
 
 _Entry = tuple[str, Any]
@@ -433,7 +481,7 @@ def _provenance(about: _Assessment, targets: list[str]) -> Provenance:
 
 def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
     """The assessment as a validated FHIR R4B Bundle (see the module docstring)."""
-    about = _Assessment(findings, rec)
+    about = _Assessment(findings, rec, _assessment_key(findings, rec))
     entries: list[_Entry] = [(about.patient, _patient(findings))]
     response = _mjoa_response(about)
     if response is not None:
