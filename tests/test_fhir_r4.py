@@ -143,3 +143,19 @@ def test_the_binding_table_holds_the_4_0_1_value_sets() -> None:
         prop = schema[binding["definition"]]["properties"][binding["property"]]
         assert "enum" not in prop
         assert "enum" not in prop.get("items", {})
+
+
+def test_every_cds_hooks_suggestion_validates_against_r4_4_0_1() -> None:
+    from myelo_cds.service.cds_hooks import card_for
+
+    checked = 0
+    for path in CASES:
+        data = json.loads(path.read_text())
+        rec = assess(Findings.model_validate(data.get("findings", data)))
+        card = card_for(rec, None, patient_id="example-1")
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion["actions"]:
+                assert action["resource"]["resourceType"] == "ServiceRequest"
+                assert r4_errors(action["resource"]) == [], path.stem
+                checked += 1
+    assert checked >= 40  # most cases give a pathway, so a proposal
