@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +204,30 @@ def test_a_changed_assessment_of_the_same_case_shares_only_the_patient() -> None
     assert patient["resource"]["resourceType"] == "Patient"
     for other in (changed, later):
         assert _ids(findings) & _ids(other) == {patient["fullUrl"]}  # one Patient per case id
+
+
+def test_the_same_assessment_gives_the_same_bundle_in_another_process() -> None:
+    """Set-valued findings are hashed sorted: string hashing differs between processes."""
+    script = (
+        "import datetime as dt, hashlib, json, sys;"
+        "from myelo_cds import Findings, assess;"
+        "from myelo_cds.exports.fhir import bundle_json;"
+        "data = json.load(open('data/examples/moderate_dcm.json'));"
+        "f = Findings.model_validate(data.get('findings', data));"
+        "f = f.model_copy(update={'assessment_date': dt.date(2026, 3, 2), 'mjoa': f.mjoa.model_copy("
+        "update={'not_due_to_myelopathy': frozenset({'ue_motor', 'le_motor', 'sphincter'})})});"
+        "print(hashlib.sha256(bundle_json(f, assess(f)).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1
+    assert len(digests.pop().strip()) == 64
