@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -150,18 +150,20 @@ _UNPROVEN: Final = object()
 
 
 def _shape_table() -> bytes:
-    """The bytes that the quick path's checks count: a number literal's characters (digits,
-    sign, point, exponent) as "0", colons, and opening brackets as "["; all else as a space. One
-    C-speed translation with it, then each check is a count or a search."""
+    """The bytes that the quick path's checks count: digits as "0", sign and point as ".", an
+    exponent letter as "e", colons as ":"; all else as a space. One C-speed translation with
+    it, then each check is a count or a search."""
     table = bytearray(b" " * 256)
-    for char in b"0123456789+-.eE":
+    for char in b"0123456789":
         table[char] = ord("0")
+    table[ord("+")] = table[ord("-")] = table[ord(".")] = ord(".")
+    table[ord("e")] = table[ord("E")] = ord("e")
     table[ord(":")] = ord(":")
-    table[ord("[")] = table[ord("{")] = ord("[")
     return bytes(table)
 
 
 _SHAPE = _shape_table()
+_NUMBER_RUNS = bytes.maketrans(b".e", b"00")  # then every character of a number literal is "0"
 _COLON_ESCAPE = b"\\u003"  # \u003a is a colon in a string written as an escape
 
 
@@ -171,19 +173,19 @@ def _read_quickly(data: str | bytes, limits: JsonLimits) -> Any:
 
     pydantic-core's reader (Rust) refuses NaN, Infinity, lone surrogates, invalid UTF-8 and a
     byte-order mark, which the strict reader refuses or reads differently, and reads numbers
-    and strings as ``json.loads`` does. What it does not check is proved here without a Python
-    loop over the document:
+    and strings as ``json.loads`` does. What it does not check is proved here:
 
-    - a long number: no run of number characters longer than the literal limit anywhere in the
+    - numbers: no exponent (a digit just before an "e" or "E"), so every float is
+      finite, and no run of number characters longer than the literal limit, anywhere in the
       bytes (strings included, to be sure);
-    - a number too large (``1e999``): the decoder makes it infinite, which re-encodes as
-      ``Infinity``;
     - too many keys: an object has at most as many keys as the document has colons;
-    - a repeated key: the decoder keeps one of its pairs and drops the others, each with its
-      colon, so re-encoding the value compactly gives fewer colons than the document has. Every
-      colon of the document is a key's or a string's, and strings are written back character for
-      character unless a colon was escaped (``\\u003a``, then the strict reader reads it);
-    - depth: no more opening brackets than the depth limit, or else a walk over the containers.
+    - a repeated key: the decoder keeps one of its pairs. Every colon of the document is a
+      pair's or is inside a string, so when the decoded objects hold as many keys as the
+      document has colons, no pair was dropped (the usual row). Otherwise (colons in strings)
+      the value is encoded again: a dropped pair takes its colon with it, and strings are
+      written back colon for colon unless a colon was escaped (``\\u003a``: the strict reader
+      reads those);
+    - depth: one walk over the containers, a level at a time, counting the keys on the way.
     """
     if isinstance(data, str):
         if len(data) > limits.max_bytes:
@@ -194,40 +196,47 @@ def _read_quickly(data: str | bytes, limits: JsonLimits) -> Any:
             return _UNPROVEN
     else:
         raw = data
-    if len(raw) > limits.max_bytes or _COLON_ESCAPE in raw:
+    if len(raw) > limits.max_bytes:
         return _UNPROVEN
     shape = raw.translate(_SHAPE)
     colons = shape.count(b":")
-    if colons > limits.max_keys or b"0" * (limits.max_number_chars + 1) in shape:
+    if colons > limits.max_keys or b"0e" in shape:
+        return _UNPROVEN
+    if b"0" * (limits.max_number_chars + 1) in shape.translate(_NUMBER_RUNS):
         return _UNPROVEN
     try:
         value = from_json(raw, allow_inf_nan=False)
-        again = to_json(value)
     except ValueError:  # not JSON for pydantic-core: the strict reader says why, or reads it
         return _UNPROVEN
-    if again.count(b":") != colons or b"Infinity" in again or b"NaN" in again:
+    keys = _keys_within_depth(value, limits.max_depth)
+    if keys is None:
         return _UNPROVEN
-    if shape.count(b"[") > limits.max_depth and _deeper_than(value, limits.max_depth):
+    if keys != colons and (_COLON_ESCAPE in raw or to_json(value).count(b":") != colons):
         return _UNPROVEN
     return value
 
 
-def _deeper_than(value: Any, max_depth: int) -> bool:
-    """Whether a decoded value has more than ``max_depth`` containers inside one another (one
-    level of containers at a time, so no recursion)."""
+def _keys_within_depth(value: Any, max_depth: int) -> int | None:
+    """The number of keys in all the objects of a decoded value, or None when it has more than
+    ``max_depth`` containers inside one another (a level at a time, so no recursion)."""
     if type(value) is not dict and type(value) is not list:
-        return False
+        return 0
     level = [value]
+    keys = 0
     for _ in range(max_depth):
         inner = []
         for container in level:
-            for item in container.values() if type(container) is dict else container:
+            items: Iterable[Any] = container
+            if type(container) is dict:
+                keys += len(container)
+                items = container.values()
+            for item in items:
                 if type(item) is dict or type(item) is list:
                     inner.append(item)
         if not inner:
-            return False
+            return keys
         level = inner
-    return True
+    return None
 
 
 class _Flagged(dict[str, Any]):
