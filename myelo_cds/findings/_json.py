@@ -13,11 +13,11 @@ The nesting depth is measured on the brackets outside strings *before* the decod
 100,000-deep document costs one linear scan and no recursion.
 
 A quick path reads the usual document (a batch JSONL row, a case file) first: pydantic-core's
-JSON reader, then checks at C speed that prove the strict reader would take the document and
-give the same value. When any check cannot prove it, the strict reader reads the document and
-its message is the one given; the quick path never refuses anything itself. pydantic-core's
-reader stops at 200 levels of nesting by itself (no Python recursion), and the checks that keep
-huge numbers and objects from it run before it.
+JSON reader, then checks (counts and searches over the bytes, one walk over the containers) that
+prove the strict reader would take the document and give the same value. When any check cannot
+prove it, the strict reader reads the document and its message is the one given; the quick path
+never refuses anything itself. pydantic-core's reader stops at 200 levels of nesting by itself
+(no Python recursion), and the checks that keep huge numbers and objects from it run before it.
 """
 
 from __future__ import annotations
