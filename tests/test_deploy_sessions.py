@@ -7,6 +7,7 @@ nothing of it; a tab idle past the limit is signed out and its draft deleted.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import tempfile
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -41,7 +42,10 @@ def stack(postgres_server: PostgresServer) -> Iterator[Stack]:
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
+    """``asyncio.run`` on a thread of its own: a browser test that ran before on this worker may
+    leave Playwright's event loop running in the main thread, where ``asyncio.run`` refuses."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 async def _sign_in(session: StreamlitSession, user_id: str) -> RunResult:
