@@ -80,8 +80,9 @@ def render_sign_in() -> None:
         claims = oidc_claims()
         if claims is not None:
             st.error(
-                "You are signed in with single sign-on, but no role is assigned to you in myelo-cds."
-                " Ask an administrator to give your account a role.",
+                "You are signed in with single sign-on, but myelo-cds gives you no access: no role is"
+                " assigned to you in myelo-cds, or your account here is disabled. Ask an"
+                " administrator.",
                 icon=":material/block:",
             )
             st.button("Sign out", on_click=sign_out)

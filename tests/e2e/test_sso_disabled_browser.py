@@ -86,5 +86,6 @@ def test_a_disabled_account_is_signed_out_and_stays_out_whatever_the_claim_says(
 def _refused(page: Page) -> None:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_text("no role is assigned to you in myelo-cds")).to_be_visible()
+    expect(page.get_by_text("or your account here is disabled")).to_be_visible()
     expect(page.get_by_role("heading", name="Consult")).to_have_count(0)
     expect(page.get_by_test_id("stSidebar")).to_have_count(0)
