@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -93,6 +93,21 @@ def _role_map(text: str) -> dict[str, str]:
     return result
 
 
+def _config_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The keys of the TOML file named by ``MYELO_CDS_CONFIG`` (empty when none is named).
+
+    Raises:
+        SettingsError: the file cannot be read or is not TOML, naming the setting.
+    """
+    config_file = environ.get(_PREFIX + "CONFIG", "").strip()
+    if not config_file:
+        return {}
+    try:
+        return tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
+
+
 def auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:
     """The sign-in settings from the environment (and the ``MYELO_CDS_CONFIG`` file, if named).
 
@@ -102,12 +117,7 @@ def auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:
     """
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    config_file = environ.get(_PREFIX + "CONFIG", "").strip()
-    if config_file:
-        try:
-            values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
+    values.update(_config_file(environ))
     for key in (*SessionSettings.model_fields, *CdsHooksSettings.model_fields):  # their own readers
         values.pop(key, None)
     for key in _KEYS:
@@ -171,12 +181,7 @@ def session_settings(environ: Mapping[str, str] | None = None) -> SessionSetting
     """
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    config_file = environ.get(_PREFIX + "CONFIG", "").strip()
-    if config_file:
-        try:
-            values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
+    values.update(_config_file(environ))
     for key in SessionSettings.model_fields:
         text = environ.get(_PREFIX + key.upper(), "").strip()
         if text:
@@ -457,13 +462,8 @@ def cds_hooks_settings(environ: Mapping[str, str] | None = None) -> CdsHooksSett
     """
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    config_file = environ.get(_PREFIX + "CONFIG", "").strip()
-    if config_file:
-        try:
-            config = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise SettingsError(f"{_PREFIX}CONFIG: cannot read {config_file}: {error}") from None
-        values.update({key: config[key] for key in _HOOK_KEYS if key in config})
+    config = _config_file(environ)
+    values.update({key: config[key] for key in _HOOK_KEYS if key in config})
     for key in _HOOK_KEYS:
         text = environ.get(_PREFIX + key.upper(), "").strip()
         if text:
