@@ -90,7 +90,5 @@ def test_a_file_made_read_only_turns_the_save_button_into_the_cannot_save_banner
     banner = page.get_by_test_id("stAlertContentError").filter(has_text="Cannot save to the record right now")
     expect(banner).to_contain_text("read-only (mode 444)")
     expect(page.get_by_role("button", name="Save this assessment to the record")).to_have_count(0)
-    # That the recommendation stays beside the banner is checked under AppTest
-    # (tests/test_readiness.py, HZ-SE2): here, about one run in three did not show the loaded
-    # example's pathway within 30 s on a read-only file (not understood yet: see the closing note).
+    expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("Surgery or supervised")
     path.chmod(0o644)
