@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from myelo_cds.records import Store
 from myelo_cds.rules.verify import VerificationReport, verify_rule_set
+
+if TYPE_CHECKING:  # imported by pytest as a plugin below: importing it here too would skip its rewrite
+    from tests.pg_fixture import PostgresServer
 
 pytest_plugins = ["tests.pg_fixture", "tests.deploy_stack"]
 
@@ -37,6 +41,15 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     monkeypatch.setenv("MYELO_CDS_DB_PATH", str(path))
     monkeypatch.delenv("MYELO_CDS_DATABASE_URL", raising=False)
     return Store(f"sqlite:///{path}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty record database on each backend: a SQLite file here, a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()
 
 
 @pytest.fixture(scope="session")

@@ -22,19 +22,10 @@ from myelo_cds.records._chain import GENESIS, chain_hash
 from myelo_cds.records._database import make_engine
 from myelo_cds.records._migrate import alembic_config
 from myelo_cds.records._schema import AuditEventRow
-from tests.pg_fixture import PostgresServer
 from tests.test_records import _alembic, case
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = AuditEventRow.__table__
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'records.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
 
 
 @pytest.fixture

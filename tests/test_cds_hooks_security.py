@@ -30,14 +30,16 @@ import pytest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from myelo_cds import Findings, assess
-from myelo_cds.errors import SettingsError
+from myelo_cds.errors import RecordError, SettingsError
 from myelo_cds.exports.fhir import REQUEST_PRIORITY
 from myelo_cds.records import AuditEvent, Store
-from myelo_cds.service._hook_security import HookAuthError, ReplayCache, Trust, _public_keys, verify_token
+from myelo_cds.records._database import make_engine
+from myelo_cds.service._hook_security import HookAuthError, StoredReplays, Trust, _public_keys, verify_token
 from myelo_cds.service.cds_hooks import SERVICE_ID, routes
 from myelo_cds.settings import auth_settings, cds_hooks_settings
 from tests.cds_hooks_tokens import APP_URL, SERVICE_BASE, ClientKeys, SignedCalls, environment, write_trust
@@ -74,6 +76,7 @@ class Service:
     second: ClientKeys  # the second EHR (JWK Set URL, and an allow-listed jku)
     keys_url: str
     database: Store
+    env: dict[str, str]  # the server's environment (its settings)
 
     def post(self, path: str, body: Any, token: str | None, **headers: str) -> httpx.Response:
         if token is not None:
@@ -112,7 +115,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             log,
             timeout=90,
         )
-        yield Service(url, keys, second, keys_url, Store(f"sqlite:///{database}"))
+        yield Service(url, keys, second, keys_url, Store(f"sqlite:///{database}"), env)
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -297,14 +300,31 @@ def test_a_replayed_token_is_refused(service: Service) -> None:
     _refused(service.post(SERVICE, _call("moderate_dcm"), token), "jti replayed")
 
 
-def test_the_replay_cache_forgets_expired_tokens_and_refuses_when_full_of_live_ones() -> None:
-    cache = ReplayCache(capacity=2)
-    assert cache.first_use("iss", "a", expires=110, now=100)
-    assert not cache.first_use("iss", "a", expires=110, now=105)
-    assert cache.first_use("other-iss", "a", expires=110, now=105)  # per issuer
-    with pytest.raises(HookAuthError, match="too many tokens"):
-        cache.first_use("iss", "b", expires=120, now=106)
-    assert cache.first_use("iss", "b", expires=130, now=111)  # "a" expired and was dropped
+def test_a_token_used_on_one_replica_is_refused_on_another(service: Service) -> None:
+    """The replay check is kept in the record database: another server process on the same
+    database (a second replica) refuses a token the first one accepted."""
+    token = service.keys.token(SERVICE)
+    assert service.post(SERVICE, _call("moderate_dcm"), token).status_code == 200
+    trust = Trust.load(cds_hooks_settings(service.env))
+    with pytest.raises(HookAuthError, match="jti replayed"):
+        verify_token(
+            f"Bearer {token}", (SERVICE_BASE + SERVICE,), trust, replays=StoredReplays(service.database)
+        )
+
+
+def test_the_stored_replay_check_is_per_issuer_and_forgets_expired_tokens(db_url: str) -> None:
+    store = Store(db_url)
+    replays = StoredReplays(store)
+    assert replays.first_use("iss", "a", expires=110, now=100)
+    assert not replays.first_use("iss", "a", expires=110, now=105)
+    assert replays.first_use("other-iss", "a", expires=110, now=105)  # per issuer
+    assert replays.first_use("iss", "a", expires=130, now=111)  # expired, then used anew
+    assert not replays.first_use("iss", "a", expires=130, now=112)
+    with make_engine(db_url).connect() as connection:
+        rows = connection.execute(text("SELECT key_sha256 FROM hook_token_uses")).scalars().all()
+    assert len(rows) == 1  # the two expired ones were deleted on the way
+    assert all(len(row) == 64 and "iss" not in row for row in rows)  # digests, never the jti
+    store.close()
 
 
 def test_a_key_set_file_yields_public_signing_keys_only() -> None:
@@ -533,6 +553,20 @@ def test_without_a_configured_app_url_the_card_has_no_link_and_says_so(
     ]
     assert "links" not in card
     assert "No link to myelo-cds: its public address is not configured." in card["detail"]
+
+
+def test_a_replay_check_without_its_database_gives_503_and_no_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_: Any) -> bool:
+        raise RecordError("the record database could not save, nothing was saved (unreachable)")
+
+    client = _client(tmp_path, monkeypatch)
+    monkeypatch.setattr(StoredReplays, "first_use", down)
+    response = client.post(SERVICE, json=_call("moderate_dcm"))
+    assert response.status_code == 503
+    assert "replay check is unavailable" in response.json()["error"]
+    assert "cards" not in response.json()
 
 
 def test_an_incomplete_assessment_proposes_no_referral(

@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
 
 from myelo_cds.records import Store
 from myelo_cds.records._database import make_engine
-from tests.pg_fixture import PostgresServer
 
 CLINICIAN, RESIDENT = "dr.lee", "res.kim"
 TOKEN = "clinician-tab-" + "a" * 18
 HOURS_24 = dt.timedelta(hours=24)
 NOON = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 RED_FLAGS_ANSWERED = {"case_id": "PT-0042", "red_flags": {"trauma": False}, "patient": {"age_years": 71}}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'records.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
 
 
 @pytest.fixture

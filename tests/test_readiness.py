@@ -249,14 +249,6 @@ def _block_inserts(url: str, table: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'records.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
-
-
 def test_a_failed_save_logs_no_case_id_findings_or_token(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -6,7 +6,9 @@ JSON plus the columns lists and the worklist read; ``follow_up_visits`` one row 
 visit; ``audit_events`` who did what, append-only (triggers refuse UPDATE and DELETE);
 ``drafts`` consults being entered; ``training_attempts`` residents' scored quiz answers;
 ``accounts`` who may sign in, with which role; ``sign_in_failures`` the current streak of
-failed sign-ins per account name and per client (hashed keys), for back-off.
+failed sign-ins per account name and per client (hashed keys), for back-off;
+``hook_token_uses`` the CDS Hooks bearer tokens seen (hashed issuer and ``jti``) until they
+expire, so that every replica refuses a replayed token.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = [
     "Base",
     "Draft",
     "FollowUpVisit",
+    "HookTokenUseRow",
     "Patient",
     "SignInFailureRow",
     "TrainingAttemptRow",
@@ -262,3 +265,18 @@ class SignInFailureRow(Base):
     last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     audited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     """When the streak last wrote its (aggregated) audit event."""
+
+
+class HookTokenUseRow(Base):
+    """A CDS Hooks bearer token seen, kept until it expires (replay protection, every replica).
+
+    The key is a SHA-256 digest of the issuer and the token's ``jti``: a client's token id is
+    not kept in clear. Rows whose ``expires_at`` has passed are deleted by the next call.
+    """
+
+    __tablename__ = "hook_token_uses"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    key_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    """The token's ``exp`` plus the allowed clock skew: until then a second use is a replay."""

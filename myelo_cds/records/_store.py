@@ -9,7 +9,9 @@ It holds no logic of its own. Each responsibility is a collaborator over the sam
 * the audit log: :class:`~myelo_cds.records._audit.AuditLog`;
 * accounts and sign-in: :class:`~myelo_cds.records._accounts.Accounts`, with the failed
   sign-ins behind its back-off in :class:`~myelo_cds.records._sign_in_failures.SignInFailures`;
-* residents' training attempts: :class:`~myelo_cds.records._training.TrainingRecords`.
+* residents' training attempts: :class:`~myelo_cds.records._training.TrainingRecords`;
+* the CDS Hooks bearer tokens seen (replay protection):
+  :class:`~myelo_cds.records._hook_tokens.HookTokenUses`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from myelo_cds.records._chain import AuditCheck
 from myelo_cds.records._clinic_lists import ClinicLists
 from myelo_cds.records._database import database_url
 from myelo_cds.records._drafts import DRAFT_LIFETIME, Drafts
+from myelo_cds.records._hook_tokens import HookTokenUses
 from myelo_cds.records._models import AssessmentRecord, AuditEvent, PatientSummary, WorklistRow
 from myelo_cds.records._sign_in_failures import SignInFailures
 from myelo_cds.records._training import NewTrainingAttempt, TrainingAttempt, TrainingRecords
@@ -54,6 +57,7 @@ class Store:
         self._clinic_lists = ClinicLists(self._database)
         self._drafts = Drafts(self._database)
         self._accounts = Accounts(self._database, self._audit, SignInFailures(self._database, self._audit))
+        self._hook_tokens = HookTokenUses(self._database)
         self._training = TrainingRecords(self._database)
 
     def __repr__(self) -> str:
@@ -212,6 +216,12 @@ class Store:
     def forget_sign_in_failures(self, user_id: str) -> None:
         """End the back-off of a user name (any case) now: an administrator's unlock."""
         self._accounts.forget_failures(user_id)
+
+    # --- CDS Hooks tokens (HookTokenUses) ----------------------------------------------------
+
+    def first_hook_token_use(self, iss: str, jti: str, *, expires: dt.datetime, now: dt.datetime) -> bool:
+        """Record a CDS Hooks token; ``False`` when it was used before and has not expired."""
+        return self._hook_tokens.first_use(iss, jti, expires=expires, now=now)
 
     # --- training attempts (TrainingRecords) ------------------------------------------------
 

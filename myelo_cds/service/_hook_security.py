@@ -15,10 +15,9 @@ issuers and of the ``jku`` URLs it follows. Here:
   token names, from the RSA/RSA-PSS/ECDSA families only, against the key of that ``kid``;
 - the claims by joserfc's :class:`~joserfc.jwt.JWTClaimsRegistry` (``aud`` must be
   ``MYELO_CDS_HOOKS_URL`` + the path called, ``exp`` and ``iat`` within the clock skew), then a
-  lifetime cap and the replay cache: a ``jti`` is accepted once per issuer until its token
-  expires. **The replay cache lives in this process**: with several replicas a token replayed to
-  another replica within its lifetime (at most ``MYELO_CDS_HOOKS_MAX_TOKEN_SECONDS``) is not
-  caught there; keep the lifetime short, or route a client to one replica.
+  lifetime cap and the replay check: a ``jti`` is accepted once per issuer until its token
+  expires, recorded in the record database (:class:`StoredReplays`), so a token replayed to
+  another replica is refused there too; when the database cannot answer the call gets 503.
 
 Browser clients (the CDS Hooks sandbox) need CORS: the preflight is answered for the origins
 in ``MYELO_CDS_HOOKS_CORS_ORIGINS`` only (none by default; ``Authorization`` and
@@ -32,6 +31,7 @@ reading their body.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -42,7 +42,7 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from joserfc import jws
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
@@ -53,14 +53,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from myelo_cds.errors import MyeloCdsError, RecordError, SettingsError
-from myelo_cds.records import shared_store
+from myelo_cds.records import Store, shared_store
 from myelo_cds.settings import CdsHooksSettings, TrustedIssuer, cds_hooks_settings
 
 __all__ = [
     "ALGORITHMS",
     "Caller",
     "HookAuthError",
-    "ReplayCache",
+    "Replays",
+    "StoredReplays",
     "Trust",
     "cors_headers",
     "current_trust",
@@ -76,7 +77,6 @@ _JWKS_FRESH_SECONDS = 300.0
 _JWKS_REFETCH_SECONDS = 30.0
 _FETCH_TIMEOUT_SECONDS = 5.0
 _MAX_JTI_CHARACTERS = 256
-_REPLAY_CAPACITY = 100_000
 _UNAUTHENTICATED = "cds-client:unauthenticated"
 _ACTOR_MAX = 64  # the audit log's staff-id length
 _PRIVATE_PARTS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
@@ -106,33 +106,29 @@ class Caller:
         return f"{''.join(c if c.isprintable() else '?' for c in actor[:50])}~{digest}"
 
 
-class ReplayCache:
-    """The ``jti`` values seen per issuer, each kept until its token expires (this process only).
-
-    Bounded: tokens live at most ``MYELO_CDS_HOOKS_MAX_TOKEN_SECONDS``, and when the cache is
-    full of unexpired tokens a new one is refused rather than an old one forgotten.
-    """
-
-    def __init__(self, capacity: int = _REPLAY_CAPACITY) -> None:
-        self._capacity = capacity
-        self._seen: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+class Replays(Protocol):
+    """Where the tokens seen are recorded (:class:`StoredReplays`; the tests may pass another)."""
 
     def first_use(self, iss: str, jti: str, expires: float, now: float) -> bool:
         """Record the token; ``False`` when this issuer's ``jti`` was seen and has not expired."""
-        with self._lock:
-            key = (iss, jti)
-            if self._seen.get(key, 0.0) > now:
-                return False
-            if len(self._seen) >= self._capacity:
-                self._seen = {k: at for k, at in self._seen.items() if at > now}
-                if len(self._seen) >= self._capacity:
-                    raise HookAuthError("too many tokens in flight; try again shortly")
-            self._seen[key] = expires
-            return True
+        ...
 
 
-_REPLAYS = ReplayCache()
+class StoredReplays:
+    """The replay cache every replica shares: the record store's ``hook_token_uses`` table.
+
+    A token replayed to another replica within its lifetime is refused there too. When the
+    database cannot answer, :class:`~myelo_cds.errors.RecordError` propagates and the call
+    gets 503 (no decision support without the check), never a pass.
+    """
+
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store
+
+    def first_use(self, iss: str, jti: str, expires: float, now: float) -> bool:
+        store = self._store or shared_store()
+        expires_at, now_at = (dt.datetime.fromtimestamp(moment, dt.UTC) for moment in (expires, now))
+        return store.first_hook_token_use(iss, jti, expires=expires_at, now=now_at)
 
 
 def _public_keys(data: Any, where: str) -> KeySet:
@@ -263,7 +259,7 @@ def verify_token(
     trust: Trust,
     *,
     now: float | None = None,
-    replays: ReplayCache = _REPLAYS,
+    replays: Replays | None = None,
 ) -> Caller:
     """The caller a bearer token proves, or :class:`HookAuthError` saying why not.
 
@@ -272,7 +268,12 @@ def verify_token(
         audiences: the endpoint URLs this call may name as ``aud`` (any one of them).
         trust: the issuers and keys (:func:`current_trust`).
         now: the time (seconds since the epoch; the tests pass one).
-        replays: the cache of ``jti`` values seen.
+        replays: where the ``jti`` values seen are recorded (default: the record store's,
+            shared by every replica).
+
+    Raises:
+        HookAuthError: the token is refused (the message says why).
+        RecordError: the replay check could not reach the record database.
     """
     now = time.time() if now is None else now
     scheme, _, token = (authorization or "").strip().partition(" ")
@@ -342,6 +343,7 @@ def verify_token(
     jti, sub, tenant = claims["jti"], claims.get("sub"), claims.get("tenant")
     if not isinstance(jti, str) or not 0 < len(jti) <= _MAX_JTI_CHARACTERS:
         raise HookAuthError(f"the token's jti must be a string of 1-{_MAX_JTI_CHARACTERS} characters")
+    replays = StoredReplays() if replays is None else replays
     if not replays.first_use(issuer.iss, jti, expires + settings.hooks_clock_skew_seconds, now):
         raise HookAuthError("the token was used before (jti replayed)")
     return Caller(
@@ -475,6 +477,12 @@ def guarded(
         try:
             caller = await run_in_threadpool(
                 verify_token, request.headers.get("authorization"), audiences, trust
+            )
+        except RecordError:  # the replay check could not reach the database: no pass, no card
+            return JSONResponse(
+                {"error": "the token's replay check is unavailable (record database): try again shortly"},
+                status_code=503,
+                headers=cors,
             )
         except HookAuthError as error:
             with contextlib.suppress(Exception):  # a refusal stays a refusal when the audit log is down
