@@ -24,6 +24,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fhirpathpy import compile as compile_path
+from fhirpathpy.models import models
 from jsonschema import Draft6Validator  # type: ignore[import-untyped]  # no stubs in the lock
 
 DATA = Path(__file__).resolve().parent / "data" / "fhir"
@@ -105,4 +107,141 @@ def r4_errors(resource: dict[str, Any]) -> list[str]:
         for error in sorted(_validator(kind).iter_errors(found), key=lambda e: list(e.absolute_path)):
             path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             errors.append(f"{where}{path} ({kind}): {error.message}")
+    return errors + invariant_errors(resource)
+
+
+# --- invariants (FHIRPath constraints) ---------------------------------------------------------
+
+_R4_MODEL = models["r4"]
+
+
+@cache
+def invariants() -> dict[str, dict[str, dict[str, Any]]]:
+    """Per type (resource or complex data type), per element path: the element's types, its
+    ``contentReference`` and its error-level invariants (``r4-invariants.json.gz``)."""
+    data = json.loads(gzip.decompress((DATA / "r4-invariants.json.gz").read_bytes()))
+    types: dict[str, dict[str, dict[str, Any]]] = data["types"]
+    return types
+
+
+def _child(elements: dict[str, dict[str, Any]], path: str, key: str) -> tuple[str, str | None] | None:
+    """The element path of JSON property ``key`` under ``path`` and the type it holds there
+    (``valueQuantity`` -> ``Observation.value[x]``, ``Quantity``); ``None`` when not an element."""
+    if f"{path}.{key}" in elements:
+        element = elements[f"{path}.{key}"]
+        types = element["types"]
+        return f"{path}.{key}", types[0] if len(types) == 1 else None
+    for name, element in elements.items():
+        prefix = name.removesuffix("[x]")
+        if name.endswith("[x]") and name.startswith(f"{path}.") and "." not in name[len(path) + 1 :]:
+            suffix = key.removeprefix(prefix[len(path) + 1 :])
+            if suffix != key and suffix[:1].isupper():
+                kind = next((t for t in element["types"] if t[:1].upper() + t[1:] == suffix), None)
+                if kind is not None:
+                    return name, kind
+    return None
+
+
+_OPTIONS = {"traceFn": lambda *_: None}  # dom-3's trace() stays quiet
+
+
+def _holds(key: str, expression: str, node: dict[str, Any], resource: dict[str, Any]) -> bool:
+    """Whether invariant ``key`` holds on the complex element ``node``.
+
+    fhirpathpy has no ``hasValue()``. ``ele-1`` (``hasValue() or (children().count() >
+    id.count())``) is asked here of complex elements only, for which ``hasValue()`` is false, so
+    it says "a child besides ``id``", checked directly (fhirpathpy cannot list the children of an
+    element handed to it without its type). Elsewhere ``hasValue()`` is asked of primitives,
+    which in this JSON always carry their value, so ``exists()`` answers the same. An empty
+    result holds: R4's ``ref-1`` is empty for a Reference that has no ``reference`` (only an
+    identifier or a display), which the specification allows (R5 wrote ``reference.exists()
+    implies`` in front to say so). Each resource is its own ``%rootResource`` (nothing here is
+    contained).
+    """
+    if key == "ele-1":
+        return any(name != "id" for name in node)
+    found: list[Any] = _compiled(expression)(node, {"resource": resource, "rootResource": resource})
+    if found not in ([True], [False], []):
+        raise ValueError(f"not a boolean: {found!r:.80}")
+    return found != [False]
+
+
+@cache
+def _compiled(expression: str) -> Any:
+    """The expression parsed once (parsing is most of fhirpathpy's time)."""
+    return compile_path(expression.replace("hasValue()", "exists()"), _R4_MODEL, _OPTIONS)
+
+
+def _evaluate(
+    node: dict[str, Any],
+    constraints: list[list[str]],
+    resource: dict[str, Any],
+    label: str,
+    errors: list[str],
+) -> None:
+    for key, expression, human in constraints:
+        try:
+            holds = _holds(key, expression, node, resource)
+        except Exception as error:  # an engine failure is reported, never taken for a pass
+            errors.append(f"{label}: invariant {key} could not be evaluated: {error}")
+            continue
+        if not holds:
+            errors.append(f"{label}: invariant {key} fails: {human}")
+
+
+def _check(
+    node: dict[str, Any], kind: str, path: str, *, resource: dict[str, Any], where: str, errors: list[str]
+) -> None:
+    """Evaluate the invariants of element ``path`` of type ``kind`` on ``node``, then descend
+    into its elements: a backbone element with the same type's table, a complex data type with
+    its own (a Quantity's ``qty-3``, a Period's ``per-1``)."""
+    table = invariants()
+    elements = table[kind]
+    _evaluate(node, elements[path].get("constraints", []), resource, f"{where} ({path})", errors)
+    for key, value in node.items():
+        found = None if key.startswith("_") or key == "resourceType" else _child(elements, path, key)
+        if found is None:
+            continue
+        child_path, child_kind = found
+        child = elements[child_path]
+        inner_path = child.get("ref", child_path)  # Questionnaire.item.item -> Questionnaire.item
+        backbone = any(name.startswith(inner_path + ".") for name in elements)
+        for index, item in enumerate(value if isinstance(value, list) else [value]):
+            at = f"{where}.{key}" + (f"[{index}]" if isinstance(value, list) else "")
+            if not isinstance(item, dict) or isinstance(item.get("resourceType"), str):
+                # A primitive (its one invariant, ele-1, is the schema's "no empty value"), or a
+                # resource inside (Bundle.entry.resource: checked as a resource of its own).
+                continue
+            if backbone:
+                _check(item, kind, inner_path, resource=resource, where=at, errors=errors)
+                continue
+            own = (
+                {c[0] for c in table[child_kind][child_kind].get("constraints", [])}
+                if child_kind in table
+                else set()
+            )
+            placed = [c for c in child.get("constraints", []) if c[0] not in own]  # no invariant twice
+            _evaluate(item, placed, resource, f"{at} ({child_path})", errors)
+            if child_kind in table:
+                _check(item, child_kind, child_kind, resource=resource, where=at, errors=errors)
+
+
+def invariant_errors(resource: dict[str, Any]) -> list[str]:
+    """Every R4 4.0.1 invariant (FHIRPath constraint of severity error) that ``resource`` or a
+    resource inside it breaks, evaluated by fhirpathpy with ``%resource`` set; empty when none."""
+    errors: list[str] = []
+    table = invariants()
+    resource = copy.deepcopy(resource)  # fhirpathpy writes type information into what it reads
+    known = official_schema()["discriminator"]["mapping"]
+    for where, found in _resources(resource, "$"):
+        kind = found["resourceType"]
+        if kind not in known:
+            continue  # not an R4 resource: r4_errors says so
+        if kind not in table:
+            errors.append(
+                f"{where}: no invariants for {kind}: add it to RESOURCES in"
+                " tests/data/fhir/make_invariants.py and regenerate"
+            )
+            continue
+        _check(found, kind, kind, resource=found, where=where, errors=errors)
     return errors

@@ -4,6 +4,7 @@ bindings, and the gate refuses what R4 refuses (issue 15)."""
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,14 @@ from jsonschema import Draft6Validator  # type: ignore[import-untyped]  # no stu
 
 from myelo_cds import Findings, assess
 from myelo_cds.exports.fhir import REQUEST_PRIORITY, bundle_json
-from tests.fhir_r4 import SCHEMA_ID, official_schema, r4_errors, required_bindings
+from tests.fhir_r4 import (
+    SCHEMA_ID,
+    invariant_errors,
+    invariants,
+    official_schema,
+    r4_errors,
+    required_bindings,
+)
 from tests.strategies import any_findings_dicts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,6 +136,81 @@ def test_a_wrong_primitive_fails(moderate: dict[str, Any]) -> None:
     errors = r4_errors(bundle)
     assert len(errors) == 1
     assert "created (CarePlan)" in errors[0]
+
+
+def _observation(bundle: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation" and "valueQuantity" in e["resource"]
+    )
+
+
+def _value_and_absent_reason(bundle: dict[str, Any]) -> None:
+    _observation(bundle)["dataAbsentReason"] = {"text": "not examined"}
+
+
+def _unit_code_without_system(bundle: dict[str, Any]) -> None:
+    _observation(bundle)["valueQuantity"].pop("system", None)
+    _observation(bundle)["valueQuantity"]["code"] = "mo"
+
+
+def _period_ending_before_it_starts(bundle: dict[str, Any]) -> None:
+    _first(bundle, "CarePlan")["period"] = {"start": "2026-12-06", "end": "2026-01-01"}
+
+
+def _empty_element(bundle: dict[str, Any]) -> None:
+    _first(bundle, "Patient")["identifier"] = [{}]
+
+
+def _extension_with_value_and_extensions(bundle: dict[str, Any]) -> None:
+    _first(bundle, "Patient")["extension"] = [
+        {"url": "http://example.org/x", "valueString": "a", "extension": [{"url": "y", "valueString": "b"}]}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (_value_and_absent_reason, "obs-6"),
+        (_unit_code_without_system, "qty-3"),
+        (_period_ending_before_it_starts, "per-1"),
+        (_empty_element, "ele-1"),
+        (_extension_with_value_and_extensions, "ext-1"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else value.__name__,
+)
+def test_an_invariant_r4_states_fails_the_gate(moderate: dict[str, Any], change: Any, key: str) -> None:
+    bundle = copy.deepcopy(moderate)
+    change(bundle)
+    errors = r4_errors(bundle)
+    assert [error for error in errors if f"invariant {key} fails" in error], errors
+    assert invariant_errors(moderate) == []  # the export as it is keeps them all
+
+
+def test_the_schema_and_bindings_alone_let_obs_6_pass(moderate: dict[str, Any]) -> None:
+    """Why the invariants are checked: a value and a reason for its absence are both valid
+    structure."""
+    bundle = copy.deepcopy(moderate)
+    _value_and_absent_reason(bundle)
+    errors = r4_errors(bundle)
+    assert len(errors) == 1
+    assert "invariant obs-6 fails" in errors[0]
+
+
+def test_the_invariant_table_holds_the_4_0_1_constraints() -> None:
+    table = invariants()
+    observation = {key: text for key, text, _ in table["Observation"]["Observation"]["constraints"]}
+    assert observation["obs-6"] == "dataAbsentReason.empty() or value.empty()"
+    assert table["Observation"]["Observation.value[x]"]["types"][0] == "Quantity"
+    assert table["Questionnaire"]["Questionnaire.item.item"]["ref"] == "Questionnaire.item"
+    period = {key: text for key, text, _ in table["Period"]["Period"]["constraints"]}
+    assert period["per-1"] == "start.hasValue().not() or end.hasValue().not() or (start <= end)"
+    folder = ROOT / "tests" / "data" / "fhir"
+    bindings = json.loads((folder / "r4-required-bindings.json").read_text())["sources"]
+    table_sources = json.loads(gzip.decompress((folder / "r4-invariants.json.gz").read_bytes()))["sources"]
+    # the same 4.0.1 definitions as the binding table
+    assert table_sources == {name: bindings[name] for name in table_sources}
 
 
 def test_the_binding_table_holds_the_4_0_1_value_sets() -> None:
