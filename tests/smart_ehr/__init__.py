@@ -1,0 +1,132 @@
+"""A test EHR on loopback for the SMART App Launch tests: real servers, none of them ours.
+
+* FHIR R4: Medplum's FHIR router over its in-memory repository (npm, ``package.json`` here;
+  ``./run test`` installs it), seeded with the test patient, behind SMART discovery and a
+  bearer-token check (``fhir_server.mjs``).
+* Authorization: Authlib's OAuth 2.0 server issuing the launch context (``auth_server.py``).
+
+``running_test_ehr(app_url, seed, folder)`` starts both and stops them by process id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.smart_ehr.auth_server import FHIR_SERVER_CLIENT, Client, EhrAuthState, ServerThread, build_app
+
+HERE = Path(__file__).resolve().parent
+CLIENT_ID = "myelo-cds-test"
+#: Authlib refuses plain http unless told: every server here is on loopback.
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+
+@dataclass
+class EhrUnderTest:
+    iss: str
+    auth_url: str
+    auth: EhrAuthState
+    fhir: subprocess.Popen[str]
+
+    def launch_url(self, patient: str) -> str:
+        """The EHR's "open myelo-cds for this patient" link."""
+        return f"{self.auth_url}/ehr/launch?{urlencode({'patient': patient})}"
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None or not (HERE / "node_modules" / "@medplum" / "fhir-router").is_dir():
+        raise RuntimeError(
+            "the test EHR needs Node.js and its packages: apt-get install nodejs npm; "
+            "npm ci --prefix tests/smart_ehr (./run test does both)"
+        )
+    return node
+
+
+@contextlib.contextmanager
+def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> Iterator[EhrUnderTest]:
+    """The test EHR for the app at ``app_url`` (its redirect URI ``<app_url>/smart/callback``)."""
+    auth = EhrAuthState(fhir_base="", app_launch_url=f"{app_url}/smart/launch")
+    auth.clients[CLIENT_ID] = Client(CLIENT_ID, redirect_uris=(f"{app_url}/smart/callback",))
+    auth.clients[FHIR_SERVER_CLIENT[0]] = Client(FHIR_SERVER_CLIENT[0], secret=FHIR_SERVER_CLIENT[1])
+    with ServerThread(build_app(auth)) as thread:
+        auth_url = f"http://127.0.0.1:{thread.port}"
+        config = folder / "fhir-server.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "seed": seed,
+                    "introspection_endpoint": auth_url + "/introspect",
+                    "introspection_client": list(FHIR_SERVER_CLIENT),
+                    "smart_configuration": {
+                        "authorization_endpoint": auth_url + "/authorize",
+                        "token_endpoint": auth_url + "/token",
+                        "introspection_endpoint": auth_url + "/introspect",
+                        "grant_types_supported": ["authorization_code"],
+                        "token_endpoint_auth_methods_supported": ["none"],
+                        "scopes_supported": ["launch", "openid", "fhirUser", "patient/*.rs"],
+                        "response_types_supported": ["code"],
+                        "code_challenge_methods_supported": ["S256"],
+                        "capabilities": [
+                            "launch-ehr",
+                            "client-public",
+                            "context-ehr-patient",
+                            "permission-v2",
+                        ],
+                    },
+                }
+            )
+        )
+        process = subprocess.Popen(
+            [_node(), str(HERE / "fhir_server.mjs"), str(config)],
+            cwd=HERE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline().strip()
+            if not first.startswith("listening "):
+                raise RuntimeError(
+                    f"the test FHIR server did not start: {first}{process.stdout.read()[-2000:]}"
+                )
+            auth.fhir_base = f"http://127.0.0.1:{first.split()[1]}"
+            yield EhrUnderTest(auth.fhir_base, auth_url, auth, process)
+        finally:
+            process.kill()  # in-memory only: nothing to save
+            process.wait(timeout=10)
+
+
+def ehr_record(case: str, patient: str) -> list[dict[str, Any]]:
+    """An EHR's record of ``patient``: what myelo-cds wrote back for the example ``case`` (the
+    Patient, the Observations, the mJOA response), stored as an EHR stores them (Patient id
+    ``patient``, subjects ``Patient/<id>``), plus an Observation with no code. Read from the
+    exporter, never written by hand."""
+    from myelo_cds import Findings, assess
+    from myelo_cds.exports.fhir import assessment_bundle
+
+    findings = Findings.model_validate_json(
+        (HERE.parents[1] / "data" / "examples" / f"{case}.json").read_text()
+    )
+    bundle = json.loads(assessment_bundle(findings, assess(findings)).model_dump_json(exclude_none=True))
+    record: list[dict[str, Any]] = []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            record.append({**resource, "id": patient})
+        elif resource["resourceType"] in ("Observation", "QuestionnaireResponse"):
+            record.append({**resource, "subject": {"reference": f"Patient/{patient}"}})
+    record.append(
+        {"resourceType": "Observation", "id": "uncoded-1", "status": "final", "code": {"text": "Body weight"},
+         "subject": {"reference": f"Patient/{patient}"}, "valueQuantity": {"value": 81, "unit": "kg"}}
+    )  # fmt: skip
+    return record
