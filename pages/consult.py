@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from myelo_cds import Findings, assess
 from myelo_cds.errors import InputError, JsonInputError
 from myelo_cds.findings import describe_validation_error, example_cases, parse_json_object, salvage
-from myelo_cds.ui.consult_form import clear_draft, findings_data, load_draft, render_form
+from myelo_cds.ui.consult_form import findings_data, load_draft, render_form
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.panels import (
     render_banner,
@@ -17,19 +17,25 @@ from myelo_cds.ui.panels import (
     render_field_problems,
     render_recommendation,
 )
+from myelo_cds.ui.patient_bar import render_copy_forward, render_new_patient
 from myelo_cds.ui.records import (
     alerts_for,
-    forget_draft,
     keep_draft,
     render_alerts,
     render_save,
     restore_draft,
 )
+from myelo_cds.ui.result_bar import render_result_bar, result_bar
 from myelo_cds.ui.session import within_limits
+from myelo_cds.ui.style import BODY_KEY, apply_consult_style
 
 user = require("consult")
-st.title("Consult")
+apply_consult_style()
+title, new_patient = st.columns([3, 1], vertical_alignment="bottom")
+title.title("Consult")
 restore_draft(user.user_id)
+with new_patient:
+    render_new_patient(user.user_id)
 with st.expander("Start from an example or a saved case file"):
     left, right = st.columns(2)
     example = left.selectbox("Example case", list(example_cases()), index=None, placeholder="choose")
@@ -48,10 +54,6 @@ with st.expander("Start from an example or a saved case file"):
             st.error(str(error), icon=":material/error:")
         except ValidationError as error:
             render_errors(describe_validation_error(error))
-    if st.button("Clear the form"):
-        clear_draft()
-        forget_draft(user.user_id)
-        st.rerun()
 
 
 @st.fragment
@@ -63,12 +65,17 @@ def consult() -> None:
     """
     if not within_limits(user.user_id):  # a change past the idle limit: the tab is signed out
         st.stop()
+    bar = result_bar()
     banner = st.container()
-    form_column, result_column = st.columns([3, 2], gap="large")
+    offer = st.container()
+    with st.container(key=BODY_KEY):
+        form_column, result_column = st.columns([3, 2], gap="large")
     with form_column:
         values = render_form()
     data = findings_data(values)
     keep_draft(data, user.user_id)
+    with offer:
+        render_copy_forward(values.get("case_id"), values)
     with result_column:
         st.subheader("Recommendation")
         try:
@@ -77,6 +84,8 @@ def consult() -> None:
             render_errors([str(error)])
             return
         recommendation = assess(findings)
+        with bar:
+            render_result_bar(recommendation)
         with banner:
             render_banner(recommendation)
             render_field_problems(problems)

@@ -33,7 +33,9 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def enter(at: AppTest, data: dict[str, Any]) -> AppTest:
-    """Type a case into the widgets one by one, as a clinician would (MRI switched on first)."""
+    """Type a case into the widgets one by one, as a clinician would (full examination, MRI
+    switched on first)."""
+    full_examination(at)
     if data.get("mri", {}).get("available"):
         at.toggle(key="f.mri.available").set_value(True).run()
     for path, value in _flatten(data):
@@ -47,8 +49,24 @@ def enter(at: AppTest, data: dict[str, Any]) -> AppTest:
     return at
 
 
+def full_examination(at: AppTest) -> AppTest:
+    """One click from the quick consult to every finding (the same widgets, the same values)."""
+    at.segmented_control(key="consult_view").set_value("Full examination").run()
+    assert not at.exception
+    return at
+
+
 def _find(at: AppTest, key: str) -> Any:
-    for kind in ("number_input", "selectbox", "segmented_control", "text_input", "date_input", "multiselect"):
+    kinds = (
+        "number_input",
+        "selectbox",
+        "segmented_control",
+        "pills",
+        "text_input",
+        "date_input",
+        "multiselect",
+    )
+    for kind in kinds:
         try:
             return getattr(at, kind)(key=key)
         except KeyError:
@@ -93,9 +111,9 @@ def test_moderate_dcm_entered_through_widgets() -> None:
     at.segmented_control(key="f.symptoms.hand_clumsiness").set_value("Yes")
     at.segmented_control(key="f.exam.umn.hoffmann_tromner").set_value("Yes")
     for item, score in {"ue_motor": 3, "le_motor": 5, "ue_sensation": 2, "sphincter": 3}.items():
-        at.selectbox(key=f"f.mjoa.{item}").set_value(score)
+        at.pills(key=f"f.mjoa.{item}").set_value(score)
     at.toggle(key="f.mri.available").set_value(True).run()
-    at.selectbox(key="f.mri.levels.C5-C6.kang").set_value(2)
+    at.segmented_control(key="f.mri.levels.C5-C6.kang").set_value(2)
     at.segmented_control(key="f.mri.unlisted_levels_normal").set_value("Yes")
     at.run()
     assert not at.exception
@@ -130,7 +148,7 @@ def test_bad_combination_names_the_field_and_keeps_what_was_entered() -> None:
 def test_loading_an_example_fills_the_form() -> None:
     at = consult()
     at.selectbox[0].set_value("red_flag_trauma").run()
-    at.button[0].click().run()
+    next(button for button in at.button if button.label == "Load example").click().run()
     assert not at.exception
     assert at.number_input(key="f.patient.age_years").value == 68
     assert "EMERGENCY" in at.error[0].value

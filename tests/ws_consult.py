@@ -23,12 +23,12 @@ MODERATE_DCM: Sequence[tuple[str, Any]] = (
     ("f.symptoms.hand_clumsiness", ["Yes"]),
     ("f.symptoms.gait_imbalance", ["Yes"]),
     ("f.exam.umn.hoffmann_tromner", ["Yes"]),
-    ("f.mjoa.ue_motor", "3 - Can button a shirt, with great difficulty"),
-    ("f.mjoa.le_motor", "5 - Moderate-to-significant instability, but manages stairs without a handrail"),
-    ("f.mjoa.ue_sensation", "2 - Mild sensory loss"),
-    ("f.mjoa.sphincter", "3 - Normal micturition"),
+    ("f.mjoa.ue_motor", ["3 - Can button a shirt, with great difficulty"]),
+    ("f.mjoa.le_motor", ["5 - Moderate-to-significant instability, but manages stairs without a handrail"]),
+    ("f.mjoa.ue_sensation", ["2 - Mild sensory loss"]),
+    ("f.mjoa.sphincter", ["3 - Normal micturition"]),
     ("f.mri.available", True),
-    ("f.mri.levels.C5-C6.kang", "2"),
+    ("f.mri.levels.C5-C6.kang", ["2"]),
     ("f.mri.unlisted_levels_normal", ["Yes"]),
 )
 SAVE = "Save this assessment to the record"

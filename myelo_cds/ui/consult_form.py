@@ -1,30 +1,49 @@
-"""The consult form: findings widgets grouped the way an examination is done.
+"""The consult form: a quick consult by default, the full examination one click away.
 
-Every widget is keyed by its findings path (``f.<path>``) and keeps its value for the whole
-session, so the follow-up and the about (patient handout) pages read the same draft. A widget
-left empty is *unknown*, never "absent".
+Both views draw the same keyed widgets (:mod:`myelo_cds.ui.finding_widgets`): a value entered
+in one is the value in the other, and a value whose widget is not drawn in this view is kept
+(``persist_state="session"``) and still reaches the engine. The follow-up and the about
+(patient handout) pages read the same draft. A widget left empty is *unknown*, never "absent".
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
 
-from myelo_cds.findings import CervicalLevel, FieldSpec, field_spec, findings_from_values
-from myelo_cds.scales import mjoa_scale, severity_band
+from myelo_cds.findings import field_spec, findings_from_values
+from myelo_cds.rules.red_flag_questions import red_flag_questions
+from myelo_cds.scales import mjoa_max_total, nurick_grade, severity_band
+from myelo_cds.ui.finding_widgets import (
+    KEY,
+    LEVEL_FIELDS,
+    MJOA_ITEMS,
+    mjoa_items,
+    mri_level_rows,
+    reflex_grid,
+    scale_choice,
+    strength_grid,
+    to_model,
+    to_widget,
+    widget,
+)
 
-__all__ = ["KEY", "SECTIONS", "clear_draft", "draft_values", "load_draft", "render_form"]
+__all__ = [
+    "KEY",
+    "QUICK",
+    "SECTIONS",
+    "VIEW_KEY",
+    "clear_draft",
+    "draft_values",
+    "load_draft",
+    "render_form",
+    "render_red_flag_block",
+]
 
-KEY = "f."
-_YES, _NO = "Yes", "No"
-
-REFLEXES = ("biceps", "triceps", "brachioradialis", "patellar", "achilles")
-MYOTOMES = ("C5", "C6", "C7", "C8", "T1", "L2", "L3", "L4", "L5", "S1")
-LEVEL_FIELDS = ("kang", "t2_signal", "t2_extent_segments", "t1_hypointensity", "snake_eyes")
-MJOA_ITEMS = ("ue_motor", "le_motor", "ue_sensation", "sphincter")
+VIEW_KEY = "consult_view"
+QUICK, FULL = "Quick consult", "Full examination"
 
 #: Tabs of the form and the plain fields in each (grids are drawn by their own helpers).
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -136,221 +155,173 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Electrodiagnostics", ("electro.summary", "electro.sep_mep_abnormal")),
 )
 
-_LABEL_OVERRIDES = {
-    "patient.age_years": "Age in whole years (0-120)",
-    "mri.unlisted_levels_normal": "Levels left blank below were read as normal",
-    "patient.management": "Current management",
-    "patient.sex": "Sex",
-}
-
-
-def _human(value: Any) -> str:
-    return str(value).replace("_", " ")
-
-
-def _widget(spec: FieldSpec, label: str | None = None, *, collapsed: bool = False) -> Any:
-    """One widget for one findings path; returns the value in model terms (None = unknown)."""
-    key = KEY + spec.path
-    text = label or _LABEL_OVERRIDES.get(spec.path, spec.label)
-    visibility = "collapsed" if collapsed else "visible"
-    common: dict[str, Any] = {
-        "key": key,
-        "help": spec.help,
-        "label_visibility": visibility,
-        "persist_state": "session",
-    }
-    if spec.kind == "tri":
-        chosen = st.segmented_control(text, [_YES, _NO], **common)
-        return {_YES: True, _NO: False}.get(chosen) if chosen else None
-    if spec.kind == "bool":
-        return st.toggle(text, **common)
-    if spec.kind == "enum":
-        if len(spec.options) <= 3:
-            return st.segmented_control(text, list(spec.options), format_func=_human, **common)
-        return st.selectbox(
-            text, list(spec.options), index=None, format_func=_human, placeholder="not recorded", **common
-        )
-    if spec.kind == "set":
-        return st.multiselect(text, list(spec.options), format_func=_human, **common) or None
-    if spec.kind in ("int", "float"):
-        integer = spec.kind == "int"
-        cast: Callable[[float], Any] = int if integer else float
-        return st.number_input(
-            text,
-            min_value=None if spec.minimum is None else cast(spec.minimum),
-            max_value=None if spec.maximum is None else cast(spec.maximum),
-            value=None,
-            step=1 if integer else 0.5,
-            placeholder="-" if collapsed else "not recorded",
-            **common,
-        )
-    if spec.kind == "date":
-        return st.date_input(text, value=None, format="YYYY-MM-DD", **common)
-    return st.text_input(text, placeholder="not recorded", **common) or None
-
-
-def _grade_select(path: str, label: str, top: int, *, wording: Iterable[str] | None = None) -> Any:
-    if wording is None:
-        return _compact_select(path, label, list(range(top + 1)))
-    words = list(wording)
-    return st.selectbox(
-        label,
-        list(range(top + 1)),
-        index=None,
-        format_func=lambda n: f"{n} - {words[n]}",
-        placeholder="not recorded",
-        key=KEY + path,
-        persist_state="session",
-    )
-
-
-def _compact_select(path: str, label: str, options: list[Any]) -> Any:
-    """A narrow select for grids (label hidden but kept for screen readers; '-' = not recorded)."""
-    return st.selectbox(
-        label,
-        options,
-        index=None,
-        placeholder="-",
-        key=KEY + path,
-        label_visibility="collapsed",
-        persist_state="session",
-    )
+#: The quick consult: what a DCM consult needs on one screen (the red-flag block comes from the
+#: rule set, :func:`render_red_flag_block`).
+QUICK_HISTORY = ("patient.age_years", "patient.symptom_duration_months")
+QUICK_CARE = ("patient.management_since", "patient.surgical_approach")
+QUICK_SYMPTOMS = (
+    "symptoms.hand_clumsiness",
+    "symptoms.gait_imbalance",
+    "symptoms.falls",
+    "symptoms.nondermatomal_numbness",
+)
+QUICK_SIGNS = ("exam.umn.hoffmann_tromner", "exam.umn.babinski", "exam.umn.sustained_clonus")
+QUICK_MRI = ("mri.unlisted_levels_normal", "mri.epidural_collection")
 
 
 def _fields(paths: Iterable[str], values: dict[str, Any], columns: int = 2) -> None:
     paths = list(paths)
+    if not paths:
+        return
     cols = st.columns(columns)
     for index, path in enumerate(paths):
         with cols[index % columns]:
-            values[path] = _widget(field_spec(path))
+            values[path] = widget(field_spec(path))
 
 
-def _reflex_grid(values: dict[str, Any]) -> None:
-    st.markdown("**Reflex grades** (0 absent, 1 reduced, 2 normal, 3 brisk, 4 with clonus)")
-    head = st.columns([2, 1, 1])
-    head[1].caption("Left")
-    head[2].caption("Right")
-    for reflex in REFLEXES:
-        row = st.columns([2, 1, 1])
-        row[0].markdown(reflex.capitalize())
-        for col, side in zip(row[1:], ("left", "right"), strict=True):
-            with col:
-                path = f"exam.reflexes.{reflex}.{side}"
-                values[path] = _grade_select(path, f"{reflex} {side}", 4)
+def _all_negative() -> None:
+    """Answer every blank red-flag question with its negative answer. An answer already given
+    is kept: a "yes" is never overwritten by the bulk control."""
+    for question in red_flag_questions():
+        key = KEY + question.path
+        if st.session_state.get(key) is None:
+            st.session_state[key] = to_widget(field_spec(question.path), question.negative)
 
 
-def _strength_grid(values: dict[str, Any]) -> None:
-    st.markdown("**MRC power per myotome** (0-5)")
-    head = st.columns([2, 1, 1])
-    head[1].caption("Left")
-    head[2].caption("Right")
-    for myotome in MYOTOMES:
-        row = st.columns([2, 1, 1])
-        row[0].markdown(f"{myotome} - {field_spec(f'exam.strength.{myotome}').label}")
-        for col, side in zip(row[1:], ("left", "right"), strict=True):
-            with col:
-                path = f"exam.strength.{myotome}.{side}"
-                values[path] = _grade_select(path, f"{myotome} {side}", 5)
+def render_red_flag_block(values: dict[str, Any]) -> None:
+    """Every red-flag question of the rule set in one block, with an "all negative" control."""
+    questions = red_flag_questions()
+    head = st.columns([3, 2], vertical_alignment="center")
+    head[0].markdown(
+        f"**Red-flag screen** ({len(questions)} questions from the rule set; a blank stays *not excluded*)"
+    )
+    head[1].button(
+        "All negative",
+        key="red_flags_all_negative",
+        on_click=_all_negative,
+        icon=":material/done_all:",
+        width="stretch",
+        help="Documents a negative screen: every blank question is answered with its negative "
+        "answer (no; chronic onset; no bladder change); change any one after. Answers already "
+        "given are kept.",
+    )
+    # Yes/no questions two to a row; a choice of several gets the full width (no option clipped).
+    paths = [question.path for question in questions]
+    _fields([path for path in paths if field_spec(path).kind == "tri"], values)
+    _fields([path for path in paths if field_spec(path).kind != "tri"], values, columns=1)
 
 
-def _mjoa_block(values: dict[str, Any], prefix: str, title: str) -> None:
-    items = {item["id"]: item for item in mjoa_scale()["items"]}
-    st.markdown(f"**{title}**")
-    for name in MJOA_ITEMS:
-        item = items[name]
-        values[f"{prefix}.{name}"] = _grade_select(
-            f"{prefix}.{name}", f"{item['label']} (0-{item['max']})", item["max"], wording=item["levels"]
-        )
+def _red_flag_paths() -> set[str]:
+    return {question.path for question in red_flag_questions()}
 
 
-def _mjoa_section(values: dict[str, Any]) -> None:
-    _mjoa_block(values, "mjoa", "mJOA (Benzel 18-point): choose the level that fits")
-    scores = [values[f"mjoa.{name}"] for name in MJOA_ITEMS]
-    if all(score is not None for score in scores):
-        total = sum(scores)
+def _mjoa_total(values: dict[str, Any], prefix: str = "mjoa") -> None:
+    scores = [values.get(f"{prefix}.{name}") for name in MJOA_ITEMS]
+    known = [score for score in scores if isinstance(score, int)]
+    if len(known) == len(MJOA_ITEMS):
+        total = sum(known)
         st.metric(
-            "mJOA total", f"{total}/18", delta=severity_band(total), delta_color="off", delta_arrow="off"
+            "mJOA total",
+            f"{total}/{mjoa_max_total()}",
+            delta=severity_band(total),
+            delta_color="off",
+            delta_arrow="off",
         )
     else:
         st.caption("mJOA total appears when all four items are scored.")
-    values["mjoa.not_due_to_myelopathy"] = _widget(field_spec("mjoa.not_due_to_myelopathy"))
+
+
+def _nurick(values: dict[str, Any]) -> None:
+    top = int(field_spec("nurick").maximum or 5)
+    values["nurick"] = scale_choice(
+        "nurick", "Nurick grade (0-5)", (nurick_grade(n).wording for n in range(top + 1))
+    )
+
+
+def _mjoa_section(values: dict[str, Any]) -> None:
+    st.markdown("**mJOA** (Benzel 18-point): choose the level that fits")
+    mjoa_items(values, "mjoa")
+    _mjoa_total(values)
+    values["mjoa.not_due_to_myelopathy"] = widget(field_spec("mjoa.not_due_to_myelopathy"))
     with st.expander("Earlier mJOA (to measure change)"):
-        values["earlier_mjoa.date"] = _widget(field_spec("earlier_mjoa.date"), "Date of the earlier mJOA")
-        _mjoa_block(values, "earlier_mjoa", "Earlier item scores")
-    _fields(("nurick",), values, columns=1)
+        values["earlier_mjoa.date"] = widget(field_spec("earlier_mjoa.date"), "Date of the earlier mJOA")
+        mjoa_items(values, "earlier_mjoa")
+    _nurick(values)
 
 
-def _mri_levels(values: dict[str, Any]) -> None:
-    st.markdown("**Per level** (leave blank where not reported)")
-    widths = [0.7, 1.3, 1.3, 1, 1, 1]
-    header = st.columns(widths)
-    for col, text in zip(
-        header, ("Level", "Kang 0-3", "T2 signal", "T2 segments", "T1 low", "Snake eyes"), strict=True
-    ):
-        col.caption(text)
-    for level in CervicalLevel:
-        row = st.columns(widths)
-        row[0].markdown(level.value)
-        for col, name in zip(row[1:], LEVEL_FIELDS, strict=True):
-            path = f"mri.levels.{level.value}.{name}"
-            label = f"{level.value} {name.replace('_', ' ')}"
-            spec = field_spec(path)
-            with col:
-                if spec.kind == "tri":
-                    values[path] = _to_model(spec, _compact_select(path, label, [_YES, _NO]))
-                elif spec.kind == "enum":
-                    values[path] = _compact_select(path, label, list(spec.options))
-                elif name == "kang":
-                    values[path] = _grade_select(path, label, 3)
-                else:
-                    values[path] = _widget(spec, label, collapsed=True)
+def _quick(values: dict[str, Any]) -> None:
+    """One screen: history, key symptoms, UMN signs, mJOA, Nurick, MRI, the red-flag block."""
+    _fields(QUICK_HISTORY, values)
+    values["patient.management"] = widget(field_spec("patient.management"))
+    if values["patient.management"] not in (None, "untreated"):  # its date decides what applies
+        _fields(QUICK_CARE, values)
+    render_red_flag_block(values)
+    st.markdown("**Key symptoms**")
+    _fields(QUICK_SYMPTOMS, values)
+    st.markdown("**Upper motor neuron signs**")
+    _fields(QUICK_SIGNS, values, columns=3)
+    reflex_grid(values)
+    _mjoa_section(values)
+    _mri(values, ("kang", "t2_signal"), QUICK_MRI)
 
 
-def render_form() -> dict[str, Any]:
-    """Draw the form (tabs in examination order); returns ``{path: value}``."""
-    values: dict[str, Any] = {}
-    top = st.columns([1, 1])
-    with top[0]:
-        values["case_id"] = _widget(field_spec("case_id"), "Pseudonymous case id (no names)")
-    with top[1]:
-        values["assessment_date"] = _widget(field_spec("assessment_date"), "Assessment date (empty = today)")
+def _mri(values: dict[str, Any], level_fields: tuple[str, ...], paths: Iterable[str]) -> None:
+    values["mri.available"] = widget(field_spec("mri.available"))
+    if values["mri.available"]:
+        _fields(paths, values)
+        mri_level_rows(values, level_fields)
+
+
+def _full(values: dict[str, Any]) -> None:
+    """Every finding, in tabs in examination order."""
+    red_flags = _red_flag_paths()
     tabs = st.tabs([title for title, _ in SECTIONS])
     for tab, (title, paths) in zip(tabs, SECTIONS, strict=True):
         with tab:
+            rest = [path for path in paths if path not in red_flags]
+            if title == "History & red flags":
+                render_red_flag_block(values)
+                st.markdown("**History**")
             if title == "Reflexes & UMN signs":
-                _reflex_grid(values)
+                reflex_grid(values)
+            if title == "Strength":
+                strength_grid(values)
             if title == "mJOA & Nurick":
                 _mjoa_section(values)
-                continue
-            if title == "Strength":
-                _strength_grid(values)
-                continue
-            _fields(paths, values)
-            if title == "MRI" and values.get("mri.available"):
-                _mri_levels(values)
-    return values
+            elif title == "MRI":
+                _mri(values, LEVEL_FIELDS, [path for path in rest if path != "mri.available"])
+            else:
+                _fields(rest, values)
 
 
-def _to_model(spec: FieldSpec, value: Any) -> Any:
-    if spec.kind == "tri":
-        return {_YES: True, _NO: False}.get(value) if value else None
-    return value
+def render_form() -> dict[str, Any]:
+    """Draw the form (quick consult or full examination); returns ``{path: value}`` for every
+    finding in the draft, drawn in this view or not."""
+    values: dict[str, Any] = {}
+    top = st.columns([1, 1])
+    with top[0]:
+        values["case_id"] = widget(field_spec("case_id"), "Pseudonymous case id (no names)")
+    with top[1]:
+        values["assessment_date"] = widget(field_spec("assessment_date"), "Assessment date (empty = today)")
+    view = st.segmented_control(
+        "View", [QUICK, FULL], default=QUICK, key=VIEW_KEY, required=True, label_visibility="collapsed"
+    )
+    st.caption("A blank is *not recorded*, never read as 'no'. Both views fill the same form.")
+    if view == FULL:
+        _full(values)
+    else:
+        _quick(values)
+    return {**draft_values(), **values}
 
 
-def _to_widget(spec: FieldSpec, value: Any) -> Any:
-    if spec.kind == "tri":
-        return _YES if value else _NO
-    if spec.kind == "date" and isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    if spec.kind == "set":
-        return list(value)
-    return value
+#: Kept for the tests and the pages that imported them from here.
+_to_widget = to_widget
 
 
 def draft_values() -> dict[str, Any]:
     """The draft as ``{path: value}`` from session state (any page can read it)."""
     return {
-        key[len(KEY) :]: _to_model(field_spec(key[len(KEY) :]), value)
+        key[len(KEY) :]: to_model(field_spec(key[len(KEY) :]), value)
         for key, value in st.session_state.items()
         if isinstance(key, str) and key.startswith(KEY)
     }
@@ -372,12 +343,18 @@ def load_draft(data: dict[str, Any]) -> None:
     """Put findings data (e.g. an uploaded case) into the form's widgets."""
     clear_draft()
     for path, value in _flatten(data):
-        st.session_state[KEY + path] = _to_widget(field_spec(path), value)
+        st.session_state[KEY + path] = to_widget(field_spec(path), value)
 
 
 def clear_draft() -> None:
+    """Empty every finding. Each widget is set to its empty value rather than deleted: a
+    deleted value is not sent to the browser, which would keep showing (and send back) the
+    previous patient's answer."""
     for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(KEY)]:
-        del st.session_state[key]
+        st.session_state[key] = _EMPTY.get(field_spec(key[len(KEY) :]).kind)
+
+
+_EMPTY: dict[str, Any] = {"bool": False, "set": []}
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:

@@ -19,6 +19,7 @@ from myelo_cds.settings import session_settings
 from myelo_cds.ui.consult_form import draft_values, load_draft
 
 __all__ = [
+    "LAST_CASE_ID",
     "alerts_for",
     "end_draft",
     "forget_draft",
@@ -30,6 +31,9 @@ __all__ = [
     "store",
     "worklist_table",
 ]
+
+#: The patient last saved in this session (the timeline preselects them).
+LAST_CASE_ID = "last_case_id"
 
 _LEVEL_TEXT = {
     "deterioration": "DETERIORATION",
@@ -116,6 +120,7 @@ def render_save(findings: Findings, recommendation: Recommendation, author: User
             st.error(f"Not saved: {error}", icon=":material/error:")
             return
         _saved_draft_gone(author.user_id)
+        st.session_state[LAST_CASE_ID] = saved.patient_id  # the timeline preselects them
         st.success(
             f"Saved for {saved.patient_id} on {saved.assessment_date} (rule set {saved.rule_set_version}).",
             icon=":material/check_circle:",

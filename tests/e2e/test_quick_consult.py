@@ -1,0 +1,109 @@
+"""In Chromium: the quick consult, the result bar that stays in view, the red-flag block,
+New patient and copy forward (issue 16).
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.consult_steps import _choose, _number, _widget, _yes_no, enter_moderate_dcm, save_to_record
+from tests.e2e.script_runs import rerun_after
+
+LAST_LEVEL = "C7-T1"
+
+
+def _bar(page: Page) -> Locator:
+    return page.locator(".st-key-result_bar")
+
+
+def _inside_viewport(page: Page, element: Locator) -> None:
+    box = element.bounding_box()
+    size = page.viewport_size
+    assert box is not None
+    assert size is not None
+    assert box["y"] >= 0, box
+    assert box["y"] + box["height"] <= size["height"], (box, size)
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= size["width"], (box, size)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (820, 1180)], ids=["laptop", "tablet"])
+def test_result_bar_is_in_view_after_entering_the_last_mri_level(
+    page: Page, app_url: str, width: int, height: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(app_url)
+    enter_moderate_dcm(page)
+    kang = _widget(page, f"f.mri.levels.{LAST_LEVEL}.kang")
+    kang.scroll_into_view_if_needed()
+    _choose(page, f"f.mri.levels.{LAST_LEVEL}.kang", "1")
+    expect(kang.get_by_role("radio", name="1")).to_have_attribute("aria-checked", "true")
+    _inside_viewport(page, kang)  # entering the bottom of the form, and at the same time...
+    bar = _bar(page)
+    expect(bar).to_contain_text("Surgical referral")  # ...the pathway, urgency, mJOA, red flags
+    expect(bar).to_contain_text("EXPEDITED")
+    expect(bar).to_contain_text("mJOA 13/18 - moderate")
+    expect(bar).to_contain_text("Red flags not excluded")
+    _inside_viewport(page, bar)
+    screenshot(page, f"quick_consult_mri_{width}x{height}")
+
+
+def test_all_negative_documents_the_screen_and_never_overwrites_a_yes(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    _number(page, "f.patient.age_years", 70)
+    _yes_no(page, "f.symptoms.fever", "Yes")
+    _yes_no(page, "f.symptoms.hand_clumsiness", "Yes")
+    with rerun_after(page):
+        page.get_by_role("button", name="All negative").click()
+    fever = _widget(page, "f.symptoms.fever").get_by_role("radio", name="Yes")
+    expect(fever).to_have_attribute("aria-checked", "true")
+    cancer = _widget(page, "f.patient.history.cancer").get_by_role("radio", name="No")
+    expect(cancer).to_have_attribute("aria-checked", "true")
+    expect(_widget(page, "f.symptoms.onset_tempo").get_by_role("radio", name="chronic")).to_have_attribute(
+        "aria-checked", "true"
+    )
+    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text("EMERGENCY - red flag present")
+    expect(_bar(page)).to_contain_text("Red flag PRESENT: RF-INFECTION-FEVER")
+    # The clinician changes one answer after the bulk control: fever was a mistake.
+    _yes_no(page, "f.symptoms.fever", "No")
+    expect(
+        page.get_by_test_id("stAlertContentError").filter(has_text="EMERGENCY - red flag present")
+    ).to_have_count(0)
+
+
+def test_new_patient_clears_the_form_and_the_case_id(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    _number(page, "f.patient.age_years", 61)
+    case = _widget(page, "f.case_id").locator("input")
+    with rerun_after(page):
+        case.fill("NP-1")
+        case.press("Enter")
+    page.get_by_role("button", name="New patient").click()
+    expect(_widget(page, "f.case_id").locator("input")).to_have_value("")
+    expect(_widget(page, "f.patient.age_years").get_by_role("spinbutton")).to_have_value("")
+
+
+def test_copy_forward_loads_the_last_visit_without_its_red_flag_answers(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    enter_moderate_dcm(page)
+    save_to_record(page, "CF-1", "clin-7")
+    page.get_by_role("button", name="New patient").click()
+    expect(_widget(page, "f.patient.age_years").get_by_role("spinbutton")).to_have_value("")
+    case = _widget(page, "f.case_id").locator("input")
+    with rerun_after(page):
+        case.fill("CF-1")
+        case.press("Enter")
+    with rerun_after(page):
+        page.get_by_role("button", name="Load the last visit").click()
+    expect(_widget(page, "f.patient.age_years").get_by_role("spinbutton")).to_have_value("64")
+    expect(_widget(page, "f.exam.umn.hoffmann_tromner").get_by_role("radio", name="Yes")).to_have_attribute(
+        "aria-checked", "true"
+    )
+    # The red-flag screen is asked again at each visit: not copied.
+    expect(_widget(page, "f.symptoms.fever").get_by_role("radio", name="No")).to_have_attribute(
+        "aria-checked", "false"
+    )
+    expect(_bar(page)).to_contain_text("mJOA 13/18")
+    expect(page.get_by_text("Loaded the visit of")).to_be_visible()
