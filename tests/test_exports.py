@@ -28,6 +28,7 @@ from myelo_cds.exports import (
     handout_text,
     schedule_ics,
 )
+from myelo_cds.exports._document import PAGE_RULE
 from myelo_cds.exports.handout import load_handout, long_date
 from myelo_cds.followup import load_protocol
 from myelo_cds.rules.engine import PATHWAY_LABELS
@@ -79,15 +80,18 @@ def test_note_lists_the_findings_entered_with_scale_versions(
 ) -> None:
     findings, rec = moderate
     note = consult_note_text(rec, findings)
-    assert "Present: hand clumsiness; gait imbalance; non-dermatomal numbness; neck pain" in note
-    assert "Upper-motor-neuron signs - present: Hoffmann/Tromner" in note
-    assert "Can button a shirt, with great difficulty" in note  # mJOA item wording
-    assert "Total 13/18 (moderate) [mjoa 1.0.0]" in note
-    assert "Nurick 3: Difficulty in walking that prevents full-time work" in note
-    assert "[nurick 1.0.0]" in note
-    assert re.search(r"C5-C6\s+2\s+none", note)  # MRI per level
-    assert "grip-and-release 14 in 10 s" in note
-    assert "[cook_cluster " in note
+    letter, appendix = note.split(PAGE_RULE)
+    assert "Symptoms - present: hand clumsiness, gait imbalance, non-dermatomal numbness, neck pain" in letter
+    assert "Upper-motor-neuron signs - present: Hoffmann/Tromner; absent: Babinski" in letter
+    assert "upper-extremity motor 3/5 (Can button a shirt, with great difficulty)" in letter  # mJOA wording
+    assert "mJOA 13/18 (moderate): " in letter
+    assert "Nurick 3: Difficulty in walking that prevents full-time work" in letter
+    assert "C5-C6: Kang 2, T2 signal none" in letter  # MRI per level
+    assert "grip-and-release 14 in 10 s" in letter
+    # the scale versions are provenance: in the appendix
+    assert "mJOA total 13/18 (moderate) [mjoa 1.0.0]" in appendix
+    assert "[nurick 1.0.0]" in appendix
+    assert "[cook cluster " in appendix
 
 
 def test_unknown_findings_are_never_listed_as_absent() -> None:
@@ -101,10 +105,12 @@ def test_unknown_findings_are_never_listed_as_absent() -> None:
     )
     note = consult_note_text(assess(findings, dt.date(2025, 1, 6)), findings)
     absent_lines = [line for line in note.splitlines() if re.search(r"absent: ", line, re.IGNORECASE)]
-    assert absent_lines == ["  - Absent: fever"]
-    assert re.search(r"C4-C5\s+2\s+not recorded\s+not recorded\s+not recorded\s+not recorded", note)
-    assert "gait imbalance" not in note.split("Findings entered:")[1]
-    assert "Nurick grade:" not in note  # not scored, so not listed
+    assert absent_lines == ["  - Symptoms - present: hand clumsiness; absent: fever"]
+    assert "C4-C5: Kang 2, T2 signal not recorded" in note
+    assert "snake eyes" not in note.split(PAGE_RULE)[0]  # not examined, so not written at all
+    assert "gait imbalance" not in note.split(PAGE_RULE)[0]
+    assert "Nurick grade not recorded" in note  # not scored: said so, never a grade
+    assert "Nurick 0" not in note
 
 
 def test_note_refuses_findings_of_another_case(moderate: tuple[Findings, Recommendation]) -> None:

@@ -71,15 +71,18 @@ def test_the_text_note_marks_incomplete_and_provisional_and_lists_questions_most
 ) -> None:
     findings, rec = uncertain
     note = consult_note_text(rec, findings)
-    recommendation = note.split("Recommendation:")[1].split("\n\n")[0]
-    assert (
-        "Incomplete - enter age in whole years (0-120) (patient.age_years) to get a pathway" in recommendation
-    )
-    assert "PROVISIONAL" in recommendation
+    impression = note.split("Impression:")[1].split("\n\n")[0]
+    assert "Incomplete - enter age in whole years (0-120) to get a pathway" in impression
+    assert "PROVISIONAL" in impression
+    # the questions that raised the urgency stand on the letter, most dangerous first, in words;
+    # the one that cannot change it (already an emergency) is counted there, listed in the appendix
+    assert _in_order(impression, [EXPECTED_ORDER[0].split(" [")[0], EXPECTED_ORDER[2].split(" [")[0]])
+    assert "1 red-flag question not yet asked (a yes could mean emergency): Current or past cancer" in impression
+    assert _in_order(note.split("To confirm")[1], [line.split(" [")[0] for line in EXPECTED_ORDER])
+    assert "Check: Nurick 5 with mJOA 17" in impression
     assert "To confirm (most dangerous first):" in note
-    assert _in_order(note, EXPECTED_ORDER)
-    assert "Nurick 5 with mJOA 17" in note
-    assert "W-NURICK-MJOA; fields: nurick, mjoa.le_motor" in note
+    assert "W-NURICK-MJOA; entries: Nurick grade (0-5); Lower-extremity motor (0-7)" in note
+    assert "patient.age_years" not in note
 
 
 def test_the_command_line_summary_carries_the_same_caveats_under_the_recommendation(

@@ -244,13 +244,16 @@ def _text_lines(rec: Recommendation) -> set[str]:
     """Lines the text consult summary must show for this result."""
     lines = {f"RECOMMENDATION: {PATHWAY_LABELS[rec.pathway]}", f"  {rec.headline}"}
     lines |= {f"  - {key.replace('_', ' ')}: {value}" for key, value in rec.clinical_picture.items()}
+    lines |= {"inputs: " + ", ".join(f"{k}={v}" for k, v in rule.inputs.items()) for rule in rec.rules_fired}
+    lines |= {f"{rule.id} v{rule.version}: {rule.title}" for rule in rec.rules_fired}
     return lines | _note_lines(rec)
 
 
 def _note_lines(rec: Recommendation) -> set[str]:
-    """Lines both the text summary and the consult note must show for this result."""
-    lines = {f"{rule.id} v{rule.version}: {rule.title}" for rule in rec.rules_fired}
-    lines |= {"inputs: " + ", ".join(f"{k}={v}" for k, v in rule.inputs.items()) for rule in rec.rules_fired}
+    """Lines both the text summary and the consult note must show for this result (the note
+    names each rule as ``R11 v1.0.0 (pathway rule): title`` and its inputs in words)."""
+    lines = {f"{rule.id} v{rule.version}" for rule in rec.rules_fired}
+    lines |= {rule.title for rule in rec.rules_fired}
     lines |= {flag.text for flag in rec.flags}
     lines |= {warning.message for warning in rec.warnings}
     lines |= {f"{unknown.input}: " for unknown in rec.unknowns}

@@ -16,6 +16,7 @@ from myelo_cds.errors import ExportError
 from myelo_cds.findings._characters import code_point, is_hidden
 
 __all__ = [
+    "PAGE_RULE",
     "Block",
     "Box",
     "Entry",
@@ -81,12 +82,14 @@ class Section:
         blocks: the content, in order.
         level: 1 for a main heading, 2 for a sub-heading.
         box: draw the section in a box with this marker (PDF); ``None`` for no box.
+        new_page: start a new page with this section (PDF); a rule line in plain text.
     """
 
     title: str
     blocks: tuple[Block, ...]
     level: int = 1
     box: Box | None = None
+    new_page: bool = False
 
 
 def shown_as_typed(text: str, has_glyph: Callable[[int], bool] | None = None) -> str:
@@ -149,12 +152,18 @@ def _plain_table(table: Table, indent: str) -> list[str]:
     return [line(table.header), line(["-" * width for width in widths]), *(line(row) for row in table.rows)]
 
 
+#: What a page break prints as in plain text.
+PAGE_RULE = "=" * 72
+
+
 def render_plain(sections: Sequence[Section]) -> str:
     """Sections as plain text for pasting into a record: ``Title:`` then indented lines."""
     out: list[str] = []
     for section in sections_shown(sections):
         if out:
             out.append("")
+        if section.new_page and out:
+            out.extend([PAGE_RULE, ""])
         out.append(f"{section.title}:")
         for block in section.blocks:
             if isinstance(block, Entry):

@@ -1,8 +1,9 @@
-"""The findings a clinician entered, as sections of a consult note.
+"""The findings a clinician entered, as the history and examination of a clinic letter.
 
-Only known values are listed. A finding left empty is not examined, and saying nothing about it
-is the only honest rendering: it never appears under "absent" (clinical reference, decision
-logic: unknown is not absent).
+Only known values are written. A finding left empty was not examined, and saying nothing about
+it is the only honest rendering: it never appears under "absent" (clinical reference, decision
+logic: unknown is not absent). A default the clinician did not choose (management "untreated",
+no attribution of an mJOA item to another cause) is not written as a finding either.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from enum import Enum
 
 from pydantic import BaseModel
 
-from myelo_cds.exports._document import Block, Entry, Paragraph, Section, Table
-from myelo_cds.findings import MRI, Findings, LevelFinding, ReflexPair, Strength, StrengthPair
+from myelo_cds.exports._document import Block, Entry, Section
+from myelo_cds.findings import MRI, Findings, LevelFinding, Management, ReflexPair, StrengthPair
 from myelo_cds.scales import mjoa_scale, nurick_grade, severity_band
 
-__all__ = ["NOT_RECORDED", "entered_findings"]
+__all__ = ["NOT_RECORDED", "letter_findings", "words"]
 
 NOT_RECORDED = "not recorded"
 
@@ -27,6 +28,8 @@ _LABELS = {
     "spinal_radiotherapy": "radiotherapy with the cord in the field",
     "optic_neuritis": "optic neuritis or unexplained visual loss",
     "recent_trauma": "recent trauma or fall",
+    "renal_failure": "renal failure or dialysis",
+    "recent_spinal_procedure": "recent spinal surgery, injection or instrumentation",
     "nondermatomal_numbness": "non-dermatomal numbness",
     "lhermitte": "Lhermitte sign",
     "radicular_arm_pain": "radicular arm pain",
@@ -34,6 +37,7 @@ _LABELS = {
     "sphincter_other_cause": "bladder/bowel change has a non-myelopathic cause",
     "rapid_loss_of_ambulation": "lost walking within days",
     "deficit_after_trauma": "deficit new or worse since trauma",
+    "wound_problem": "wound problem",
     "hoffmann_tromner": "Hoffmann/Tromner",
     "babinski": "Babinski",
     "sustained_clonus": "sustained ankle clonus",
@@ -49,12 +53,14 @@ _LABELS = {
     "stocking_glove_loss": "stocking-glove loss",
     "fasciculations_widespread": "fasciculations beyond cervical myotomes",
     "tongue_signs": "tongue or bulbar signs",
+    "deficits_attributed_to_myelopathy": "deficits attributed to myelopathy by the examiner",
     "t1_hypointensity": "T1 hypointensity",
     "opll": "OPLL",
     "k_line": "K-line",
     "longitudinally_extensive_lesion": "longitudinally extensive T2 lesion (>= 3 segments)",
     "dorsal_column_signal": "dorsal-column-only T2 signal",
     "intramedullary_mass": "intramedullary or enhancing mass",
+    "compression_band_enhancement": "band of enhancement below the compression",
     "epidural_collection": "epidural collection",
     "thoracic_cord_compression": "thoracic cord compression",
     "dynamic_instability": "instability on flexion-extension",
@@ -63,7 +69,9 @@ _LABELS = {
 }
 
 
-def _label(name: str) -> str:
+def words(name: str) -> str:
+    """A field, feature or option name as a clinician writes it (``sustained_clonus`` ->
+    ``sustained ankle clonus``, ``new_acute`` -> ``new acute``), the same words the form shows."""
     return _LABELS.get(name, name.replace("_", " "))
 
 
@@ -71,20 +79,34 @@ def _word(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Enum):
-        return str(value.value).replace("_", " ")
+        return words(str(value.value))
     return str(value)
 
 
-def _yes_no(model: BaseModel, names: Iterable[str]) -> list[Entry]:
-    """``Present: ...`` and ``Absent: ...`` for the known yes/no findings; unknown ones are left out."""
-    present = [_label(name) for name in names if getattr(model, name) is True]
-    absent = [_label(name) for name in names if getattr(model, name) is False]
-    entries = []
+def _known(value: object) -> str:
+    return NOT_RECORDED if value is None else _word(value)
+
+
+def _yes_no(model: BaseModel, names: Iterable[str], topic: str) -> list[Block]:
+    """``{topic} - present: ...; absent: ...`` for the known yes/no findings; unknown ones are
+    left out (and the line too when none is known)."""
+    names = list(names)
+    present = [words(name) for name in names if getattr(model, name) is True]
+    absent = [words(name) for name in names if getattr(model, name) is False]
+    parts = []
     if present:
-        entries.append(Entry("Present: " + "; ".join(present)))
+        parts.append("present: " + ", ".join(present))
     if absent:
-        entries.append(Entry("Absent: " + "; ".join(absent)))
-    return entries
+        parts.append("absent: " + ", ".join(absent))
+    return [Entry(f"{topic} - " + "; ".join(parts))] if parts else []
+
+
+def _joined(blocks: list[Block], topic: str, text: str) -> list[Block]:
+    """``text`` added to the last line when it is about ``topic``, else a line of its own."""
+    last = blocks[-1] if blocks else None
+    if isinstance(last, Entry) and last.text.startswith(topic):
+        return [*blocks[:-1], Entry(f"{last.text}; {text}")]
+    return [*blocks, Entry(topic + text)]
 
 
 def _flags_of(model: BaseModel) -> list[str]:
@@ -92,78 +114,58 @@ def _flags_of(model: BaseModel) -> list[str]:
     return [name for name, field in type(model).model_fields.items() if field.annotation == (bool | None)]
 
 
-def _patient(findings: Findings) -> list[Block]:
-    patient = findings.patient
-    facts = [f"age {patient.age_years}" if patient.age_years is not None else "age not entered"]
+def _history(findings: Findings) -> list[Block]:
+    patient, symptoms = findings.patient, findings.symptoms
+    facts = [f"Age {patient.age_years}" if patient.age_years is not None else "Age not entered"]
     if patient.sex.value != "unknown":
-        facts.append(f"sex {patient.sex.value}")
+        facts.append(patient.sex.value)
     if patient.symptom_duration_months is not None:
         facts.append(f"myelopathic symptoms for {patient.symptom_duration_months:g} months")
+    if symptoms.onset_tempo is not None:
+        facts.append(f"{_word(symptoms.onset_tempo)} onset")
     if patient.comorbidity_count is not None:
-        facts.append(f"{patient.comorbidity_count} relevant comorbidities")
-    management = _word(patient.management)
-    if patient.management_since is not None:
-        management += f" since {patient.management_since}"
-    facts.append(f"management: {management}")
-    blocks: list[Block] = [Entry("; ".join(facts))]
-    risks = _yes_no(patient, ("smoker", "psychiatric_comorbidity", "diabetes"))
-    blocks.extend(Entry(f"Risk factors - {entry.text[0].lower()}{entry.text[1:]}") for entry in risks)
-    history = _yes_no(patient.history, _flags_of(patient.history))
-    blocks.extend(Entry(f"History - {entry.text[0].lower()}{entry.text[1:]}") for entry in history)
+        facts.append(f"relevant comorbidities: {patient.comorbidity_count}")
+    blocks: list[Block] = [Entry("; ".join(facts), bullet=False)]
+    if patient.management is not Management.untreated or patient.management_since is not None:
+        management = _word(patient.management)
+        if patient.management_since is not None:
+            management += f" since {patient.management_since}"
+        if patient.surgical_approach is not None:
+            management += f" ({_word(patient.surgical_approach)} approach)"
+        if patient.rehabilitation_start_mjoa is not None:
+            management += f"; mJOA {patient.rehabilitation_start_mjoa} at the start of rehabilitation"
+        blocks.append(Entry(f"Management: {management}"))
+    flags = [name for name in _flags_of(symptoms) if name != "sphincter_other_cause"]
+    blocks += _yes_no(symptoms, flags, "Symptoms")
+    if symptoms.sphincter_change is not None:
+        bladder = f"bladder/bowel change: {_word(symptoms.sphincter_change)}"
+        if symptoms.sphincter_other_cause is not None:
+            bladder += f", non-myelopathic cause: {_word(symptoms.sphincter_other_cause)}"
+        blocks = _joined(blocks, "Symptoms - ", bladder)
+    blocks += _yes_no(patient.history, _flags_of(patient.history), "Past history")
+    blocks += _yes_no(patient, ("smoker", "psychiatric_comorbidity", "diabetes"), "Risk factors")
     return blocks
 
 
-def _symptoms(findings: Findings) -> list[Block]:
-    symptoms = findings.symptoms
-    blocks: list[Block] = list(_yes_no(symptoms, _flags_of(symptoms)))
-    others = [
-        f"{_label(name)}: {_word(getattr(symptoms, name))}"
-        for name in ("sphincter_change", "onset_tempo")
-        if getattr(symptoms, name) is not None
+def _pairs(rows: Iterable[tuple[str, ReflexPair | StrengthPair]]) -> list[str]:
+    """``biceps 3/3`` per known pair (left/right); a side not recorded is said so."""
+    return [
+        f"{name} {_known(pair.left)}/{_known(pair.right)}"
+        for name, pair in rows
+        if pair.left is not None or pair.right is not None
     ]
-    if others:
-        blocks.append(Entry("; ".join(others)))
-    return blocks
 
 
-def _side(value: int | None) -> str:
-    return NOT_RECORDED if value is None else str(value)
-
-
-def _pairs_table(
-    rows: list[tuple[str, ReflexPair | StrengthPair]], first: str, widths: tuple[int, ...] = (4, 2, 2)
-) -> Table | None:
-    known = [(name, pair) for name, pair in rows if pair.left is not None or pair.right is not None]
-    if not known:
-        return None
-    return Table(
-        header=(first, "Left", "Right"),
-        rows=tuple((name, _side(pair.left), _side(pair.right)) for name, pair in known),
-        widths=widths,
-    )
-
-
-def _exam(findings: Findings) -> list[Block]:
+def _examination(findings: Findings) -> list[Block]:
     exam = findings.exam
     blocks: list[Block] = []
-    reflexes = _pairs_table(
-        [(name, getattr(exam.reflexes, name)) for name in type(exam.reflexes).model_fields],
-        "Reflex (NINDS 0-4; 3 brisk, 4 clonus)",
-    )
+    reflexes = _pairs((name, getattr(exam.reflexes, name)) for name in type(exam.reflexes).model_fields)
     if reflexes:
-        blocks.append(reflexes)
-    umn = _yes_no(exam.umn, _flags_of(exam.umn))
-    blocks.extend(Entry(f"Upper-motor-neuron signs - {e.text[0].lower()}{e.text[1:]}") for e in umn)
-    strength = _pairs_table(
-        [
-            (f"{name} {(field.description or '').rstrip('.').lower()}", getattr(exam.strength, name))
-            for name, field in Strength.model_fields.items()
-        ],
-        "Myotome (MRC 0-5)",
-        widths=(5, 2, 2),
-    )
-    if strength:
-        blocks.append(strength)
+        blocks.append(Entry("Reflexes (NINDS 0-4, left/right): " + ", ".join(reflexes)))
+    blocks += _yes_no(exam.umn, _flags_of(exam.umn), "Upper-motor-neuron signs")
+    power = _pairs((name, getattr(exam.strength, name)) for name in type(exam.strength).model_fields)
+    if power:
+        blocks.append(Entry("Power (MRC 0-5, left/right): " + ", ".join(power)))
     coordination = exam.coordination
     measured = []
     if coordination.grip_release_10s is not None:
@@ -178,99 +180,63 @@ def _exam(findings: Findings) -> list[Block]:
     ]
     if walk:
         measured.append("30-m walk " + ", ".join(walk))
+    blocks += _yes_no(coordination, _flags_of(coordination), "Gait and balance")
     if measured:
-        blocks.append(Entry("Hand and gait tests: " + "; ".join(measured)))
-    gait = _yes_no(coordination, _flags_of(coordination))
-    blocks.extend(Entry(f"Gait and balance - {e.text[0].lower()}{e.text[1:]}") for e in gait)
+        blocks = _joined(blocks, "Gait and balance - ", "; ".join(measured))
     sensation = exam.sensation
+    blocks += _yes_no(sensation, _flags_of(sensation), "Sensation")
     if sensation.sensory_level is not None:
-        blocks.append(Entry(f"Sensory level: {_word(sensation.sensory_level)}"))
-    sensory = _yes_no(sensation, _flags_of(sensation))
-    blocks.extend(Entry(f"Sensation - {e.text[0].lower()}{e.text[1:]}") for e in sensory)
-    other = _yes_no(exam, ("fasciculations_widespread", "tongue_signs"))
-    blocks.extend(Entry(f"Other - {e.text[0].lower()}{e.text[1:]}") for e in other)
-    return blocks
+        blocks = _joined(blocks, "Sensation - ", f"sensory level: {_word(sensation.sensory_level)}")
+    blocks += _yes_no(
+        exam, ("fasciculations_widespread", "tongue_signs", "deficits_attributed_to_myelopathy"), "Other"
+    )
+    return blocks or [Entry("No examination findings recorded")]
 
 
 def _mjoa(findings: Findings) -> list[Block]:
     spec = mjoa_scale()
-    blocks: list[Block] = []
     mjoa = findings.mjoa
-    if mjoa is not None:
-        rows = []
-        other_cause = {item.value for item in mjoa.not_due_to_myelopathy}
-        for item in spec["items"]:
-            score = getattr(mjoa, item["id"])
-            attributed = "no - other cause" if item["id"] in other_cause else "yes"
-            rows.append((item["label"], f"{score}/{item['max']}", item["levels"][score], attributed))
-        blocks.append(
-            Table(
-                header=("Item", "Score", "Wording", "Due to myelopathy"),
-                rows=tuple(rows),
-                widths=(5, 2, 9, 3),
-            )
-        )
-        total = mjoa.ue_motor + mjoa.le_motor + mjoa.ue_sensation + mjoa.sphincter
-        blocks.append(
-            Entry(
-                f"Total {total}/{spec['scale']['max_total']} ({severity_band(total)})"
-                f" [{spec['scale']['id']} {spec['scale']['version']}]",
-                bullet=False,
-            )
-        )
-    earlier = findings.earlier_mjoa
-    if earlier is not None:
-        items = ", ".join(f"{item['label'].lower()} {getattr(earlier, item['id'])}" for item in spec["items"])
-        total = earlier.ue_motor + earlier.le_motor + earlier.ue_sensation + earlier.sphincter
-        top = spec["scale"]["max_total"]
-        blocks.append(Entry(f"Earlier mJOA on {earlier.date}: {total}/{top} ({items})"))
-    return blocks
+    if mjoa is None:
+        return [Entry("mJOA not scored")]
+    other_cause = {item.value for item in mjoa.not_due_to_myelopathy}
+    items = []
+    for item in spec["items"]:
+        score = getattr(mjoa, item["id"])
+        cause = ", deficit from another cause" if item["id"] in other_cause else ""
+        items.append(f"{item['label'].lower()} {score}/{item['max']} ({item['levels'][score]}{cause})")
+    total = mjoa.ue_motor + mjoa.le_motor + mjoa.ue_sensation + mjoa.sphincter
+    return [Entry(f"mJOA {total}/{spec['scale']['max_total']} ({severity_band(total)}): " + "; ".join(items))]
 
 
 def _nurick(findings: Findings) -> list[Block]:
     if findings.nurick is None:
-        return []
+        return [Entry("Nurick grade not recorded")]
     grade = nurick_grade(findings.nurick)
-    return [Entry(f"Nurick {grade.grade}: {grade.wording} [{grade.scale.id} {grade.scale.version}]")]
+    return [Entry(f"Nurick {grade.grade}: {grade.wording}")]
 
 
-def _level_row(level: str, finding: LevelFinding) -> tuple[str, ...]:
-    def known(value: object) -> str:
-        return NOT_RECORDED if value is None else _word(value)
-
-    return (
-        level,
-        known(finding.kang),
-        known(finding.t2_signal),
-        known(finding.t2_extent_segments),
-        known(finding.t1_hypointensity),
-        known(finding.snake_eyes),
-    )
+def _level(level: str, finding: LevelFinding) -> str:
+    parts = [
+        f"Kang {_known(finding.kang)}",
+        f"T2 signal {_known(finding.t2_signal)}",
+    ]
+    if finding.t2_extent_segments is not None:
+        parts.append(f"over {finding.t2_extent_segments} segments")
+    for name in ("t1_hypointensity", "snake_eyes"):
+        value = getattr(finding, name)
+        if value is not None:
+            parts.append(f"{words(name)} {'present' if value else 'absent'}")
+    return f"{level}: " + ", ".join(parts)
 
 
 def _mri(mri: MRI) -> list[Block]:
     if not mri.available:
-        return [Entry("No cervical MRI available (not yet done or not read)")]
-    blocks: list[Block] = []
-    if mri.levels:
-        blocks.append(
-            Table(
-                header=(
-                    "Level",
-                    "Kang grade",
-                    "T2 signal",
-                    "T2 extent (segments)",
-                    "T1 hypointensity",
-                    "Snake-eyes",
-                ),
-                rows=tuple(
-                    _level_row(level.value, finding)
-                    for level, finding in sorted(mri.levels.items(), key=lambda item: item[0].value)
-                ),
-                widths=(3, 3, 3, 4, 4, 3),
-            )
-        )
-    else:
+        return [Entry("No cervical MRI recorded", bullet=False)]
+    blocks: list[Block] = [
+        Entry(_level(level.value, finding))
+        for level, finding in sorted(mri.levels.items(), key=lambda item: item[0].value)
+    ]
+    if not blocks:
         blocks.append(Entry("No level findings entered"))
     if mri.unlisted_levels_normal is not None:
         blocks.append(
@@ -286,9 +252,8 @@ def _mri(mri: MRI) -> list[Block]:
                 f"{diameters.da_mm:g} mm above, {diameters.db_mm:g} mm below"
             )
         )
-    other = _yes_no(mri, [name for name in _flags_of(mri) if name != "unlisted_levels_normal"])
-    blocks.extend(Entry(f"Other MRI findings - {e.text[0].lower()}{e.text[1:]}") for e in other)
-    return blocks
+    names = [name for name in _flags_of(mri) if name != "unlisted_levels_normal"]
+    return blocks + _yes_no(mri, names, "Other MRI findings")
 
 
 def _electro(findings: Findings) -> list[Block]:
@@ -296,35 +261,22 @@ def _electro(findings: Findings) -> list[Block]:
     entries: list[Block] = []
     if electro.summary is not None:
         entries.append(Entry(f"EMG/nerve conduction: {_word(electro.summary)}"))
-    entries.extend(_yes_no(electro, ["sep_mep_abnormal"]))
-    return entries
+    return entries + _yes_no(electro, ["sep_mep_abnormal"], "Evoked potentials")
 
 
-def entered_findings(findings: Findings) -> list[Section]:
-    """The findings as entered, grouped as a clinician records them; empty groups are left out.
+def letter_findings(findings: Findings) -> list[Section]:
+    """History, examination, mJOA and Nurick, and imaging, as a clinic letter orders them.
 
     Args:
         findings: the validated input of the assessment.
 
     Returns:
-        A level-1 "Findings entered" section followed by level-2 sections per group.
+        Four sections; only recorded values are written (unknown is not absent).
     """
-    intro = Section(
-        "Findings entered",
-        (
-            Paragraph(
-                "Only recorded values are listed. A finding that is not listed was not examined: "
-                "unknown, not absent."
-            ),
-        ),
-    )
-    groups: list[tuple[str, list[Block]]] = [
-        ("Patient and history", _patient(findings)),
-        ("Symptoms", _symptoms(findings)),
-        ("Examination", _exam(findings)),
-        ("mJOA (item by item)", _mjoa(findings)),
-        ("Nurick grade", _nurick(findings)),
-        ("MRI", _mri(findings.mri)),
-        ("Electrodiagnostics", _electro(findings)),
+    electro = _electro(findings)
+    return [
+        Section("History", tuple(_history(findings)), level=2),
+        Section("Examination", tuple(_examination(findings)), level=2),
+        Section("mJOA and Nurick", (*_mjoa(findings), *_nurick(findings)), level=2),
+        Section("MRI and neurophysiology" if electro else "MRI", (*_mri(findings.mri), *electro), level=2),
     ]
-    return [intro, *(Section(title, tuple(blocks), level=2) for title, blocks in groups if blocks)]

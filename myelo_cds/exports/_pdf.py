@@ -42,6 +42,7 @@ _INK = (20, 20, 20)
 _MUTED = (70, 70, 70)
 _RULE = (150, 150, 150)
 _BOX_PAD = 3.0
+_LEADING = 1.4  # line height as a multiple of the text size
 _BODY_TOP = 24.0  # where the body starts under the header
 _TABLE_PADDING = (0.8, 1.2, 0.8, 1.2)  # top, right, bottom, left (mm)
 _TABLE_UNIT = 9.0  # millimetres per unit of Table.widths; wide tables shrink to the page
@@ -94,6 +95,11 @@ class PageFrame:
         footer: the first footer line (left); the page number goes on the right.
         footer_note: the second footer line (e.g. the rule-set version and hash).
         body_size: body text size in points.
+        first_page_min_size: if given, the sections before the first ``new_page`` section (a
+            letter page) are printed in the largest size from ``body_size`` down to this one,
+            in half points, that keeps them on one page; at this size they may still run on.
+        first_page_leading: line height of those sections as a multiple of the text size
+            (the rest of the document has 1.4).
     """
 
     title: str
@@ -101,10 +107,12 @@ class PageFrame:
     footer: str
     footer_note: str
     body_size: float = 9.0
+    first_page_min_size: float | None = None
+    first_page_leading: float = _LEADING
 
 
-def _line_height(size: float) -> float:
-    return size * _PT * 1.4
+def _line_height(pdf: FPDF, size: float) -> float:
+    return size * _PT * float(getattr(pdf, "leading", _LEADING))
 
 
 def _new_pdf(frame: PageFrame) -> tuple[FPDF, Callable[[str], str]]:
@@ -116,6 +124,7 @@ def _new_pdf(frame: PageFrame) -> tuple[FPDF, Callable[[str], str]]:
 
     class _Document(FPDF):
         page_frame: PageFrame
+        leading: float = _LEADING
 
         def header(self) -> None:
             frame = self.page_frame
@@ -189,7 +198,7 @@ def _printable_in(pdf: FPDF) -> Callable[[str], str]:
 def _text_height(pdf: FPDF, text: str, width: float, size: float, style: str = "") -> float:
     """The height ``multi_cell`` would take for a text, without printing it."""
     pdf.set_font(_FAMILY, style, size)
-    height = pdf.multi_cell(width, _line_height(size), text, dry_run=True, output="HEIGHT")
+    height = pdf.multi_cell(width, _line_height(pdf, size), text, dry_run=True, output="HEIGHT")
     if not isinstance(height, float | int):  # pragma: no cover - fpdf2 returns a number for HEIGHT
         raise TypeError(f"fpdf2 returned {type(height).__name__} for a height")
     return float(height)
@@ -202,7 +211,7 @@ def _entry_height(pdf: FPDF, entry: Entry, width: float, size: float, indent: fl
 
 def _entry(pdf: FPDF, entry: Entry, x: float, width: float, size: float) -> None:
     """A list item with its details, kept on one page."""
-    height = _line_height(size)
+    height = _line_height(pdf, size)
     indent = 4.5 if entry.bullet else 0.0
     if pdf.get_y() + _entry_height(pdf, entry, width, size, indent) > pdf.page_break_trigger:
         pdf.add_page()
@@ -218,10 +227,10 @@ def _entry(pdf: FPDF, entry: Entry, x: float, width: float, size: float) -> None
         for detail in entry.details:
             pdf.set_x(x + indent + 3)
             pdf.multi_cell(
-                width - indent - 3, _line_height(size - 1), detail, align="L", new_x="LEFT", new_y="NEXT"
+                width - indent - 3, _line_height(pdf, size - 1), detail, align="L", new_x="LEFT", new_y="NEXT"
             )
         pdf.set_text_color(*_INK)
-    pdf.ln(0.6)
+    pdf.ln(0.4)
 
 
 def _paragraph(pdf: FPDF, paragraph: Paragraph, x: float, width: float, size: float) -> None:
@@ -231,7 +240,7 @@ def _paragraph(pdf: FPDF, paragraph: Paragraph, x: float, width: float, size: fl
         pdf.add_page()
     pdf.set_font(_FAMILY, style, size)
     pdf.set_x(x)
-    pdf.multi_cell(width, _line_height(size), paragraph.text, align="L", new_x="LEFT", new_y="NEXT")
+    pdf.multi_cell(width, _line_height(pdf, size), paragraph.text, align="L", new_x="LEFT", new_y="NEXT")
     pdf.ln(1.2)
 
 
@@ -251,7 +260,7 @@ def _draw_table(pdf: FPDF, table: Table, x: float, width: float, size: float) ->
         width=min(width, sum(table.widths) * _TABLE_UNIT),
         align="LEFT",
         text_align="LEFT",
-        line_height=_line_height(size - 0.5),
+        line_height=_line_height(pdf, size - 0.5),
         padding=_TABLE_PADDING,
         borders_layout="HORIZONTAL_LINES",
         cell_fill_mode="ROWS",
@@ -335,7 +344,7 @@ def _heading(pdf: FPDF, section: Section, size: float) -> None:
         pdf.ln(2.5)
         pdf.set_font(_FAMILY, "B", size + 2.5)
         pdf.set_x(pdf.l_margin)
-        pdf.multi_cell(pdf.epw, _line_height(size + 2.5), section.title, align="L", new_x="LMARGIN")
+        pdf.multi_cell(pdf.epw, _line_height(pdf, size + 2.5), section.title, align="L", new_x="LMARGIN")
         pdf.set_draw_color(*_RULE)
         pdf.set_line_width(0.3)
         pdf.line(pdf.l_margin, pdf.get_y() + 0.5, pdf.l_margin + pdf.epw, pdf.get_y() + 0.5)
@@ -344,7 +353,7 @@ def _heading(pdf: FPDF, section: Section, size: float) -> None:
         pdf.ln(1)
         pdf.set_font(_FAMILY, "B", size + 0.5)
         pdf.set_x(pdf.l_margin)
-        pdf.multi_cell(pdf.epw, _line_height(size + 0.5), section.title, align="L", new_x="LMARGIN")
+        pdf.multi_cell(pdf.epw, _line_height(pdf, size + 0.5), section.title, align="L", new_x="LMARGIN")
         pdf.ln(0.8)
 
 
@@ -387,7 +396,7 @@ def _icon(pdf: FPDF, box: Box, x: float, y: float) -> None:
 def _box_content(pdf: FPDF, section: Section, x: float, width: float, size: float) -> None:
     pdf.set_font(_FAMILY, "B", size + 2)
     pdf.set_x(x)
-    pdf.multi_cell(width, _line_height(size + 2), section.title, align="L", new_x="LEFT", new_y="NEXT")
+    pdf.multi_cell(width, _line_height(pdf, size + 2), section.title, align="L", new_x="LEFT", new_y="NEXT")
     pdf.ln(1)
     _blocks(pdf, section.blocks, x, width, size)
 
@@ -425,8 +434,44 @@ def _boxed(pdf: FPDF, section: Section, box: Box, size: float) -> None:
     pdf.set_y(top + height + 2)
 
 
+def _use_leading(pdf: FPDF, leading: float) -> None:
+    """Line height from here on, as a multiple of the text size (read by ``_line_height``)."""
+    object.__setattr__(pdf, "leading", leading)
+
+
+def _print(sections: Sequence[Section], frame: PageFrame, first_size: float) -> tuple[FPDF, int]:
+    """The PDF, and how many pages the sections before the first ``new_page`` one took."""
+    pdf, show = _new_pdf(frame)
+    size, first_pages = first_size, 0
+    _use_leading(pdf, frame.first_page_leading)
+    # every text is measured and printed as shown: hidden and glyph-less characters as <U+XXXX>
+    for section in sections_shown(sections, show):
+        if section.new_page:
+            first_pages = first_pages or pdf.page_no()
+            size = frame.body_size
+            _use_leading(pdf, _LEADING)
+            pdf.add_page()
+        if section.box is not None:
+            _boxed(pdf, section, section.box, size)
+            continue
+        _section(pdf, section, size)
+    return pdf, first_pages or pdf.page_no()
+
+
+def _sizes(frame: PageFrame) -> list[float]:
+    smallest = frame.first_page_min_size
+    if smallest is None or smallest >= frame.body_size:
+        return [frame.body_size]
+    steps = round((frame.body_size - smallest) * 2)
+    return [frame.body_size - step / 2 for step in range(steps + 1)]
+
+
 def render_pdf(sections: Sequence[Section], frame: PageFrame) -> bytes:
     """Print sections as an A4 PDF with a header and footer on every page.
+
+    A section marked ``new_page`` starts a page. With ``frame.first_page_min_size`` the
+    sections before it are fitted to the first page by printing them smaller (never by leaving
+    anything out).
 
     Args:
         sections: the document, in order.
@@ -438,12 +483,8 @@ def render_pdf(sections: Sequence[Section], frame: PageFrame) -> bytes:
     Raises:
         FontsMissingError: if the DejaVu fonts are not installed.
     """
-    pdf, show = _new_pdf(frame)
-    size = frame.body_size
-    # every text is measured and printed as shown: hidden and glyph-less characters as <U+XXXX>
-    for section in sections_shown(sections, show):
-        if section.box is not None:
-            _boxed(pdf, section, section.box, size)
-            continue
-        _section(pdf, section, size)
+    for size in _sizes(frame):
+        pdf, first_pages = _print(sections, frame, size)
+        if first_pages == 1:
+            break
     return bytes(pdf.output())

@@ -8,15 +8,20 @@ copyable text and the printout never differ.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from myelo_cds._grammar import count
+from myelo_cds.course import CourseAlert
 from myelo_cds.errors import InputError
 from myelo_cds.exports._document import Block, Entry, Paragraph, Section, Table, render_plain, shown_as_typed
-from myelo_cds.exports._entered import entered_findings
+from myelo_cds.exports._entered import letter_findings, words
 from myelo_cds.findings import Findings, field_spec
 from myelo_cds.findings._characters import hidden_characters
+from myelo_cds.followup import FollowUpPlan
+from myelo_cds.rules.describe import FEATURE_WORDS
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import FiredRule, Recommendation
-from myelo_cds.scales import mjoa_max_total, mjoa_scale
+from myelo_cds.scales import ScaleRef, mjoa_max_total, mjoa_scale
 
 __all__ = [
     "URGENCY_MARK",
@@ -48,6 +53,12 @@ URGENCY_WORDS = {
     "expedited": "EXPEDITED - specialist assessment within weeks, not months",
     "routine": "ROUTINE - planned specialist review and follow-up",
 }
+
+#: The smallest body size (points) the letter page is printed in to keep it on one page.
+LETTER_MIN_SIZE = 7.5
+#: Line height of the letter page as a multiple of the text size (ordinary print leading; the
+#: appendix keeps the roomier 1.4).
+LETTER_LEADING = 1.2
 
 #: What a red-flag question still open means while the known findings make it plausible.
 _NOT_EXCLUDED = {
@@ -187,21 +198,27 @@ def present_words(triggers: tuple[str, ...]) -> str:
     return f" Present: {', '.join(name.replace('_', ' ') for name in triggers)}." if triggers else ""
 
 
-def incomplete_line(rec: Recommendation) -> str | None:
-    """``Incomplete - enter ... to get a pathway`` when inputs a pathway needs are missing."""
+def incomplete_line(rec: Recommendation, *, fields: bool = True) -> str | None:
+    """``Incomplete - enter ... to get a pathway`` when inputs a pathway needs are missing.
+
+    Args:
+        rec: the recommendation.
+        fields: name the input path after each label (for the form; a letter leaves it out).
+    """
     if not rec.incomplete:
         return None
-    return f"Incomplete - enter {', '.join(_field_words(path) for path in rec.incomplete)} to get a pathway"
+    named = ", ".join(_field_words(path, fields=fields) for path in rec.incomplete)
+    return f"Incomplete - enter {named} to get a pathway"
 
 
-def _field_words(path: str) -> str:
+def _field_words(path: str, *, fields: bool = True) -> str:
     try:
         label = field_spec(path).label.split(". ")[0]  # the name, not the guidance after it
     except KeyError:
-        return path
+        return path if fields else words(path.rsplit(".", 1)[-1])
     if len(label) > 1 and label[1].islower():
         label = label[0].lower() + label[1:]
-    return f"{label} ({path})"
+    return f"{label} ({path})" if fields else label
 
 
 def caveat_lines(rec: Recommendation) -> list[str]:
@@ -231,26 +248,177 @@ def _source(rule: FiredRule) -> str:
     )
 
 
-def _recommendation(rec: Recommendation) -> Section:
-    deciding = [rule for rule in rec.rules_fired if rule.kind in ("red_flag", "pathway")]
+def _kind(rule: FiredRule) -> str:
+    return words(rule.kind)
+
+
+def _inputs_in_words(rule: FiredRule) -> str:
+    """What matched, in words: ``cervical cord compression: yes; pathway: Surgical referral``."""
+    return "; ".join(
+        f"{FEATURE_WORDS.get(key, words(key))}: "
+        + (PATHWAY_LABELS.get(value, words(value)) if key == "pathway" else words(value))
+        for key, value in rule.inputs.items()
+    )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _red_flag_lines(rec: Recommendation) -> list[Block]:
+    """The red-flag state on the letter: each question whose blank raised the urgency on a line
+    of its own, the other open questions grouped by what a "yes" would mean (all listed again,
+    one per line, in the appendix)."""
     blocks: list[Block] = [
-        Paragraph(f"{PATHWAY_LABELS[rec.pathway]} [{URGENCY_MARK[rec.urgency]}]", strong=True),
-        Paragraph(f"Urgency: {URGENCY_WORDS[rec.urgency]}", strong=True),
+        Entry(f"{_NOT_EXCLUDED[item.urgency_if_positive]}: ask {item.input}")
+        for item in sorted(rec.to_confirm, key=lambda item: _rank(item.urgency_if_positive))
+        if item.escalated
     ]
-    incomplete = incomplete_line(rec)
+    waiting: dict[str, list[str]] = {}
+    for item in rec.to_confirm:
+        if not item.escalated:
+            waiting.setdefault(item.urgency_if_positive, []).append(item.input)
+    for urgency in sorted(waiting, key=_rank):
+        questions = waiting[urgency]
+        blocks.append(
+            Entry(
+                f"{count(len(questions), 'red-flag question')} not yet asked (a yes could mean {urgency}): "
+                + "; ".join(questions)
+            )
+        )
+    if not rec.to_confirm and not any(rule.kind == "red_flag" for rule in rec.rules_fired):
+        blocks.append(Entry("Red flags: none present, none left unanswered"))
+    return blocks
+
+
+def _main_basis(rec: Recommendation) -> list[FiredRule]:
+    """The rules a letter names: the red flags that fired (else the pathway rule), then the
+    urgency rule; a red-flag pathway or urgency rule that only says "red flag present" is left
+    to the appendix, which lists every rule."""
+    red_flags = [rule for rule in rec.rules_fired if rule.kind == "red_flag"]
+    if red_flags:
+        return red_flags
+    return [rule for rule in rec.rules_fired if rule.kind in ("pathway", "urgency")]
+
+
+def _impression(rec: Recommendation) -> Section:
+    """Pathway, urgency, the clinical picture, the main basis and the red-flag state."""
+    blocks: list[Block] = [
+        Paragraph(
+            f"{PATHWAY_LABELS[rec.pathway]} [{URGENCY_MARK[rec.urgency]}]. "
+            f"Urgency: {URGENCY_WORDS[rec.urgency]}",
+            strong=True,
+        )
+    ]
+    incomplete = incomplete_line(rec, fields=False)
     if incomplete:
         blocks.append(Paragraph(incomplete, strong=True))
     if rec.provisional:
         blocks.append(
             Paragraph("PROVISIONAL - the answer changes once the questions below are answered", strong=True)
         )
-    blocks.extend(
-        Entry(
-            f"{rule.id} v{rule.version}: {rule.title}. {rule.action}", details=(f"source: {_source(rule)}",)
+    blocks += _red_flag_lines(rec)
+    blocks += [Entry(f"Check: {warning.message}") for warning in rec.warnings]
+    picture = [f"{_sentence(words(key))}: {value}" for key, value in rec.clinical_picture.items()]
+    if picture:
+        blocks.append(Entry(". ".join(picture), bullet=False))
+    main = _main_basis(rec)
+    blocks += [
+        Entry(f"Basis ({rule.id}, {_kind(rule)} rule; {_strength(rule)}): {rule.title}. {rule.action}")
+        for rule in main
+    ]
+    if len(main) < len(rec.rules_fired):
+        blocks.append(Entry(f"All {count(len(rec.rules_fired), 'rule')} fired, with sources: appendix"))
+    blocks += [Entry(f"Flag: {flag.text}") for flag in rec.flags]
+    return Section("Impression", tuple(blocks), box=rec.urgency)
+
+
+def _strength(rule: FiredRule) -> str:
+    if rule.strength == "none" and rule.quality == "none":
+        return "not graded by a guideline"
+    return f"strength {rule.strength}, quality {rule.quality}"
+
+
+def _visits(plan: FollowUpPlan) -> list[Block]:
+    """One line per kind of visit, its dates with their windows in order."""
+    kinds: dict[str, list[str]] = {}
+    for visit in plan.visits:
+        mri = ", MRI due" if visit.mri_due else ""
+        kinds.setdefault(visit.label, []).append(
+            f"{visit.due} (window {visit.window_start} to {visit.window_end}{mri})"
         )
-        for rule in deciding
-    )
-    return Section("Recommendation", tuple(blocks), box=rec.urgency)
+    return [Entry(f"{label}: {'; '.join(dates)}") for label, dates in kinds.items()]
+
+
+def _plan(rec: Recommendation) -> Section:
+    plan = rec.follow_up
+    blocks: list[Block] = [
+        Entry(f"Follow-up: {plan.title}", bullet=False),
+        *_visits(plan),
+        Entry(f"MRI: {plan.mri}"),
+    ]
+    if plan.escalation:
+        blocks.append(Entry("Escalate: " + "; ".join(plan.escalation)))
+    blocks += [Entry(f"Consider {dx.condition}: {dx.workup}") for dx in rec.differentials]
+    blocks.append(Entry(f"Teach: {plan.red_flag_teaching}"))
+    return Section("Plan", tuple(blocks), level=2)
+
+
+def _course(rec: Recommendation, findings: Findings, alerts: Sequence[CourseAlert]) -> Section:
+    blocks: list[Block] = []
+    change, earlier = rec.scores.mjoa_change, findings.earlier_mjoa
+    if change is not None and earlier is not None:
+        days = f" over {change.days} days" if change.days is not None else ""
+        blocks.append(
+            Entry(
+                f"mJOA {change.earlier_total} ({change.earlier_band}) on {earlier.date} -> "
+                f"{change.current_total} ({change.current_band}) now, {change.delta:+d}{days}; "
+                f"MCID for {change.earlier_band}: {count(change.mcid, 'point')} "
+                f"({'reached' if change.reaches_mcid else 'not reached'})"
+                + ("; band worse" if change.band_worsened else "")
+            )
+        )
+    for alert in alerts:
+        basis = "; ".join(alert.basis)
+        blocks.append(
+            Entry(
+                f"{words(alert.level).upper()} compared with the visit of {alert.compared_with}: {basis}. "
+                f"The rules then advise {PATHWAY_LABELS.get(alert.pathway, words(alert.pathway))} "
+                f"({alert.urgency}; {', '.join(alert.rules)})"
+            )
+        )
+    if not blocks:
+        blocks.append(Entry("No earlier visit compared (no earlier mJOA recorded)", bullet=False))
+    return Section("Course since the last visit", tuple(blocks), level=2)
+
+
+def _letter(rec: Recommendation, findings: Findings, alerts: Sequence[CourseAlert]) -> list[Section]:
+    """The letter page: history, examination, mJOA/Nurick, MRI, impression, plan, course."""
+    return [*letter_findings(findings), _impression(rec), _plan(rec), _course(rec, findings, alerts)]
+
+
+def _field_label(path: str) -> str:
+    try:
+        return field_spec(path).label
+    except KeyError:
+        return words(path.rsplit(".", 1)[-1])
+
+
+def _rules(rec: Recommendation) -> Section:
+    entries: list[Block] = [
+        Entry(
+            f"{rule.id} v{rule.version} ({_kind(rule)} rule): {rule.title}",
+            details=(
+                f"inputs: {_inputs_in_words(rule)}",
+                f"action: {rule.action}",
+                f"source: {_source(rule)}",
+            ),
+        )
+        for rule in rec.rules_fired
+    ]
+    if rec.superseded:
+        entries.append(Entry(f"Also matched but outranked: {', '.join(rec.superseded)}", bullet=False))
+    return Section("Rules fired", tuple(entries), level=2)
 
 
 def _open_questions(rec: Recommendation) -> list[Section]:
@@ -260,18 +428,29 @@ def _open_questions(rec: Recommendation) -> list[Section]:
         title = (
             "To confirm (most dangerous first)" if rec.provisional else "Red-flag questions not yet answered"
         )
-        sections.append(Section(title, tuple(Entry(line) for line in confirm_lines(rec))))
+        lines = confirm_lines(rec, fields=False)
+        sections.append(Section(title, tuple(Entry(line) for line in lines), level=2))
     if rec.warnings:
         sections.append(
             Section(
                 "Entries that do not fit together (check)",
                 tuple(
-                    Entry(warning.message, details=(f"{warning.code}; fields: {', '.join(warning.fields)}",))
+                    Entry(
+                        warning.message,
+                        details=(
+                            f"{words(warning.code)}; entries: {'; '.join(map(_field_label, warning.fields))}",
+                        ),
+                    )
                     for warning in rec.warnings
                 ),
+                level=2,
             )
         )
     return sections
+
+
+def _scale(ref: ScaleRef) -> str:
+    return f"[{words(ref.id)} {ref.version}]"
 
 
 def _scores(rec: Recommendation) -> Section:
@@ -280,7 +459,7 @@ def _scores(rec: Recommendation) -> Section:
     if scores.mjoa:
         m = scores.mjoa
         top = mjoa_max_total()
-        text = f"mJOA {m.total}/{top} ({m.band})"
+        text = f"mJOA total {m.total}/{top} ({m.band})"
         if m.attributed_total != m.total:
             text += (
                 f"; attributed to myelopathy {m.attributed_total}/{top} "
@@ -288,50 +467,34 @@ def _scores(rec: Recommendation) -> Section:
             )
         if m.very_severe:
             text += f"; very severe (mJOA {mjoa_scale()['very_severe']['max']} or less)"
-        entries.append(Entry(f"{text} [{m.scale.id} {m.scale.version}]"))
-    else:
-        entries.append(Entry("mJOA not scored"))
+        entries.append(Entry(f"{text} {_scale(m.scale)}"))
     if scores.mjoa_change:
         c = scores.mjoa_change
-        days = f" over {c.days} days" if c.days is not None else ""
         entries.append(
             Entry(
-                f"mJOA change {c.earlier_total} -> {c.current_total} ({c.delta:+d}){days}; MCID for "
+                f"mJOA change {c.earlier_total} -> {c.current_total} ({c.delta:+d}); MCID for "
                 f"{c.earlier_band} = {c.mcid} (reached: {'yes' if c.reaches_mcid else 'no'}; band worse: "
-                f"{'yes' if c.band_worsened else 'no'}) [{c.scale.id} {c.scale.version}]"
+                f"{'yes' if c.band_worsened else 'no'}) {_scale(c.scale)}"
             )
         )
     if scores.nurick:
         n = scores.nurick
-        entries.append(Entry(f"Nurick {n.grade}: {n.wording} [{n.scale.id} {n.scale.version}]"))
+        entries.append(Entry(f"Nurick {n.grade}: {n.wording} {_scale(n.scale)}"))
     if scores.mscc:
         s = scores.mscc
-        entries.append(Entry(f"MSCC {s.percent}% ({s.note}) [{s.scale.id} {s.scale.version}]"))
+        entries.append(Entry(f"MSCC {s.percent}% ({s.note}) {_scale(s.scale)}"))
     cook = scores.cook
     entries.append(
         Entry(
             f"Cook cluster {cook.positive}/{len(cook.items)} positive, {cook.unknown} not examined: "
-            f"{cook.interpretation} [{cook.scale.id} {cook.scale.version}]"
+            f"{cook.interpretation} {_scale(cook.scale)}"
         )
     )
-    return Section("Scores", tuple(entries))
-
-
-def _basis(rec: Recommendation) -> Section:
-    entries: list[Block] = [
-        Entry(
-            f"[{rule.kind}] {rule.id} v{rule.version}: {rule.title}",
-            details=(f"inputs: {_inputs(rule)}", f"action: {rule.action}", f"source: {_source(rule)}"),
-        )
-        for rule in rec.rules_fired
-    ]
-    if rec.superseded:
-        entries.append(Entry(f"Also matched but outranked: {', '.join(rec.superseded)}", bullet=False))
-    return Section("Basis (rules fired)", tuple(entries))
+    return Section("Scores with scale versions", tuple(entries), level=2)
 
 
 def _label(pathway: str) -> str:
-    return PATHWAY_LABELS.get(pathway, pathway)
+    return PATHWAY_LABELS.get(pathway, words(pathway))
 
 
 def _screens(rec: Recommendation) -> list[Section]:
@@ -347,6 +510,7 @@ def _screens(rec: Recommendation) -> list[Section]:
                     )
                     for flag in rec.flags
                 ),
+                level=2,
             )
         )
     if rec.differentials:
@@ -357,28 +521,36 @@ def _screens(rec: Recommendation) -> list[Section]:
                     Entry(
                         f"{dx.condition}: {dx.workup}",
                         details=(
-                            f"triggered by {', '.join(dx.triggers)}",
+                            f"triggered by {', '.join(map(words, dx.triggers))}",
                             f"{dx.id}; evidence {dx.evidence}; source: {dx.citation}",
                         ),
                     )
                     for dx in rec.differentials
                 ),
+                level=2,
             )
         )
+    return sections
+
+
+def _not_recorded(rec: Recommendation) -> list[Section]:
+    """The inputs left blank that would change the answer, and what else would change it."""
+    sections = []
     if rec.unknowns:
         sections.append(
             Section(
-                "Not examined, and would change the answer",
+                "Not recorded, and would change the answer",
                 tuple(
                     Entry(
                         f"{unknown.input}: "
                         + "; ".join(
-                            f"if {s.value} -> {_label(s.pathway)} ({s.urgency})" for s in unknown.scenarios
-                        ),
-                        details=(f"fields: {', '.join(unknown.fields)}",),
+                            f"if {words(s.value)} -> {_label(s.pathway)} ({s.urgency})"
+                            for s in unknown.scenarios
+                        )
                     )
                     for unknown in rec.unknowns
                 ),
+                level=2,
             )
         )
     if rec.counterfactuals:
@@ -388,6 +560,7 @@ def _screens(rec: Recommendation) -> list[Section]:
                 tuple(
                     Entry(f"{cf.change} -> {_label(cf.pathway)} ({cf.urgency})") for cf in rec.counterfactuals
                 ),
+                level=2,
             )
         )
     return sections
@@ -412,13 +585,10 @@ def _follow_up(rec: Recommendation) -> Section:
             widths=(2, 4, 7, 12, 3),
         ),
         Entry(f"Measures at each visit: {'; '.join(plan.visits[0].measures if plan.visits else ())}"),
-        Entry(f"MRI: {plan.mri}"),
     ]
-    blocks.extend(Entry(f"Escalate: {trigger}") for trigger in plan.escalation)
     blocks.extend(Entry(note) for note in plan.notes)
-    blocks.append(Entry(f"Teach: {plan.red_flag_teaching}"))
     blocks.append(Entry(f"Schedule source: {plan.citation}", bullet=False))
-    return Section("Follow-up schedule", tuple(blocks))
+    return Section("Follow-up schedule", tuple(blocks), level=2)
 
 
 def _provenance(rec: Recommendation, clinician_id: str | None) -> Section:
@@ -435,7 +605,34 @@ def _provenance(rec: Recommendation, clinician_id: str | None) -> Section:
             Entry(f"Case {rec.case_id or '(no case id)'}; clinician {clinician_id or '(not given)'}"),
             Paragraph(rec.disclaimer, strong=True),
         ),
+        level=2,
     )
+
+
+def _appendix(rec: Recommendation, clinician: str | None) -> list[Section]:
+    """After the letter: every rule fired with its source, the open questions, the screens,
+    what was not recorded, the scores with versions, the schedule and the provenance."""
+    intro = Section(
+        "Appendix: basis, provenance and what was not recorded",
+        (
+            Paragraph(
+                f"Consult note of case {rec.case_id or '(no case id)'} on {rec.assessment_date}. Every rule"
+                " that fired, with its source and strength of evidence; findings not recorded were not"
+                " examined (unknown, not absent)."
+            ),
+        ),
+        new_page=True,
+    )
+    return [
+        intro,
+        _rules(rec),
+        *_open_questions(rec),
+        *_screens(rec),
+        *_not_recorded(rec),
+        _scores(rec),
+        _follow_up(rec),
+        _provenance(rec, clinician),
+    ]
 
 
 def _checked(rec: Recommendation, findings: Findings, clinician_id: str | None) -> str | None:
@@ -462,40 +659,33 @@ def _checked(rec: Recommendation, findings: Findings, clinician_id: str | None) 
     return clinician_id
 
 
-def note_sections(rec: Recommendation, findings: Findings, clinician_id: str | None = None) -> list[Section]:
+def note_sections(
+    rec: Recommendation,
+    findings: Findings,
+    clinician_id: str | None = None,
+    *,
+    course: Sequence[CourseAlert] = (),
+) -> list[Section]:
     """The consult note as sections (the text and the PDF both render these).
 
     Args:
         rec: the recommendation.
         findings: the findings that produced it.
         clinician_id: who reviewed it, if given (an id, not a patient detail).
+        course: the course alerts against the patient's stored visits
+            (:func:`myelo_cds.course.course_alerts`), if any.
 
     Returns:
-        Sections in reading order: recommendation, picture, scores, basis, screens, schedule,
-        findings entered, provenance.
+        The letter (history, examination, mJOA and Nurick, MRI, impression, plan, course since
+        the last visit), then the appendix, whose first section has ``new_page`` set (rules
+        fired with their sources, open questions, screens, what was not recorded, scores with
+        versions, the schedule and the provenance with the rule-set hash).
 
     Raises:
         ValueError: if the findings are of another case, or the clinician id has unsafe characters.
     """
-    return _sections(rec, findings, _checked(rec, findings, clinician_id))
-
-
-def _sections(rec: Recommendation, findings: Findings, clinician: str | None) -> list[Section]:
-    picture = Section(
-        "Clinical picture",
-        tuple(Entry(f"{key.replace('_', ' ')}: {value}") for key, value in rec.clinical_picture.items()),
-    )
-    return [
-        _recommendation(rec),
-        *_open_questions(rec),
-        picture,
-        _scores(rec),
-        _basis(rec),
-        *_screens(rec),
-        _follow_up(rec),
-        *entered_findings(findings),
-        _provenance(rec, clinician),
-    ]
+    clinician = _checked(rec, findings, clinician_id)
+    return [*_letter(rec, findings, course), *_appendix(rec, clinician)]
 
 
 def _meta(rec: Recommendation, clinician_id: str | None) -> str:
@@ -505,35 +695,45 @@ def _meta(rec: Recommendation, clinician_id: str | None) -> str:
     )
 
 
-def consult_note_text(rec: Recommendation, findings: Findings, clinician_id: str | None = None) -> str:
-    """The full consult note as plain text, ready to paste into a record.
+def consult_note_text(
+    rec: Recommendation,
+    findings: Findings,
+    clinician_id: str | None = None,
+    *,
+    course: Sequence[CourseAlert] = (),
+) -> str:
+    """The full consult note as plain text, ready to paste into a record: the letter first,
+    then the appendix after a rule line (the same sections, in the same order, as the PDF).
 
     Args:
         rec: the recommendation.
         findings: the findings that produced it (only the known values are listed).
         clinician_id: who reviewed it, if given.
+        course: the course alerts against the patient's stored visits, if any.
 
     Returns:
-        The note: header, recommendation with urgency in words, clinical picture, scores with
-        scale versions, every rule fired with inputs and source, flags, differentials, unknowns,
-        schedule, findings entered and the rule-set version and hash.
+        The note: header, the letter (history, examination, mJOA and Nurick, MRI, impression
+        with pathway, urgency and basis, plan with dates, course), then the appendix (every
+        rule fired with inputs and source, open questions, flags, differentials, what was not
+        recorded, scores with scale versions, schedule, rule-set version and hash).
 
     Raises:
         ValueError: if the findings are of another case, or the clinician id has unsafe characters.
     """
-    clinician = _checked(rec, findings, clinician_id)
-    sections = _sections(rec, findings, clinician)
-    header = [
-        "myelo-cds consult note",
-        shown_as_typed(_meta(rec, clinician)),
-        f"Rule set {rec.rule_set.id} {rec.rule_set.version}, sha256 {rec.rule_set.sha256}",
-        "",
-    ]
+    sections = note_sections(rec, findings, clinician_id, course=course)
+    header = ["myelo-cds consult note", shown_as_typed(_meta(rec, _checked(rec, findings, clinician_id))), ""]
     return "\n".join(header) + "\n" + render_plain(sections) + "\n"
 
 
-def consult_note_pdf(rec: Recommendation, findings: Findings, clinician_id: str | None = None) -> bytes:
-    """The full consult note as an A4 PDF (same content as :func:`consult_note_text`).
+def consult_note_pdf(
+    rec: Recommendation,
+    findings: Findings,
+    clinician_id: str | None = None,
+    *,
+    course: Sequence[CourseAlert] = (),
+) -> bytes:
+    """The consult note as an A4 PDF (same content as :func:`consult_note_text`): the letter on
+    page 1 (printed down to 7.5 pt when needed to keep it there), the appendix from page 2.
 
     Every page carries the case id, date and clinician in the header, and "Decision support -
     the clinician decides", the page number and the rule-set version and SHA-256 in the footer.
@@ -542,6 +742,7 @@ def consult_note_pdf(rec: Recommendation, findings: Findings, clinician_id: str 
         rec: the recommendation.
         findings: the findings that produced it.
         clinician_id: who reviewed it, if given.
+        course: the course alerts against the patient's stored visits, if any.
 
     Returns:
         The PDF file as bytes.
@@ -553,11 +754,13 @@ def consult_note_pdf(rec: Recommendation, findings: Findings, clinician_id: str 
     from myelo_cds.exports._pdf import PageFrame, render_pdf
 
     clinician = _checked(rec, findings, clinician_id)
-    sections = _sections(rec, findings, clinician)
+    sections = note_sections(rec, findings, clinician_id, course=course)
     frame = PageFrame(
         title="myelo-cds consult note",
         meta=_meta(rec, clinician),
         footer="Decision support - the clinician decides",
         footer_note=f"Rule set {rec.rule_set.id} {rec.rule_set.version} | sha256 {rec.rule_set.sha256}",
+        first_page_min_size=LETTER_MIN_SIZE,
+        first_page_leading=LETTER_LEADING,
     )
     return render_pdf(sections, frame)
