@@ -3,6 +3,7 @@
 import streamlit as st
 
 from myelo_cds.course import course_alerts, timeline
+from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.ui.charts import mjoa_timeline, subdomain_timeline
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.records import render_alerts, store
@@ -13,8 +14,13 @@ patients = store().patients()
 if not patients:
     st.info("No stored assessments yet: save a consult to start a patient's record.", icon=":material/info:")
     st.stop()
+ids = [p.patient_id for p in patients]
+just_seen = st.session_state.get("last_case_id")  # set by the consult page on save
 patient_id = st.selectbox(
-    "Patient (pseudonymous id)", [p.patient_id for p in patients], index=None, placeholder="choose"
+    "Patient (pseudonymous id)",
+    ids,
+    index=ids.index(just_seen) if just_seen in ids else None,
+    placeholder="choose",
 )
 if patient_id is None:
     st.stop()
@@ -32,8 +38,8 @@ st.dataframe(
         {
             "date": r.assessment_date,
             "mJOA": r.recommendation.scores.mjoa.total if r.recommendation.scores.mjoa else None,
-            "Nurick": r.findings.nurick,
-            "pathway": r.recommendation.pathway.replace("_", " "),
+            "Nurick": "not recorded" if r.findings.nurick is None else str(r.findings.nurick),
+            "pathway": PATHWAY_LABELS[r.recommendation.pathway],
             "urgency": r.recommendation.urgency,
             "rules": ", ".join(rule.id for rule in r.recommendation.rules_fired if rule.kind == "pathway"),
             "rule set": r.rule_set_version,

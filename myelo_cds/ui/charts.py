@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import altair as alt
 
 from myelo_cds.followup import FollowUpPlan
+from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.scales import mjoa_max_total, mjoa_scale
 
-__all__ = ["schedule_rows", "schedule_timeline"]
+__all__ = ["mjoa_timeline", "schedule_rows", "schedule_timeline", "subdomain_timeline"]
+
+#: Dates on a time axis: month and year, so a course over several years reads unambiguously.
+_DATE_AXIS = alt.Axis(format="%b %Y", labelAngle=0)
+#: Scores are whole points: integer ticks only.
+_POINTS_AXIS = alt.Axis(format="d", tickMinStep=1)
+#: Severity bands from worst (darkest) to no deficit (lightest): one hue, so the order shows,
+#: and not red, which is kept for emergencies.
+_BAND_SCHEME: Literal["blues"] = "blues"
 
 
 def schedule_rows(plan: FollowUpPlan) -> list[dict[str, Any]]:
@@ -47,7 +56,7 @@ def schedule_timeline(plan: FollowUpPlan) -> alt.LayerChart | alt.FacetChart:
     window = (
         alt.Chart(data)
         .mark_bar(height=10, opacity=0.35)
-        .encode(x=alt.X("from:T", title="Date"), x2="to:T", y=y)
+        .encode(x=alt.X("from:T", title="Date", axis=_DATE_AXIS), x2="to:T", y=y)
     )
     points = (
         alt.Chart(data)
@@ -94,13 +103,19 @@ def mjoa_timeline(
     areas = _band_areas()
     top = mjoa_max_total()
     bands = alt.Data(values=[{"band": b, "low": lo, "high": hi} for b, lo, hi in areas])  # type: ignore[no-untyped-call]
+    names = [name for name, _, _ in areas]
     band_layer = (
         alt.Chart(bands)
-        .mark_rect(opacity=0.12)
+        .mark_rect(opacity=0.18)
         .encode(
-            y=alt.Y("low:Q", scale=alt.Scale(domain=[0, top]), title=f"mJOA (0-{top})"),
+            y=alt.Y("low:Q", scale=alt.Scale(domain=[0, top]), title=f"mJOA (0-{top})", axis=_POINTS_AXIS),
             y2="high:Q",
-            color=alt.Color("band:N", title="Severity band", sort=[name for name, _, _ in areas]),
+            color=alt.Color(
+                "band:O",
+                title="Severity band",
+                sort=names,
+                scale=alt.Scale(domain=names, scheme=_BAND_SCHEME, reverse=True),
+            ),
         )
     )
     layers: list[Any] = [band_layer]
@@ -111,13 +126,21 @@ def mjoa_timeline(
             .mark_rect(opacity=0.18, color="gray")
             .encode(y="low:Q", y2="high:Q", tooltip=["label:N"])
         )
-    points = alt.Data(values=[v for v in visits if v["mjoa"] is not None])  # type: ignore[no-untyped-call]
+    scored = [
+        {**visit, "pathway": PATHWAY_LABELS.get(str(visit["pathway"]), str(visit["pathway"]))}
+        for visit in visits
+        if visit["mjoa"] is not None
+    ]
+    points = alt.Data(values=scored)  # type: ignore[no-untyped-call]
     line = alt.Chart(points).encode(
-        x=alt.X("date:T", title="Visit date"),
+        x=alt.X("date:T", title="Visit date", axis=_DATE_AXIS),
         y=alt.Y("mjoa:Q"),
         tooltip=[alt.Tooltip("date:T", format="%Y-%m-%d"), "mjoa:Q", "pathway:N", "urgency:N"],
     )
-    layers += [line.mark_line(), line.mark_point(filled=True, size=90).encode(shape=alt.Shape("pathway:N"))]
+    layers += [
+        line.mark_line(),
+        line.mark_point(filled=True, size=90).encode(shape=alt.Shape("pathway:N", title="Pathway")),
+    ]
     if annotations:
         notes = alt.Data(values=annotations)  # type: ignore[no-untyped-call]
         rule = alt.Chart(notes).encode(x="date:T")
@@ -135,8 +158,8 @@ def subdomain_timeline(rows: list[dict[str, Any]]) -> alt.FacetChart | alt.Layer
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("date:T", title=None),
-            y=alt.Y("score:Q", title=None),
+            x=alt.X("date:T", title=None, axis=_DATE_AXIS),
+            y=alt.Y("score:Q", title=None, axis=_POINTS_AXIS),
             tooltip=[alt.Tooltip("date:T", format="%Y-%m-%d"), "measure:N", "score:Q"],
         )
         .properties(height=110, width=220)
