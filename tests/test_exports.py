@@ -29,7 +29,7 @@ from myelo_cds.exports import (
     schedule_ics,
 )
 from myelo_cds.exports._document import PAGE_RULE
-from myelo_cds.exports.handout import load_handout, long_date
+from myelo_cds.exports.handout import load_handout, long_date, suggested_day
 from myelo_cds.followup import load_protocol
 from myelo_cds.rules.engine import PATHWAY_LABELS
 
@@ -248,7 +248,7 @@ def test_handout_lists_the_red_flags_and_the_visit_dates(moderate: tuple[Finding
     for warning in ("bladder or bowels", "no longer walk", "short of breath", "after a fall", "fever"):
         assert warning in red_flags
     for visit in rec.follow_up.visits:
-        assert long_date(visit.due) in text
+        assert long_date(suggested_day(visit)) in text
     assert "Reference EX-moderate-dcm" in text
 
 

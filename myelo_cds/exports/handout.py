@@ -21,7 +21,7 @@ from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.rules.ruleset import URGENCIES
 
-__all__ = ["handout_pdf", "handout_sections", "handout_text", "load_handout", "long_date"]
+__all__ = ["handout_pdf", "handout_sections", "handout_text", "load_handout", "long_date", "suggested_day"]
 
 _MONTHS = (
     "January",
@@ -38,6 +38,9 @@ _MONTHS = (
     "December",
 )
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKEND = (5, 6)  # date.weekday(): Saturday, Sunday
+#: Days from the due date tried for a weekday, nearest first (earlier first on a tie).
+_NEAREST = (-1, 1, -2, 2)
 
 
 @cache
@@ -91,12 +94,28 @@ def _section(item: dict[str, Any], *, box: bool = False) -> Section:
     return Section(item["title"], tuple(blocks), box="warning" if box else None)
 
 
+def suggested_day(visit: Visit) -> dt.date:
+    """The day a handout suggests for a visit: its due date, or, when that is a Saturday or
+    Sunday, the nearest weekday inside the visit's window.
+
+    Never a day outside the window; a visit whose window holds no weekday (a same-day visit on a
+    weekend) keeps its due date.
+    """
+    if visit.due.weekday() not in _WEEKEND:
+        return visit.due
+    for offset in _NEAREST:
+        day = visit.due + dt.timedelta(days=offset)
+        if visit.window_start <= day <= visit.window_end and day.weekday() not in _WEEKEND:
+            return day
+    return visit.due
+
+
 def _visit_line(visit: Visit) -> str:
     if visit.window_start == visit.window_end:
         when = f"{long_date(visit.due)}"
     else:
         when = (
-            f"around {long_date(visit.due)} (any day from {_short_date(visit.window_start)} "
+            f"around {long_date(suggested_day(visit))} (any day from {_short_date(visit.window_start)} "
             f"to {_short_date(visit.window_end)})"
         )
     mri = ". An MRI scan is due at this visit" if visit.mri_due else ""
@@ -140,7 +159,7 @@ def handout_sections(rec: Recommendation) -> list[Section]:
     ]
     upcoming = [visit for visit in rec.follow_up.visits if visit.due >= rec.assessment_date]
     if upcoming and rec.pathway != "emergency_referral":
-        summary.append(Paragraph(f"Your first check-up: around {long_date(upcoming[0].due)}."))
+        summary.append(Paragraph(f"Your first check-up: around {long_date(suggested_day(upcoming[0]))}."))
     out = [Section("Your plan in short", tuple(summary), box=rec.urgency)]
     out.extend(_section(item) for item in sections if item["kind"] == "about")
     out.append(_section(plan))
