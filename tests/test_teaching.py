@@ -19,6 +19,7 @@ from myelo_cds.findings import MJOAItem
 from myelo_cds.records import RecordError, Store, TrainingAttempt
 from myelo_cds.teaching import (
     LEITNER_INTERVAL_DAYS,
+    PART_WEIGHTS,
     CaseError,
     QuizAnswer,
     ScriptConcordanceItem,
@@ -33,6 +34,7 @@ from myelo_cds.teaching import (
     leitner_box,
     save_case,
     score_answer,
+    score_working,
     sct_credit,
     visible_attempts,
 )
@@ -148,7 +150,27 @@ def test_a_wrong_pathway_is_explained_by_the_deciding_rule_and_what_would_change
     assert result.pathway_engine == "surgery_or_structured_rehab"
     text = " ".join(result.differences)
     assert "Rule R8 (Mild DCM (mJOA 15-17)) decided it" in text
-    assert result.score == pytest.approx((0 + 1 + 1 + 1) / 4)  # pathway, mJOA, severity, one SCT item
+    # pathway (weight 3), mJOA, severity, one SCT item
+    assert result.score == pytest.approx((0 * 3 + 1 + 1 + 1) / 6)
+    assert score_working(result) == (
+        "pathway 0 x 3 + mJOA 1 x 1 + severity 1 x 1 + script concordance item 1 x 1 = 3 of 6 (50%)"
+    )
+
+
+def test_a_wrong_pathway_costs_more_than_a_wrong_mjoa_item_score() -> None:
+    case = _case("T05")
+    right = _right_answer(case)
+    wrong_pathway = score_answer(case, _right_answer(case, pathway="surgical_referral"))
+    mjoa = dict(right.mjoa or {})
+    mjoa[MJOAItem.le_motor] = (mjoa[MJOAItem.le_motor] + 1) % 8
+    wrong_item = score_answer(case, right.model_copy(update={"mjoa": mjoa}))
+    assert wrong_item.pathway_correct
+    assert not wrong_pathway.pathway_correct
+    assert wrong_pathway.score < wrong_item.score < 1.0
+    # even a whole mJOA misread (every item wrong) costs less than the pathway
+    misread = score_answer(case, right.model_copy(update={"mjoa": dict.fromkeys(MJOAItem, 0)}))
+    assert wrong_pathway.score < misread.score
+    assert PART_WEIGHTS["pathway"] > PART_WEIGHTS["mJOA"]
 
 
 def test_missing_a_red_flag_is_explained_as_outranking_severity() -> None:

@@ -90,7 +90,8 @@ def test_quiz_flow_commit_reveal_score_and_store(database: Store) -> None:
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["mJOA (yours / true)"] == "14 / 15"
     assert metrics["Severity grade"] == "wrong"
-    assert metrics["Score"] == "44%"  # (0 pathway + 0.75 mJOA + 0 severity + 1 SCT) / 4
+    assert metrics["Score"] == "29%"  # (0 pathway x 3 + 0.75 mJOA + 0 severity + 1 SCT) / 6
+    assert any("pathway 0 x 3 + mJOA 0.75 x 1" in caption.value for caption in at.caption)
     [stored] = database.training_attempts("res-1")
     assert (stored.case_id, stored.pathway_correct, stored.mjoa_given, stored.mjoa_true) == (
         "T05",
@@ -98,7 +99,7 @@ def test_quiz_flow_commit_reveal_score_and_store(database: Store) -> None:
         14,
         15,
     )
-    assert stored.score == pytest.approx(0.4375)
+    assert stored.score == pytest.approx(1.75 / 6, abs=1e-4)
 
 
 def test_committing_without_a_pathway_names_what_is_missing_and_stores_nothing(database: Store) -> None:
@@ -138,10 +139,10 @@ def test_progress_shows_only_the_residents_own_results_with_charts(database: Sto
     topics = {row["topic"]: row["accuracy"] for row in _chart_rows(by_topic)}
     assert topics == {"moderate_dcm": 1.0, "ascc_without_radiculopathy": 0.0}
     weeks = {(row["week"], row["measure"]): row["value"] for row in _chart_rows(by_week)}
-    # T01 right pathway but no mJOA or severity entered (1/3), T09 wrong (0): mean score 1/6
+    # T01 right pathway (x3) but no mJOA or severity entered (3/5), T09 wrong (0): mean score 0.3
     assert weeks == {
         ("2026-03-02", "pathway accuracy"): 0.5,
-        ("2026-03-02", "mean score"): pytest.approx(1 / 6, abs=1e-3),
+        ("2026-03-02", "mean score"): pytest.approx(0.3, abs=1e-3),
     }
     due = at.dataframe[0].value
     assert "T09" in set(due["case"])  # wrong on 2 March: box 1, overdue

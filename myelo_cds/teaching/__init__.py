@@ -34,12 +34,21 @@ from myelo_cds.teaching._progress import (
     leitner_box,
     visible_attempts,
 )
-from myelo_cds.teaching._quiz import BAND_LABELS, QuizAnswer, QuizResult, score_answer, sct_credit
+from myelo_cds.teaching._quiz import (
+    BAND_LABELS,
+    PART_WEIGHTS,
+    QuizAnswer,
+    QuizResult,
+    score_answer,
+    score_working,
+    sct_credit,
+)
 
 __all__ = [
     "BAND_LABELS",
     "DIFFICULTIES",
     "LEITNER_INTERVAL_DAYS",
+    "PART_WEIGHTS",
     "SCT_SCALE",
     "TOPICS",
     "CaseError",
@@ -64,6 +73,7 @@ __all__ = [
     "parse_case",
     "save_case",
     "score_answer",
+    "score_working",
     "sct_credit",
     "visible_attempts",
 ]

@@ -7,7 +7,9 @@ scores 1 when it is the band the rules use (the attributed total); a script-conc
 scores by aggregate scoring against its panel; the urgency, when the resident is asked for it,
 scores by its distance from the rules' urgency on the four-tier order (emergency, urgent,
 expedited, routine): 1 when equal, one third less per tier away, and a tier too low is named as
-under-triage. The overall score is the mean of the parts the case has.
+under-triage. The overall score is the weighted mean of the parts the case has, with the
+weights of :data:`PART_WEIGHTS`: the pathway counts three times as much as any other part, so a
+wrong pathway costs more than a misread mJOA (a teaching choice: the pathway is the decision).
 """
 
 from __future__ import annotations
@@ -22,7 +24,27 @@ from myelo_cds.rules.ruleset import URGENCIES, Urgency, default_rule_set
 from myelo_cds.scales import Band, mjoa_max_total, mjoa_scale
 from myelo_cds.teaching._case import SCT_SCALE, ScriptConcordanceItem, TeachingCase
 
-__all__ = ["BAND_LABELS", "QuizAnswer", "QuizResult", "score_answer", "sct_credit", "urgency_distance"]
+__all__ = [
+    "BAND_LABELS",
+    "PART_WEIGHTS",
+    "QuizAnswer",
+    "QuizResult",
+    "score_answer",
+    "score_working",
+    "sct_credit",
+    "urgency_distance",
+]
+
+#: How much each part of an answer counts in the score (a design choice, shown to the resident):
+#: the pathway is the decision the case teaches, so getting it wrong costs three parts; each
+#: script-concordance item counts as one part.
+PART_WEIGHTS: dict[str, float] = {
+    "pathway": 3.0,
+    "mJOA": 1.0,
+    "severity": 1.0,
+    "urgency": 1.0,
+    "script concordance item": 1.0,
+}
 
 
 def _band_label(band: dict[str, object]) -> str:
@@ -78,10 +100,23 @@ class QuizResult(BaseModel):
     urgency_distance: int | None = None
     """Tiers between the resident's urgency and the rules' (signed: negative is under-triage)."""
     urgency_credit: float | None = None
+    parts: tuple[tuple[str, float, float], ...] = ()
+    """Each part scored: (name, credit 0-1, weight), the score is their weighted mean."""
     score: float
     differences: tuple[str, ...]
     """Where the answer differs from the case and why, one sentence each."""
     recommendation: Recommendation
+
+
+def score_working(result: QuizResult) -> str:
+    """How the score was reached, in one line: each part's credit times its weight.
+
+    ``pathway 0 x 3 + mJOA 0.75 x 1 + severity 0 x 1 = 0.75 of 5 (15%)``.
+    """
+    terms = " + ".join(f"{name} {credit:.3g} x {weight:g}" for name, credit, weight in result.parts)
+    earned = sum(credit * weight for _, credit, weight in result.parts)
+    total = sum(weight for _, _, weight in result.parts)
+    return f"{terms} = {earned:.3g} of {total:g} ({result.score:.0%})"
 
 
 def sct_credit(item: ScriptConcordanceItem, answer: int | None) -> float:
@@ -176,7 +211,7 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
     differences = [] if pathway_correct else _pathway_differences(case, answer, rec)
     if pathway_correct and case.expected.disputed:
         differences.append(f"Disputed case: {case.expected.dispute_note}")
-    parts = [1.0 if pathway_correct else 0.0]
+    parts: list[tuple[str, float]] = [("pathway", 1.0 if pathway_correct else 0.0)]
 
     score = rec.scores.mjoa
     mjoa_credit = severity_correct = None
@@ -199,19 +234,20 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
                 f"{BAND_LABELS[score.attributed_band]};"
                 f" you graded {BAND_LABELS[answer.severity] if answer.severity else 'nothing'}."
             )
-        parts += [mjoa_credit, 1.0 if severity_correct else 0.0]
+        parts += [("mJOA", mjoa_credit), ("severity", 1.0 if severity_correct else 0.0)]
 
     distance = urgency_credit = None
     if answer.urgency is not None:
         distance, urgency_credit, lines = _urgency_part(answer.urgency, rec.urgency)
         differences += lines
-        parts.append(urgency_credit)
+        parts.append(("urgency", urgency_credit))
 
     credits = tuple(
         sct_credit(item, answer.sct[index] if index < len(answer.sct) else None)
         for index, item in enumerate(case.script_concordance)
     )
-    parts += list(credits)
+    parts += [("script concordance item", credit) for credit in credits]
+    weighted = tuple((name, credit, PART_WEIGHTS[name]) for name, credit in parts)
     return QuizResult(
         case_id=case.id,
         pathway_given=answer.pathway,
@@ -231,7 +267,8 @@ def score_answer(case: TeachingCase, answer: QuizAnswer, rec: Recommendation | N
         urgency_expected=rec.urgency,
         urgency_distance=distance,
         urgency_credit=urgency_credit,
-        score=round(sum(parts) / len(parts), 4),
+        parts=weighted,
+        score=round(sum(c * w for _, c, w in weighted) / sum(w for _, _, w in weighted), 4),
         differences=tuple(differences),
         recommendation=rec,
     )

@@ -24,6 +24,7 @@ from myelo_cds.teaching import (
     case_library,
     cases_dir,
     due_cases,
+    score_working,
 )
 from myelo_cds.ui.panels import render_recommendation
 
@@ -119,6 +120,7 @@ def render_reveal(case: TeachingCase, result: QuizResult) -> None:
     columns[1].metric("mJOA (yours / true)", mjoa)
     columns[2].metric("Severity grade", severity)
     columns[3].metric("Script concordance", _percent(sum(credits) / len(credits)) if credits else "-")
+    st.caption(f"Score: {score_working(result)}. The pathway counts three times as much as each other part.")
     if result.differences:
         st.markdown("**Where your answer differs, and why**")
         st.markdown("\n".join(f"- {line}" for line in result.differences))
