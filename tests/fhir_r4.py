@@ -160,10 +160,46 @@ def _holds(key: str, expression: str, node: dict[str, Any], resource: dict[str, 
     """
     if key == "ele-1":
         return any(name != "id" for name in node)
+    if key == "dom-3":
+        return _contained_referenced(node)
     found: list[Any] = _compiled(expression)(node, {"resource": resource, "rootResource": resource})
     if found not in ([True], [False], []):
         raise ValueError(f"not a boolean: {found!r:.80}")
     return found != [False]
+
+
+def _strings(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        return set().union(*(_strings(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_strings(value) for value in node))
+    return {node} if isinstance(node, str) else set()
+
+
+def _contained_referenced(resource: dict[str, Any]) -> bool:
+    """R4 ``dom-3``, checked directly: every contained resource is referenced from the
+    resource (``#id``) or refers to it (``#``). Its FHIRPath applies ``as(canonical)`` to all
+    the descendants at once, which fhirpathpy (rightly, by the FHIRPath specification) refuses
+    for more than one item."""
+    strings = _strings(resource)
+    return all(
+        f"#{inner.get('id')}" in strings or "#" in _strings(inner) for inner in resource.get("contained", [])
+    )
+
+
+def _with_choices(node: dict[str, Any], elements: dict[str, dict[str, Any]], path: str) -> dict[str, Any]:
+    """``node`` with each choice element also under its base name (``valueCoding`` as
+    ``value``): fhirpathpy resolves ``value`` to ``value[x]`` only when it knows the node's
+    type, which it does for a resource but not for an element handed to it alone (``inv-1``
+    of Parameters.parameter and ``ext-1`` of Extension ask for ``value``)."""
+    if isinstance(node.get("resourceType"), str):
+        return node
+    extra = {}
+    for key, value in node.items():
+        found = None if key.startswith("_") else _child(elements, path, key)
+        if found is not None and found[0].endswith("[x]"):
+            extra[found[0].rsplit(".", 1)[-1].removesuffix("[x]")] = value
+    return {**node, **extra}
 
 
 @cache
@@ -197,7 +233,8 @@ def _check(
     its own (a Quantity's ``qty-3``, a Period's ``per-1``)."""
     table = invariants()
     elements = table[kind]
-    _evaluate(node, elements[path].get("constraints", []), resource, f"{where} ({path})", errors)
+    typed = _with_choices(node, elements, path)
+    _evaluate(typed, elements[path].get("constraints", []), resource, f"{where} ({path})", errors)
     for key, value in node.items():
         found = None if key.startswith("_") or key == "resourceType" else _child(elements, path, key)
         if found is None:
@@ -221,7 +258,8 @@ def _check(
                 else set()
             )
             placed = [c for c in child.get("constraints", []) if c[0] not in own]  # no invariant twice
-            _evaluate(item, placed, resource, f"{at} ({child_path})", errors)
+            alone = _with_choices(item, table[child_kind], child_kind) if child_kind in table else item
+            _evaluate(alone, placed, resource, f"{at} ({child_path})", errors)
             if child_kind in table:
                 _check(item, child_kind, child_kind, resource=resource, where=at, errors=errors)
 

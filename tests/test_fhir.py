@@ -63,12 +63,15 @@ def test_the_bundle_carries_the_recommendation_its_basis_schedule_and_rule_set()
     rec = assess(findings)
     resources = _resources(bundle_json(findings, rec))
     guidance = resources["GuidanceResponse"][0]
-    codes = {coding["code"] for reason in guidance["reasonCode"] for coding in reason["coding"]}
-    assert {"surgical_referral", "expedited", "R11"} <= codes
-    notes = " ".join(note["text"] for note in guidance["note"])
-    assert "Fehlings" in notes
-    assert "clinician decides" in notes
-    assert guidance["moduleUri"].endswith(rec.rule_set.version)
+    output = guidance["contained"][0]
+    assert guidance["outputParameters"] == {"reference": f"#{output['id']}"}
+    values = {p["name"]: p.get("valueCoding", {}).get("code") for p in output["parameter"]}
+    assert (values["pathway"], values["urgency"]) == ("surgical_referral", "expedited")
+    fired = [p["part"] for p in output["parameter"] if p["name"] == "firedRule"]
+    assert "R11" in {part["valueCoding"]["code"] for parts in fired for part in parts if part["name"] == "id"}
+    assert "Fehlings" in json.dumps(fired)
+    assert "clinician decides" in " ".join(note["text"] for note in guidance["note"])
+    assert guidance["moduleCanonical"].endswith(f"|{rec.rule_set.version}")
     plan = resources["CarePlan"][0]
     assert len(plan["activity"]) == len(rec.follow_up.visits)
     assert (
@@ -78,14 +81,19 @@ def test_the_bundle_carries_the_recommendation_its_basis_schedule_and_rule_set()
     provenance = resources["Provenance"][0]
     hashes = {entity["what"]["identifier"]["value"] for entity in provenance["entity"]}
     assert rec.rule_set.sha256 in hashes
-    assert len(provenance["target"]) == sum(len(v) for k, v in resources.items() if k != "Provenance")
+    # Everything the export produced; not the agents (Device, Practitioner) or the rule set.
+    produced = {"Provenance", "Device", "Practitioner", "Library"}
+    assert len(provenance["target"]) == sum(len(v) for k, v in resources.items() if k not in produced)
     patient = resources["Patient"][0]
     assert "name" not in patient
     assert "birthDate" not in patient
     response = resources["QuestionnaireResponse"][0]
-    assert [item["answer"][0]["valueCoding"]["code"] for item in response["item"]] == [
-        str(getattr(findings.mjoa, item)) for item in ("ue_motor", "le_motor", "ue_sensation", "sphincter")
+    answers = {item["linkId"]: item["answer"][0] for item in response["item"]}
+    items = ("ue_motor", "le_motor", "ue_sensation", "sphincter")
+    assert [answers[item]["valueCoding"]["code"] for item in items] == [
+        str(getattr(findings.mjoa, item)) for item in items
     ]
+    assert answers["total"] == {"valueInteger": 13}  # the Questionnaire's calculated total
     scores = {
         obs["code"]["coding"][0]["code"]: obs
         for obs in resources["Observation"]
@@ -190,7 +198,8 @@ def test_the_same_assessment_with_a_case_id_gives_the_same_bundle() -> None:
     assert findings.case_id
     findings = findings.model_copy(update={"assessment_date": dt.date(2026, 3, 2)})
     rec = assess(findings)
-    assert bundle_json(findings, rec) == bundle_json(findings, rec)
+    at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)  # the export instant is recorded as it is
+    assert bundle_json(findings, rec, recorded=at) == bundle_json(findings, rec, recorded=at)
 
 
 def test_a_changed_assessment_of_the_same_case_shares_only_the_patient() -> None:
@@ -214,9 +223,12 @@ def test_the_same_assessment_gives_the_same_bundle_in_another_process() -> None:
         "from myelo_cds.exports.fhir import bundle_json;"
         "data = json.load(open('data/examples/moderate_dcm.json'));"
         "f = Findings.model_validate(data.get('findings', data));"
-        "f = f.model_copy(update={'assessment_date': dt.date(2026, 3, 2), 'mjoa': f.mjoa.model_copy("
-        "update={'not_due_to_myelopathy': frozenset({'ue_motor', 'le_motor', 'sphincter'})})});"
-        "print(hashlib.sha256(bundle_json(f, assess(f)).encode()).hexdigest())"
+        "data = f.model_dump(mode='json');"
+        "data['assessment_date'] = '2026-03-02';"
+        "data['mjoa']['not_due_to_myelopathy'] = ['ue_motor', 'le_motor', 'sphincter'];"
+        "f = Findings.model_validate(data);"
+        "at = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC);"
+        "print(hashlib.sha256(bundle_json(f, assess(f), recorded=at).encode()).hexdigest())"
     )
     digests = {
         subprocess.run(

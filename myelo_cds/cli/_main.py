@@ -117,12 +117,17 @@ def _assess(args: argparse.Namespace) -> int:
 
 
 def _export_fhir(args: argparse.Namespace) -> int:
-    from myelo_cds.exports.fhir import bundle_json
+    from myelo_cds.exports.fhir import bundle_json, transaction_json
 
     assessed = _assessed(args)
     if isinstance(assessed, int):
         return assessed
-    write_output(args.output, bundle_json(*assessed) + "\n")
+    build = transaction_json if args.transaction else bundle_json
+    try:
+        text = build(*assessed, clinician_id=args.clinician_id, note_pdf=args.note_pdf)
+    except ValueError as error:  # the consult note's refusal, e.g. a clinician id with a line break
+        return _bad(str(error))
+    write_output(args.output, text + "\n")
     return EXIT_OK
 
 
@@ -259,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     fhir.add_argument(
         "--date", type=_date, help="assessment date YYYY-MM-DD (default: the case's, else today)"
     )
+    fhir.add_argument(
+        "--transaction",
+        action="store_true",
+        help="a transaction Bundle for a FHIR server (conditional creates, repeatable writes)",
+    )
+    fhir.add_argument("--clinician-id", help="the clinician's pseudonymous id, as on the consult note")
+    fhir.add_argument("--note-pdf", action="store_true", help="also attach the consult note as PDF")
     fhir.set_defaults(run=_export_fhir)
     schema = commands.add_parser("schema", help="print the JSON Schema of the input")
     schema.set_defaults(run=_schema)

@@ -8,11 +8,19 @@ The Bundle (type ``collection``) holds, all referring to each other by ``urn:uui
 * Observations: one per finding entered (code = the input path, e.g. ``exam.umn.babinski``;
   what :func:`findings_from_bundle` reads back), the scores (mJOA total and band, Nurick) and
   the key findings the decision read (the 11 decision-table features);
-* GuidanceResponse: the pathway and urgency, every rule that fired with its inputs and source;
 * CarePlan: the dated follow-up visits with their windows;
 * ServiceRequest: the pathway as a proposed referral, its ``priority`` from the urgency
-  (:data:`REQUEST_PRIORITY`);
-* Provenance: the rule-set and follow-up protocol versions and SHA-256 hashes.
+  (:data:`REQUEST_PRIORITY`), and RequestGroup: the actions proposed (referral and follow-up);
+* GuidanceResponse: the answer as ``outputParameters`` (pathway, urgency, rule-set version and
+  hash, each fired rule with its source), ``result`` the RequestGroup, ``moduleCanonical`` the
+  rule set's Library;
+* DocumentReference: the consult note (text, and PDF when asked);
+* Device (the software and its version), Practitioner (the clinician id, when given) and the
+  rule set as a Library citing each rule (``_fhir_knowledge``);
+* Provenance: the real instant of the export, the clinician and the software, the rule-set and
+  follow-up protocol versions and SHA-256 hashes (``_fhir_resources``).
+
+:func:`transaction_json` gives the same resources as a ``transaction`` Bundle for a server.
 
 Ids never collide between different assessments (:func:`_assessment_key`). With a case id,
 each resource id is a UUID derived from a SHA-256 of the case id, the date, every finding and
@@ -37,17 +45,27 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
-from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
-from fhir.resources.R4B.provenance import Provenance
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
-from fhir.resources.R4B.servicerequest import ServiceRequest
 
-from myelo_cds import __version__
 from myelo_cds._paths import data_dir
+from myelo_cds.exports import _fhir_resources as _made
+from myelo_cds.exports._fhir_canonical import identifier_system
+from myelo_cds.exports._fhir_knowledge import (
+    MJOA_ITEMS,
+    QUESTIONNAIRE_URL,
+    TOTAL_LINK_ID,
+    is_mjoa_questionnaire,
+    mjoa_answer_system,
+    mjoa_questionnaire,
+    questionnaire_reference,
+    rule_set_library,
+)
+from myelo_cds.exports._fhir_resources import REQUEST_PRIORITY, Export
+from myelo_cds.exports._fhir_transaction import as_transaction
 from myelo_cds.findings import Findings, field_spec
-from myelo_cds.rules.result import FiredRule, Recommendation
+from myelo_cds.rules.result import Recommendation
 from myelo_cds.scales import mjoa_scale
 
 __all__ = [
@@ -59,62 +77,18 @@ __all__ = [
     "findings_from_bundle",
     "mjoa_questionnaire",
     "shipped_questionnaire",
+    "transaction_json",
 ]
 
 FINDING_SYSTEM = "urn:myelo-cds:finding"
 """Observation codes for entered findings: the code is the input path."""
 SCORE_SYSTEM = "urn:myelo-cds:score"
 FEATURE_SYSTEM = "urn:myelo-cds:feature"
-RULE_SYSTEM = "urn:myelo-cds:rule"
-QUESTIONNAIRE_URL = "urn:myelo-cds:questionnaire:mjoa"
 _NAMESPACE = uuid.UUID("5b0b1c55-6f0e-4c55-9a8b-2d1b8e7c0a11")
-_MJOA_ITEMS = ("ue_motor", "le_motor", "ue_sensation", "sphincter")
+_MJOA_ITEMS = MJOA_ITEMS
 # Not findings observations: the case id is the Patient identifier, the date the effective time.
 _NOT_OBSERVED = {"schema_version", "case_id", "assessment_date"}
 _GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
-#: FHIR RequestPriority (routine < urgent < asap < stat) per urgency tier, one step each, so the
-#: four tiers stay four: an emergency is ``stat`` (now), an urgent answer (seen within days)
-#: ``asap``, an expedited one (within weeks) ``urgent`` and a routine one ``routine``.
-REQUEST_PRIORITY = {"emergency": "stat", "urgent": "asap", "expedited": "urgent", "routine": "routine"}
-
-
-def _answer_system(item: str) -> str:
-    return f"{QUESTIONNAIRE_URL}:{item}"
-
-
-def mjoa_questionnaire() -> dict[str, Any]:
-    """The mJOA as a FHIR Questionnaire, from the scale's data file (wording and maxima)."""
-    scale = mjoa_scale()
-    head = scale["scale"]
-    return {
-        "resourceType": "Questionnaire",
-        "url": QUESTIONNAIRE_URL,
-        "version": head["version"],
-        "name": "mJOA",
-        "title": head["name"],
-        "status": "active",
-        "subjectType": ["Patient"],
-        "description": f"Source: {head['citation']}",
-        "item": [
-            {
-                "linkId": item["id"],
-                "text": item["label"],
-                "type": "choice",
-                "required": True,
-                "answerOption": [
-                    {
-                        "valueCoding": {
-                            "system": _answer_system(item["id"]),
-                            "code": str(score),
-                            "display": text,
-                        }
-                    }
-                    for score, text in enumerate(item["levels"])
-                ],
-            }
-            for item in scale["items"]
-        ],
-    }
 
 
 def shipped_questionnaire() -> dict[str, Any]:
@@ -248,7 +222,7 @@ def _patient(findings: Findings) -> Patient:
     """Pseudonymous: the case id as an identifier, no name, no date of birth."""
     patient: dict[str, Any] = {"resourceType": "Patient", "gender": _GENDER[findings.patient.sex.value]}
     if findings.case_id:
-        patient["identifier"] = [{"system": "urn:myelo-cds:case-id", "value": findings.case_id}]
+        patient["identifier"] = [{"system": identifier_system("case-id"), "value": findings.case_id}]
     return Patient.model_validate(patient)
 
 
@@ -258,9 +232,9 @@ def _mjoa_response(about: _Assessment) -> QuestionnaireResponse | None:
     if mjoa is None:
         return None
     wording = {item["id"]: item for item in mjoa_scale()["items"]}
-    response = {
+    response: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
-        "questionnaire": QUESTIONNAIRE_URL,
+        "questionnaire": questionnaire_reference(),
         "status": "completed",
         "subject": _ref(about.patient),
         "authored": about.on.isoformat(),
@@ -271,7 +245,7 @@ def _mjoa_response(about: _Assessment) -> QuestionnaireResponse | None:
                 "answer": [
                     {
                         "valueCoding": {
-                            "system": _answer_system(item),
+                            "system": mjoa_answer_system(item),
                             "code": str(getattr(mjoa, item)),
                             "display": wording[item]["levels"][getattr(mjoa, item)],
                         }
@@ -281,6 +255,11 @@ def _mjoa_response(about: _Assessment) -> QuestionnaireResponse | None:
             for item in _MJOA_ITEMS
         ],
     }
+    score = about.rec.scores.mjoa
+    if score is not None:  # the Questionnaire's calculated total, as the scale computed it
+        response["item"].append(
+            {"linkId": TOTAL_LINK_ID, "text": "mJOA total", "answer": [{"valueInteger": score.total}]}
+        )
     return QuestionnaireResponse.model_validate(response)
 
 
@@ -379,109 +358,33 @@ def _care_plan(about: _Assessment) -> CarePlan:
     return CarePlan.model_validate(care_plan)
 
 
-def _referral(about: _Assessment) -> ServiceRequest:
-    """The pathway as a proposed request (decision support proposes, the clinician orders)."""
-    rec = about.rec
-    notes = [f"Urgency {rec.urgency}: {rec.headline}"]
-    if rec.provisional:
-        notes.append("Provisional: the answer changes once the open questions are answered.")
-    notes += [f"To confirm ({item.urgency_if_positive} if positive): {item.input}" for item in rec.to_confirm]
-    notes += [f"Incomplete: enter {path}" for path in rec.incomplete]
-    notes += [f"Check: {warning.message}" for warning in rec.warnings]
-    request = {
-        "resourceType": "ServiceRequest",
-        "status": "active",
-        "intent": "proposal",
-        "priority": REQUEST_PRIORITY[rec.urgency],
-        "code": _coding("urn:myelo-cds:pathway", rec.pathway, rec.headline),
-        "subject": _ref(about.patient),
-        "authoredOn": about.on.isoformat(),
-        "note": [{"text": text} for text in notes],
-    }
-    return ServiceRequest.model_validate(request)
+def _export(clinician_id: str | None, recorded: dt.datetime | None) -> Export:
+    clinician = clinician_id.strip() if clinician_id and clinician_id.strip() else None
+    return Export(recorded or dt.datetime.now(dt.UTC), clinician)
 
 
-def _rule_note(rule: FiredRule) -> dict[str, str]:
-    inputs = ", ".join(f"{name}={value}" for name, value in rule.inputs.items())
-    source = f"{rule.citation} (strength {rule.strength}, evidence {rule.evidence})"
-    return {
-        "text": f"{rule.kind} {rule.id} v{rule.version}: {rule.title}. Inputs: {inputs}."
-        f" Action: {rule.action} Source: {source}."
-    }
+def assessment_bundle(
+    findings: Findings,
+    rec: Recommendation,
+    *,
+    clinician_id: str | None = None,
+    recorded: dt.datetime | None = None,
+    note_pdf: bool = False,
+) -> Bundle:
+    """The assessment as a validated FHIR Bundle (see the module docstring).
 
+    Args:
+        findings: what was examined.
+        rec: the recommendation assessed from them.
+        clinician_id: the clinician's pseudonymous id (as on the consult note), if given.
+        recorded: the instant of the export (timezone-aware); default now.
+        note_pdf: also attach the consult note as PDF (the text is always attached).
 
-def _guidance(about: _Assessment) -> GuidanceResponse:
-    """The pathway and urgency, and every rule that fired with its inputs and source."""
-    rec = about.rec
-    rule_set = rec.rule_set
-    guidance = {
-        "resourceType": "GuidanceResponse",
-        "requestIdentifier": {"system": "urn:myelo-cds:assessment", "value": about.id("guidance")},
-        "moduleUri": f"urn:myelo-cds:rule-set:{rule_set.id}:{rule_set.version}",
-        "status": "success",
-        "subject": _ref(about.patient),
-        "occurrenceDateTime": about.on.isoformat(),
-        "reasonCode": [
-            _coding("urn:myelo-cds:pathway", rec.pathway, rec.headline),
-            _coding("urn:myelo-cds:urgency", rec.urgency),
-            *(_coding(RULE_SYSTEM, rule.id, f"{rule.title} (v{rule.version})") for rule in rec.rules_fired),
-        ],
-        "note": [
-            {"text": rec.headline},
-            *(_rule_note(rule) for rule in rec.rules_fired),
-            {"text": rec.disclaimer},
-        ],
-        "result": _ref(about.id("careplan")),
-    }
-    return GuidanceResponse.model_validate(guidance)
-
-
-def _midnight_utc(on: dt.date) -> str:
-    return dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.UTC).isoformat()
-
-
-def _provenance(about: _Assessment, targets: list[str]) -> Provenance:
-    """Which rule set and follow-up protocol (versions and SHA-256) produced ``targets``."""
-    rule_set = about.rec.rule_set
-    plan = about.rec.follow_up
-    provenance = {
-        "resourceType": "Provenance",
-        "target": [_ref(uid) for uid in targets],
-        "recorded": _midnight_utc(about.on),
-        "policy": [f"urn:myelo-cds:rule-set:{rule_set.id}:{rule_set.version}"],
-        "agent": [
-            {
-                "type": _coding(
-                    "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                    "assembler",
-                    "Assembler",
-                ),
-                "who": {"display": f"myelo-cds {__version__} rule engine"},
-            }
-        ],
-        "entity": [
-            {
-                "role": "source",
-                "what": {
-                    "identifier": {"system": "urn:myelo-cds:rule-set-sha256", "value": rule_set.sha256},
-                    "display": f"Rule set {rule_set.id} {rule_set.version}",
-                },
-            },
-            {
-                "role": "source",
-                "what": {
-                    "identifier": {"system": "urn:myelo-cds:protocol-sha256", "value": plan.protocol_sha256},
-                    "display": f"Follow-up protocol {plan.protocol_id} {plan.protocol_version}",
-                },
-            },
-        ],
-    }
-    return Provenance.model_validate(provenance)
-
-
-def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
-    """The assessment as a validated FHIR R4B Bundle (see the module docstring)."""
+    Raises:
+        ValueError: the consult note's refusal (another case's findings, an unsafe clinician id).
+    """
     about = _Assessment(findings, rec, _assessment_key(findings, rec))
+    export = _export(clinician_id, recorded)
     entries: list[_Entry] = [(about.patient, _patient(findings))]
     response = _mjoa_response(about)
     if response is not None:
@@ -491,15 +394,21 @@ def assessment_bundle(findings: Findings, rec: Recommendation) -> Bundle:
     entries += _feature_observations(about)
     entries += [
         (about.id("careplan"), _care_plan(about)),
-        (about.id("referral"), _referral(about)),
-        (about.id("guidance"), _guidance(about)),
+        (about.id("referral"), _made.referral(about, export)),
+        (about.id("requestgroup"), _made.request_group(about, export)),
+        (about.id("guidance"), _made.guidance(about, export)),
+        (about.id("note"), _made.consult_document(about, export, pdf=note_pdf)),
     ]
-    entries.append((about.id("provenance"), _provenance(about, [uid for uid, _ in entries])))
+    targets = [uid for uid, _ in entries]
+    library = rule_set_library(rec.rule_set)
+    library_id = about.id("library")
+    entries += [*_made.agents(about, export), (library_id, library)]
+    entries.append((about.id("provenance"), _made.provenance(about, export, targets, library_id)))
     return Bundle.model_validate(
         {
             "resourceType": "Bundle",
             "type": "collection",
-            "timestamp": _midnight_utc(about.on),
+            "timestamp": export.instant,
             "entry": [{"fullUrl": f"urn:uuid:{uid}", "resource": resource} for uid, resource in entries],
         }
     )
@@ -513,9 +422,18 @@ def _spec_label(path: str) -> str | None:
         return None
 
 
-def bundle_json(findings: Findings, rec: Recommendation) -> str:
-    """The Bundle as FHIR JSON text."""
-    text: str = assessment_bundle(findings, rec).model_dump_json(indent=2)
+def bundle_json(findings: Findings, rec: Recommendation, **options: Any) -> str:
+    """The Bundle as FHIR JSON text (``options`` as for :func:`assessment_bundle`)."""
+    text: str = assessment_bundle(findings, rec, **options).model_dump_json(indent=2)
+    return text
+
+
+def transaction_json(findings: Findings, rec: Recommendation, **options: Any) -> str:
+    """The same resources as a ``transaction`` Bundle for a server (see ``_fhir_transaction``),
+    as FHIR JSON text (``options`` as for :func:`assessment_bundle`)."""
+    collection = json.loads(assessment_bundle(findings, rec, **options).model_dump_json())
+    bundle = Bundle.model_validate(as_transaction(collection, repeatable=bool(findings.case_id)))
+    text: str = bundle.model_dump_json(indent=2)
     return text
 
 
@@ -548,9 +466,9 @@ def findings_from_bundle(text: str) -> Findings:
         resource = entry.resource
         if isinstance(resource, Patient):
             for identifier in resource.identifier or []:
-                if identifier.system == "urn:myelo-cds:case-id":
+                if identifier.system in (identifier_system("case-id"), "urn:myelo-cds:case-id"):
                     put("case_id", identifier.value)
-        elif isinstance(resource, QuestionnaireResponse) and resource.questionnaire == QUESTIONNAIRE_URL:
+        elif isinstance(resource, QuestionnaireResponse) and is_mjoa_questionnaire(resource.questionnaire):
             for item in resource.item or []:
                 answer = item.answer[0].valueCoding if item.answer else None
                 if item.linkId in _MJOA_ITEMS and answer is not None:

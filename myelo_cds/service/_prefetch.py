@@ -54,7 +54,8 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from myelo_cds.errors import JsonInputError, MyeloCdsError, SettingsError
-from myelo_cds.exports.fhir import FINDING_SYSTEM, QUESTIONNAIRE_URL
+from myelo_cds.exports._fhir_knowledge import is_mjoa_questionnaire
+from myelo_cds.exports.fhir import FINDING_SYSTEM
 from myelo_cds.findings import JsonLimits, field_spec, parse_json
 
 __all__ = [
@@ -496,7 +497,7 @@ def gather(prefetch: Any, patient_id: str, limits: HookLimits) -> Gathered:
                 )
             patient = resource
         elif kind == "QuestionnaireResponse":
-            if resource.get("questionnaire") != QUESTIONNAIRE_URL:
+            if not is_mjoa_questionnaire(resource.get("questionnaire")):
                 continue
             if resource.get("status") not in COUNTED_RESPONSE_STATUS:
                 out.ignore(f"mJOA response with status {_token(resource.get('status'))}")

@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from myelo_cds.errors import HookRequestError, SettingsError
+from myelo_cds.exports._fhir_resources import PATHWAY_SYSTEM
 from myelo_cds.exports.fhir import FINDING_SYSTEM, QUESTIONNAIRE_URL, REQUEST_PRIORITY, findings_from_bundle
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess
 from myelo_cds.rules.result import Recommendation
@@ -125,9 +126,7 @@ def _referral_suggestion(rec: Recommendation, patient_id: str) -> dict[str, Any]
                     "intent": "proposal",
                     "priority": priority,
                     "code": {
-                        "coding": [
-                            {"system": "urn:myelo-cds:pathway", "code": rec.pathway, "display": label}
-                        ],
+                        "coding": [{"system": PATHWAY_SYSTEM, "code": rec.pathway, "display": label}],
                         "text": label,
                     },
                     "subject": {"reference": f"Patient/{patient_id}"},

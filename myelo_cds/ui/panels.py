@@ -179,10 +179,10 @@ def render_recommendation(rec: Recommendation) -> None:
         st.markdown("\n".join(lines))
 
 
-def _fhir_bundle(findings: Findings, rec: Recommendation) -> str:
+def _fhir_bundle(findings: Findings, rec: Recommendation, clinician_id: str | None) -> str:
     from myelo_cds.exports.fhir import bundle_json  # the FHIR models load only when asked for
 
-    return bundle_json(findings, rec)
+    return bundle_json(findings, rec, clinician_id=clinician_id)
 
 
 def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str | None) -> None:
@@ -210,7 +210,7 @@ def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str 
          "follow-up schedule"),
         ("Assessment (JSON)", lambda: assessment_json(findings), f"assessment-{stem}.json",
          "application/json", ":material/data_object:", "export_json", "assessment"),
-        ("FHIR R4 Bundle (JSON)", lambda: _fhir_bundle(findings, rec), f"fhir-{stem}.json",
+        ("FHIR R4 Bundle (JSON)", lambda: _fhir_bundle(findings, rec, clinician_id), f"fhir-{stem}.json",
          "application/fhir+json", ":material/share:", "export_fhir", "FHIR bundle"),
     )  # fmt: skip
     columns = st.columns(2)
