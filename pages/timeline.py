@@ -6,7 +6,7 @@ from myelo_cds.course import course_alerts, timeline
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.ui.charts import mjoa_timeline, subdomain_timeline
 from myelo_cds.ui.current_user import require
-from myelo_cds.ui.records import render_alerts, store
+from myelo_cds.ui.records import LAST_CASE_ID, render_alerts, store
 
 user = require("view_records")
 st.title("Patient timeline")
@@ -15,7 +15,7 @@ if not patients:
     st.info("No stored assessments yet: save a consult to start a patient's record.", icon=":material/info:")
     st.stop()
 ids = [p.patient_id for p in patients]
-just_seen = st.session_state.get("last_case_id")  # set by the consult page on save
+just_seen = st.session_state.get(LAST_CASE_ID)  # saved on the consult, or picked on the worklist
 patient_id = st.selectbox(
     "Patient (pseudonymous id)",
     ids,

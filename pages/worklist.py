@@ -5,11 +5,13 @@ import datetime as dt
 
 import streamlit as st
 
+from myelo_cds._grammar import count
 from myelo_cds.auth import may
 from myelo_cds.exports.csv_safety import safe_csv
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.downloads import audited_download_button
 from myelo_cds.ui.records import store, worklist_table
+from myelo_cds.ui.worklist import WORKLIST_COLUMNS, render_open_patient
 
 user = require("view_records")
 st.title("Clinic worklist")
@@ -26,9 +28,10 @@ rows = [
     for row in store().worklist(today, due_within_days=int(within))
     if row.status in statuses and (row.course_alert or not alerts_only)
 ]
-st.caption(f"{len(rows)} patients")
+st.caption(count(len(rows), "patient"))
 table = worklist_table(rows)
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(table, hide_index=True, width="stretch", column_config=WORKLIST_COLUMNS)
+render_open_patient([str(row["patient"]) for row in table])
 
 
 def _csv() -> str:
