@@ -25,6 +25,11 @@ if rec is None or rec.incomplete:  # no plan until the consult has what a pathwa
     )
     st.stop()
 plan, case_id, urgency = rec.follow_up, rec.case_id, rec.urgency
+st.markdown(
+    f"**Patient {case_id}**, consult of {rec.assessment_date}"
+    if case_id
+    else f"**No case id entered on the consult** (consult of {rec.assessment_date})"
+)
 st.markdown(f"**{PATHWAY_LABELS[rec.pathway]}** ({rec.urgency}) - {plan.title}")
 st.caption(
     f"Local protocol {plan.protocol_id} {plan.protocol_version} ({plan.evidence} default; clinic-editable). "

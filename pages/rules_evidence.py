@@ -42,7 +42,8 @@ titles = {
 }
 for name, title in titles.items():
     st.subheader(title)
-    st.dataframe(tables[name], hide_index=True, width="stretch")
+    # a static table wraps each cell: every condition reads in full, never clipped to one line
+    st.table(tables[name], hide_index=True)
 
 st.subheader("Verification")
 st.markdown(

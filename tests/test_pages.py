@@ -22,7 +22,7 @@ def page(name: str) -> AppTest:
 
 def test_rules_page_lists_every_rule_with_its_source() -> None:
     at = page("rules_evidence.py")
-    pathway_table = at.dataframe[0].value
+    pathway_table = at.table[0].value
     assert {"R1", "R11", "R14"} <= set(pathway_table["id"])
     assert pathway_table.loc[pathway_table["id"] == "R11", "strength"].item() == "strong"
     assert "Fehlings" in pathway_table.loc[pathway_table["id"] == "R11", "source"].item()
@@ -66,6 +66,24 @@ def test_follow_up_page_shows_table_timeline_and_calendar_for_the_consult() -> N
     spec = json.loads(chart.proto.spec)
     assert len(spec["layer"]) == 2, "visit windows and due dates"
     assert at.get("download_button")[0].proto.label == "Download the schedule (.ics)"
+    assert at.markdown[0].value.startswith("**Patient EX-mild-dcm**, consult of ")  # names its patient
+
+
+def test_rules_page_shows_every_condition_in_full() -> None:
+    """Each rule table is a static table, whose cells wrap (a data grid clips a cell to one
+    line): every condition of every table is printed whole."""
+    from myelo_cds import default_rule_set
+    from myelo_cds.rules.describe import rule_tables
+
+    at = page("rules_evidence.py")
+    tables = rule_tables(default_rule_set())
+    assert len(at.table) == 6  # pathway, red flags, urgency, differentials, flags, parameters
+    shown = {str(cell) for table in at.table for cell in table.value.to_numpy().ravel()}
+    conditions = {str(row["when"]) for rows in tables.values() for row in rows if "when" in row}
+    assert conditions
+    assert conditions <= shown
+    grids = " ".join(" ".join(map(str, grid.value.columns)) for grid in at.dataframe)
+    assert "when" not in grids.split()  # no rule table is left in a clipping grid
 
 
 def test_about_page_shows_the_handout_for_the_consult_pathway() -> None:
