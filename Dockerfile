@@ -42,6 +42,7 @@ COPY migrations/ migrations/
 COPY data/ data/
 COPY myelo_cds/ myelo_cds/
 COPY pages/ pages/
+COPY static/ static/
 COPY deploy/docker/start.sh start.sh
 
 USER myelo-cds

@@ -1,5 +1,7 @@
 """myelo-cds: the Streamlit entry point (a router only; pages hold the UI, myelo_cds the logic)."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from myelo_cds.auth import Permission
@@ -11,6 +13,8 @@ from myelo_cds.ui.start_up import refuse_unsafe_start
 
 # Each page with its sidebar section and the permission its role needs (myelo_cds.auth.PERMISSIONS);
 # the first is the default.
+FAVICON = Path(__file__).resolve().parent / "static" / "favicon.svg"
+
 PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Consult", "pages/consult.py", "Consult", ":material/stethoscope:", "consult"),
     ("Consult", "pages/follow_up.py", "Follow-up plan", ":material/calendar_month:", "consult"),
@@ -33,7 +37,9 @@ PAGES: list[tuple[str, str, str, str, Permission]] = [
     ("Training", "pages/case_authoring.py", "Case authoring", ":material/edit_document:", "train"),
 ]
 
-st.set_page_config(page_title="myelo-cds", page_icon=":material/neurology:", layout="wide")
+# The favicon is served by the app itself: a Material icon here would be fetched from an outside
+# font host, which a hospital network without internet access refuses (one error per page).
+st.set_page_config(page_title="myelo-cds", page_icon=str(FAVICON), layout="wide")
 refuse_unsafe_start()  # a placeholder secret or an open development mode: no page at all
 try:
     user = signed_in_user()
