@@ -25,6 +25,7 @@ from myelo_cds.errors import UploadError
 from myelo_cds.exports.csv_safety import safe_cell
 from myelo_cds.findings import CervicalLevel, LevelFinding, example_cases, leaf_paths
 from myelo_cds.followup import follow_up_schedule
+from myelo_cds.rules.engine import PATHWAY_LABELS
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -155,8 +156,29 @@ def results_csv(audit: Audit) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+#: Columns whose values are ids: shown in words (the CSV keeps the ids, for re-import).
+_IN_WORDS = {"urgency", "band", "course"}
+_LIST_SEPARATOR = ";"
+
+
+def _heading(column: str) -> str:
+    """``next_review_due`` -> ``next review due``; ``mjoa_total`` -> ``mJOA total``."""
+    return column.replace("mjoa", "mJOA").replace("follow_up", "follow-up").replace("_", " ")
+
+
+def _shown(column: str, value: Any) -> Any:
+    if column == "pathway" and isinstance(value, str):
+        return PATHWAY_LABELS.get(value, value)
+    if column in _IN_WORDS and isinstance(value, str):
+        return value.replace("_", " ")
+    if isinstance(value, str) and _LIST_SEPARATOR in value:
+        return ", ".join(value.split(_LIST_SEPARATOR))
+    return value
+
+
 def rows_of(audit: Audit) -> Iterator[dict[str, Any]]:
-    """The rows for a table (the rule-set columns left out: they are the same on every row)."""
+    """The rows for a table a clinician reads: headings and pathways in words (the rule-set
+    columns left out: they are the same on every row, and shown once under the table)."""
     hidden = {"rule_set_version", "rule_set_sha256"}
     for row in audit.rows:
-        yield {key: value for key, value in row.items() if key not in hidden}
+        yield {_heading(key): _shown(key, value) for key, value in row.items() if key not in hidden}
