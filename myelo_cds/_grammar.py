@@ -6,7 +6,8 @@ __all__ = ["count"]
 
 
 def count(number: int, noun: str, plural: str | None = None) -> str:
-    """``count(1, "point")`` -> ``"1 point"``; ``count(2, "point")`` -> ``"2 points"``.
+    """``count(1, "point")`` -> ``"1 point"``; ``count(2, "point")`` -> ``"2 points"``;
+    thousands are grouped: ``count(1500, "row")`` -> ``"1,500 rows"``.
 
     Args:
         number: how many.
@@ -14,4 +15,4 @@ def count(number: int, noun: str, plural: str | None = None) -> str:
         plural: the plural when it is not the noun plus "s" (``count(2, "visit window",
             "visit windows")`` needs none; ``count(3, "child", "children")`` does).
     """
-    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"

@@ -9,6 +9,7 @@ import datetime as dt
 
 import streamlit as st
 
+from myelo_cds._grammar import count
 from myelo_cds.batch import (
     MAX_BYTES,
     MAX_ROWS,
@@ -61,7 +62,7 @@ if upload is None:
 
 
 def _progress(done: int, total: int) -> None:
-    bar.progress(done / total, text=f"{done:,} of {total:,} rows")
+    bar.progress(done / total, text=f"{done:,} of {count(total, 'row')}")
 
 
 key = (upload.file_id, on)
@@ -95,13 +96,13 @@ rows = len(audit.rows)
 errors = audit.errors
 assessed = rows - len(errors)
 cols = st.columns(4)
-cols[0].metric("Rows assessed", f"{assessed:,}", help=f"{rows:,} rows in the file")
+cols[0].metric("Rows assessed", f"{assessed:,}", help=f"{count(rows, 'row')} in the file")
 cols[1].metric("Meet surgical criteria", f"{audit.surgical:,}", help="Pathway: surgical referral")
 cols[2].metric("Follow-up overdue", f"{audit.overdue:,}", help=f"Next review window closed before {on}")
 cols[3].metric("Rows with errors", f"{len(errors):,}")
 if audit.surgical_option:
     st.caption(
-        f"A further {audit.surgical_option:,} cases are offered surgery or supervised structured "
+        f"A further {count(audit.surgical_option, 'case')} offered surgery or supervised structured "
         "rehabilitation."
     )
 
@@ -115,7 +116,7 @@ st.dataframe(
 )
 if errors:
     st.subheader("Rows with errors")
-    st.warning(f"{len(errors):,} rows were not assessed; each reason names the field and what is allowed.")
+    st.warning(f"Not assessed: {count(len(errors), 'row')}; each reason names the field and what is allowed.")
     st.dataframe(
         [{"row": row["row"], "case_id": row["case_id"], "reason": row["error"]} for row in errors],
         hide_index=True,

@@ -34,3 +34,22 @@ def test_the_csv_keeps_the_ids() -> None:
     table = list(csv.DictReader(io.StringIO(results_csv(audit).decode())))
     assert {row["pathway"] for row in table} <= set(PATHWAY_LABELS)
     assert "case_id" in table[0]
+
+
+def test_one_row_with_an_error_is_counted_in_the_singular() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_registry_audit import ROOT
+
+    at = AppTest.from_file(str(ROOT / "pages" / "registry_audit.py"), default_timeout=60)
+    at.run()
+    at.date_input[0].set_value(AUDIT_DATE)
+    data = _clinic_csv(count=5, bad=False).decode().splitlines()
+    header, first, *rest = data
+    columns = header.split(",")
+    cells = first.split(",")
+    cells[columns.index("mjoa.ue_motor")] = "9"  # one row out of range
+    upload = "\n".join([header, ",".join(cells), *rest]).encode()
+    at.file_uploader[0].set_value(("clinic.csv", upload, "text/csv")).run()
+    assert not at.exception
+    assert any(w.value.startswith("Not assessed: 1 row;") for w in at.warning)
