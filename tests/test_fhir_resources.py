@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 
 from myelo_cds import Findings, __version__, assess
-from myelo_cds.exports._fhir_knowledge import rule_set_library
+from myelo_cds.exports._fhir_canonical import CANONICAL_BASE
+from myelo_cds.exports._fhir_knowledge import code_systems, rule_set_library
 from myelo_cds.exports._fhir_resources import PATHWAY_SYSTEM
 from myelo_cds.exports.consult_note import consult_note_text
 from myelo_cds.exports.fhir import (
     QUESTIONNAIRE_URL,
     REQUEST_PRIORITY,
+    artifacts_json,
     bundle_json,
     mjoa_questionnaire,
     transaction_json,
@@ -392,25 +394,87 @@ def test_a_search_value_is_escaped_and_encoded() -> None:
     assert requests["Practitioner"]["ifNoneExist"].endswith("clinician-id|dr%20a%5C%7Cb%5C%2Cc%26d")
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "myelo_cds", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
 def test_cli_writes_a_transaction_with_the_clinician(tmp_path: Path) -> None:
     target = tmp_path / "transaction.json"
-    command = [sys.executable, "-m", "myelo_cds", "export-fhir", "data/examples/mild_dcm.json"]
-    done = subprocess.run(
-        [*command, "--transaction", "--clinician-id", "clin-042", "-o", str(target)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    case = "data/examples/mild_dcm.json"
+    done = _cli("export-fhir", case, "--transaction", "--clinician-id", "clin-042", "-o", str(target))
     assert done.returncode == 0, done.stderr
     bundle = json.loads(target.read_text())
     assert bundle["type"] == "transaction"
     assert "Practitioner" in _requests(bundle)
-    refused = subprocess.run(
-        [*command, "--clinician-id", "a\u0085b"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    refused = _cli("export-fhir", case, "--clinician-id", "a\u0085b")
     assert refused.returncode == 2
     assert "clinician id refused" in refused.stderr
+
+
+# --- the knowledge an EHR loads once -----------------------------------------------------------
+
+
+def _codings(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        own = [node] if "system" in node and "code" in node else []
+        return own + [coding for value in node.values() for coding in _codings(value)]
+    if isinstance(node, list):
+        return [coding for value in node for coding in _codings(value)]
+    return []
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_code_of_ours_in_the_guidance_and_answers_is_in_a_code_system_we_ship(path: Path) -> None:
+    concepts = {
+        (system["url"], concept["code"]): concept
+        for system in code_systems()
+        for concept in system["concept"]
+    }
+    ours = {system["url"] for system in code_systems()}
+    findings = _case(path.stem)
+    bundle = _bundle(findings, recorded=AT)
+    kinds = ("GuidanceResponse", "ServiceRequest", "QuestionnaireResponse", "RequestGroup")
+    used = [
+        c for e in bundle["entry"] if e["resource"]["resourceType"] in kinds for c in _codings(e["resource"])
+    ]
+    mine = [coding for coding in used if coding["system"] in ours]
+    assert len(mine) >= 3  # the pathway twice, the urgency, the rules fired (and mJOA answers)
+    for coding in mine:
+        concept = concepts[(coding["system"], coding["code"])]
+        if coding["system"].endswith(("/pathway", "-motor", "-sensation", "-sphincter")):
+            assert coding.get("display") == concept["display"], coding
+    foreign = {
+        c["system"] for c in used if c["system"].startswith(CANONICAL_BASE) and c["system"] not in ours
+    }
+    assert not foreign
+
+
+def test_the_questionnaire_answers_are_their_code_systems() -> None:
+    systems = {system["url"]: system for system in code_systems()}
+    for item in mjoa_questionnaire()["item"]:
+        for option in item.get("answerOption", []):
+            coding = option["valueCoding"]
+            concept = next(c for c in systems[coding["system"]]["concept"] if c["code"] == coding["code"])
+            assert concept["display"] == coding["display"]
+
+
+def test_the_artifacts_load_once_by_url_and_version(tmp_path: Path) -> None:
+    target = tmp_path / "artifacts.json"
+    done = _cli("fhir-artifacts", "-o", str(target))
+    assert done.returncode == 0, done.stderr
+    bundle = json.loads(target.read_text())
+    assert bundle == json.loads(artifacts_json())
+    assert bundle["type"] == "transaction"
+    assert r4_errors(bundle) == []
+    by_url = {entry["resource"]["url"]: entry for entry in bundle["entry"]}
+    assert QUESTIONNAIRE_URL in by_url
+    assert rule_set_library()["url"] in by_url
+    assert {system["url"] for system in code_systems()} <= set(by_url)
+    for url, entry in by_url.items():
+        version = entry["resource"]["version"]
+        assert entry["request"]["ifNoneExist"] == f"url={url}&version={version}"
 
 
 # --- the gate sees what these resources could get wrong ----------------------------------------

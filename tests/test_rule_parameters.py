@@ -270,7 +270,16 @@ def _fhir(findings: Findings, rec: Recommendation) -> dict[str, Any]:
         if obs["resourceType"] == "Observation" and obs["code"]["coding"][0]["system"] == FEATURE_SYSTEM
     }
     (guidance,) = [res for res in resources if res["resourceType"] == "GuidanceResponse"]
-    codes = [coding["coding"][0]["code"] for coding in guidance["reasonCode"]]
+    (output,) = guidance["contained"]  # the answer: outputParameters
+    said = {p["name"]: p.get("valueCoding", {}).get("code") for p in output["parameter"]}
+    fired = [
+        part["valueCoding"]["code"]
+        for p in output["parameter"]
+        if p["name"] == "firedRule"
+        for part in p["part"]
+        if part["name"] == "id"
+    ]
+    codes = [said["pathway"], said["urgency"], *fired]
     notes = {note["text"] for res in resources for note in res.get("note", [])}
     return {"features": features, "reason": codes, "notes": notes}
 

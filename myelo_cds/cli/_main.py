@@ -1,4 +1,5 @@
-"""Command line: ``python -m myelo_cds {assess,export-fhir,schema,verify,batch,users,migrate,verify-audit}``.
+"""Command line: ``python -m myelo_cds COMMAND`` (``assess``, ``export-fhir``, ``fhir-artifacts``,
+``schema``, ``verify``, ``batch``, ``users``, ``migrate``, ``verify-audit``).
 
 A stable contract others script against. Exit status: 0 success; 1 verification failed;
 2 bad input (the message names the field, the value and the allowed range) or a file that
@@ -128,6 +129,13 @@ def _export_fhir(args: argparse.Namespace) -> int:
     except ValueError as error:  # the consult note's refusal, e.g. a clinician id with a line break
         return _bad(str(error))
     write_output(args.output, text + "\n")
+    return EXIT_OK
+
+
+def _fhir_artifacts(args: argparse.Namespace) -> int:
+    from myelo_cds.exports.fhir import artifacts_json
+
+    write_output(args.output, artifacts_json() + "\n")
     return EXIT_OK
 
 
@@ -272,6 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     fhir.add_argument("--clinician-id", help="the clinician's pseudonymous id, as on the consult note")
     fhir.add_argument("--note-pdf", action="store_true", help="also attach the consult note as PDF")
     fhir.set_defaults(run=_export_fhir)
+    artifacts = commands.add_parser(
+        "fhir-artifacts",
+        help="write the mJOA Questionnaire, rule-set Library and CodeSystems as a FHIR transaction"
+        " Bundle (load once into the FHIR server that receives the exports)",
+    )
+    artifacts.add_argument("-o", "--output", help="Bundle JSON file to write; - or none: standard output")
+    artifacts.set_defaults(run=_fhir_artifacts)
     schema = commands.add_parser("schema", help="print the JSON Schema of the input")
     schema.set_defaults(run=_schema)
     verify = commands.add_parser("verify", help="verify the rule set over the whole input space")

@@ -37,14 +37,19 @@ __all__ = [
     "QUESTIONNAIRE_URL",
     "RULE_SET_SHA256_SYSTEM",
     "attachment_hash",
+    "code_systems",
     "is_mjoa_questionnaire",
     "library_canonical",
     "mjoa_answer_system",
     "mjoa_questionnaire",
     "questionnaire_reference",
     "rule_set_library",
+    "shipped_code_systems",
 ]
 
+PATHWAY_SYSTEM = canonical("CodeSystem", "pathway")
+URGENCY_SYSTEM = canonical("CodeSystem", "urgency")
+RULE_SYSTEM = canonical("CodeSystem", "rule")
 QUESTIONNAIRE_URL = canonical("Questionnaire", "mjoa")
 """The mJOA Questionnaire's canonical URL (a QuestionnaireResponse cites it as ``url|version``)."""
 _LEGACY_QUESTIONNAIRE_URL = "urn:myelo-cds:questionnaire:mjoa"
@@ -214,3 +219,82 @@ def rule_set_library(ref: RuleSetRef | None = None) -> dict[str, Any]:
         content["size"], content["hash"] = facts
     library["content"] = [content]
     return library
+
+
+def _code_system(
+    url: str, version: str, title: str, about: str, concepts: list[dict[str, str]]
+) -> dict[str, Any]:
+    name = "".join(part.capitalize() for part in url.rsplit("/", 1)[-1].split("-"))
+    return {
+        "resourceType": "CodeSystem",
+        "url": url,
+        "version": version,
+        "name": f"MyeloCds{name}",
+        "title": title,
+        "status": "active",
+        "description": about,
+        "caseSensitive": True,
+        "content": "complete",
+        "count": len(concepts),
+        "concept": concepts,
+    }
+
+
+def _mjoa_answers(scale: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    return _code_system(
+        mjoa_answer_system(item["id"]),
+        scale["scale"]["version"],
+        f"mJOA {item['label']}: answers",
+        f"The answers of the mJOA item {item['label']}; the code is the item score."
+        f" Source: {scale['scale']['citation']}",
+        [{"code": str(score), "display": text} for score, text in enumerate(item["levels"])],
+    )
+
+
+def code_systems() -> list[dict[str, Any]]:
+    """Our CodeSystems behind the recommendation and the mJOA answers, built from the data files:
+    the mJOA answers per item (``mjoa.toml``; code = the item score), the pathways, the urgency
+    tiers and the rules (``data/rules``; version = the rule-set version)."""
+    from myelo_cds.exports.consult_note import URGENCY_WORDS
+    from myelo_cds.rules.engine import PATHWAY_LABELS
+
+    scale = mjoa_scale()
+    rule_set = default_rule_set()
+    version = rule_set.version
+    rules = [
+        {
+            "code": row.id,
+            "display": row.title or row.id,
+            "definition": _rule_citation(row, rule_set)["citation"],
+        }
+        for row in rule_set.all_rows()
+    ]
+    urgencies = [
+        {"code": code, "display": code.capitalize(), "definition": words}
+        for code, words in URGENCY_WORDS.items()
+    ]
+    pathways = [{"code": code, "display": label} for code, label in PATHWAY_LABELS.items()]
+    return [
+        *(_mjoa_answers(scale, item) for item in scale["items"]),
+        _code_system(
+            PATHWAY_SYSTEM, version, "myelo-cds pathways", "The pathway a recommendation proposes.", pathways
+        ),
+        _code_system(URGENCY_SYSTEM, version, "myelo-cds urgency tiers", "Most urgent first.", urgencies),
+        _code_system(
+            RULE_SYSTEM,
+            version,
+            f"Rules of {rule_set.title}",
+            f"The rules of rule set {rule_set.id} (Library {library_canonical(rule_set)}).",
+            rules,
+        ),
+    ]
+
+
+def shipped_code_systems() -> list[dict[str, Any]]:
+    """The CodeSystem files shipped in ``data/fhir`` (``codesystem-*.json``), as they are."""
+    import json
+
+    return [
+        json.loads(path.read_text("utf-8"))
+        for path in sorted((data_dir() / "fhir").glob("codesystem-*.json"))
+    ]

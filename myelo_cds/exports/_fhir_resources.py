@@ -31,8 +31,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from myelo_cds import __version__
-from myelo_cds.exports._fhir_canonical import Assessed, canonical, identifier_system
-from myelo_cds.exports._fhir_knowledge import RULE_SET_SHA256_SYSTEM, attachment_hash, library_canonical
+from myelo_cds.exports._fhir_canonical import Assessed, identifier_system
+from myelo_cds.exports._fhir_knowledge import (
+    PATHWAY_SYSTEM,
+    RULE_SET_SHA256_SYSTEM,
+    RULE_SYSTEM,
+    URGENCY_SYSTEM,
+    attachment_hash,
+    library_canonical,
+)
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import FiredRule
 
@@ -49,9 +56,6 @@ __all__ = [
     "request_group",
 ]
 
-PATHWAY_SYSTEM = canonical("CodeSystem", "pathway")
-URGENCY_SYSTEM = canonical("CodeSystem", "urgency")
-RULE_SYSTEM = canonical("CodeSystem", "rule")
 CLINICIAN_SYSTEM = identifier_system("clinician-id")
 SOFTWARE_SYSTEM = identifier_system("software")
 PROTOCOL_SHA256_SYSTEM = identifier_system("protocol-sha256")

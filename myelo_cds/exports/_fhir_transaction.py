@@ -17,10 +17,14 @@ which the server replaces with the ids it assigns, all in one transaction.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["as_transaction"]
+__all__ = ["artifacts_transaction", "as_transaction"]
+
+_CANONICAL = ("Library", "Questionnaire", "CodeSystem")
+"""Knowledge artifacts: one per canonical url and version, found by them."""
 
 
 def _encoded(value: str) -> str:
@@ -39,7 +43,7 @@ def _search(identifier: dict[str, Any]) -> str:
 def _condition(resource: dict[str, Any]) -> str | None:
     """The search that finds a shared resource the server may hold already, else ``None``."""
     kind = resource["resourceType"]
-    if kind == "Library":
+    if kind in _CANONICAL:
         return f"url={_encoded(resource['url'])}&version={_encoded(resource['version'])}"
     identifiers = resource.get("identifier") or []
     if kind in ("Patient", "Device", "Practitioner") and identifiers:
@@ -74,3 +78,27 @@ def as_transaction(collection: dict[str, Any], *, repeatable: bool) -> dict[str,
         bundle["timestamp"] = collection["timestamp"]
     bundle["entry"] = entries
     return bundle
+
+
+def artifacts_transaction() -> dict[str, Any]:
+    """The knowledge an EHR needs to read our exports, as a transaction Bundle to load once: the
+    mJOA Questionnaire, the rule set's Library and our CodeSystems (built from the data files,
+    plus any CodeSystem shipped in ``data/fhir``), each created only if the server lacks that
+    url and version."""
+    from myelo_cds.exports._fhir_knowledge import (
+        code_systems,
+        mjoa_questionnaire,
+        rule_set_library,
+        shipped_code_systems,
+    )
+
+    resources = [mjoa_questionnaire(), rule_set_library(), *code_systems(), *shipped_code_systems()]
+    entries = []
+    for resource in resources:
+        sent = {key: value for key, value in resource.items() if key != "id"}  # the server names it
+        kind = sent["resourceType"]
+        uid = uuid.uuid5(uuid.NAMESPACE_URL, f"{sent['url']}|{sent['version']}")
+        condition = _condition(sent)
+        request = {"method": "POST", "url": kind, **({"ifNoneExist": condition} if condition else {})}
+        entries.append({"fullUrl": f"urn:uuid:{uid}", "resource": sent, "request": request})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

@@ -63,7 +63,7 @@ from myelo_cds.exports._fhir_knowledge import (
     rule_set_library,
 )
 from myelo_cds.exports._fhir_resources import REQUEST_PRIORITY, Export
-from myelo_cds.exports._fhir_transaction import as_transaction
+from myelo_cds.exports._fhir_transaction import artifacts_transaction, as_transaction
 from myelo_cds.findings import Findings, field_spec
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.scales import mjoa_scale
@@ -72,6 +72,7 @@ __all__ = [
     "FINDING_SYSTEM",
     "QUESTIONNAIRE_URL",
     "REQUEST_PRIORITY",
+    "artifacts_json",
     "assessment_bundle",
     "bundle_json",
     "findings_from_bundle",
@@ -425,6 +426,13 @@ def _spec_label(path: str) -> str | None:
 def bundle_json(findings: Findings, rec: Recommendation, **options: Any) -> str:
     """The Bundle as FHIR JSON text (``options`` as for :func:`assessment_bundle`)."""
     text: str = assessment_bundle(findings, rec, **options).model_dump_json(indent=2)
+    return text
+
+
+def artifacts_json() -> str:
+    """The knowledge artifacts (Questionnaire, Library, CodeSystems) as a transaction Bundle to
+    load once into a FHIR server (see ``_fhir_transaction.artifacts_transaction``)."""
+    text: str = Bundle.model_validate(artifacts_transaction()).model_dump_json(indent=2)
     return text
 
 
