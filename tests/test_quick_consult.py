@@ -8,6 +8,7 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
+from bench.consult_interactions import standard_case
 from myelo_cds import Findings, assess
 from myelo_cds.findings import example_cases, field_spec
 from myelo_cds.records import Store
@@ -15,6 +16,7 @@ from myelo_cds.rules.engine import default_engine
 from myelo_cds.rules.facts import LEAF_INPUTS
 from myelo_cds.rules.red_flag_questions import red_flag_questions
 from myelo_cds.ui.consult_form import KEY
+from myelo_cds.ui.not_recorded import items
 from myelo_cds.ui.patient_bar import carried_forward
 from tests.test_consult_page import consult
 
@@ -41,6 +43,14 @@ def _moderate(at: AppTest) -> AppTest:
     at.segmented_control(key="f.mri.unlisted_levels_normal").set_value("Yes").run()
     assert not at.exception
     return at
+
+
+def _standard_case() -> dict[str, Any]:
+    """The bench's standard moderate case with a documented negative screen, and the MRI
+    report's epidural collection read as absent."""
+    data = standard_case(negative_screen=True)
+    data["mri"]["epidural_collection"] = False
+    return data
 
 
 def _all_negative(at: AppTest) -> AppTest:
@@ -80,37 +90,9 @@ def test_blank_screen_is_not_excluded_in_the_bar_and_all_negative_settles_the_qu
     assert "Red flags not excluded: Earlier mJOA" in _bar(at)
     assert at.segmented_control(key="f.symptoms.onset_tempo").value == "chronic"
     assert at.segmented_control(key="f.symptoms.sphincter_change").value == "none"
-    expected = assess(Findings.model_validate(_moderate_findings_with_negative_screen()))
+    expected = assess(Findings.model_validate(_standard_case()))
     assert expected.urgency.upper() in _bar(at)
     assert [question.fields for question in expected.to_confirm] == [("earlier_mjoa",)]
-
-
-def _moderate_findings_with_negative_screen() -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "patient": {"age_years": 58, "symptom_duration_months": 8, "history": {}},
-        "symptoms": {"hand_clumsiness": True, "gait_imbalance": True},
-        "exam": {
-            "umn": {"hoffmann_tromner": True},
-            "reflexes": {
-                name: {"left": 3, "right": 3}
-                for name in ("biceps", "triceps", "brachioradialis", "patellar", "achilles")
-            },
-        },
-        "mjoa": {"ue_motor": 3, "le_motor": 5, "ue_sensation": 2, "sphincter": 3},
-        "mri": {
-            "available": True,
-            "unlisted_levels_normal": True,
-            "epidural_collection": False,
-            "levels": {level: {"kang": 2, "t2_signal": "none"} for level in ("C5-C6", "C6-C7")},
-        },
-    }
-    for question in red_flag_questions():
-        *parents, leaf = question.path.split(".")
-        node = data
-        for name in parents:
-            node = node.setdefault(name, {})
-        node[leaf] = question.negative
-    return data
 
 
 def test_all_negative_never_overwrites_a_yes_and_the_banner_stays() -> None:
@@ -186,3 +168,24 @@ def test_saving_a_consult_remembers_the_patient_for_the_timeline(database: Store
     assert not at.exception
     assert at.session_state["last_case_id"] == "LC-1"
     assert len(database.assessments("LC-1")) == 1
+
+
+def test_not_recorded_items_collapse_behind_a_count_in_correct_grammar() -> None:
+    assert items(1, "emergency-relevant") == "1 emergency-relevant item"
+    assert items(3, "other") == "3 other items"
+    at = consult()
+    at.number_input(key="f.patient.age_years").set_value(64)
+    at.segmented_control(key="f.symptoms.hand_clumsiness").set_value("Yes").run()
+    rec = assess(
+        Findings.model_validate({"patient": {"age_years": 64}, "symptoms": {"hand_clumsiness": True}})
+    )
+    emergency = [u for u in rec.unknowns if any(s.urgency == "emergency" for s in u.scenarios)]
+    assert emergency, "the case leaves emergency-relevant items blank"
+    labels = [expander.label for expander in at.expander]
+    assert f"{items(len(emergency), 'emergency-relevant')} not recorded - show" in labels
+    others = len(rec.unknowns) - len(emergency)
+    if others:
+        assert f"{items(others, 'other')} not recorded - show" in labels
+    # Each item is still there, one click away (never dropped).
+    shown = " ".join(md.value for md in at.markdown)
+    assert all(unknown.input in shown for unknown in rec.unknowns)

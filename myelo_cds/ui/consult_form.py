@@ -170,13 +170,12 @@ QUICK_MRI = ("mri.unlisted_levels_normal", "mri.epidural_collection")
 
 
 def _fields(paths: Iterable[str], values: dict[str, Any], columns: int = 2) -> None:
+    """Fields in rows of ``columns``: one row at a time, so Tab moves along a row, then down."""
     paths = list(paths)
-    if not paths:
-        return
-    cols = st.columns(columns)
-    for index, path in enumerate(paths):
-        with cols[index % columns]:
-            values[path] = widget(field_spec(path))
+    for start in range(0, len(paths), columns):
+        for col, path in zip(st.columns(columns), paths[start : start + columns], strict=False):
+            with col:
+                values[path] = widget(field_spec(path))
 
 
 def _all_negative() -> None:

@@ -18,6 +18,7 @@ from myelo_cds.findings import FieldProblem, Findings
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.ui.downloads import audited_download_button
+from myelo_cds.ui.not_recorded import render_what_would_change
 from myelo_cds.ui.text import plain
 
 __all__ = [
@@ -166,17 +167,7 @@ def render_recommendation(rec: Recommendation) -> None:
                 for dx in rec.differentials
             )
         )
-    if rec.unknowns or rec.counterfactuals:
-        st.markdown("**What would change this**")
-        lines = [
-            f"- *Not recorded* - {u.input}: "
-            + "; ".join(f"{s.value} -> {PATHWAY_LABELS[s.pathway]} ({s.urgency})" for s in u.scenarios)
-            for u in rec.unknowns
-        ]
-        lines += [
-            f"- {cf.change} -> {PATHWAY_LABELS[cf.pathway]} ({cf.urgency})" for cf in rec.counterfactuals
-        ]
-        st.markdown("\n".join(lines))
+    render_what_would_change(rec)  # the items not recorded collapse to a count (issue 16)
 
 
 def _fhir_bundle(findings: Findings, rec: Recommendation, clinician_id: str | None) -> str:

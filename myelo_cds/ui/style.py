@@ -24,11 +24,18 @@ _CSS = f"""
   position: sticky;
   top: 3.75rem;
   z-index: 990;
+  background-color: #ffffff !important;
+  box-shadow: 0 1px 0 rgba(49, 51, 63, 0.2);
 }}
 .st-key-{RESULT_BAR_KEY} {{
-  background-color: rgb(255, 255, 255);
-  border-bottom: 1px solid rgba(49, 51, 63, 0.2);
+  background-color: #ffffff !important;
   padding: 0.35rem 0 0.25rem 0;
+}}
+/* Every option of a choice on screen: button groups wrap instead of scrolling sideways
+   (a scale level hidden off the edge is a level the clinician does not see). */
+[data-testid="stButtonGroup"] [role="radiogroup"] {{
+  flex-wrap: wrap !important;
+  overflow: visible !important;
 }}
 .st-key-{RESULT_BAR_KEY} p {{ margin-bottom: 0.1rem; }}
 @media (max-width: 1000px) {{
