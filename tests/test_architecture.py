@@ -55,8 +55,8 @@ def test_public_surface_is_exactly_the_intended_names() -> None:
         assert hasattr(myelo_cds, name)
 
 
-# Each room of the package and the rooms it may import (besides the private helpers ``_paths``
-# and ``_dates`` and the shared ``errors``): the arrows point into the clinical domain
+# Each room of the package and the rooms it may import (besides the private helpers ``_paths``,
+# ``_dates`` and ``_grammar`` and the shared ``errors``): the arrows point into the clinical domain
 # (findings, scales, followup, rules, course), which imports nothing outside it.
 ALLOWED_ROOM_IMPORTS = {
     "findings": set(),
@@ -86,7 +86,7 @@ ALLOWED_ROOM_IMPORTS = {
         "settings",
     },
 }
-SHARED = {"_paths", "_dates", "errors", "__version__"}
+SHARED = {"_paths", "_dates", "_grammar", "errors", "__version__"}
 
 
 def _rooms_imported(path: Path) -> set[str]:
