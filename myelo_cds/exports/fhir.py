@@ -1,13 +1,19 @@
-"""FHIR R4 (R4B models) export of an assessment, and import of its findings back.
+"""FHIR R4 (R4B models) export of an assessment, and import of findings from a FHIR Bundle.
+
+:func:`findings_from_bundle` (``_fhir_import``) reads our export back and an EHR's
+standard-coded record, and reports what it did not understand.
 
 The Bundle (type ``collection``) holds, all referring to each other by ``urn:uuid``:
 
 * Patient: pseudonymous (the case id as an identifier; no name, no date of birth);
 * QuestionnaireResponse: the mJOA item by item, against the Questionnaire we ship in
   ``data/fhir/mjoa-questionnaire.json`` (built from ``data/scales/mjoa.toml``);
-* Observations: one per finding entered (code = the input path, e.g. ``exam.umn.babinski``;
-  what :func:`findings_from_bundle` reads back), the scores (mJOA total and band, Nurick) and
-  the key findings the decision read (the 11 decision-table features);
+* Observations (``_fhir_observations``): one per finding entered, coded with LOINC/SNOMED CT
+  where ``data/fhir/terminology.csv`` has a verified code and always in our CodeSystem
+  (:data:`FINDING_SYSTEM`, code = the input path, e.g. ``exam.umn.babinski``), with category,
+  laterality, spinal level and UCUM units; one with a ``dataAbsentReason`` per blank finding the
+  answer depends on; the mJOA totals and band. The decision table's features are the engine's
+  working and are not exported;
 * CarePlan: the dated follow-up visits with their windows;
 * ServiceRequest: the pathway as a proposed referral, its ``priority`` from the urgency
   (:data:`REQUEST_PRIORITY`), and RequestGroup: the actions proposed (referral and follow-up);
@@ -40,31 +46,31 @@ import json
 import uuid
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
-from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from myelo_cds._paths import data_dir
 from myelo_cds.exports import _fhir_resources as _made
 from myelo_cds.exports._fhir_canonical import identifier_system
+from myelo_cds.exports._fhir_codes import CODE_SYSTEM
+from myelo_cds.exports._fhir_import import FromEhr, ImportedFindings, NotUnderstood, findings_from_bundle
 from myelo_cds.exports._fhir_knowledge import (
     MJOA_ITEMS,
     QUESTIONNAIRE_URL,
     TOTAL_LINK_ID,
-    is_mjoa_questionnaire,
     mjoa_answer_system,
     mjoa_questionnaire,
     questionnaire_reference,
     rule_set_library,
 )
+from myelo_cds.exports._fhir_observations import finding_observations, score_observations
 from myelo_cds.exports._fhir_resources import REQUEST_PRIORITY, Export
 from myelo_cds.exports._fhir_transaction import artifacts_transaction, as_transaction
-from myelo_cds.findings import Findings, field_spec
+from myelo_cds.findings import Findings
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.scales import mjoa_scale
 
@@ -72,6 +78,9 @@ __all__ = [
     "FINDING_SYSTEM",
     "QUESTIONNAIRE_URL",
     "REQUEST_PRIORITY",
+    "FromEhr",
+    "ImportedFindings",
+    "NotUnderstood",
     "artifacts_json",
     "assessment_bundle",
     "bundle_json",
@@ -81,14 +90,10 @@ __all__ = [
     "transaction_json",
 ]
 
-FINDING_SYSTEM = "urn:myelo-cds:finding"
-"""Observation codes for entered findings: the code is the input path."""
-SCORE_SYSTEM = "urn:myelo-cds:score"
-FEATURE_SYSTEM = "urn:myelo-cds:feature"
+FINDING_SYSTEM = CODE_SYSTEM
+"""Our CodeSystem (:data:`~myelo_cds.exports._fhir_codes.CODE_SYSTEM`): a finding's code is its input path."""
 _NAMESPACE = uuid.UUID("5b0b1c55-6f0e-4c55-9a8b-2d1b8e7c0a11")
 _MJOA_ITEMS = MJOA_ITEMS
-# Not findings observations: the case id is the Patient identifier, the date the effective time.
-_NOT_OBSERVED = {"schema_version", "case_id", "assessment_date"}
 _GENDER = {"female": "female", "male": "male", "other": "other", "unknown": "unknown"}
 
 
@@ -142,50 +147,6 @@ def _ref(uid: str, display: str | None = None) -> dict[str, str]:
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code, **({"display": display} if display else {})}]}
-
-
-def _value(value: Any) -> dict[str, Any]:
-    """A finding's value as the matching Observation ``value[x]``."""
-    if isinstance(value, bool):
-        return {"valueBoolean": value}
-    if isinstance(value, int):
-        return {"valueInteger": value}
-    if isinstance(value, float):
-        return {"valueQuantity": {"value": value}}
-    if isinstance(value, dt.date):
-        return {"valueDateTime": value.isoformat()}
-    if isinstance(value, Enum):
-        return {"valueString": str(value.value)}
-    if isinstance(value, (set, frozenset, tuple, list)):
-        return {"valueString": ";".join(sorted(str(getattr(v, "value", v)) for v in value))}
-    return {"valueString": str(value)}
-
-
-def _entered(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """(input path, value) of every finding given, in model order."""
-    out: list[tuple[str, Any]] = []
-    for key, value in data.items():
-        name = key.value if isinstance(key, Enum) else str(key)
-        path = prefix + name
-        if isinstance(value, dict):
-            out.extend(_entered(value, path + "."))
-        elif value is not None and value not in ((), frozenset()):
-            out.append((path, value))
-    return out
-
-
-def _observation(subject: str, on: dt.date, code: dict[str, Any], value: dict[str, Any], **extra: Any) -> Any:
-    return Observation.model_validate(
-        {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": code,
-            "subject": _ref(subject),
-            "effectiveDateTime": on.isoformat(),
-            **value,
-            **extra,
-        }
-    )
 
 
 @dataclass(frozen=True)
@@ -264,70 +225,6 @@ def _mjoa_response(about: _Assessment) -> QuestionnaireResponse | None:
     return QuestionnaireResponse.model_validate(response)
 
 
-_OBSERVATION_SYSTEMS = {"finding": FINDING_SYSTEM, "score": SCORE_SYSTEM, "feature": FEATURE_SYSTEM}
-
-
-def _observed(
-    about: _Assessment, kind: str, name: str, display: str | None, value: dict[str, Any], **extra: Any
-) -> _Entry:
-    """One Observation coded ``name`` in the ``kind``'s system, with the id ``kind/name``."""
-    code = _coding(_OBSERVATION_SYSTEMS[kind], name, display)
-    return about.id(f"{kind}/{name}"), _observation(about.patient, about.on, code, value, **extra)
-
-
-def _finding_observations(about: _Assessment) -> list[_Entry]:
-    """One per finding entered, coded by its input path (the mJOA items are in the
-    QuestionnaireResponse, the case id and date in the Patient and the effective time)."""
-    mjoa_items = {f"mjoa.{item}" for item in _MJOA_ITEMS}
-    # A level listed with nothing graded is not the same as a level left out (left out, it
-    # counts as normal when the reader marked the unlisted levels normal): say it is listed.
-    listed = [
-        _observed(about, "finding", f"mri.levels.{level.value}", f"{level.value}: listed", _LISTED)
-        for level, finding in about.findings.mri.levels.items()
-        if not finding.model_dump(exclude_none=True)
-    ]
-    return [
-        _observed(about, "finding", path, _spec_label(path), _value(value))
-        for path, value in _entered(about.findings.model_dump(exclude_none=True))
-        if path not in _NOT_OBSERVED and path not in mjoa_items
-    ] + listed
-
-
-_LISTED = {"valueString": "listed, nothing graded"}
-
-
-def _score_observations(about: _Assessment) -> list[_Entry]:
-    """The mJOA totals and band (derived from the QuestionnaireResponse) and the Nurick grade."""
-    scores = about.rec.scores
-    entries: list[_Entry] = []
-    if scores.mjoa is not None:
-        mjoa = scores.mjoa
-        derived = {"derivedFrom": [_ref(about.id("qr"))]} if about.findings.mjoa is not None else {}
-        for name, display, value in (
-            ("mjoa_total", "mJOA total (raw)", {"valueInteger": mjoa.total}),
-            (
-                "mjoa_attributed_total",
-                "mJOA total attributed to myelopathy",
-                {"valueInteger": mjoa.attributed_total},
-            ),
-            ("mjoa_band", "mJOA severity band", {"valueString": mjoa.attributed_band}),
-        ):
-            entries.append(_observed(about, "score", name, display, value, **derived))
-    if scores.nurick is not None:
-        entries.append(
-            _observed(about, "score", "nurick", "Nurick grade", {"valueInteger": scores.nurick.grade})
-        )
-    return entries
-
-
-def _feature_observations(about: _Assessment) -> list[_Entry]:
-    """The key findings the decision read (the decision-table features)."""
-    return [
-        _observed(about, "feature", feature, feature.replace("_", " "), {"valueString": value})
-        for feature, value in about.rec.features.items()
-    ]
-
-
 def _care_plan(about: _Assessment) -> CarePlan:
     """The dated follow-up visits with their windows, and when to escalate."""
     plan = about.rec.follow_up
@@ -390,9 +287,8 @@ def assessment_bundle(
     response = _mjoa_response(about)
     if response is not None:
         entries.append((about.id("qr"), response))
-    entries += _finding_observations(about)
-    entries += _score_observations(about)
-    entries += _feature_observations(about)
+    entries += finding_observations(about)
+    entries += score_observations(about)
     entries += [
         (about.id("careplan"), _care_plan(about)),
         (about.id("referral"), _made.referral(about, export)),
@@ -415,14 +311,6 @@ def assessment_bundle(
     )
 
 
-@cache
-def _spec_label(path: str) -> str | None:
-    try:
-        return field_spec(path).label
-    except KeyError:
-        return None
-
-
 def bundle_json(findings: Findings, rec: Recommendation, **options: Any) -> str:
     """The Bundle as FHIR JSON text (``options`` as for :func:`assessment_bundle`)."""
     text: str = assessment_bundle(findings, rec, **options).model_dump_json(indent=2)
@@ -443,67 +331,3 @@ def transaction_json(findings: Findings, rec: Recommendation, **options: Any) ->
     bundle = Bundle.model_validate(as_transaction(collection, repeatable=bool(findings.case_id)))
     text: str = bundle.model_dump_json(indent=2)
     return text
-
-
-def _observed_value(obs: Any) -> Any:
-    for name in ("valueBoolean", "valueInteger", "valueDateTime", "valueString"):
-        value = getattr(obs, name, None)
-        if value is not None:
-            return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
-    if obs.valueQuantity is not None:
-        return float(obs.valueQuantity.value)
-    return None
-
-
-def findings_from_bundle(text: str) -> Findings:
-    """Findings read back from a Bundle this module exported (entered-finding observations,
-    the mJOA QuestionnaireResponse, and the Patient's case id). Raises ``ValueError`` (a
-    pydantic ``ValidationError`` for bad findings) when it cannot."""
-    bundle = Bundle.model_validate_json(text)
-    nested: dict[str, Any] = {}
-
-    def put(path: str, value: Any) -> None:
-        target = nested
-        parts = path.split(".")
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-
-    when: str | None = None
-    for entry in bundle.entry or []:
-        resource = entry.resource
-        if isinstance(resource, Patient):
-            for identifier in resource.identifier or []:
-                if identifier.system in (identifier_system("case-id"), "urn:myelo-cds:case-id"):
-                    put("case_id", identifier.value)
-        elif isinstance(resource, QuestionnaireResponse) and is_mjoa_questionnaire(resource.questionnaire):
-            for item in resource.item or []:
-                answer = item.answer[0].valueCoding if item.answer else None
-                if item.linkId in _MJOA_ITEMS and answer is not None:
-                    put(f"mjoa.{item.linkId}", int(str(answer.code)))
-        elif isinstance(resource, Observation):
-            coding = resource.code.coding[0] if resource.code.coding else None
-            if coding is None or coding.system != FINDING_SYSTEM:
-                continue
-            path = str(coding.code)
-            value = _observed_value(resource)
-            section, _, level = path.rpartition(".")
-            if section == "mri.levels":  # a level listed with nothing graded
-                nested.setdefault("mri", {}).setdefault("levels", {}).setdefault(level, {})
-                continue
-            if _spec_kind(path) == "set" and isinstance(value, str):
-                value = [part for part in value.split(";") if part]
-            put(path, value)
-            if resource.effectiveDateTime is not None:  # the newest finding's date, not the last listed
-                when = max(when or "", str(resource.effectiveDateTime)[:10])
-    if when is not None:
-        nested["assessment_date"] = when
-    return Findings.model_validate(nested)
-
-
-@cache
-def _spec_kind(path: str) -> str | None:
-    try:
-        return field_spec(path).kind
-    except KeyError:
-        return None

@@ -21,6 +21,9 @@ fetches them from the EHR's FHIR server). This module decides which resources co
 * **Latest per code**: by ``effectiveDateTime`` / ``effectivePeriod.end`` / ``effectiveInstant``,
   then ``issued``, never by bundle order; two different values at the same instant are a
   conflict and neither counts.
+* **Codes**: an Observation counts when its code is a finding: our CodeSystem's code, or a
+  LOINC/SNOMED CT code that ``data/fhir/terminology.csv`` maps to one (the same table and the
+  same reader as :func:`myelo_cds.exports.fhir.findings_from_bundle`).
 * **Units**: a ``valueQuantity`` with a UCUM code is converted to the unit of the field (8
   ``wk`` is 1.84 months, not 8); a unit that cannot be converted does not count and the card
   says so. A quantity with no unit at all is in the field's own unit (this project's export).
@@ -54,9 +57,11 @@ from pydantic import ValidationError
 from starlette.requests import Request
 
 from myelo_cds.errors import JsonInputError, MyeloCdsError, SettingsError
+from myelo_cds.exports._fhir_codes import COUNTED_OBSERVATION_STATUS, in_field_unit, shown_code
+from myelo_cds.exports._fhir_import import finding_path, is_derived
 from myelo_cds.exports._fhir_knowledge import is_mjoa_questionnaire
 from myelo_cds.exports.fhir import FINDING_SYSTEM
-from myelo_cds.findings import JsonLimits, field_spec, parse_json
+from myelo_cds.findings import JsonLimits, parse_json
 
 __all__ = [
     "COUNTED_OBSERVATION_STATUS",
@@ -73,54 +78,12 @@ __all__ = [
     "validation_problems",
 ]
 
-#: FHIR R4 ObservationStatus codes that count (the result is complete and stands).
-COUNTED_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
 #: FHIR R4 QuestionnaireResponseStatus codes that count.
 COUNTED_RESPONSE_STATUS = frozenset({"completed", "amended"})
-UCUM = "http://unitsofmeasure.org"
-# UCUM units of the fields a quantity may carry, by the last part of the path.
-_FIELD_UNITS = {"symptom_duration_months": "mo", "walk_30m_seconds": "s", "age_years": "a"}
-# Each UCUM code in a base unit (seconds; metres). ``mo`` and ``a`` are UCUM's mean Julian month
-# and year (``a_j`` = 365.25 d, ``mo_j`` = a_j / 12), the ones UCUM's plain ``a`` and ``mo`` mean.
-_DAY = 86_400.0
-_TO_BASE = {
-    "s": ("time", 1.0),
-    "min": ("time", 60.0),
-    "h": ("time", 3_600.0),
-    "d": ("time", _DAY),
-    "wk": ("time", 7 * _DAY),
-    "mo": ("time", 365.25 * _DAY / 12),
-    "mo_j": ("time", 365.25 * _DAY / 12),
-    "a": ("time", 365.25 * _DAY),
-    "a_j": ("time", 365.25 * _DAY),
-    "mm": ("length", 0.001),
-    "cm": ("length", 0.01),
-    "m": ("length", 1.0),
-}
-# Unit texts an EHR writes beside (or instead of) the code, read as the UCUM code they name.
-_UNIT_WORDS = {
-    "second": "s",
-    "seconds": "s",
-    "sec": "s",
-    "minute": "min",
-    "minutes": "min",
-    "hour": "h",
-    "hours": "h",
-    "day": "d",
-    "days": "d",
-    "week": "wk",
-    "weeks": "wk",
-    "month": "mo",
-    "months": "mo",
-    "year": "a",
-    "years": "a",
-    "yr": "a",
-}
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 # Markdown that a client's text could carry into the card (links, images, emphasis, html), and
 # control characters: escaped or dropped before any of it reaches the card's detail.
 _MARKDOWN = re.compile(r"([\\`*\[\]<>!|~])")
-_TOKEN = re.compile(r"[A-Za-z0-9._\-{}/%]{1,60}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -129,11 +92,9 @@ def _plain(text: str, limit: int = 200) -> str:
     return _MARKDOWN.sub(r"\\\1", _CONTROL.sub(" ", text[:limit]))
 
 
-def _token(value: Any) -> str:
-    """A code from the request (a status, a unit, a finding code) as shown in the card: codes
-    only, so that no link or markup a client wrote reaches the clinician."""
-    text = str(value)
-    return text if _TOKEN.fullmatch(text) else "(a value not shown)"
+_token = shown_code
+"""A code from the request as shown in the card: codes only, so that no link or markup a
+client wrote reaches the clinician."""
 
 
 _HISTORY = re.compile(r"/_history/[^/]+$")
@@ -379,15 +340,28 @@ def _rank(resource: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _finding_code(resource: dict[str, Any]) -> str | None:
+    """The input path of a finding Observation: our code, or a standard code the mapping table
+    (``data/fhir/terminology.csv``) maps to a finding; ``None`` for anything else."""
     code = resource.get("code")
-    for coding in code.get("coding") or [] if isinstance(code, dict) else []:
-        if isinstance(coding, dict) and coding.get("system") == FINDING_SYSTEM:
-            value = coding.get("code")
-            return value if isinstance(value, str) else None
-    return None
+    return finding_path(code.get("coding") if isinstance(code, dict) else None)
 
 
-_VALUES = ("valueBoolean", "valueInteger", "valueDateTime", "valueString", "valueQuantity")
+def _any_code(resource: dict[str, Any]) -> Any:
+    """The first code of an Observation (shown only if it is a plain code)."""
+    code = resource.get("code")
+    codings = code.get("coding") if isinstance(code, dict) else None
+    first = codings[0] if isinstance(codings, list) and codings else None
+    return first.get("code") if isinstance(first, dict) else None
+
+
+_VALUES = (
+    "valueBoolean",
+    "valueInteger",
+    "valueDateTime",
+    "valueString",
+    "valueQuantity",
+    "valueCodeableConcept",
+)
 
 
 def _value(resource: dict[str, Any]) -> tuple[str, Any] | None:
@@ -395,43 +369,6 @@ def _value(resource: dict[str, Any]) -> tuple[str, Any] | None:
         if name in resource:
             return name, resource[name]
     return None
-
-
-def _unit_code(quantity: dict[str, Any]) -> str | None:
-    """The UCUM code of a quantity: its ``code`` (UCUM system or none), else its unit text."""
-    system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
-    if isinstance(code, str) and code and system in (None, UCUM):
-        return code
-    if isinstance(unit, str) and unit.strip():
-        text = unit.strip()
-        return text if text in _TO_BASE else _UNIT_WORDS.get(text.lower(), f"?{text}")
-    return None
-
-
-def _converted(path: str, quantity: Any) -> tuple[float | int | None, str | None]:
-    """The quantity in the field's unit, or (None, why it cannot be)."""
-    if not isinstance(quantity, dict) or isinstance(quantity.get("value"), bool):
-        return None, "not a quantity"
-    value = quantity.get("value")
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None, "no numeric value"
-    name = path.rpartition(".")[2]
-    target = _FIELD_UNITS.get(name) or ("mm" if name.endswith("_mm") else None)
-    given = _unit_code(quantity)
-    if given is not None and target is None and given not in ("1", "{score}"):
-        return None, f"a unit ({_token(given.lstrip('?'))}) where the field has none"
-    if given is not None and target is not None and given != target:
-        source, into = _TO_BASE.get(given), _TO_BASE[target]
-        if source is None or source[0] != into[0]:
-            return None, f"unit '{_token(given.lstrip('?'))}' cannot be converted to '{target}'"
-        value = value * source[1] / into[1]
-    try:
-        kind = field_spec(path).kind
-    except KeyError:
-        kind = None
-    if kind == "int":
-        return math.floor(value + 1e-9), None  # whole years, grades: never rounded up
-    return round(float(value), 2), None
 
 
 @dataclass
@@ -509,7 +446,8 @@ def gather(prefetch: Any, patient_id: str, limits: HookLimits) -> Gathered:
             out.observations_seen += 1
             code = _finding_code(resource)
             if code is None:
-                out.ignore("Observation without a myelo-cds finding code")
+                if not is_derived(resource):  # our own scores are recomputed, not read
+                    out.ignore(f"Observation whose code is not a DCM finding ({_token(_any_code(resource))})")
                 continue
             status = resource.get("status")
             if status not in COUNTED_OBSERVATION_STATUS:
@@ -549,11 +487,12 @@ def _normalised(code: str, resource: dict[str, Any], out: Gathered) -> dict[str,
     the field's unit, the effective date. ``None`` (and a note) when its value does not count."""
     held = _value(resource)
     if held is None:
-        out.ignore(f"{_token(code)}: no value")
+        if "dataAbsentReason" not in resource:  # recorded as not done: blank, nothing to note
+            out.ignore(f"{_token(code)}: no value")
         return None
     name, value = held
     if name == "valueQuantity":
-        converted, why = _converted(code, value)
+        converted, why = in_field_unit(code, value)
         if why is not None:
             out.ignore(f"{_token(code)}: {why}")
             return None
@@ -563,7 +502,7 @@ def _normalised(code: str, resource: dict[str, Any], out: Gathered) -> dict[str,
         "resourceType": "Observation",
         "status": "final",
         "code": {"coding": [{"system": FINDING_SYSTEM, "code": code}]},
-        "subject": {"reference": "Patient/in-context"},
+        "subject": resource.get("subject"),  # checked by gather: the patient in context
         name: value,
     }
     if when is not None:

@@ -29,7 +29,6 @@ responses; the Starlette routes are a thin shell that :mod:`asgi` mounts on ``st
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from typing import Any
 
@@ -39,8 +38,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from myelo_cds.errors import HookRequestError, SettingsError
+from myelo_cds.exports._fhir_codes import terminology
 from myelo_cds.exports._fhir_resources import PATHWAY_SYSTEM
-from myelo_cds.exports.fhir import FINDING_SYSTEM, QUESTIONNAIRE_URL, REQUEST_PRIORITY, findings_from_bundle
+from myelo_cds.exports.fhir import QUESTIONNAIRE_URL, REQUEST_PRIORITY, findings_from_bundle
 from myelo_cds.rules.engine import PATHWAY_LABELS, assess
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.service._hook_feedback import feedback_endpoint
@@ -83,7 +83,9 @@ def discovery() -> dict[str, Any]:
                 ),
                 "prefetch": {
                     "patient": "Patient/{{context.patientId}}",
-                    "findings": f"Observation?patient={{{{context.patientId}}}}&code={FINDING_SYSTEM}|",
+                    "findings": (
+                        f"Observation?patient={{{{context.patientId}}}}&code={terminology().search_codes()}"
+                    ),
                     "mjoa": (
                         "QuestionnaireResponse?subject=Patient/{{context.patientId}}"
                         f"&questionnaire={QUESTIONNAIRE_URL}"
@@ -242,7 +244,7 @@ def service_response(
         return {"cards": [not_assessed_card(summary, notes, consult_url)]}
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in chosen]}
     try:
-        findings = findings_from_bundle(json.dumps(bundle))
+        findings = findings_from_bundle(bundle, strict=True).findings
     except ValidationError as error:
         problems = validation_problems(error)
         summary = "DCM: not assessed - findings in the record are out of range or inconsistent"

@@ -1,0 +1,180 @@
+"""Standard terminology in the FHIR export (issue 15): every code has a published source or is
+in our shipped CodeSystem, Observations are modelled for an EHR (category, laterality, level,
+UCUM units, dataAbsentReason), and the engine's internal features are not exported."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from myelo_cds import Findings, assess
+from myelo_cds.exports import _fhir_codes, _fhir_import
+from myelo_cds.exports._fhir_codes import CODE_SYSTEM, UCUM, code_system, terminology
+from myelo_cds.exports.fhir import bundle_json, findings_from_bundle
+from myelo_cds.service import _prefetch
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = sorted((ROOT / "data" / "examples").glob("*.json")) + sorted(
+    (ROOT / "data" / "validation").glob("*.json")
+)
+# A row's source: a file at a commit of a public repository, or HL7's FHIR R4 4.0.1 definitions.
+_REPO_SOURCE = re.compile(r"HL7/[A-Za-z0-9_.-]+@[0-9a-f]{40}:\S+")
+_R4_SOURCE = re.compile(
+    r"FHIR R4 4\.0\.1 [a-z0-9-]+\.json (ValueSet|CodeSystem)/[a-z0-9-]+ \(HL7 definitions; .+\)"
+)
+_STANDARD = {
+    "http://loinc.org",
+    "http://snomed.info/sct",
+    UCUM,
+    "http://terminology.hl7.org/CodeSystem/observation-category",
+    "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+    "http://terminology.hl7.org/CodeSystem/v2-0136",
+}
+
+
+def _case(path: Path) -> Findings:
+    data = json.loads(path.read_text())
+    return Findings.model_validate(data.get("findings", data))
+
+
+def _observations(findings: Findings) -> list[dict[str, Any]]:
+    bundle = json.loads(bundle_json(findings, assess(findings)))
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+
+
+def _by_code(observations: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        c["code"]: obs for obs in observations for c in obs["code"]["coding"] if c["system"] == CODE_SYSTEM
+    }
+
+
+def _codings(node: Any) -> list[dict[str, Any]]:
+    """Every Coding in a resource (anything with a system and a code), Quantities included."""
+    if isinstance(node, dict):
+        found = [node] if isinstance(node.get("system"), str) and "code" in node else []
+        return found + [c for value in node.values() for c in _codings(value)]
+    if isinstance(node, list):
+        return [c for value in node for c in _codings(value)]
+    return []
+
+
+def test_every_standard_code_in_the_table_has_a_published_source() -> None:
+    rows = terminology().rows
+    assert len(rows) >= 20
+    for row in rows:
+        assert row.system in _STANDARD, row
+        assert _REPO_SOURCE.fullmatch(row.source) or _R4_SOURCE.fullmatch(row.source), row
+        assert row.display, row
+        assert row.direction in ("both", "import", "import-present"), row
+    # One meaning per code: the import never has to choose between two rows.
+    keys = [(row.key, row.role, row.system, row.code) for row in rows]
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_every_exported_code_is_in_the_table_or_our_code_system(path: Path) -> None:
+    table = {(row.system, row.code) for row in terminology().rows}
+    ours = {concept["code"] for concept in code_system()["concept"]}
+    for obs in _observations(_case(path)):
+        for coding in _codings(obs):
+            if coding["system"] == CODE_SYSTEM:
+                assert coding["code"] in ours, coding
+            else:
+                assert (coding["system"], coding["code"]) in table, coding
+
+
+def test_the_shipped_code_system_is_the_findings_model() -> None:
+    shipped = json.loads((ROOT / "data" / "fhir" / "codesystem-myelo-cds.json").read_text("utf-8"))
+    assert shipped == code_system()
+    assert shipped["url"].startswith("https://")
+    assert shipped["version"]
+    codes = [concept["code"] for concept in shipped["concept"]]
+    assert len(codes) == len(set(codes)) == shipped["count"]
+    displays = [concept["display"] for concept in shipped["concept"]]
+    assert not any("Left side grade" in text or "Right side" in text for text in displays)
+
+
+def test_reflex_and_strength_rows_read_as_a_clinician_writes_them() -> None:
+    displays = {concept["code"]: concept["display"] for concept in code_system()["concept"]}
+    assert displays["exam.reflexes.biceps.left"] == "Biceps reflex, left (grade 0-4)"
+    assert displays["exam.reflexes.achilles.right"] == "Achilles reflex, right (grade 0-4)"
+    assert (
+        displays["exam.strength.C5.left"] == "Strength, C5 myotome (shoulder abduction), left (MRC grade 0-5)"
+    )
+    assert displays["mri.levels.C5-C6.kang"] == "Kang canal-stenosis grade (0-3) at C5-C6"
+
+
+def test_no_decision_table_feature_is_exported_as_an_observation() -> None:
+    findings = _case(ROOT / "data" / "examples" / "moderate_dcm.json")
+    rec = assess(findings)
+    codes = {c["code"] for obs in _observations(findings) for c in obs["code"]["coding"]}
+    assert rec.features
+    assert not codes & set(rec.features)
+    assert not any("feature" in c["system"] for obs in _observations(findings) for c in obs["code"]["coding"])
+
+
+def test_observations_carry_category_laterality_level_and_ucum_units() -> None:
+    findings = _case(ROOT / "data" / "examples" / "moderate_dcm.json")
+    by_code = _by_code(_observations(findings))
+    reflex = by_code["exam.reflexes.biceps.left"]
+    assert reflex["category"][0]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+        "code": "exam",
+    }
+    (side,) = reflex["component"]
+    assert side["valueCodeableConcept"]["coding"][0]["code"] == "419161000"  # Unilateral left
+    duration = by_code["patient.symptom_duration_months"]["valueQuantity"]
+    assert (duration["system"], duration["code"]) == (UCUM, "mo")
+    age = by_code["patient.age_years"]["valueQuantity"]
+    assert (age["system"], age["code"], age["value"]) == (UCUM, "a", findings.patient.age_years)
+    smoker = by_code["patient.smoker"]
+    assert smoker["code"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "72166-2",
+        "display": "Tobacco smoking status",
+    }
+    levels = [obs for code, obs in by_code.items() if code.startswith("mri.levels.")]
+    assert levels
+    for obs in levels:
+        assert obs["category"][0]["coding"][0]["code"] == "imaging"
+        level = obs["bodySite"]["text"]
+        assert obs["bodySite"]["coding"][0]["code"] == f"level.{level}"
+
+
+def test_a_blank_finding_the_answer_depends_on_is_exported_as_not_examined() -> None:
+    findings = _case(ROOT / "data" / "examples" / "moderate_dcm.json")
+    rec = assess(findings)
+    needed = {path for unknown in rec.unknowns for path in unknown.fields}
+    assert "mri.thoracic_cord_compression" in needed
+    assert findings.mri.thoracic_cord_compression is None
+    obs = _by_code(_observations(findings))["mri.thoracic_cord_compression"]
+    assert obs["dataAbsentReason"]["coding"][0]["code"] == "not-performed"
+    assert not any(key.startswith("value") for key in obs)
+    # ... and read back as blank (unknown), never as "absent".
+    back = findings_from_bundle(bundle_json(findings, rec)).findings
+    assert back.mri.thoracic_cord_compression is None
+
+
+def test_the_import_and_the_hooks_prefetch_share_one_unit_converter() -> None:
+    assert vars(_prefetch)["in_field_unit"] is _fhir_codes.in_field_unit
+    assert vars(_fhir_import)["in_field_unit"] is _fhir_codes.in_field_unit
+    assert not hasattr(_prefetch, "_TO_BASE")
+    assert _fhir_codes.in_field_unit("patient.symptom_duration_months", {"value": 8, "code": "wk"}) == (
+        1.84,
+        None,
+    )
+    assert _fhir_codes.in_field_unit("patient.age_years", {"value": 779, "code": "mo"}) == (64, None)
+
+
+def test_the_hooks_prefetch_asks_for_every_code_the_table_reads() -> None:
+    from myelo_cds.service.cds_hooks import discovery
+
+    query = discovery()["services"][0]["prefetch"]["findings"]
+    assert f"{CODE_SYSTEM}|" in query
+    for row in terminology().rows:
+        if row.role == "code" and "." in row.key:
+            assert f"{row.system}|{row.code}" in query
