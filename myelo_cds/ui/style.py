@@ -29,15 +29,18 @@ _CSS = f"""
 }}
 .st-key-{RESULT_BAR_KEY} {{
   background-color: #ffffff !important;
-  padding: 0.35rem 0 0.25rem 0;
+  padding: 0.5rem 0 0.6rem 0 !important;
 }}
+.st-key-{RESULT_BAR_KEY} p {{ line-height: 2; }}
+/* A long scale level wraps inside its button rather than being cut off. */
+[data-testid="stButtonGroup"] button {{ max-width: 100%; height: auto; }}
+[data-testid="stButtonGroup"] button p {{ white-space: normal; text-align: left; }}
 /* Every option of a choice on screen: button groups wrap instead of scrolling sideways
    (a scale level hidden off the edge is a level the clinician does not see). */
 [data-testid="stButtonGroup"] [role="radiogroup"] {{
   flex-wrap: wrap !important;
   overflow: visible !important;
 }}
-.st-key-{RESULT_BAR_KEY} p {{ margin-bottom: 0.1rem; }}
 @media (max-width: 1000px) {{
   .st-key-{BODY_KEY} > [data-testid="stLayoutWrapper"] > [data-testid="stHorizontalBlock"],
   .st-key-{BODY_KEY} > [data-testid="stHorizontalBlock"] {{
