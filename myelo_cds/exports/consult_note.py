@@ -329,7 +329,7 @@ def _impression(rec: Recommendation) -> Section:
     ]
     if len(main) < len(rec.rules_fired):
         blocks.append(Entry(f"All {count(len(rec.rules_fired), 'rule')} fired, with sources: appendix"))
-    blocks += [Entry(f"Flag: {flag.text}") for flag in rec.flags]
+    blocks += [Entry(f"Flag: {flag.text}") for flag in rec.flags]  # what raised each: appendix
     return Section("Impression", tuple(blocks), box=rec.urgency)
 
 
