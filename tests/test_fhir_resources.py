@@ -314,6 +314,8 @@ def test_the_response_cites_the_questionnaire_by_url_and_version_and_its_total_i
         for option in item.get("answerOption", [])
     }
     answers = {item["linkId"]: item["answer"][0] for item in response["item"]}
+    asked = {item["linkId"]: item["text"] for item in questionnaire["item"]}
+    assert all(item["text"] == asked[item["linkId"]] for item in response["item"])
     summed = sum(
         weight[(link, answer["valueCoding"]["code"])] for link, answer in answers.items() if link != "total"
     )

@@ -45,6 +45,7 @@ __all__ = [
     "questionnaire_reference",
     "rule_set_library",
     "shipped_code_systems",
+    "total_text",
 ]
 
 PATHWAY_SYSTEM = canonical("CodeSystem", "pathway")
@@ -56,6 +57,13 @@ _LEGACY_QUESTIONNAIRE_URL = "urn:myelo-cds:questionnaire:mjoa"
 """What exports before the http canonical cited: still read back."""
 MJOA_ITEMS = ("ue_motor", "le_motor", "ue_sensation", "sphincter")
 TOTAL_LINK_ID = "total"
+
+
+def total_text() -> str:
+    """The calculated total item's text, in the Questionnaire and in each response."""
+    return f"mJOA total (0-{mjoa_scale()['scale']['max_total']})"
+
+
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 """R4 core extension: the score an answer adds (HL7/sdc ordinal-value example)."""
 CALCULATED_EXPRESSION = (
@@ -127,7 +135,7 @@ def mjoa_questionnaire() -> dict[str, Any]:
                 }
             ],
             "linkId": TOTAL_LINK_ID,
-            "text": f"mJOA total (0-{head['max_total']})",
+            "text": total_text(),
             "type": "integer",
             "readOnly": True,
         }

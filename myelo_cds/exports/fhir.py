@@ -66,6 +66,7 @@ from myelo_cds.exports._fhir_knowledge import (
     mjoa_questionnaire,
     questionnaire_reference,
     rule_set_library,
+    total_text,
 )
 from myelo_cds.exports._fhir_observations import finding_observations, score_observations
 from myelo_cds.exports._fhir_resources import REQUEST_PRIORITY, Export
@@ -220,7 +221,7 @@ def _mjoa_response(about: _Assessment) -> QuestionnaireResponse | None:
     score = about.rec.scores.mjoa
     if score is not None:  # the Questionnaire's calculated total, as the scale computed it
         response["item"].append(
-            {"linkId": TOTAL_LINK_ID, "text": "mJOA total", "answer": [{"valueInteger": score.total}]}
+            {"linkId": TOTAL_LINK_ID, "text": total_text(), "answer": [{"valueInteger": score.total}]}
         )
     return QuestionnaireResponse.model_validate(response)
 
