@@ -464,6 +464,30 @@ def test_a_unit_that_cannot_be_converted_does_not_count_and_the_card_says_so(cli
     assert findings.patient.symptom_duration_months is None
 
 
+def _coded(code: dict[str, str], path: str, value: dict[str, Any]) -> dict[str, Any]:
+    """An EHR's Observation coded with a standard code (``path`` is the finding it maps to)."""
+    return {**observation(path, value), "code": {"coding": [code]}}
+
+
+def test_standard_coded_findings_count_and_what_cannot_be_read_is_said(client: TestClient) -> None:
+    """An EHR's LOINC/SNOMED CT Observations count through data/fhir/terminology.csv; a code
+    narrower than the finding, recorded absent, is named in the card and not read as "no"."""
+    smoking = _coded(
+        {"system": "http://loinc.org", "code": "72166-2"},
+        "patient.smoker",
+        {"valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "449868002"}]}},
+    )
+    dyspnea = _coded(
+        {"system": "http://snomed.info/sct", "code": "267036007"},
+        "symptoms.breathing_difficulty",
+        {"valueBoolean": False},
+    )
+    assert _read([smoking]).patient.smoker is True
+    assert _read([dyspnea]).symptoms.breathing_difficulty is None
+    card = _card(client.post(SERVICE, json=with_findings("moderate_dcm", [smoking, dyspnea])))
+    assert "symptoms.breathing_difficulty: absent, but Dyspnea (finding) is narrower" in card["detail"]
+
+
 # --- missing data -----------------------------------------------------------------------------
 
 

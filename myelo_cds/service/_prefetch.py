@@ -346,12 +346,16 @@ def _finding_code(resource: dict[str, Any]) -> str | None:
     return finding_path(code.get("coding") if isinstance(code, dict) else None)
 
 
-def _any_code(resource: dict[str, Any]) -> Any:
-    """The first code of an Observation (shown only if it is a plain code)."""
+def _codings(resource: dict[str, Any]) -> list[dict[str, Any]]:
     code = resource.get("code")
     codings = code.get("coding") if isinstance(code, dict) else None
-    first = codings[0] if isinstance(codings, list) and codings else None
-    return first.get("code") if isinstance(first, dict) else None
+    return [c for c in codings if isinstance(c, dict)] if isinstance(codings, list) else []
+
+
+def _any_code(resource: dict[str, Any]) -> Any:
+    """The first code of an Observation (shown only if it is a plain code)."""
+    codings = _codings(resource)
+    return codings[0].get("code") if codings else None
 
 
 _VALUES = (
@@ -501,7 +505,8 @@ def _normalised(code: str, resource: dict[str, Any], out: Gathered) -> dict[str,
     normal: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",
-        "code": {"coding": [{"system": FINDING_SYSTEM, "code": code}]},
+        # the EHR's own codes stay: a narrower standard code's "absent" must not read as "no"
+        "code": {"coding": [{"system": FINDING_SYSTEM, "code": code}, *_codings(resource)]},
         "subject": resource.get("subject"),  # checked by gather: the patient in context
         name: value,
     }

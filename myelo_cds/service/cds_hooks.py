@@ -244,7 +244,7 @@ def service_response(
         return {"cards": [not_assessed_card(summary, notes, consult_url)]}
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in chosen]}
     try:
-        findings = findings_from_bundle(bundle, strict=True).findings
+        imported = findings_from_bundle(bundle, strict=True)
     except ValidationError as error:
         problems = validation_problems(error)
         summary = "DCM: not assessed - findings in the record are out of range or inconsistent"
@@ -252,7 +252,10 @@ def service_response(
     except ValueError:
         summary = "DCM: not assessed - the findings in the record could not be read"
         return {"cards": [not_assessed_card(summary, notes, consult_url)]}
-    card = card_for(assess(findings), consult_url, context["patientId"])
+    for item in imported.not_understood:  # e.g. a narrower code's absence: reported, not read
+        gathered.ignore(f"{item.code}: {item.reason}")
+    notes = gathered.notes()
+    card = card_for(assess(imported.findings), consult_url, context["patientId"])
     if notes:
         card["detail"] += "\n\nNot counted from the EHR record: " + "; ".join(notes) + "."
     return {"cards": [card]}
