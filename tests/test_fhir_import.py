@@ -21,13 +21,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from myelo_cds import assess
+from myelo_cds import Findings, assess
 from myelo_cds.exports import findings_from_bundle as exported_entry_point
-from myelo_cds.exports.fhir import FINDING_SYSTEM, NotUnderstood, findings_from_bundle
+from myelo_cds.exports.fhir import FINDING_SYSTEM, NotUnderstood, bundle_json, findings_from_bundle
 from myelo_cds.service._prefetch import HookLimits, gather
 from tests.fhir_r4 import r4_errors
 
 RECORD = Path(__file__).resolve().parent / "data" / "fhir_import" / "ehr_record.json"
+ROOT = Path(__file__).resolve().parents[1]
+INCOMPLETE = sorted((ROOT / "data" / "validation" / "incomplete").glob("*.json"))
 
 
 @pytest.fixture
@@ -193,3 +195,18 @@ def test_the_hooks_prefetch_reads_standard_codes_through_the_same_table(record: 
     findings = findings_from_bundle(bundle, strict=True).findings
     assert findings.patient.smoker is True
     assert findings.patient.age_years == 50
+
+
+@pytest.mark.parametrize("path", INCOMPLETE, ids=lambda p: p.stem)
+def test_an_incomplete_validation_case_round_trips_with_its_blanks_blank(path: Path) -> None:
+    """The cases with findings left blank (data/validation/incomplete): export, import, and the
+    same findings, blanks included (a blank exported as not examined comes back blank), the same
+    answer, and nothing unread."""
+    data = json.loads(path.read_text("utf-8"))
+    findings = Findings.model_validate(data.get("findings", data))
+    rec = assess(findings)
+    imported = findings_from_bundle(bundle_json(findings, rec))
+    assert imported.not_understood == ()
+    assert imported.findings == findings.model_copy(update={"assessment_date": rec.assessment_date})
+    again = assess(imported.findings)
+    assert (again.pathway, again.urgency) == (rec.pathway, rec.urgency)
