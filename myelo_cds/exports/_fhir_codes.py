@@ -254,8 +254,10 @@ def concept_display(path: str) -> str:
         return f"Earlier mJOA: {field_spec(path).label[0].lower()}{field_spec(path).label[1:]}"
     if parts[0] == "mjoa":
         return "mJOA items whose deficit the clinician attributes to another cause"
-    label = field_spec(path).label
-    return label.split(" (0-", 1)[0] if path == "patient.age_years" else label
+    spec = field_spec(path)
+    if spec.kind == "enum":  # "Tempo of onset: hyperacute, acute, ..." -> "Tempo of onset"
+        return re.split(r"[:;] ", spec.label, maxsplit=1)[0]
+    return spec.label.split(" (0-", 1)[0] if path == "patient.age_years" else spec.label
 
 
 def category_of(path: str) -> tuple[str, str]:
