@@ -141,7 +141,8 @@ def test_bad_combination_names_the_field_and_keeps_what_was_entered() -> None:
     at.segmented_control(key="f.patient.management").set_value("postoperative")
     at.run()
     assert not at.exception
-    assert "management_since is required" in at.error[0].value
+    assert "management_since is required" in at.warning[0].value
+    assert not at.error, "no emergency here: nothing on the page is red"
     assert at.number_input(key="f.patient.age_years").value == 60
 
 
@@ -187,13 +188,14 @@ def test_emergency_banner_shows_with_an_unrelated_field_invalid() -> None:
     at.segmented_control(key="f.symptoms.deficit_after_trauma").set_value("Yes")
     at.run()
     assert not at.exception
-    banner, problems = at.error[0].value, at.error[1].value
+    banner, problems = at.error[0].value, at.warning[0].value
     assert banner.startswith("**EMERGENCY - red flag present.**")
     assert "RF-TRAUMA" in banner
-    assert "Some entries were left out" in problems
+    assert "Some entries were left out" in problems  # amber: red is kept for the emergency
     assert "patient.management" in problems
     assert "management_since is required" in problems
-    assert any("EMERGENCY" in error.value and "Emergency referral" in error.value for error in at.error[2:])
+    assert any("EMERGENCY" in error.value and "Emergency referral" in error.value for error in at.error[1:])
+    assert all("EMERGENCY" in error.value for error in at.error)
     assert at.segmented_control(key="f.patient.management").value == "supervised_rehabilitation"
 
 
@@ -230,5 +232,5 @@ def test_emergency_banner_shows_with_the_age_blank_and_an_unrelated_field_invali
     assert not at.exception
     assert at.error[0].value.startswith("**EMERGENCY - red flag present.**")
     assert "RF-TRAUMA" in at.error[0].value
-    assert "patient.management" in at.error[1].value
-    assert "Incomplete - enter age in whole years" in at.error[2].value
+    assert "patient.management" in at.warning[0].value
+    assert "Incomplete - enter age in whole years" in at.error[1].value

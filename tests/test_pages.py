@@ -110,8 +110,8 @@ def test_case_file_with_an_invalid_value_still_shows_the_banner_and_names_the_va
     at.text_area[0].input(json.dumps(case)).run()
     assert not at.exception
     assert at.error[0].value.startswith("**EMERGENCY - red flag present.**")
-    assert "nurick" in at.error[1].value
-    assert "0-5" in at.error[1].value
+    assert "nurick" in at.warning[0].value  # amber: red is kept for the emergency
+    assert "0-5" in at.warning[0].value
     assert "RECOMMENDATION: Emergency referral [!!! EMERGENCY]" in at.code[0].value
 
 

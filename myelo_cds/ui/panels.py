@@ -59,11 +59,12 @@ def render_banner(rec: Recommendation) -> None:
 def render_field_problems(problems: tuple[FieldProblem, ...]) -> None:
     """Values left out of the answer, beside it (never instead of it): what to correct.
 
-    In the red of the form's input errors, under the emergency banner so the banner stays first.
+    Amber, under the emergency banner: red is kept for an emergency, so a typo never looks
+    like one and the banner stays the first red on the page (issue 16).
     """
     if not problems:
         return
-    st.error(
+    st.warning(
         "**Some entries were left out** - the answer uses everything else entered; correct these "
         "to include them:\n\n" + "\n".join(f"- {plain(problem.message)}" for problem in problems),
         icon=":material/edit_note:",

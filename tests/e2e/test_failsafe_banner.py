@@ -38,7 +38,7 @@ def test_emergency_banner_is_visible_with_the_age_blank_and_an_unrelated_field_i
     banner = page.get_by_test_id("stAlertContentError").filter(has_text="EMERGENCY - red flag present")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("RF-TRAUMA")
-    problems = page.get_by_test_id("stAlertContentError").filter(has_text="Some entries were left out")
+    problems = page.get_by_test_id("stAlertContentWarning").filter(has_text="Some entries were left out")
     expect(problems).to_be_visible()
     expect(problems).to_contain_text("patient.management")
     expect(page.get_by_text(re.compile(r"Incomplete - enter age")).first).to_be_visible()
