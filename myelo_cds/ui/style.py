@@ -32,6 +32,12 @@ _CSS = f"""
   padding: 0.5rem 0 0.6rem 0 !important;
 }}
 .st-key-{RESULT_BAR_KEY} p {{ line-height: 2; }}
+/* Grade buttons are compact, so a row of 0-5 fits a tablet column without wrapping. */
+[data-testid="stButtonGroup"] button[data-variant="segmented_control"] {{
+  padding-left: 0.5rem;
+  padding-right: 0.5rem;
+  min-width: 0;
+}}
 /* A long scale level wraps inside its button rather than being cut off. */
 [data-testid="stButtonGroup"] button {{ max-width: 100%; height: auto; }}
 [data-testid="stButtonGroup"] button p {{ white-space: normal; text-align: left; }}
