@@ -2,8 +2,9 @@
 
 Run it with ``streamlit run asgi.py`` (the same flags and ``.streamlit/config.toml`` as
 ``app.py``) or ``uvicorn asgi:app``. Beside the pages it serves ``/readyz`` (readiness: warmed
-up and the database answers) and ``/cds-services`` (CDS Hooks discovery and the patient-view
-service). ``app.py`` stays the router that AppTest drives.
+up and the database answers), ``/cds-services`` (CDS Hooks discovery and the patient-view
+service) and ``/smart/launch`` with ``/smart/callback`` (the EHR launch, SMART App Launch
+2.0). ``app.py`` stays the router that AppTest drives.
 
 When the server starts it first refuses unsafe settings (``myelo_cds.ui.start_up``: a
 placeholder or short cookie secret, single sign-on roles without an explicit map, the development
@@ -26,6 +27,7 @@ import streamlit as st
 from myelo_cds.errors import SettingsError
 from myelo_cds.service import health, warmup
 from myelo_cds.service.cds_hooks import routes as cds_hooks_routes
+from myelo_cds.service.smart import routes as smart_routes
 from myelo_cds.ui.start_up import start_up_problems
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +40,17 @@ def warm_page_modules() -> None:
 
 
 _LOG = logging.getLogger("myelo_cds.start_up")
+
+
+def quiet_http_client_logs() -> None:
+    """httpx logs every request's URL at INFO, and the FHIR URLs of the EHR launch and of the CDS
+    Hooks fetches name the patient (``Patient/<id>``, ``?patient=``): warnings only, whatever
+    level the deployment logs at."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+quiet_http_client_logs()
 
 
 def refuse_unsafe_settings() -> None:
@@ -66,4 +79,4 @@ async def warm_up(_app: st.App) -> AsyncIterator[None]:
     yield None
 
 
-app = st.App("app.py", routes=[*health.routes, *cds_hooks_routes()], lifespan=warm_up)
+app = st.App("app.py", routes=[*health.routes, *cds_hooks_routes(), *smart_routes()], lifespan=warm_up)

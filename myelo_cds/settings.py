@@ -28,6 +28,7 @@ __all__ = [
     "CdsHooksSettings",
     "SessionSettings",
     "SettingsError",
+    "SmartSettings",
     "TrustedIssuer",
     "auth_settings",
     "cds_hooks_settings",
@@ -35,6 +36,7 @@ __all__ = [
     "is_loopback",
     "secret_problem",
     "session_settings",
+    "smart_settings",
 ]
 
 AuthMode = Literal["oidc", "local", "none"]
@@ -118,7 +120,7 @@ def auth_settings(environ: Mapping[str, str] | None = None) -> AuthSettings:
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
     values.update(_config_file(environ))
-    for key in (*SessionSettings.model_fields, *CdsHooksSettings.model_fields):  # their own readers
+    for key in (*SessionSettings.model_fields, *CdsHooksSettings.model_fields, *SmartSettings.model_fields):
         values.pop(key, None)
     for key in _KEYS:
         text = environ.get(_PREFIX + key.upper(), "").strip()
@@ -493,3 +495,78 @@ def cds_hooks_settings(environ: Mapping[str, str] | None = None) -> CdsHooksSett
     if settings.hooks_issuers_file is not None:
         settings = settings.model_copy(update={"issuers": _issuers(settings.hooks_issuers_file)})
     return settings
+
+
+# --- SMART App Launch (EHR launch, issue 15) ---------------------------------------------------
+
+_SMART_KEYS = ("app_url", "smart_client_id", "smart_issuers", "smart_scope")
+#: SMART App Launch 2.0 scopes: the launch context, who the user is, read access to the patient
+#: in context, and creating the findings and the consult note for the write-back on request
+#: (SMART v2 permissions: ``c`` create, ``r`` read, ``s`` search).
+DEFAULT_SMART_SCOPE = (
+    "launch openid fhirUser patient/Patient.r patient/Observation.crs "
+    "patient/QuestionnaireResponse.crs patient/DocumentReference.c"
+)
+
+
+class SmartSettings(BaseModel):
+    """The EHR launch: this app's client id at the EHR, and the only FHIR servers it will follow.
+
+    An ``iss`` in a launch is followed only when it is one of ``smart_issuers`` exactly (never an
+    address a link names alone: the app would hand an access code to it). The redirect URI is
+    ``<MYELO_CDS_APP_URL>/smart/callback``, registered at the EHR with the client id.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    app_url: str | None = Field(
+        default=None, description="The app's public https URL (the redirect URI's base)."
+    )
+    smart_client_id: str | None = Field(
+        default=None, max_length=200, description="The client id the EHR registered for this app."
+    )
+    smart_issuers: tuple[str, ...] = Field(
+        default=(),
+        description="FHIR base URLs (https) an EHR launch may name as iss, comma-separated; none by default.",
+    )
+    smart_scope: str = Field(
+        default=DEFAULT_SMART_SCOPE, max_length=1000, description="The scopes requested."
+    )
+
+    @property
+    def redirect_uri(self) -> str | None:
+        return f"{self.app_url}/smart/callback" if self.app_url else None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_url and self.smart_client_id and self.smart_issuers)
+
+
+def smart_settings(environ: Mapping[str, str] | None = None) -> SmartSettings:
+    """The EHR launch settings from ``MYELO_CDS_APP_URL`` and ``MYELO_CDS_SMART_*`` (or the
+    ``MYELO_CDS_CONFIG`` file, same keys in lower case).
+
+    Raises:
+        SettingsError: a URL that is not https (http only on loopback), naming the setting.
+    """
+    environ = os.environ if environ is None else environ
+    config = _config_file(environ)
+    values: dict[str, Any] = {key: config[key] for key in _SMART_KEYS if key in config}
+    for key in _SMART_KEYS:
+        text = environ.get(_PREFIX + key.upper(), "").strip()
+        if text:
+            values[key] = text
+    issuers = values.get("smart_issuers", ())
+    if isinstance(issuers, str):
+        issuers = [item.strip() for item in issuers.split(",") if item.strip()]
+    try:
+        if values.get("app_url"):
+            values["app_url"] = _web_url(str(values["app_url"]), f"{_PREFIX}APP_URL")
+        values["smart_issuers"] = tuple(_web_url(str(url), f"{_PREFIX}SMART_ISSUERS") for url in issuers)
+        return SmartSettings.model_validate(values)
+    except ValueError as error:  # pydantic's ValidationError is a ValueError too
+        if not isinstance(error, ValidationError):
+            raise SettingsError(str(error)) from None
+        first = error.errors()[0]
+        name = str(first["loc"][0])
+        raise SettingsError(f"{_PREFIX}{name.upper()}: {first['msg']}") from None

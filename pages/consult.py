@@ -27,6 +27,7 @@ from myelo_cds.ui.records import (
 )
 from myelo_cds.ui.result_bar import render_result_bar, result_bar
 from myelo_cds.ui.session import within_limits
+from myelo_cds.ui.smart_launch import prefill_from_ehr
 from myelo_cds.ui.style import BODY_KEY, apply_consult_style
 
 user = require("consult")
@@ -34,6 +35,7 @@ apply_consult_style()
 title, new_patient = st.columns([3, 1], vertical_alignment="bottom")
 title.title("Consult")
 restore_draft(user.user_id)
+prefill_from_ehr(user.user_id)  # an EHR launch's findings, once, with where each came from
 with new_patient:
     render_new_patient(user.user_id)
 with st.expander("Start from an example or a saved case file"):

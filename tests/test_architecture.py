@@ -70,9 +70,12 @@ ALLOWED_ROOM_IMPORTS = {
     "settings": {"auth"},
     "records": {"findings", "scales", "followup", "rules", "course", "auth"},
     "teaching": {"findings", "scales", "rules", "records", "auth"},
-    "service": {"findings", "rules", "exports", "records", "auth", "settings"},
+    # The app's SMART on FHIR client (the EHR launch's import, hand-off and write-back), no HTTP routes.
+    "ehr": {"findings", "exports"},
+    "service": {"findings", "rules", "exports", "records", "auth", "settings", "ehr"},
     "cli": {"findings", "rules", "exports", "batch", "records", "auth", "settings"},
     "ui": {
+        "ehr",
         "findings",
         "scales",
         "followup",

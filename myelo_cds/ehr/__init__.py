@@ -1,0 +1,26 @@
+"""The app's side of SMART on FHIR, without HTTP routes: what an EHR launch imports and where
+each value came from, the hand-off to the consult page, and the write-back on request.
+
+The routes that run the launch are in :mod:`myelo_cds.service.smart`; the consult page's side
+is :mod:`myelo_cds.ui.smart_launch`.
+"""
+
+from myelo_cds.ehr._handoff import HANDOFF_COOKIE, HANDOFF_SECONDS, Expiring, claim_handoff, hand_off
+from myelo_cds.ehr._record import EhrGrant, EhrImport, EhrSource, LaunchError, import_record
+from myelo_cds.ehr._write_back import WriteBackError, write_back, write_back_resources
+
+__all__ = [
+    "HANDOFF_COOKIE",
+    "HANDOFF_SECONDS",
+    "EhrGrant",
+    "EhrImport",
+    "EhrSource",
+    "Expiring",
+    "LaunchError",
+    "WriteBackError",
+    "claim_handoff",
+    "hand_off",
+    "import_record",
+    "write_back",
+    "write_back_resources",
+]
