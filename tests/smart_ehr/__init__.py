@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -25,8 +24,6 @@ from tests.smart_ehr.auth_server import FHIR_SERVER_CLIENT, Client, EhrAuthState
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "myelo-cds-test"
-#: Authlib refuses plain http unless told: every server here is on loopback.
-os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 @dataclass
