@@ -8,6 +8,7 @@ servers. The consult page's claim is in ``tests/e2e/test_smart_launch_browser.py
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -269,6 +270,42 @@ def test_a_record_holding_another_patients_observation_is_not_imported(record: l
     with pytest.raises(LaunchError, match="another patient"):
         import_record("http://127.0.0.1:1", PATIENT, mixed)
     assert import_record("http://127.0.0.1:1", PATIENT, record).patient == PATIENT
+
+
+def _mapped(key: str, role: str, value: str = "") -> dict[str, str]:
+    """One coding from the project's cited mapping table (data/fhir/terminology.csv)."""
+    with (ROOT / "data" / "fhir" / "terminology.csv").open(newline="") as table:
+        row = next(
+            r for r in csv.DictReader(table) if (r["key"], r["role"], r["value"]) == (key, role, value)
+        )
+    return {"system": row["system"], "code": row["code"], "display": row["display"]}
+
+
+def test_an_ehr_coded_record_prefills_from_standard_codes_and_the_birth_date(
+    app: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record as the EHR itself codes it (LOINC smoking status with a SNOMED CT answer, a birth
+    date, no age), not as myelo-cds exports it."""
+    subject = {"reference": f"Patient/{PATIENT}"}
+    record = [
+        {"resourceType": "Patient", "id": PATIENT, "gender": "male", "birthDate": "1961-07-15"},
+        {"resourceType": "Observation", "id": "smoking-1", "status": "final", "subject": subject,
+         "code": {"coding": [_mapped("patient.smoker", "code")]}, "effectiveDateTime": "2026-11-02",
+         "valueCodeableConcept": {"coding": [_mapped("patient.smoker", "value", "true")]}},
+    ]  # fmt: skip
+    with running_test_ehr(APP_URL, record, tmp_path) as ehr:
+        monkeypatch.setenv("MYELO_CDS_SMART_ISSUERS", ehr.iss)
+        launch = _launched(app, ehr)
+    values = launch.values()
+    assert values["patient.smoker"] is True
+    assert values["patient.sex"] == "male"
+    assert values["patient.age_years"] == 65
+    sources = {source.path: source for source in launch.sources}
+    assert (sources["patient.smoker"].resource, sources["patient.smoker"].when) == (
+        "Observation/smoking-1",
+        "2026-11-02",
+    )
+    assert sources["patient.age_years"].resource == f"Patient/{PATIENT}"
 
 
 def test_the_launch_settings_refuse_plain_http_to_another_machine() -> None:
