@@ -189,3 +189,22 @@ def test_not_recorded_items_collapse_behind_a_count_in_correct_grammar() -> None
     # Each item is still there, one click away (never dropped).
     shown = " ".join(md.value for md in at.markdown)
     assert all(unknown.input in shown for unknown in rec.unknowns)
+
+
+def test_after_new_patient_a_stored_patient_is_offered_for_copy_forward(database: Store) -> None:
+    findings = Findings.model_validate(
+        {**standard_case(negative_screen=True), "assessment_date": "2026-01-10"}
+    )
+    database.save_assessment(findings, assess(findings), patient_id="CF-3", author="clin-7")
+    at = consult()
+    at.multiselect(key="f.mjoa.not_due_to_myelopathy").set_value(["sphincter"]).run()
+    at.button(key="new_patient").click().run()
+    at.text_input(key="f.case_id").input("CF-3").run()
+    offer = next(b for b in at.button if b.label.startswith("Load the last visit (2026-01-10)"))
+    offer.click().run()
+    assert not at.exception
+    assert at.number_input(key="f.patient.age_years").value == 58
+    assert at.pills(key="f.mjoa.le_motor").value == 5
+    assert at.segmented_control(key="f.symptoms.fever").value is None  # asked again today
+    assert "Red flags not excluded" in _bar(at)
+    assert any("Loaded the visit of 2026-01-10" in info.value for info in at.info)

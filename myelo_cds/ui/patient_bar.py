@@ -91,7 +91,7 @@ def render_copy_forward(case_id: str | None, values: dict[str, Any]) -> None:
             icon=":material/content_copy:",
         )
         return
-    if any(value not in (None, False) for path, value in values.items() if path not in _OWN):
+    if any(value not in (None, False, "", []) for path, value in values.items() if path not in _OWN):
         st.caption(f"{case_id} has stored visits (last on {last.assessment_date}).")
         return
     st.button(
