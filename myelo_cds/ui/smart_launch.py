@@ -74,9 +74,11 @@ def prefill_from_ehr(user_id: str) -> None:
         del st.session_state[_IMPORTED]
         return
     changed = [s for s in shown.sources if now.get(s.path) != values.get(s.path)]
+    dates = sorted({s.when for s in shown.sources if s.when})
+    recorded = f" recorded {dates[0]}" + (f" to {dates[-1]}" if len(dates) > 1 else "") if dates else ""
     st.info(
         f"Prefilled from the EHR ({shown.iss}) at {shown.fetched_at:%Y-%m-%d %H:%M} UTC: "
-        f"{len(shown.sources)} field(s) from the patient's record"
+        f"{len(shown.sources)} field(s) from the patient's record{recorded}"
         + (f", {len(changed)} changed here since" if changed else "")
         + ". Check each against the patient before relying on it.",
         icon=":material/cloud_download:",

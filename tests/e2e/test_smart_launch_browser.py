@@ -64,6 +64,7 @@ def test_an_ehr_launch_opens_a_prefilled_consult_after_sign_in(
     notice = page.get_by_text("Prefilled from the EHR")
     expect(notice).to_be_visible()
     assert ehr.iss in notice.inner_text()
+    assert "recorded 2025-03-04" in notice.inner_text()  # moderate_dcm's assessment date: from when
     wait_until_idle(page)
     # The form holds the EHR's values (moderate_dcm: 58 years) and the result is computed from them.
     expect(page.locator("input[aria-label^='Age']").first).to_have_value("58")
