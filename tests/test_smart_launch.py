@@ -287,7 +287,7 @@ def test_an_ehr_coded_record_prefills_from_standard_codes_and_the_birth_date(
     """A record as the EHR itself codes it (LOINC smoking status with a SNOMED CT answer, a birth
     date, no age), not as myelo-cds exports it."""
     subject = {"reference": f"Patient/{PATIENT}"}
-    record = [
+    record: list[dict[str, Any]] = [
         {"resourceType": "Patient", "id": PATIENT, "gender": "male", "birthDate": "1961-07-15"},
         {"resourceType": "Observation", "id": "smoking-1", "status": "final", "subject": subject,
          "code": {"coding": [_mapped("patient.smoker", "code")]}, "effectiveDateTime": "2026-11-02",
