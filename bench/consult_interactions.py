@@ -144,8 +144,15 @@ def _expect_answer(page: Page, negative_screen: bool) -> str:
     return f"{rec.pathway} ({rec.urgency}{', provisional' if rec.provisional else ''})"
 
 
-def mouse(browser: Browser, url: str, negative_screen: bool) -> tuple[Counter, str]:
-    page = _open(browser, url)
+def mouse(
+    browser: Browser,
+    url: str,
+    negative_screen: bool,
+    size: tuple[int, int] = (1366, 768),
+    shot: Path | None = None,
+) -> tuple[Counter, str]:
+    """The standard case with the mouse; ``shot``: a screenshot at the MRI grid at the end."""
+    page = _open(browser, url, *size)
     c = Counter(page)
     c.type_number(_w(page, "f.patient.age_years").get_by_role("spinbutton"), "58", "age")
     c.type_number(_w(page, "f.patient.symptom_duration_months").get_by_role("spinbutton"), "8", "duration")
@@ -163,6 +170,10 @@ def mouse(browser: Browser, url: str, negative_screen: bool) -> tuple[Counter, s
     if negative_screen:
         c.click(page.get_by_role("button", name="All negative"), "red flags all negative")
     answer = _expect_answer(page, negative_screen)
+    if shot is not None:
+        _w(page, "f.mri.levels.C7-T1.kang").scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shot))
     page.close()
     return c, answer
 
@@ -250,25 +261,12 @@ def follow_up(browser: Browser, url: str, case_id: str) -> tuple[Counter, str]:
 
 
 def screenshots(browser: Browser, url: str, folder: Path) -> list[Path]:
-    """The quick consult at both sizes, with the standard case entered and the MRI in view."""
+    """The quick consult at both sizes, the standard case entered, scrolled to the MRI grid."""
     out = []
     for width, height in ((1366, 768), (820, 1180)):
-        page = _open(browser, url, width, height)
-        c = Counter(page)
-        c.type_number(_w(page, "f.patient.age_years").get_by_role("spinbutton"), "58", "age")
-        c.click(_radio(page, "f.symptoms.hand_clumsiness", "Yes"), "clumsy hands")
-        for item, option in MJOA.items():
-            c.click(_radio(page, f"f.mjoa.{item}", option), f"mJOA {item}")
-        c.click(_w(page, "f.mri.available").get_by_text("A cervical MRI has been done and read"), "MRI")
-        page.screenshot(path=str(folder / f"consult-quick-{width}x{height}-top.png"))
-        target = _w(page, "f.mri.levels.C7-T1.kang")
-        target.scroll_into_view_if_needed()
-        c.click(_radio(page, "f.mri.levels.C5-C6.kang", "2"), "Kang")
-        page.wait_for_timeout(300)
-        path = folder / f"consult-quick-{width}x{height}-mri.png"
-        page.screenshot(path=str(path))
+        path = folder / f"consult-quick-{width}x{height}.png"
+        mouse(browser, url, negative_screen=True, size=(width, height), shot=path)
         out.append(path)
-        page.close()
     return out
 
 
