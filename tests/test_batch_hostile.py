@@ -6,18 +6,19 @@ the parallel batch, the one-process batch and the registry audit alike."""
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from bench.generate import generate_cases
 from bench.hostile_inputs import hostile_jsonl_lines
 from myelo_cds.batch import audit_rows, read_upload, run_batch
-from myelo_cds.findings import Findings, salvage
+from myelo_cds.findings import Findings, _messages, salvage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,9 +102,15 @@ def test_the_registry_audit_reports_hostile_lines_with_their_line_numbers() -> N
 def test_suggestions_are_bounded_for_thousands_of_unknown_keys() -> None:
     """A pasted document of 2,000 unknown keys once cost seconds of difflib per rerun."""
     data = {"patient": {"age_years": 60}, **{f"unknwn_field_{i:05d}": i for i in range(1_999)}}
-    started = time.perf_counter()
-    findings, problems = salvage(data)
-    assert time.perf_counter() - started < 1.0
+    searches = []
+    real = difflib.get_close_matches
+    with mock.patch.object(
+        _messages.difflib, "get_close_matches", lambda *a, **k: searches.append(a[0]) or real(*a, **k)
+    ):
+        findings, problems = salvage(data)
+    # The cost is bounded by construction (a few spelling searches per document), not by timing
+    # one run: a timed assertion fails on a loaded machine (the bench measures speed).
+    assert len(searches) <= 2 * 3
     assert isinstance(findings, Findings)
     assert len(problems) == 1_999
     hinted = [p for p in problems if "did you mean" in p.problem or "allowed fields here" in p.problem]

@@ -5,7 +5,6 @@ the shared resources once and keeps one copy of an assessment sent twice (issue 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from myelo_cds import Findings, assess
 from myelo_cds.exports._fhir_knowledge import questionnaire_reference, rule_set_library
 from myelo_cds.exports.fhir import artifacts_json, transaction_json
+from tests.smart_ehr import node_command
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -45,12 +45,7 @@ def _case(name: str, **changes: Any) -> tuple[Findings, Any]:
 
 def _written(bundles: list[str], tmp_path: Path) -> dict[str, Any]:
     """What the server answered to each Bundle, posted in order, and what it then holds."""
-    node = shutil.which("node")
-    if node is None or not (PACKAGES / "node_modules" / "@medplum" / "fhir-router").is_dir():
-        raise RuntimeError(
-            "the FHIR server needs Node.js and the test EHR's packages: apt-get install nodejs npm;"
-            " npm ci --prefix tests/smart_ehr (./run test does both)"
-        )
+    node = node_command()
     given = tmp_path / "bundles.json"
     given.write_text(json.dumps([json.loads(bundle) for bundle in bundles]))
     done = subprocess.run(

@@ -53,10 +53,13 @@ def test_an_audit_past_its_memory_limit_is_refused_and_one_within_it_is_not() ->
 
 
 def test_an_audit_past_its_time_limit_is_stopped() -> None:
+    """A quarter of a second is less than the child's start-up alone (Python and the package's
+    imports), so the limit is reached on any machine, however fast the audit itself has become
+    (5,000 rows took under 1 s once the batch got faster, and this test then saw no stop)."""
     started = time.perf_counter()
-    with pytest.raises(UploadError, match="took longer than 1 s and was stopped"):
-        audit_upload("clinic.csv", _long_list(5_000), ON, limits=AuditLimits(max_seconds=1.0))
-    assert time.perf_counter() - started < 5.0
+    with pytest.raises(UploadError, match=r"took longer than 0\.25 s and was stopped"):
+        audit_upload("clinic.csv", _long_list(5_000), ON, limits=AuditLimits(max_seconds=0.25))
+    assert time.perf_counter() - started < 10.0  # stopped, not left to finish (generous: load)
 
 
 def test_a_second_audit_waits_then_is_refused_while_one_runs() -> None:

