@@ -87,11 +87,12 @@ def test_markup_typed_in_the_consult_is_shown_as_text_and_never_runs(page: Page,
     case_id = page.get_by_role("textbox", name="Pseudonymous case id (no names)")
     case_id.fill(SCRIPT)
     case_id.press("Enter")
-    error = page.get_by_test_id("stAlertContentError").filter(has_text="case_id")
+    # Entries left out of the answer are amber (red is kept for an emergency).
+    error = page.get_by_test_id("stAlertContentWarning").filter(has_text="case_id")
     expect(error).to_contain_text(SCRIPT)
     case_id.fill(LINKS)
     case_id.press("Enter")
-    shown = page.get_by_test_id("stAlertContentError").filter(has_text="case_id")
+    shown = page.get_by_test_id("stAlertContentWarning").filter(has_text="case_id")
     expect(shown).to_contain_text("evil.example")
     assert LINKS in shown.inner_text().replace(WORD_JOINER, ""), "the text reads as typed"
     screenshot(page, "security_markup_shown_as_text")
@@ -105,7 +106,7 @@ def test_markup_in_the_case_file_and_audit_filter_is_shown_as_text(page: Page, s
     area = page.get_by_role("textbox", name="Findings (JSON, as `python -m myelo_cds schema` describes)")
     area.fill(json.dumps({"patient": {"age_years": 60}, "case_id": IMG}))
     area.press("Control+Enter")
-    expect(page.get_by_test_id("stAlertContentError")).to_contain_text(IMG)
+    expect(page.get_by_test_id("stAlertContentWarning").filter(has_text="case_id")).to_contain_text(IMG)
     page.goto(url + "/audit")
     patient = page.get_by_role("textbox", name="Only this patient (pseudonymous id)")
     patient.fill(IMG[:64])
