@@ -178,3 +178,69 @@ def test_the_hooks_prefetch_asks_for_every_code_the_table_reads() -> None:
     for row in terminology().rows:
         if row.role == "code" and "." in row.key:
             assert f"{row.system}|{row.code}" in query
+
+
+_SCT = "http://snomed.info/sct"
+
+
+def _ehr_observation(rid: str, code: str, answer: str) -> dict[str, Any]:
+    """An EHR's Observation coded with a SNOMED CT problem code, answered Present or Absent
+    (SNOMED CT qualifier values, as the IPS presence/absence value set has them)."""
+    return {
+        "fullUrl": f"urn:uuid:00000000-0000-4000-8000-{rid.rjust(12, '0')}",
+        "resource": {
+            "resourceType": "Observation",
+            "id": rid,
+            "status": "final",
+            "code": {"coding": [{"system": _SCT, "code": code}]},
+            "subject": {"reference": "Patient/p"},
+            "effectiveDateTime": "2025-03-04",
+            "valueCodeableConcept": {"coding": [{"system": _SCT, "code": answer}]},
+        },
+    }
+
+
+def test_diabetes_and_dysphagia_are_exported_with_their_snomed_codes_first() -> None:
+    data = json.loads((ROOT / "data" / "examples" / "moderate_dcm.json").read_text())
+    data = data.get("findings", data)
+    data["patient"]["diabetes"] = True
+    data.setdefault("symptoms", {})["swallowing_difficulty"] = False
+    findings = Findings.model_validate(data)
+    by_code = _by_code(_observations(findings))
+    assert by_code["patient.diabetes"]["code"]["coding"][0] == {
+        "system": _SCT,
+        "code": "73211009",
+        "display": "Diabetes mellitus",
+    }
+    assert by_code["symptoms.swallowing_difficulty"]["code"]["coding"][0]["code"] == "40739000"  # Dysphagia
+    back = findings_from_bundle(bundle_json(findings, assess(findings))).findings
+    assert (back.patient.diabetes, back.symptoms.swallowing_difficulty) == (True, False)
+
+
+def test_an_ehr_problem_code_answered_present_or_absent_is_read_as_the_table_says() -> None:
+    """Dysphagia is our "difficulty swallowing" (equal: absent means absent); stiff neck and
+    syringomyelia are narrower than "neck pain or stiffness" and an MRI syrinx: present answers
+    them, absent leaves them blank and says why."""
+    present, absent = "52101004", "2667000"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000000",
+                "resource": {"resourceType": "Patient", "id": "p"},
+            },
+            _ehr_observation("1", "40739000", absent),  # Dysphagia
+            _ehr_observation("2", "161882006", present),  # Stiff neck
+            _ehr_observation("3", "111496009", absent),  # Syringomyelia
+            _ehr_observation("4", "73211009", present),  # Diabetes mellitus
+        ],
+    }
+    imported = findings_from_bundle(json.dumps(bundle))
+    findings = imported.findings
+    assert findings.symptoms.swallowing_difficulty is False
+    assert findings.symptoms.neck_pain is True
+    assert findings.patient.diabetes is True
+    assert findings.mri.syrinx is None
+    reasons = {item.resource: item.reason for item in imported.not_understood}
+    assert "Syringomyelia is narrower" in reasons["Observation/3"]
