@@ -256,6 +256,27 @@ def _record(ehr: EhrUnderTest, token: str) -> list[dict[str, Any]]:
     return record
 
 
+def test_a_write_back_the_ehr_refuses_writes_nothing(app: TestClient, ehr: EhrUnderTest) -> None:
+    """One transaction: when the EHR refuses one entry (here a resource about another patient,
+    outside the launch's compartment), none of the others is written either."""
+    launch = _launched(app, ehr)
+    assert launch.grant is not None
+    findings = Findings.model_validate(launch.data)
+    bundle = json.loads(assessment_bundle(findings, assess(findings)).model_dump_json(exclude_none=True))
+    resources = write_back_resources(launch, bundle)
+    stray = {**resources[0], "subject": {"reference": "Patient/someone-else"}}
+    bearer = {"Authorization": f"Bearer {launch.grant.access_token}"}
+
+    def held() -> int:
+        found = httpx.get(f"{ehr.iss}/DocumentReference?patient=Patient/{PATIENT}", headers=bearer).json()
+        return len(found.get("entry", []))
+
+    before = held()
+    with pytest.raises(WriteBackError, match="nothing was written"):
+        write_back(launch, [*resources, stray])
+    assert held() == before
+
+
 def test_a_write_back_after_the_access_expired_writes_nothing(app: TestClient, ehr: EhrUnderTest) -> None:
     launch = _launched(app, ehr)
     assert launch.grant is not None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ _TIMEOUT = httpx.Timeout(10.0)
 
 
 class WriteBackError(Exception):
-    """A write-back that did not happen (or only in part): the message says what was written."""
+    """A write-back that did not happen: the message says why (nothing was written)."""
 
 
 def _local_references_dropped(value: Any) -> Any:
@@ -53,40 +55,72 @@ def write_back_resources(launch: EhrImport, bundle: dict[str, Any]) -> list[dict
 
 
 def write_back(launch: EhrImport, resources: list[dict[str, Any]]) -> list[str]:
-    """Create ``resources`` on the launch's FHIR server with its access token, one by one.
+    """Create ``resources`` on the launch's FHIR server with its access token, in one FHIR
+    ``transaction`` (all or nothing: a refusal leaves nothing of the write-back at the EHR).
 
     Returns:
         The created resources' references (``Observation/<id>``), in order.
 
     Raises:
         WriteBackError: no grant or an expired one (launch again from the EHR), or a refused or
-            failed request; the message says how many were written before it.
+            failed transaction; the message says that nothing was written.
     """
     grant = launch.grant
     if grant is None or grant.expires_at <= time.time():
         raise WriteBackError(
             "The EHR's access for this launch has expired: open myelo-cds again from the EHR."
         )
-    created: list[str] = []
+    transaction = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": resource,
+                "request": {"method": "POST", "url": resource["resourceType"]},
+            }
+            for resource in resources
+        ],
+    }
     headers = {"Authorization": f"Bearer {grant.access_token}", "Content-Type": "application/fhir+json"}
-    with httpx.Client(timeout=_TIMEOUT, follow_redirects=False) as client:
-        for resource in resources:
-            kind = resource["resourceType"]
-            try:
-                response = client.post(f"{launch.iss}/{kind}", json=resource, headers=headers)
-            except httpx.HTTPError as error:
-                raise WriteBackError(
-                    f"The EHR's FHIR server did not answer ({type(error).__name__}); "
-                    f"{len(created)} of {len(resources)} resources were written."
-                ) from None
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
-            if response.status_code not in (200, 201) or not isinstance(body, dict) or not body.get("id"):
-                raise WriteBackError(
-                    f"The EHR refused a {kind} (HTTP {response.status_code}); "
-                    f"{len(created)} of {len(resources)} resources were written."
-                )
-            created.append(f"{kind}/{body['id']}")
+    try:
+        with httpx.Client(timeout=_TIMEOUT, follow_redirects=False) as client:
+            response = client.post(launch.iss, json=transaction, headers=headers)
+    except httpx.HTTPError as error:
+        raise WriteBackError(
+            f"The EHR's FHIR server did not answer ({type(error).__name__}); nothing was written "
+            "(one transaction: all or nothing)."
+        ) from None
+    created = _created(response, len(resources))
+    if created is None:
+        raise WriteBackError(
+            f"The EHR refused the write-back (HTTP {response.status_code}); nothing was written "
+            "(one transaction: all or nothing)."
+        )
     return created
+
+
+_CREATED = re.compile(r"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+
+
+def _created(response: httpx.Response, count: int) -> list[str] | None:
+    """The references a ``transaction-response`` names (``location``, relative or absolute),
+    one per entry sent; ``None`` unless the server answered OK with every entry created."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if response.status_code != httpx.codes.OK or not isinstance(body, dict):
+        return None
+    if body.get("type") != "transaction-response":
+        return None
+    created: list[str] = []
+    for entry in body.get("entry") or []:
+        answer = entry.get("response") if isinstance(entry, dict) else None
+        if not isinstance(answer, dict) or not str(answer.get("status", "")).startswith("201"):
+            return None
+        found = _CREATED.search(str(answer.get("location", "")))
+        if found is None:
+            return None
+        created.append(f"{found.group(1)}/{found.group(2)}")
+    return created if len(created) == count else None

@@ -125,7 +125,7 @@ def _write_back(shown: EhrImport, user_id: str) -> None:
     )
     try:
         created = write_back(shown, write_back_resources(shown, bundle))
-    except WriteBackError as error:  # it may have written part: the message says how much
+    except WriteBackError as error:  # one transaction: nothing was written
         with contextlib.suppress(RecordError):
             store().record_event("ehr_write_back_failed", actor=user_id, detail=str(error)[:200])
         st.error(str(error), icon=":material/error:")

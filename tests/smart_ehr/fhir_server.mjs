@@ -56,6 +56,15 @@ function withinPatient(method, path, query, body, patient) {
   if (method === 'GET' && type === 'Patient') return (id ?? query._id) === patient;
   const named = String(query.patient ?? query.subject ?? '').replace(/^Patient\//, '');
   if (method === 'GET') return id === undefined && named === patient;
+  if (method === 'POST' && type === '' && body?.resourceType === 'Bundle') {
+    // A transaction: every entry a create of a resource about that patient.
+    return body.type === 'transaction' && (body.entry ?? []).every(
+      (entry) =>
+        entry.request?.method === 'POST' &&
+        entry.request?.url === entry.resource?.resourceType &&
+        entry.resource?.subject?.reference === `Patient/${patient}`
+    );
+  }
   if (method === 'POST') return id === undefined && body?.subject?.reference === `Patient/${patient}`;
   return false;
 }
