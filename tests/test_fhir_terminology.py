@@ -15,6 +15,7 @@ from myelo_cds import Findings, assess
 from myelo_cds.exports import _fhir_codes, _fhir_import
 from myelo_cds.exports._fhir_codes import CODE_SYSTEM, UCUM, code_system, terminology
 from myelo_cds.exports.fhir import bundle_json, findings_from_bundle
+from myelo_cds.findings import CervicalLevel
 from myelo_cds.service import _prefetch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,8 @@ CASES = sorted((ROOT / "data" / "examples").glob("*.json")) + sorted(
     (ROOT / "data" / "validation").glob("*.json")
 )
 # A row's source: a file at a commit of a public repository, or HL7's FHIR R4 4.0.1 definitions.
-_REPO_SOURCE = re.compile(r"HL7/[A-Za-z0-9_.-]+@[0-9a-f]{40}:\S+")
+# DICOM's own terminology as FHIR ValueSets (the DICOM PS3.16 context groups) counts as published too.
+_REPO_SOURCE = re.compile(r"(HL7/[A-Za-z0-9_.-]+|bvdh/dicom-terminology-in-fhir)@[0-9a-f]{40}:\S+")
 _R4_SOURCE = re.compile(
     r"FHIR R4 4\.0\.1 [a-z0-9-]+\.json (ValueSet|CodeSystem)/[a-z0-9-]+ \(HL7 definitions; .+\)"
 )
@@ -142,7 +144,11 @@ def test_observations_carry_category_laterality_level_and_ucum_units() -> None:
     for obs in levels:
         assert obs["category"][0]["coding"][0]["code"] == "imaging"
         level = obs["bodySite"]["text"]
-        assert obs["bodySite"]["coding"][0]["code"] == f"level.{level}"
+        standard, ours = obs["bodySite"]["coding"]
+        assert ours == {"system": CODE_SYSTEM, "code": f"level.{level}"}
+        assert standard == terminology().term("level", level).coding
+        assert standard["system"] == "http://snomed.info/sct"
+        assert standard["display"] == f"Level of {level.replace('-', '/')} intervertebral disc"
 
 
 def test_a_blank_finding_the_answer_depends_on_is_exported_as_not_examined() -> None:
@@ -244,3 +250,14 @@ def test_an_ehr_problem_code_answered_present_or_absent_is_read_as_the_table_say
     assert findings.mri.syrinx is None
     reasons = {item.resource: item.reason for item in imported.not_understood}
     assert "Syringomyelia is narrower" in reasons["Observation/3"]
+
+
+def test_every_cervical_level_has_its_snomed_level_code() -> None:
+    """The MRI levels' bodySite: SNOMED CT "Level of C5/C6 intervertebral disc" (DICOM CID 1003,
+    anatomical reference basis of the spine), one per level the findings model takes."""
+    codes = {terminology().term("level", level.value).code for level in CervicalLevel}
+    assert len(codes) == len(CervicalLevel) == 6
+    for level in CervicalLevel:
+        row = terminology().term("level", level.value)
+        assert row.display == f"Level of {level.value.replace('-', '/')} intervertebral disc"
+        assert row.direction == "both"

@@ -141,11 +141,11 @@ class StandardCode:
     """One row of ``data/fhir/terminology.csv``."""
 
     key: str
-    """An input path, or a shared term (``category``, ``laterality``, ``absent``, ``unit``,
-    ``answer``)."""
+    """An input path, or a shared term (``category``, ``laterality``, ``level``, ``absent``,
+    ``unit``, ``answer``)."""
     role: str
     """For a path: ``code`` (Observation.code) or ``value`` (an answer code); for a shared term,
-    which one (``exam``, ``left``, ``not-performed``, ``mo``...)."""
+    which one (``exam``, ``left``, ``C5-C6``, ``not-performed``, ``mo``...)."""
     value: str
     """For a value row: the finding it means (``true``/``false``)."""
     system: str

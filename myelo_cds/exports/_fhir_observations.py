@@ -11,8 +11,9 @@ Each Observation carries:
   for grades and counts, ``valueQuantity`` with its UCUM unit for ages, durations, times and
   diameters, ``valueCodeableConcept`` for a choice (and for smoking status, SNOMED CT answers),
   ``valueDateTime`` for dates;
-* laterality as a ``component`` (SNOMED CT "Unilateral left"/"Unilateral right") and the spinal
-  level or myotome as ``bodySite`` (our codes: no verified SNOMED CT code was found for them);
+* laterality as a ``component`` (SNOMED CT "Unilateral left"/"Unilateral right"); the spinal
+  level as ``bodySite`` (SNOMED CT "Level of C5/C6 intervertebral disc", then our code) and the
+  myotome as ``bodySite`` (our code only: no verified SNOMED CT code was found for it);
 * ``dataAbsentReason`` instead of a value for a finding left blank (the findings model's
   *not examined*) that the recommendation depends on: the unknowns that would change it, the
   red-flag questions to confirm and the inputs a pathway still needs. Other blanks are left out.
@@ -114,7 +115,8 @@ def _where(path: str) -> dict[str, Any]:
         if parts[1] == "strength":
             extra["bodySite"] = {"coding": [_ours(f"myotome.{parts[2]}")], "text": parts[2]}
     if parts[:2] == ["mri", "levels"]:
-        extra["bodySite"] = {"coding": [_ours(f"level.{parts[2]}")], "text": parts[2]}
+        level = terminology().term("level", parts[2])
+        extra["bodySite"] = {"coding": [level.coding, _ours(f"level.{parts[2]}")], "text": parts[2]}
     return extra
 
 
