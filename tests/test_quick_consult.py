@@ -123,6 +123,11 @@ def test_a_value_entered_in_either_view_is_the_same_value() -> None:
     assert expected.differentials
     shown = " ".join(md.value for md in at.markdown)
     assert expected.differentials[0].condition in shown
+    # ...and the quick consult says a finding it does not draw counts.
+    assert any(
+        caption.value.startswith("1 finding from the full examination is not shown here")
+        for caption in at.caption
+    )
 
 
 def test_new_patient_clears_findings_and_case_id() -> None:

@@ -308,9 +308,31 @@ def render_form() -> dict[str, Any]:
     st.caption("A blank is *not recorded*, never read as 'no'. Both views fill the same form.")
     if view == FULL:
         _full(values)
-    else:
-        _quick(values)
-    return {**draft_values(), **values}
+        return {**draft_values(), **values}
+    note = st.empty()  # above the quick form, filled once it is known what it did not draw
+    _quick(values)
+    draft = draft_values()
+    with note:
+        _say_what_is_not_shown(
+            [path for path, value in draft.items() if path not in values and _entered(value)]
+        )
+    return {**draft, **values}
+
+
+def _entered(value: Any) -> bool:
+    return value not in (None, False, "", [])
+
+
+def _say_what_is_not_shown(hidden: list[str]) -> None:
+    """Findings from the full examination count in the answer: say so where they are not drawn."""
+    if not hidden:
+        return
+    count = (
+        "1 finding from the full examination is"
+        if len(hidden) == 1
+        else f"{len(hidden)} findings from the full examination are"
+    )
+    st.caption(f"{count} not shown here and count in the answer; *Full examination* shows them.")
 
 
 #: Kept for the tests and the pages that imported them from here.
