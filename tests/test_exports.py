@@ -350,10 +350,14 @@ def test_missing_fonts_give_a_clear_error(
 def test_exports_surface_is_exactly_the_intended_names() -> None:
     assert sorted(myelo_cds.exports.__all__) == [
         "FontsMissingError",
+        "FromEhr",
+        "ImportedFindings",
+        "NotUnderstood",
         "assessment_json",
         "consult_note_pdf",
         "consult_note_text",
         "consult_summary",
+        "findings_from_bundle",
         "handout_pdf",
         "handout_text",
         "schedule_ics",

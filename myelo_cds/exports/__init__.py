@@ -1,4 +1,5 @@
-"""Exports of an assessment: consult note, patient handout, calendar and findings JSON.
+"""Exports of an assessment: consult note, patient handout, calendar and findings JSON; and the
+import of findings from a FHIR Bundle (an EHR's record, or our own export read back).
 
 Each export is built from the domain models only (no UI library). PDF and calendar libraries
 are imported when an export is asked for, so importing this package stays cheap.
