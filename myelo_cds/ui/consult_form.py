@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from myelo_cds._grammar import count
 from myelo_cds.findings import field_spec, findings_from_values
 from myelo_cds.rules.red_flag_questions import red_flag_questions
 from myelo_cds.scales import mjoa_max_total, nurick_grade, severity_band
@@ -327,12 +328,11 @@ def _say_what_is_not_shown(hidden: list[str]) -> None:
     """Findings from the full examination count in the answer: say so where they are not drawn."""
     if not hidden:
         return
-    count = (
-        "1 finding from the full examination is"
-        if len(hidden) == 1
-        else f"{len(hidden)} findings from the full examination are"
+    verb = "is" if len(hidden) == 1 else "are"
+    st.caption(
+        f"{count(len(hidden), 'finding')} from the full examination {verb} not shown here and count "
+        "in the answer; *Full examination* shows them."
     )
-    st.caption(f"{count} not shown here and count in the answer; *Full examination* shows them.")
 
 
 #: Kept for the tests and the pages that imported them from here.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from myelo_cds._grammar import count
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation, UnknownImpact
 
@@ -16,9 +17,8 @@ __all__ = ["items", "render_what_would_change"]
 
 
 def items(number: int, kind: str) -> str:
-    """``1 emergency-relevant item`` / ``3 emergency-relevant items`` (``kind`` may be empty)."""
-    noun = "item" if number == 1 else "items"
-    return f"{number} {kind} {noun}" if kind else f"{number} {noun}"
+    """``1 emergency-relevant item`` / ``3 emergency-relevant items``."""
+    return count(number, f"{kind} item")
 
 
 def _line(unknown: UnknownImpact) -> str:

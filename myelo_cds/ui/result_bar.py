@@ -10,6 +10,7 @@ from typing import Literal
 
 import streamlit as st
 
+from myelo_cds._grammar import count
 from myelo_cds.rules.engine import PATHWAY_LABELS
 from myelo_cds.rules.result import Recommendation
 from myelo_cds.ui.panels import URGENCY_ICON
@@ -30,17 +31,13 @@ def red_flag_state(rec: Recommendation) -> RedFlagState:
     return "not_excluded" if rec.to_confirm else "none"
 
 
-def _count(number: int, thing: str) -> str:
-    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
-
-
 #: Up to this many open questions are named in the bar; more are counted.
 _NAMED = 3
 
 
 def _open(rec: Recommendation) -> str:
     if len(rec.to_confirm) > _NAMED:
-        return f"{_count(len(rec.to_confirm), 'question')} open"
+        return f"{count(len(rec.to_confirm), 'question')} open"
     return ", ".join(question.input.split(" (")[0] for question in rec.to_confirm)
 
 
