@@ -555,6 +555,28 @@ def test_without_a_configured_app_url_the_card_has_no_link_and_says_so(
     assert "No link to myelo-cds: its public address is not configured." in card["detail"]
 
 
+def test_with_the_ehr_launch_configured_the_card_link_launches_the_app_with_the_patient(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CDS Hooks 2.0: a ``smart`` link is opened by the EHR with its ``iss`` and a ``launch``
+    for the patient in context, so the consult opens on this patient with the record imported."""
+    plain = _client(tmp_path, monkeypatch)
+    (card,) = plain.post(SERVICE, json=_call("moderate_dcm")).json()["cards"]
+    assert card["links"] == [
+        {"label": "Open the consult in myelo-cds", "url": APP_URL.rstrip("/") + "/", "type": "absolute"}
+    ]
+    monkeypatch.setenv("MYELO_CDS_SMART_CLIENT_ID", "myelo-cds")
+    monkeypatch.setenv("MYELO_CDS_SMART_ISSUERS", "https://ehr.hospital.example/fhir")
+    (card,) = plain.post(SERVICE, json=_call("moderate_dcm")).json()["cards"]
+    assert card["links"] == [
+        {
+            "label": "Open the consult in myelo-cds",
+            "url": APP_URL.rstrip("/") + "/smart/launch",
+            "type": "smart",
+        }
+    ]
+
+
 def test_a_replay_check_without_its_database_gives_503_and_no_card(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,6 +65,7 @@ from myelo_cds.findings import JsonLimits, parse_json
 
 __all__ = [
     "COUNTED_OBSERVATION_STATUS",
+    "AppLink",
     "Gathered",
     "HookLimits",
     "HookRefusal",
@@ -671,7 +672,20 @@ def validation_problems(error: ValidationError, shown: int = 10) -> list[str]:
     ]
 
 
-def not_assessed_card(summary: str, reasons: list[str], consult_url: str | None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AppLink:
+    """Where a card sends the clinician: the consult page (``absolute``), or, when the app is
+    registered for the EHR launch, its SMART launch URL (``smart``: the EHR opens it with its
+    ``iss`` and a ``launch`` for the patient in context, CDS Hooks 2.0 Link)."""
+
+    url: str
+    type: str = "absolute"
+
+    def link(self, label: str) -> dict[str, str]:
+        return {"label": label, "url": self.url, "type": self.type}
+
+
+def not_assessed_card(summary: str, reasons: list[str], consult: AppLink | None) -> dict[str, Any]:
     """A card saying why no pathway is given, so "could not assess" never looks like "nothing to
     say" (``{"cards": []}``). ``warning``: the record holds DCM findings the service could not
     use, among which a red flag may be; the clinician reviews them."""
@@ -684,8 +698,6 @@ def not_assessed_card(summary: str, reasons: list[str], consult_url: str | None)
         "detail": "\n".join(lines),
         "source": {"label": "myelo-cds (no assessment made)"},
     }
-    if consult_url is not None:
-        card["links"] = [
-            {"label": "Open myelo-cds to enter the findings", "url": consult_url, "type": "absolute"}
-        ]
+    if consult is not None:
+        card["links"] = [consult.link("Open myelo-cds to enter the findings")]
     return card

@@ -46,6 +46,7 @@ from myelo_cds.rules.result import Recommendation
 from myelo_cds.service._hook_feedback import feedback_endpoint
 from myelo_cds.service._hook_security import current_trust, guarded
 from myelo_cds.service._prefetch import (
+    AppLink,
     HookLimits,
     HookRefusal,
     complete_prefetch,
@@ -57,6 +58,8 @@ from myelo_cds.service._prefetch import (
     unavailable_keys,
     validation_problems,
 )
+from myelo_cds.service.smart import LAUNCH_PATH
+from myelo_cds.settings import smart_settings
 
 __all__ = ["SERVICE_ID", "card_for", "discovery", "routes", "service_response"]
 
@@ -140,15 +143,19 @@ def _referral_suggestion(rec: Recommendation, patient_id: str) -> dict[str, Any]
     }
 
 
-def card_for(rec: Recommendation, consult_url: str | None, patient_id: str | None = None) -> dict[str, Any]:
+def card_for(
+    rec: Recommendation, consult: AppLink | str | None, patient_id: str | None = None
+) -> dict[str, Any]:
     """One CDS Hooks card for a recommendation.
 
     An incomplete assessment (an input every pathway needs, such as the age, is missing) is never
     summarised as a pathway: below emergency and urgent its summary says what to enter; an
     emergency or urgent answer keeps its urgency, marked provisional. With ``patient_id`` a card
     that gives a pathway carries it as a suggestion (a ServiceRequest proposal); with no
-    ``consult_url`` (no configured app address) the card has no link and says so.
+    ``consult`` (no configured app address) the card has no link and says so; a plain URL is an
+    ``absolute`` link.
     """
+    consult = AppLink(consult) if isinstance(consult, str) else consult
     rule_set = rec.rule_set
     provisional = "PROVISIONAL " if rec.provisional or rec.incomplete else ""
     summary = f"DCM: {PATHWAY_LABELS[rec.pathway]} ({provisional}{rec.urgency.upper()})"
@@ -182,7 +189,7 @@ def card_for(rec: Recommendation, consult_url: str | None, patient_id: str | Non
             "",
             "Not examined, and would change the answer: " + "; ".join(u.input for u in rec.unknowns),
         ]
-    if consult_url is None:
+    if consult is None:
         lines += ["", "No link to myelo-cds: its public address is not configured."]
     lines += ["", rec.disclaimer]
     card: dict[str, Any] = {
@@ -199,8 +206,8 @@ def card_for(rec: Recommendation, consult_url: str | None, patient_id: str | Non
             },
         },
     }
-    if consult_url is not None:
-        card["links"] = [{"label": "Open the consult in myelo-cds", "url": consult_url, "type": "absolute"}]
+    if consult is not None:
+        card["links"] = [consult.link("Open the consult in myelo-cds")]
     gives_pathway = not (rec.incomplete and rec.urgency in ("expedited", "routine"))
     if patient_id is not None and gives_pathway:
         card["suggestions"] = [_referral_suggestion(rec, patient_id)]
@@ -209,7 +216,7 @@ def card_for(rec: Recommendation, consult_url: str | None, patient_id: str | Non
 
 
 def service_response(
-    request: Any, consult_url: str | None, limits: HookLimits | None = None
+    request: Any, consult: AppLink | None, limits: HookLimits | None = None
 ) -> dict[str, Any]:
     """The response to a ``patient-view`` call: one card; no cards only when the record holds no
     DCM findings at all; a "not assessed" card when it holds findings that cannot be used.
@@ -241,31 +248,42 @@ def service_response(
         if not gathered.observations_seen:
             return {"cards": []}  # the record holds no DCM findings: nothing to say
         summary = "DCM: not assessed - no final DCM findings in the record"
-        return {"cards": [not_assessed_card(summary, notes, consult_url)]}
+        return {"cards": [not_assessed_card(summary, notes, consult)]}
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in chosen]}
     try:
         imported = findings_from_bundle(bundle, strict=True)
     except ValidationError as error:
         problems = validation_problems(error)
         summary = "DCM: not assessed - findings in the record are out of range or inconsistent"
-        return {"cards": [not_assessed_card(summary, problems + notes, consult_url)]}
+        return {"cards": [not_assessed_card(summary, problems + notes, consult)]}
     except ValueError:
         summary = "DCM: not assessed - the findings in the record could not be read"
-        return {"cards": [not_assessed_card(summary, notes, consult_url)]}
+        return {"cards": [not_assessed_card(summary, notes, consult)]}
     for item in imported.not_understood:  # e.g. a narrower code's absence: reported, not read
         gathered.ignore(f"{item.code}: {item.reason}")
     notes = gathered.notes()
-    card = card_for(assess(imported.findings), consult_url, context["patientId"])
+    card = card_for(assess(imported.findings), consult, context["patientId"])
     if notes:
         card["detail"] += "\n\nNot counted from the EHR record: " + "; ".join(notes) + "."
     return {"cards": [card]}
 
 
-def _consult_url() -> str | None:
-    """The app's configured public address, or ``None``: never the request's Host header, which
-    a caller chooses (a forged Host would point the clinician's link elsewhere)."""
+def _consult_link() -> AppLink | None:
+    """The card's link, from the app's configured public address, or ``None``: never from the
+    request's Host header, which a caller chooses (a forged Host would point the clinician's link
+    elsewhere). With the EHR launch configured (``MYELO_CDS_SMART_*``) it is a ``smart`` link to
+    the launch URL, so the consult opens with the patient in context and the EHR's record
+    imported; otherwise the consult page."""
     base = current_trust().settings.app_url
-    return None if base is None else base.rstrip("/") + "/"
+    if base is None:
+        return None
+    try:
+        smart = smart_settings()
+    except SettingsError:  # a wrong launch setting: the plain link still works
+        smart = None
+    if smart is not None and smart.enabled:
+        return AppLink(base.rstrip("/") + LAUNCH_PATH, "smart")
+    return AppLink(base.rstrip("/") + "/")
 
 
 async def _discovery(request: Request) -> JSONResponse:
@@ -288,7 +306,7 @@ async def _service(request: Request) -> JSONResponse:
     request.state.patient_id = context.get("patientId") if isinstance(context, dict) else None  # audit
     try:
         body = await complete_prefetch(body, _PREFETCH, limits)
-        return JSONResponse(await in_worker(limits, service_response, body, _consult_url(), limits))
+        return JSONResponse(await in_worker(limits, service_response, body, _consult_link(), limits))
     except HookRefusal as refusal:
         return JSONResponse(refusal.body(), status_code=refusal.status)
     except HookRequestError as error:
