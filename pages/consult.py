@@ -91,7 +91,8 @@ def consult() -> None:
         with banner:
             render_banner(recommendation)
             render_field_problems(problems)
-        render_alerts(alerts_for(findings, findings.case_id))
+        alerts = alerts_for(findings, findings.case_id)
+        render_alerts(alerts)
         render_recommendation(recommendation)
         if problems:
             st.caption(
@@ -101,7 +102,7 @@ def consult() -> None:
         clinician = st.text_input(
             "Clinician id for the note (initials or staff number)", key="clinician_id", max_chars=64
         )
-        render_downloads(recommendation, findings, clinician or None)
+        render_downloads(recommendation, findings, clinician or None, alerts)
         if recommendation.incomplete:
             st.caption("An incomplete assessment is not saved to the record: enter what it needs first.")
             return

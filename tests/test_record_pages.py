@@ -48,6 +48,10 @@ def test_saving_two_visits_raises_a_deterioration_alert_on_the_consult(database:
     alerts = [e.value for e in second.error if "DETERIORATION" in e.value]
     assert alerts, [e.value for e in second.error]
     assert "compared with the visit of 2026-01-10" in alerts[0]
+    # The consult note (its copyable text) names the same course alert in "Course since the last visit".
+    note = next(code.value for code in second.code if "Course since the last visit" in code.value)
+    course = note[note.index("Course since the last visit") :]
+    assert "DETERIORATION compared with the visit of 2026-01-10" in course
 
 
 def test_timeline_page_shows_the_stored_course(database: Store) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
+from myelo_cds.course import CourseAlert
 from myelo_cds.exports import (
     assessment_json,
     consult_note_pdf,
@@ -177,24 +178,30 @@ def _fhir_bundle(findings: Findings, rec: Recommendation, clinician_id: str | No
     return bundle_json(findings, rec, clinician_id=clinician_id)
 
 
-def render_downloads(rec: Recommendation, findings: Findings, clinician_id: str | None) -> None:
-    """The documents a clinic needs; each file is built only when its button is clicked."""
+def render_downloads(
+    rec: Recommendation,
+    findings: Findings,
+    clinician_id: str | None,
+    course: Sequence[CourseAlert] = (),
+) -> None:
+    """The documents a clinic needs; each file is built only when its button is clicked. The
+    consult note's "course since the last visit" names the ``course`` alerts shown on the page."""
     stem = findings.case_id or "case"
     try:
-        note_text = consult_note_text(rec, findings, clinician_id)
+        note_text = consult_note_text(rec, findings, clinician_id, course=course)
     except ValueError as error:  # e.g. a pasted clinician id with a line break
         st.error(
             f"Clinician id: {plain(str(error))}. The documents below leave it out.",
             icon=":material/edit_note:",
         )
         clinician_id = None
-        note_text = consult_note_text(rec, findings, None)
+        note_text = consult_note_text(rec, findings, None, course=course)
     st.markdown("**Documents**")
     stem_id = findings.case_id
     # (label, build, file name, media type, icon, audit action, what)
     documents: tuple[tuple[str, Callable[[], str | bytes], str, str, str, str, str], ...] = (
-        ("Consult note (PDF)", lambda: consult_note_pdf(rec, findings, clinician_id), f"consult-{stem}.pdf",
-         "application/pdf", ":material/picture_as_pdf:", "export_pdf", "consult note"),
+        ("Consult note (PDF)", lambda: consult_note_pdf(rec, findings, clinician_id, course=course),
+         f"consult-{stem}.pdf", "application/pdf", ":material/picture_as_pdf:", "export_pdf", "consult note"),
         ("Patient handout (PDF)", lambda: handout_pdf(rec), f"handout-{stem}.pdf",
          "application/pdf", ":material/description:", "export_pdf", "patient handout"),
         ("Follow-up schedule (.ics)", lambda: schedule_ics(rec.follow_up, stem_id, urgency=rec.urgency),
