@@ -320,3 +320,70 @@ def test_plain_chunks_of_any_size_give_the_same_rows(
         for n, r in enumerate(rows, start=1)
     ]
     assert _batch_rows(target) == expected
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 2), st.integers(0, 40), st.integers(0, 3)),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 40),
+)
+@settings(max_examples=60, deadline=None)
+def test_packed_keys_group_rows_exactly_as_sorting_the_rows_of_codes(
+    rows: list[tuple[int, ...]], width: int
+) -> None:
+    """``_distinct_rows`` (codes packed into one integer, re-ranked when the next would not
+    fit) finds the same groups as ``np.unique(..., axis=0)``; narrow key budgets force the
+    re-ranking."""
+    import numpy as np
+
+    table = np.asarray(rows, np.int32)
+    codes = [table[:, index] for index in range(table.shape[1])]
+    bits = [max(1, int(column.max()).bit_length()) for column in codes]
+    original = columnar._KEY_BITS
+    try:
+        columnar._KEY_BITS = max(width, max(bits) + len(rows).bit_length())
+        first, inverse = columnar._distinct_rows(codes, bits)
+    finally:
+        columnar._KEY_BITS = original
+    assert len(first) == len({tuple(row) for row in rows})
+    for row, group in zip(rows, inverse.tolist(), strict=True):
+        assert tuple(table[first[group]]) == row
+
+
+def test_sections_built_by_copy_equal_the_validated_findings_sections() -> None:
+    """A section is a copy of one model made once with every field, updated with the row's
+    values: equal to the section the findings model validates from the same row (what the
+    leaves functions read), with every field set, as ``model_construct`` of them all gives."""
+    cases = list(generate_cases(300, seed=11))
+    rows = [flatten(case) for case in cases]
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    header = parse_header(columns)
+    cells = [[row.get(column, "") for column in columns] for row in rows]
+    plan = columnar.compile_plan(header, default_engine(), dt.date(2025, 1, 1))
+    assert plan is not None
+    built: dict[str, list[Any]] = {}
+    original = columnar._section_column
+
+    def capture(section: Any, columns_: Any, given: Any) -> Any:
+        result = original(section, columns_, given)
+        built[section.path] = [result.dictionary.values[code] for code in result.codes.tolist()]
+        return result
+
+    columnar._section_column = capture
+    try:
+        chunk = columnar.evaluate_chunk(plan, columnar.table_of_cells(cells, len(columns)), skip_blank=False)
+    finally:
+        columnar._section_column = original
+    assert chunk.accepted.all()
+    for path in ("mri", "symptoms", "mjoa", "exam.reflexes"):
+        assert len(built[path]) == len(cells)
+        for row, section in zip(cells, built[path], strict=True):
+            expected: Any = Findings.model_validate(batch.cells_to_findings(header, row))
+            for name in path.split("."):
+                expected = getattr(expected, name)
+            assert section == expected
+            if section is not None:
+                assert section.model_fields_set == set(type(section).model_fields)

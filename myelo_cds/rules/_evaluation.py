@@ -44,5 +44,5 @@ def evaluate(
     red = screen(red_flags, facts, true)
     named = facts["features"]
     named["red_flag"] = "yes" if red else "no"
-    features = tuple(named[name] for name in FEATURE_NAMES)
+    features = tuple([named[name] for name in FEATURE_NAMES])
     return Evaluation(facts, red, features, table.decide(features), true)

@@ -62,7 +62,7 @@ def row_state(row: ScreenRule, facts: Mapping[str, Any]) -> RowState:
     """Fired, excluded or not excluded, by Kleene logic over the row's facts."""
     values = [facts.get(name) for name in row.all]
     if row.any:
-        values.append(any3(facts.get(name) for name in row.any))
+        values.append(any3([facts.get(name) for name in row.any]))
     state = all3(values)
     if state is True:
         return "fired"
@@ -101,10 +101,11 @@ def _escalation(row: ScreenRule, facts: Mapping[str, Any]) -> str | None:
 
 def escalation(red_flags: Sequence[ScreenRule], facts: Mapping[str, Any]) -> Escalation:
     """The most urgent escalation of the red flags that are not excluded and plausible."""
+    # The escalation is read first: most rows have none, and then their state is not needed.
     raised = {
         row.id: (urgency, _refers(row))
         for row in red_flags
-        if row_state(row, facts) == "not_excluded" and (urgency := _escalation(row, facts)) is not None
+        if (urgency := _escalation(row, facts)) is not None and row_state(row, facts) == "not_excluded"
     }
     return Escalation(
         min((urgency for urgency, _ in raised.values()), key=_rank) if raised else None,
