@@ -94,8 +94,11 @@ def _rank(urgency: str) -> int:
 
 def _escalation(row: ScreenRule, facts: Mapping[str, Any]) -> str | None:
     rule = row.if_not_excluded
-    if rule is None or not all(facts.get(name) is True for name in rule.when):
+    if rule is None:
         return None
+    for name in rule.when:  # a plain loop: this runs for every red flag of every batch row
+        if facts.get(name) is not True:
+            return None
     return rule.urgency
 
 
