@@ -353,7 +353,9 @@ def test_packed_keys_group_rows_exactly_as_sorting_the_rows_of_codes(
         assert tuple(table[first[group]]) == row
 
 
-def test_sections_built_by_copy_equal_the_validated_findings_sections() -> None:
+def test_sections_built_by_copy_equal_the_validated_findings_sections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A section is a copy of one model made once with every field, updated with the row's
     values: equal to the section the findings model validates from the same row (what the
     leaves functions read), with every field set, as ``model_construct`` of them all gives."""
@@ -372,11 +374,8 @@ def test_sections_built_by_copy_equal_the_validated_findings_sections() -> None:
         built[section.path] = [result.dictionary.values[code] for code in result.codes.tolist()]
         return result
 
-    columnar._section_column = capture
-    try:
-        chunk = columnar.evaluate_chunk(plan, columnar.table_of_cells(cells, len(columns)), skip_blank=False)
-    finally:
-        columnar._section_column = original
+    monkeypatch.setattr(columnar, "_section_column", capture)
+    chunk = columnar.evaluate_chunk(plan, columnar.table_of_cells(cells, len(columns)), skip_blank=False)
     assert chunk.accepted.all()
     for path in ("mri", "symptoms", "mjoa", "exam.reflexes"):
         assert len(built[path]) == len(cells)
