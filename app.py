@@ -10,6 +10,7 @@ from myelo_cds.ui.current_user import signed_in_user
 from myelo_cds.ui.record_failure import record_failures_shown, render_sign_in_unavailable
 from myelo_cds.ui.signin import allowed_pages, render_account
 from myelo_cds.ui.start_up import refuse_unsafe_start
+from myelo_cds.ui.style import apply_app_style, close_sidebar_on_narrow_screens
 
 # Each page with its sidebar section and the permission its role needs (myelo_cds.auth.PERMISSIONS);
 # the first is the default.
@@ -40,6 +41,7 @@ PAGES: list[tuple[str, str, str, str, Permission]] = [
 # The favicon is served by the app itself: a Material icon here would be fetched from an outside
 # font host, which a hospital network without internet access refuses (one error per page).
 st.set_page_config(page_title="myelo-cds", page_icon=str(FAVICON), layout="wide")
+apply_app_style()  # readable captions on every page (axe-core, WCAG 2 AA contrast)
 refuse_unsafe_start()  # a placeholder secret or an open development mode: no page at all
 try:
     user = signed_in_user()
@@ -51,6 +53,8 @@ if user is None:
     navigation = st.navigation([st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")])
 else:
     render_account(user)
+    with st.sidebar:
+        close_sidebar_on_narrow_screens()  # a tablet opens on the page, the sidebar one click away
     # Expanded: every page of the role is listed (the default hides all after the tenth).
     navigation = st.navigation(allowed_pages(user, PAGES), expanded=True)
 with record_failures_shown():  # a record database failure is a message, never a trace

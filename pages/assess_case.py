@@ -47,7 +47,7 @@ render_banner(rec)
 render_field_problems(problems)
 render_headline(rec)
 render_open_questions(rec)
-st.subheader("Basis")
+st.header("Basis")
 st.dataframe(
     [
         {
@@ -64,5 +64,5 @@ st.dataframe(
     width="stretch",
     hide_index=True,
 )
-st.subheader("Consult summary")
+st.header("Consult summary")
 st.code(consult_summary(rec), language=None)

@@ -36,7 +36,7 @@ case = cases[case_id]
 committed = st.session_state.setdefault("quiz.committed", {})
 slot = f"{user.user_id}:{case_id}"  # a committed answer belongs to this user and case
 answers = f"quiz.{case_id}"  # widget keys of this case's answer, cleared for a re-test
-st.subheader(case.title)
+st.header(case.title)
 row = due[case_id]
 topics = ", ".join(topic.replace("_", " ") for topic in case.topics)
 st.caption(f"Topics: {topics}. Re-testing: {row.status}, Leitner box {row.box}, due {row.due}.")

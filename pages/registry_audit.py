@@ -106,7 +106,7 @@ if audit.surgical_option:
         "rehabilitation."
     )
 
-st.subheader("Pathways")
+st.header("Pathways")
 st.dataframe(
     [
         {"pathway": PATHWAY_LABELS.get(key, "Row not assessed (error)"), "cases": count}
@@ -115,14 +115,14 @@ st.dataframe(
     hide_index=True,
 )
 if errors:
-    st.subheader("Rows with errors")
+    st.header("Rows with errors")
     st.warning(f"Not assessed: {count(len(errors), 'row')}; each reason names the field and what is allowed.")
     st.dataframe(
         [{"row": row["row"], "case_id": row["case_id"], "reason": row["error"]} for row in errors],
         hide_index=True,
     )
 
-st.subheader("Every row")
+st.header("Every row")
 st.dataframe(list(rows_of(audit)), hide_index=True)
 st.caption(
     f"Rule set {audit.rows[0]['rule_set_version']} (sha256 {audit.rows[0]['rule_set_sha256'][:12]}...)."

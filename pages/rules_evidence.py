@@ -41,11 +41,11 @@ titles = {
     "parameters": "Thresholds and their basis",
 }
 for name, title in titles.items():
-    st.subheader(title)
+    st.header(title)
     # a static table wraps each cell: every condition reads in full, never clipped to one line
     st.table(tables[name], hide_index=True)
 
-st.subheader("Verification")
+st.header("Verification")
 st.markdown(
     "Every combination of the table's inputs is enumerated to prove: one answer for every input, no "
     "conflicting rules, no unreachable rule, red flag always emergency, worse findings never less urgent."
@@ -64,7 +64,7 @@ if st.session_state.get("verify_requested") or st.button("Run the verification (
         width="stretch",
     )
 
-st.subheader("Validation cases")
+st.header("Validation cases")
 validation = _validation(rule_set.sha256)
 st.markdown(
     f"**{validation.passed} of {len(validation.results)}** vignettes agree with the clinical reference."

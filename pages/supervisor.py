@@ -36,5 +36,5 @@ chosen = st.selectbox(
     "Resident", list(by_trainee), index=None, placeholder="choose a resident to see their progress"
 )
 if chosen is not None:
-    st.subheader(chosen)
+    st.header(chosen)
     render_progress(by_trainee[chosen], cases, today)

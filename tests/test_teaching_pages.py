@@ -58,7 +58,7 @@ def test_quiz_shows_the_stem_but_not_the_answer_before_the_commit(database: Stor
     _by_label(at.selectbox, "Case (the first one due for re-testing is preselected)").set_value("T05").run()
     assert not at.exception
     text = _text(at)
-    assert "Mild DCM at the 14/15 boundary" in " ".join(h.value for h in at.subheader)
+    assert "Mild DCM at the 14/15 boundary" in " ".join(h.value for h in at.header)
     assert "slight difficulty with buttons" in text
     assert "Rule R8" not in text
     assert "Teaching points" not in text
@@ -170,7 +170,7 @@ def test_supervisor_view_lists_every_resident_and_opens_one(database: Store) -> 
     assert list(summary["pathway accuracy"]) == [1.0, 0.0]
     _by_label(at.selectbox, "Resident").set_value("res-2").run()
     assert not at.exception
-    assert "res-2" in [h.value for h in at.subheader]
+    assert "res-2" in [h.value for h in at.header]
     assert set(at.dataframe[-1].value["case"]) == {"T02"}
 
 

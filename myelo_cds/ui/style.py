@@ -1,6 +1,7 @@
-"""The consult page's layout rules, in one place: a result bar that stays in view.
+"""The app's style rules, in one place: what every page shares (readable captions, a
+sidebar that starts closed on a tablet) and the consult page's result bar that stays in view.
 
-Streamlit gives a keyed container the class ``st-key-<key>``; the rules below style those
+Streamlit gives a keyed container the class ``st-key-<key>``; the consult rules style those
 containers only, so no other page changes.
 """
 
@@ -8,10 +9,63 @@ from __future__ import annotations
 
 import streamlit as st
 
-__all__ = ["BODY_KEY", "RESULT_BAR_KEY", "apply_consult_style"]
+__all__ = [
+    "BODY_KEY",
+    "NARROW_PX",
+    "RESULT_BAR_KEY",
+    "apply_app_style",
+    "apply_consult_style",
+    "close_sidebar_on_narrow_screens",
+]
 
 RESULT_BAR_KEY = "result_bar"
 BODY_KEY = "consult_body"
+#: Below this window width (CSS pixels) the consult stacks and the sidebar starts closed.
+NARROW_PX = 1000
+
+# Every page (axe-core, WCAG 2 AA): Streamlit draws captions in its 60% text colour, 3.9:1 on
+# white, under the 4.5:1 that small text needs; this grey is 6.5:1 on white and 5.8:1 on the
+# palest tinted background (the caption's own 60% opacity is what made it faint).
+_APP_CSS = """
+<style>
+[data-testid="stCaptionContainer"] { color: #5f5e5b; opacity: 1; }
+</style>
+"""
+
+# Streamlit's "auto" sidebar starts closed only up to 768 px, so a tablet (820 px) opened with
+# the navigation taking a third of the screen. Below NARROW_PX this closes it once when a page
+# loads, and after a page is chosen from it; it stays one click away (the header's arrow). Its
+# own click stores "closed" as the browser's preference, which would then close the sidebar on
+# a wide screen too: the preference held before is put back.
+_SIDEBAR_JS = f"""
+<script>
+(() => {{
+  if (window.innerWidth >= {NARROW_PX}) return;
+  const prefix = "stSidebarCollapsed-";
+  const close = () => {{
+    const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (!button || window.innerWidth >= {NARROW_PX}) return false;
+    if (button.getAttribute("aria-expanded") !== "true") return true;  // closed already
+    const kept = Object.keys(localStorage).filter((key) => key.startsWith(prefix))
+      .map((key) => [key, localStorage.getItem(key)]);
+    button.click();
+    Object.keys(localStorage).filter((key) => key.startsWith(prefix))
+      .forEach((key) => localStorage.removeItem(key));
+    kept.forEach(([key, value]) => localStorage.setItem(key, value));
+    return true;
+  }};
+  if (!window.myeloSidebarWatched) {{
+    window.myeloSidebarWatched = true;
+    document.addEventListener("click", (event) => {{
+      if (event.target.closest('[data-testid="stSidebarNav"] a')) setTimeout(close, 300);
+    }});
+    const started = Date.now();
+    const attempt = () => {{ if (!close() && Date.now() - started < 5000) setTimeout(attempt, 100); }};
+    attempt();
+  }}
+}})();
+</script>
+"""
 
 # The bar sticks under Streamlit's header (3.75rem) while the page scrolls, above the form and
 # the explanation. Streamlit wraps each container in a layout wrapper of the same height, so
@@ -60,6 +114,17 @@ _CSS = f"""
 }}
 </style>
 """
+
+
+def apply_app_style() -> None:
+    """Add the rules every page shares (drawn once per run; no visible element)."""
+    st.html(_APP_CSS)
+
+
+def close_sidebar_on_narrow_screens() -> None:
+    """Start with the sidebar closed below ``NARROW_PX`` (call it inside the sidebar, after the
+    navigation; it draws nothing)."""
+    st.html(_SIDEBAR_JS, unsafe_allow_javascript=True)
 
 
 def apply_consult_style() -> None:
