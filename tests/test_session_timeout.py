@@ -248,7 +248,10 @@ def test_the_idle_limit_is_the_configured_one(database: Store, monkeypatch: pyte
     monkeypatch.setenv("MYELO_CDS_SESSION_IDLE_MINUTES", "0.05")  # 3 seconds
     at = _app(CLINICIAN)
     assert at.title[0].value == "Consult"
-    time.sleep(3.5)
+    at.session_state[LAST_ACTIVE] = time.time() - 2  # the last run 2 s ago: within the limit
+    at.run()
+    assert at.title[0].value == "Consult"
+    at.session_state[LAST_ACTIVE] = time.time() - 3.5  # idle 3.5 s, past the limit
     at.run()
     assert at.title[0].value == "Sign in"
     assert "Signed out after 0.05 minutes without activity" in at.info[0].value
