@@ -99,8 +99,14 @@ def discovery() -> dict[str, Any]:
     }
 
 
-_PREFETCH: dict[str, str] = discovery()["services"][0]["prefetch"]
-"""The prefetch templates by key: what the service needs (fetched when the EHR left it out)."""
+def _prefetch_templates() -> dict[str, str]:
+    """The prefetch templates by key: what the service needs (fetched when the EHR left it out).
+
+    Built when a call needs them, never at import: the query names the mapped codes from
+    ``data/fhir/terminology.csv``, and a server whose data cannot be read must still start and
+    report it on ``/readyz`` (the warm-up), not fail to import."""
+    templates: dict[str, str] = discovery()["services"][0]["prefetch"]
+    return templates
 
 
 def _referral_suggestion(rec: Recommendation, patient_id: str) -> dict[str, Any]:
@@ -237,7 +243,7 @@ def service_response(
     if not isinstance(context, dict) or not isinstance(context.get("patientId"), str):
         raise HookRequestError("context.patientId (a string) is required")
     prefetch = request.get("prefetch")
-    missing = unavailable_keys(prefetch, _PREFETCH)
+    missing = unavailable_keys(prefetch, _prefetch_templates())
     if missing:
         reasons = "; ".join(f"{key}: {reason}" for key, reason in missing.items())
         raise HookRefusal(412, f"required data is missing ({reasons})", "not-found")
@@ -305,7 +311,7 @@ async def _service(request: Request) -> JSONResponse:
     context = body.get("context") if isinstance(body, dict) else None
     request.state.patient_id = context.get("patientId") if isinstance(context, dict) else None  # audit
     try:
-        body = await complete_prefetch(body, _PREFETCH, limits)
+        body = await complete_prefetch(body, _prefetch_templates(), limits)
         return JSONResponse(await in_worker(limits, service_response, body, _consult_link(), limits))
     except HookRefusal as refusal:
         return JSONResponse(refusal.body(), status_code=refusal.status)
