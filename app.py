@@ -10,7 +10,7 @@ from myelo_cds.ui.current_user import signed_in_user
 from myelo_cds.ui.record_failure import record_failures_shown, render_sign_in_unavailable
 from myelo_cds.ui.signin import allowed_pages, render_account
 from myelo_cds.ui.start_up import refuse_unsafe_start
-from myelo_cds.ui.style import apply_app_style, close_sidebar_on_narrow_screens
+from myelo_cds.ui.style import add_page_scripts, apply_app_style
 
 # Each page with its sidebar section and the permission its role needs (myelo_cds.auth.PERMISSIONS);
 # the first is the default.
@@ -54,7 +54,7 @@ if user is None:
 else:
     render_account(user)
     with st.sidebar:
-        close_sidebar_on_narrow_screens()  # a tablet opens on the page, the sidebar one click away
+        add_page_scripts()  # a tablet opens on the page (sidebar one click away); wide tables take focus
     # Expanded: every page of the role is listed (the default hides all after the tenth).
     navigation = st.navigation(allowed_pages(user, PAGES), expanded=True)
 with record_failures_shown():  # a record database failure is a message, never a trace

@@ -13,9 +13,9 @@ __all__ = [
     "BODY_KEY",
     "NARROW_PX",
     "RESULT_BAR_KEY",
+    "add_page_scripts",
     "apply_app_style",
     "apply_consult_style",
-    "close_sidebar_on_narrow_screens",
 ]
 
 RESULT_BAR_KEY = "result_bar"
@@ -37,10 +37,14 @@ _APP_CSS = """
 # loads, and after a page is chosen from it; it stays one click away (the header's arrow). Its
 # own click stores "closed" as the browser's preference, which would then close the sidebar on
 # a wide screen too: the preference held before is put back.
-_SIDEBAR_JS = f"""
+# A static table wider than its column scrolls sideways in a box that Streamlit leaves out of
+# the Tab order (axe-core: scrollable-region-focusable): such a box takes the focus, so the arrow
+# keys scroll it.
+_PAGE_JS = f"""
 <script>
 (() => {{
-  if (window.innerWidth >= {NARROW_PX}) return;
+  if (window.myeloPageScripts) return;
+  window.myeloPageScripts = true;
   const prefix = "stSidebarCollapsed-";
   const close = () => {{
     const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
@@ -54,8 +58,7 @@ _SIDEBAR_JS = f"""
     kept.forEach(([key, value]) => localStorage.setItem(key, value));
     return true;
   }};
-  if (!window.myeloSidebarWatched) {{
-    window.myeloSidebarWatched = true;
+  if (window.innerWidth < {NARROW_PX}) {{
     document.addEventListener("click", (event) => {{
       if (event.target.closest('[data-testid="stSidebarNav"] a')) setTimeout(close, 300);
     }});
@@ -63,6 +66,16 @@ _SIDEBAR_JS = f"""
     const attempt = () => {{ if (!close() && Date.now() - started < 5000) setTimeout(attempt, 100); }};
     attempt();
   }}
+  let queued = false;
+  const reachable = () => {{
+    queued = false;
+    document.querySelectorAll('[data-testid="stTable"] > div').forEach((box) => {{
+      if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) box.tabIndex = 0;
+    }});
+  }};
+  new MutationObserver(() => {{ if (!queued) {{ queued = true; requestAnimationFrame(reachable); }} }})
+    .observe(document.body, {{childList: true, subtree: true}});
+  window.addEventListener("resize", reachable);
 }})();
 </script>
 """
@@ -121,10 +134,10 @@ def apply_app_style() -> None:
     st.html(_APP_CSS)
 
 
-def close_sidebar_on_narrow_screens() -> None:
-    """Start with the sidebar closed below ``NARROW_PX`` (call it inside the sidebar, after the
-    navigation; it draws nothing)."""
-    st.html(_SIDEBAR_JS, unsafe_allow_javascript=True)
+def add_page_scripts() -> None:
+    """Start with the sidebar closed below ``NARROW_PX`` and let a table that scrolls sideways
+    take the keyboard focus (call it inside the sidebar; it draws nothing)."""
+    st.html(_PAGE_JS, unsafe_allow_javascript=True)
 
 
 def apply_consult_style() -> None:

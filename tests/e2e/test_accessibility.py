@@ -48,11 +48,6 @@ FRAMEWORK: dict[str, tuple[str, str]] = {
         '[data-testid="stFileUploaderDropzone"]',
         "st.file_uploader's drop zone is role=presentation with a label; its button is the control",
     ),
-    "scrollable-region-focusable": (
-        '[data-testid="stTable"]',
-        "st.table's horizontal scroll box takes no keyboard focus (the wide pathway table on "
-        "Rules & evidence at 1366 px); Streamlit gives no way to make it focusable",
-    ),
 }
 
 _RUN_AXE = """async (framework) => {
