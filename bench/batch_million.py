@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---|",
         f"| wall time, CLI batch | {wall:.1f} s | < {TARGET_S:.0f} s: {fast_enough} |",
         f"| CPU time, all processes | {cpu:.1f} s | - |",
+        # The load from other work stretches the wall time; CPU time over the CPUs the run
+        # can use is the least wall time the same work needs on an idle machine.
+        f"| CPU time / {min(args.workers, os.cpu_count() or 1)} CPUs (least wall on an idle machine) "
+        f"| {cpu / min(args.workers, os.cpu_count() or 1):.1f} s | < {TARGET_S:.0f} s |",
         f"| rows per second (wall) | {args.rows / wall:,.0f} | - |",
         f"| peak memory, main + workers | {tree:,.0f} MiB | < 2 GiB: {small_enough} |",
         f"| single-case `assess`, one process | {rates['assess']:,.0f} rows/s | - |",

@@ -386,3 +386,33 @@ def test_sections_built_by_copy_equal_the_validated_findings_sections(
             assert section == expected
             if section is not None:
                 assert section.model_fields_set == set(type(section).model_fields)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_range_is_evaluated_with_the_cycle_collector_paused_and_then_restored(
+    enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker pauses Python's cycle collector for one byte range only: it is back as it
+    was afterwards, also when the range fails."""
+    import gc
+
+    seen: list[bool] = []
+
+    def evaluate(job: Any) -> Any:
+        seen.append(gc.isenabled())
+        if job == "fail":
+            raise RuntimeError("a failed range")
+        return [], {}
+
+    monkeypatch.setattr(batch, "_evaluate_range", evaluate)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        batch._work("ok")  # type: ignore[arg-type]
+        assert gc.isenabled() is enabled
+        with pytest.raises(RuntimeError):
+            batch._work("fail")  # type: ignore[arg-type]
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False, False]

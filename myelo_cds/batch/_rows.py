@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import itertools
 import json
@@ -20,6 +21,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -365,8 +367,31 @@ def evaluate_table(
         yield out, None if findings is None else findings.assessment_date or on
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while one byte range is evaluated.
+
+    The answers kept between chunks grow to hundreds of thousands of objects, which every
+    full collection walks again, while the batch makes almost no garbage cycles (300,000 rows
+    of the benchmark: 13% of the CPU time spent in full collections that freed nothing). The
+    collector runs again between ranges, so a cycle a bad row leaves (a traceback) is freed.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _work(job: _Job) -> tuple[list[str], Counter[str]]:
     """Evaluate one byte range; returns each output row rendered without its number."""
+    with _collector_paused():
+        return _evaluate_range(job)
+
+
+def _evaluate_range(job: _Job) -> tuple[list[str], Counter[str]]:
     with open(job.source, "rb") as handle:
         handle.seek(job.offset)
         data = handle.read(job.length)
