@@ -78,10 +78,23 @@ def _violations(page: Page) -> list[dict[str, object]]:
     return found
 
 
+def _open(page: Page, title: str) -> None:
+    """Choose a page from the sidebar, opening it first where it starts closed (a tablet)."""
+    expand = page.get_by_test_id("stExpandSidebarButton")
+    if expand.is_visible():
+        expand.click()
+    link = page.get_by_test_id("stSidebarNav").get_by_role("link", name=title)
+    # Clicked as an element: axe's contrast checks scroll the page while they run, and once in
+    # about three runs left the sidebar's last link where Playwright's pointer cannot reach it.
+    link.dispatch_event("click")
+    expect(link).to_have_attribute("aria-current", "page")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (820, 1180)], ids=["laptop", "tablet"])
 def test_no_serious_or_critical_violation_of_the_apps_own_on_any_page(
-    browser: Browser, admin_url: str
+    browser: Browser, admin_url: str, width: int, height: int
 ) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = watch_runs(context.new_page())
     page.set_default_timeout(30_000)
     page.goto(admin_url)
@@ -91,10 +104,7 @@ def test_no_serious_or_critical_violation_of_the_apps_own_on_any_page(
     excused = 0
     for title in PAGES:
         if title != "Consult":
-            page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-            expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name=title)).to_have_attribute(
-                "aria-current", "page"
-            )
+            _open(page, title)
         wait_until_idle(page)
         found = _violations(page)
         excused += sum(1 for item in found if item["excused"])
