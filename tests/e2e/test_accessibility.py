@@ -1,6 +1,7 @@
 """In Chromium: axe-core finds no serious or critical accessibility violation in the app's own
-markup on any page, with the standard moderate case on the consult (issue 16); and the sidebar
-starts closed on a tablet but open on a laptop, one click away either way.
+markup on any page (the sign-in page too), at 1366x768 and 820x1180, with the moderate case on
+the consult (issue 16); and the sidebar starts closed on a tablet but open on a laptop, one
+click away either way.
 
 axe-core 4.14.1 (``tests/e2e/axe/axe.min.js``, Deque Systems, MPL-2.0, licence files beside
 it) runs inside the page. Findings in Streamlit's own components, which the app cannot change,
@@ -116,6 +117,22 @@ def test_no_serious_or_critical_violation_of_the_apps_own_on_any_page(
     context.close()
     assert excused, "axe ran and saw Streamlit's navigation (a check that it ran at all)"
     assert own == {}, own
+
+
+def test_the_sign_in_page_has_no_serious_or_critical_violation(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The one page a signed-out browser sees (local accounts; no account is needed to draw it)."""
+    folder = tmp_path_factory.mktemp("a11y-sign-in")
+    with live_app(folder / "records.sqlite3", folder / "server.log", env={"MYELO_CDS_AUTH": "local"}) as url:
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        page = watch_runs(context.new_page())
+        page.goto(url)
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        wait_until_idle(page)
+        found = _violations(page)
+        context.close()
+    assert [item for item in found if item["impact"] in ("serious", "critical")] == []
 
 
 # The sidebar slides: wait for where it ends, fully on screen or fully off it.
