@@ -32,6 +32,7 @@ from myelo_cds.ui.finding_widgets import (
 )
 
 __all__ = [
+    "ALL_NEGATIVE_SHORTCUT",
     "KEY",
     "QUICK",
     "SECTIONS",
@@ -45,6 +46,8 @@ __all__ = [
 
 VIEW_KEY = "consult_view"
 QUICK, FULL = "Quick consult", "Full examination"
+#: The "All negative" button's keyboard shortcut (shown on the button).
+ALL_NEGATIVE_SHORTCUT = "Alt+N"
 # True while the whole form is drawn in a full run: the page then draws the result once, after
 # the form; a section rerun on its own (a fragment) redraws the result itself.
 _FULL_RUN = "_consult_form_full_run"
@@ -206,6 +209,7 @@ def render_red_flag_block(values: dict[str, Any]) -> None:
         on_click=_all_negative,
         icon=":material/done_all:",
         width="stretch",
+        shortcut=ALL_NEGATIVE_SHORTCUT,  # keyboard entry: one chord instead of Tabbing to it
         help="Documents a negative screen: every blank question is answered with its negative "
         "answer (no; chronic onset; no bladder change); change any one after. Answers already "
         "given are kept.",

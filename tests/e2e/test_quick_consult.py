@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from bench.consult_interactions import keyboard, mouse
+from myelo_cds.ui.consult_form import ALL_NEGATIVE_SHORTCUT
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import _choose, _number, _widget, _yes_no, enter_moderate_dcm, save_to_record
 from tests.e2e.script_runs import rerun_after
@@ -72,6 +73,21 @@ def test_all_negative_documents_the_screen_and_never_overwrites_a_yes(page: Page
     expect(
         page.get_by_test_id("stAlertContentError").filter(has_text="EMERGENCY - red flag present")
     ).to_have_count(0)
+
+
+def test_all_negative_has_a_keyboard_shortcut(page: Page, app_url: str) -> None:
+    """Keyboard entry: Alt+N documents the negative screen without Tabbing through the block."""
+    page.goto(app_url)
+    _number(page, "f.patient.age_years", 64)
+    with rerun_after(page):
+        page.keyboard.press(ALL_NEGATIVE_SHORTCUT)
+    fever = _widget(page, "f.symptoms.fever").get_by_role("radio", name="No")
+    expect(fever).to_have_attribute("aria-checked", "true")
+    expect(_widget(page, "f.symptoms.onset_tempo").get_by_role("radio", name="chronic")).to_have_attribute(
+        "aria-checked", "true"
+    )
+    cancer = _widget(page, "f.patient.history.cancer").get_by_role("radio", name="No")
+    expect(cancer).to_have_attribute("aria-checked", "true")
 
 
 def test_new_patient_clears_the_form_and_the_case_id(page: Page, app_url: str) -> None:
