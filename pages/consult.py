@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from myelo_cds import Findings, assess
 from myelo_cds.errors import InputError, JsonInputError
 from myelo_cds.findings import describe_validation_error, example_cases, parse_json_object, salvage
-from myelo_cds.ui.consult_form import draft_values, findings_data, load_draft, render_form
+from myelo_cds.ui.consult_form import findings_data, load_draft, render_form
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.panels import (
     render_banner,
@@ -58,47 +58,37 @@ with st.expander("Start from an example or a saved case file"):
             render_errors(describe_validation_error(error))
 
 
-bar = result_bar()
-with bar:
-    bar_slot = st.empty()
-banner_slot = st.empty()
-offer = st.container()
-with st.container(key=BODY_KEY):
-    form_column, result_column = st.columns([3, 2], gap="large")
-with result_column:
-    result_slot = st.empty()
+@st.fragment
+def consult() -> None:
+    """Form and recommendation: a change to a finding reruns only this part of the page.
 
-
-def result(draw: bool) -> None:
-    """The answer for the whole draft, in the bar, the banner and the result column.
-
-    Drawn by the form's sections (each a fragment): by the last one in a full run, and by the
-    section that reran alone after a change. Only they write to these slots, and each write
-    replaces the slot, so no part shows an earlier pathway. The
-    engine runs on every valid value entered (``salvage``): a value left out is listed beside
-    the red-flag banner, never instead of it.
+    The engine runs on every valid value entered (``salvage``): a value left out is listed
+    beside the red-flag banner, never instead of it.
     """
-    if not draw:  # an earlier section in a full run: claim the slots; the last section fills them
-        for slot in (bar_slot, banner_slot, result_slot):
-            slot.empty()
-        return
     if not within_limits(user.user_id):  # a change past the idle limit: the tab is signed out
         st.stop()
-    data = findings_data(draft_values())
+    bar = result_bar()
+    banner = st.container()
+    offer = st.container()
+    with st.container(key=BODY_KEY):
+        form_column, result_column = st.columns([3, 2], gap="large")
+    with form_column:
+        values = render_form()
+    data = findings_data(values)
     keep_draft(data, user.user_id)
-    with result_slot.container():
+    with offer:
+        render_copy_forward(values.get("case_id"), values)
+    with result_column:
         st.subheader("Recommendation")
         try:
             findings, problems = salvage(data)
         except InputError as error:  # nothing valid to build findings from
-            bar_slot.empty()
-            banner_slot.empty()
             render_errors([str(error)])
             return
         recommendation = assess(findings)
-        with bar_slot.container():
+        with bar:
             render_result_bar(recommendation)
-        with banner_slot.container():
+        with banner:
             render_banner(recommendation)
             render_field_problems(problems)
         alerts = alerts_for(findings, findings.case_id)
@@ -119,8 +109,4 @@ def result(draw: bool) -> None:
         render_save(findings, recommendation, user)
 
 
-if within_limits(user.user_id):
-    with form_column:
-        values = render_form(after=result)
-    with offer:  # a stored patient's last visit, offered while the form is empty (a full rerun)
-        render_copy_forward(values.get("case_id"), values)
+consult()

@@ -8,7 +8,7 @@ in one is the value in the other, and a value whose widget is not drawn in this 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
@@ -48,11 +48,6 @@ VIEW_KEY = "consult_view"
 QUICK, FULL = "Quick consult", "Full examination"
 #: The "All negative" button's keyboard shortcut (shown on the button).
 ALL_NEGATIVE_SHORTCUT = "Alt+N"
-# True while the whole form is drawn in a full run: the page then draws the result once, after
-# the form; a section rerun on its own (a fragment) redraws the result itself.
-_FULL_RUN = "_consult_form_full_run"
-
-Values = dict[str, Any]
 
 #: Tabs of the form and the plain fields in each (grids are drawn by their own helpers).
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -258,58 +253,20 @@ def _mjoa_section(values: dict[str, Any]) -> None:
     _nurick(values)
 
 
-def _history(values: Values) -> None:
+def _quick(values: dict[str, Any]) -> None:
+    """One screen: history, key symptoms, UMN signs, mJOA, Nurick, MRI, the red-flag block."""
     _fields(QUICK_HISTORY, values)
     values["patient.management"] = widget(field_spec("patient.management"))
     if values["patient.management"] not in (None, "untreated"):  # its date decides what applies
         _fields(QUICK_CARE, values)
-
-
-def _symptoms_and_signs(values: Values) -> None:
+    render_red_flag_block(values)
     st.markdown("**Key symptoms**")
     _fields(QUICK_SYMPTOMS, values)
     st.markdown("**Upper motor neuron signs**")
     _fields(QUICK_SIGNS, values, columns=3)
     reflex_grid(values)
-
-
-def _quick_mri(values: Values) -> None:
+    _mjoa_section(values)
     _mri(values, ("kang", "t2_signal"), QUICK_MRI)
-
-
-#: The quick consult's sections in history order; each reruns on its own when one of its
-#: values changes (a fragment), so a change redraws one section and the result, not the form.
-QUICK_SECTIONS: tuple[Callable[[Values], None], ...] = (
-    _history,
-    render_red_flag_block,
-    _symptoms_and_signs,
-    _mjoa_section,
-    _quick_mri,
-)
-
-
-#: ``after(draw)``: with ``True``, draw the result from the whole draft; with ``False``, only
-#: claim the places it is drawn in (a fragment may write outside itself only where it wrote in
-#: the last full run).
-After = Callable[[bool], None]
-
-
-@st.fragment
-def _section_fragment(draw: Callable[[Values], None], values: Values, after: After, last: bool) -> None:
-    draw(values)
-    # A section rerunning alone brings the result up to date; in a full run the last one does.
-    after(last or not st.session_state.get(_FULL_RUN))
-
-
-def _section(
-    draw: Callable[[Values], None], values: Values, after: After | None, *, last: bool = True
-) -> None:
-    """Draw one section; with ``after``, as a fragment that brings the result up to date each
-    time the section reruns on its own (and, for the ``last`` section, in a full run)."""
-    if after is None:
-        draw(values)
-    else:
-        _section_fragment(draw, values, after, last)
 
 
 def _mri(values: dict[str, Any], level_fields: tuple[str, ...], paths: Iterable[str]) -> None:
@@ -341,23 +298,9 @@ def _full(values: dict[str, Any]) -> None:
                 _fields(rest, values)
 
 
-def render_form(after: After | None = None) -> dict[str, Any]:
+def render_form() -> dict[str, Any]:
     """Draw the form (quick consult or full examination); returns ``{path: value}`` for every
-    finding in the draft, drawn in this view or not.
-
-    With ``after``, each section is a fragment: a change reruns that section and then
-    ``after(True)``, which must draw the result from :func:`draft_values` (the whole draft,
-    never only the section), into places only the sections write to. In a full run the last
-    section draws it and the others call ``after(False)`` to claim those places.
-    """
-    st.session_state[_FULL_RUN] = True
-    try:
-        return _draw_form(after)
-    finally:
-        st.session_state[_FULL_RUN] = False
-
-
-def _draw_form(after: After | None) -> dict[str, Any]:
+    finding in the draft, drawn in this view or not."""
     values: dict[str, Any] = {}
     top = st.columns([1, 1])
     with top[0]:
@@ -369,11 +312,10 @@ def _draw_form(after: After | None) -> dict[str, Any]:
     )
     st.caption("A blank is *not recorded*, never read as 'no'. Both views fill the same form.")
     if view == FULL:
-        _section(_full, values, after)
+        _full(values)
         return {**draft_values(), **values}
     note = st.empty()  # above the quick form, filled once it is known what it did not draw
-    for draw in QUICK_SECTIONS:
-        _section(draw, values, after, last=draw is QUICK_SECTIONS[-1])
+    _quick(values)
     draft = draft_values()
     with note:
         _say_what_is_not_shown(
