@@ -79,7 +79,7 @@ def consult() -> None:
     with offer:
         render_copy_forward(values.get("case_id"), values)
     with result_column:
-        st.subheader("Recommendation")
+        st.header("Recommendation")
         try:
             findings, problems = salvage(data)
         except InputError as error:  # nothing valid to build findings from
