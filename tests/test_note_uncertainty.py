@@ -77,7 +77,9 @@ def test_the_text_note_marks_incomplete_and_provisional_and_lists_questions_most
     # the questions that raised the urgency stand on the letter, most dangerous first, in words;
     # the one that cannot change it (already an emergency) is counted there, listed in the appendix
     assert _in_order(impression, [EXPECTED_ORDER[0].split(" [")[0], EXPECTED_ORDER[2].split(" [")[0]])
-    assert "1 red-flag question not yet asked (a yes could mean emergency): Current or past cancer" in impression
+    assert (
+        "1 red-flag question not yet asked (a yes could mean emergency): Current or past cancer" in impression
+    )
     assert _in_order(note.split("To confirm")[1], [line.split(" [")[0] for line in EXPECTED_ORDER])
     assert "Check: Nurick 5 with mJOA 17" in impression
     assert "To confirm (most dangerous first):" in note
