@@ -25,10 +25,12 @@ NARROW_PX = 1000
 
 # Every page (axe-core, WCAG 2 AA): Streamlit draws captions in its 60% text colour, 3.9:1 on
 # white, under the 4.5:1 that small text needs; this grey is 6.5:1 on white and 5.8:1 on the
-# palest tinted background (the caption's own 60% opacity is what made it faint).
+# palest tinted background (the caption's own 60% opacity is what made it faint). A button's
+# keyboard-shortcut badge (All negative's Alt+N) is drawn faint too: full-strength text on white.
 _APP_CSS = """
 <style>
 [data-testid="stCaptionContainer"] { color: #5f5e5b; opacity: 1; }
+kbd[aria-label^="Shortcut"] { color: #31333f; background: #ffffff; opacity: 1; }
 </style>
 """
 
