@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
@@ -99,14 +102,15 @@ def discovery() -> dict[str, Any]:
     }
 
 
-def _prefetch_templates() -> dict[str, str]:
+@cache
+def _prefetch_templates() -> Mapping[str, str]:
     """The prefetch templates by key: what the service needs (fetched when the EHR left it out).
 
-    Built when a call needs them, never at import: the query names the mapped codes from
+    Built by the first call that needs them (then kept: the data files do not change while the
+    server runs), never at import: the query names the mapped codes from
     ``data/fhir/terminology.csv``, and a server whose data cannot be read must still start and
     report it on ``/readyz`` (the warm-up), not fail to import."""
-    templates: dict[str, str] = discovery()["services"][0]["prefetch"]
-    return templates
+    return MappingProxyType(discovery()["services"][0]["prefetch"])
 
 
 def _referral_suggestion(rec: Recommendation, patient_id: str) -> dict[str, Any]:
