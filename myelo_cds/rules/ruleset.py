@@ -120,7 +120,20 @@ class ScreenRule(_Row):
         return self.all + self.any
 
 
-class PathwayRule(_Row):
+class _TableRow(_Row):
+    """A decision-table row: the feature values it accepts in ``when``."""
+
+    when: dict[str, str | tuple[str, ...]]
+
+    def allowed(self, feature: str) -> tuple[str, ...] | None:
+        """Values this row accepts for ``feature``; ``None`` means any value."""
+        value = self.when.get(feature)
+        if value is None:
+            return None
+        return (value,) if isinstance(value, str) else value
+
+
+class PathwayRule(_TableRow):
     id: str
     version: str
     priority: int
@@ -134,15 +147,8 @@ class PathwayRule(_Row):
     quality: str
     evidence: Evidence
 
-    def allowed(self, feature: str) -> tuple[str, ...] | None:
-        """Values this row accepts for ``feature``; ``None`` means any value."""
-        value = self.when.get(feature)
-        if value is None:
-            return None
-        return (value,) if isinstance(value, str) else value
 
-
-class UrgencyRule(_Row):
+class UrgencyRule(_TableRow):
     id: str
     version: str
     when: dict[str, str | tuple[str, ...]]
@@ -150,12 +156,6 @@ class UrgencyRule(_Row):
     title: str
     source: str
     evidence: Evidence
-
-    def allowed(self, feature: str) -> tuple[str, ...] | None:
-        value = self.when.get(feature)
-        if value is None:
-            return None
-        return (value,) if isinstance(value, str) else value
 
 
 class RuleSet(_Row):
