@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from myelo_cds.errors import InputError
 from myelo_cds.findings._model import Findings, field_model
 
-__all__ = ["PathPart", "field_paths", "nested", "resolve_path", "resolve_prefix", "value_at"]
+__all__ = ["PathPart", "field_paths", "nested", "put_at", "resolve_path", "resolve_prefix", "value_at"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +139,19 @@ def nested(items: Iterable[tuple[Sequence[str], Any]]) -> dict[str, Any]:
     """
     data: dict[str, Any] = {}
     for parts, value in items:
-        target = data
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise InputError(f"{'.'.join(parts)!r} conflicts with another value given")
-        target[parts[-1]] = value
+        put_at(data, parts, value)
     return data
+
+
+def put_at(data: dict[str, Any], parts: Sequence[str], value: Any) -> None:
+    """Set ``value`` at ``parts`` in nested findings data, making the sections on the way.
+
+    Raises:
+        InputError: if the path runs through a value that is not a section.
+    """
+    target = data
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise InputError(f"{'.'.join(parts)!r} conflicts with another value given")
+    target[parts[-1]] = value

@@ -21,6 +21,7 @@ from myelo_cds.errors import InputError
 from myelo_cds.findings._fields import field_spec
 from myelo_cds.findings._messages import SUGGESTED_PER_INPUT, _nearest, field_description
 from myelo_cds.findings._model import CROSS_FIELD_CHECKS, Findings
+from myelo_cds.findings._paths import put_at
 
 __all__ = ["FieldProblem", "salvage"]
 
@@ -123,13 +124,13 @@ def _fill_missing(data: dict[str, Any], loc: Path, problems: list[FieldProblem])
     if not parent:
         if _get(data, loc) is not _ABSENT:
             return False
-        _put(data, loc, {})  # a whole section left out, e.g. no patient details yet
+        put_at(data, loc, {})  # a whole section left out, e.g. no patient details yet
         return True
     section = _pop(data, parent)
     if section is _ABSENT:
         return False  # its section is already left out (another of its values was missing)
     if parent == ("patient",):
-        _put(data, parent, section)
+        put_at(data, parent, section)
         # the patient section holds what every assessment needs: nothing to drop, only to ask
         problems.append(
             FieldProblem(
@@ -385,10 +386,3 @@ def _pop(data: Any, path: Path) -> Any:
     if not isinstance(parent, dict) or path[-1] not in parent:
         return _ABSENT
     return parent.pop(path[-1])
-
-
-def _put(data: dict[str, Any], path: Path, value: Any) -> None:
-    target = data
-    for part in path[:-1]:
-        target = target.setdefault(part, {})
-    target[path[-1]] = value
