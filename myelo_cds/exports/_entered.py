@@ -261,6 +261,8 @@ def _electro(findings: Findings) -> list[Block]:
     entries: list[Block] = []
     if electro.summary is not None:
         entries.append(Entry(f"EMG/nerve conduction: {_word(electro.summary)}"))
+    if electro.not_done and electro.summary is None and electro.sep_mep_abnormal is None:
+        entries.append(Entry("Electrodiagnostics: not done"))  # a documented answer, not a blank
     return entries + _yes_no(electro, ["sep_mep_abnormal"], "Evoked potentials")
 
 

@@ -59,9 +59,10 @@ COUNTED_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
 
 # Input paths that are no Observation: the schema version, the case id (the Patient's
 # identifier) and the assessment date (every Observation's effective time); the mJOA items
-# travel in the QuestionnaireResponse; sex is Patient.gender.
+# travel in the QuestionnaireResponse; sex is Patient.gender; a "not done" answer says that
+# other findings were not measured (no Observation of its own).
 _NOT_OBSERVED = frozenset(
-    {"schema_version", "case_id", "assessment_date", "patient.sex"}
+    {"schema_version", "case_id", "assessment_date", "patient.sex", "electro.not_done"}
     | {f"mjoa.{item}" for item in ("ue_motor", "le_motor", "ue_sensation", "sphincter")}
 )
 SCORES = {

@@ -47,8 +47,12 @@ __all__ = ["finding_observations", "score_observations", "value_of"]
 
 _MJOA_ITEMS = frozenset(f"mjoa.{item}" for item in ("ue_motor", "le_motor", "ue_sensation", "sphincter"))
 # Not Observations: the case id is the Patient identifier, the date the effective time, the sex
-# Patient.gender; the mJOA items travel in the QuestionnaireResponse.
-_NOT_OBSERVED = frozenset({"schema_version", "case_id", "assessment_date", "patient.sex"}) | _MJOA_ITEMS
+# Patient.gender; the mJOA items travel in the QuestionnaireResponse; a "not done" answer is
+# the ``not-performed`` reason on the blank results it answers.
+_NOT_OBSERVED = (
+    frozenset({"schema_version", "case_id", "assessment_date", "patient.sex", "electro.not_done"})
+    | _MJOA_ITEMS
+)
 _ASKED = ("patient", "symptoms")
 """Sections whose blank findings were not asked (the others: not examined or not done)."""
 

@@ -24,6 +24,7 @@ from myelo_cds.findings._model import (
     CROSS_FIELD_CHECKS,
     MJOA,
     MRI,
+    NOT_DONE_ANSWERS,
     CervicalLevel,
     Coordination,
     CordDiameters,
@@ -53,6 +54,7 @@ from myelo_cds.findings._model import (
     UMNSigns,
     Unknown,
     field_model,
+    not_done_inputs,
 )
 from myelo_cds.findings._paths import (
     PathPart,
@@ -71,6 +73,7 @@ __all__ = [
     "CROSS_FIELD_CHECKS",
     "MJOA",
     "MRI",
+    "NOT_DONE_ANSWERS",
     "CervicalLevel",
     "Coordination",
     "CordDiameters",
@@ -113,6 +116,7 @@ __all__ = [
     "findings_from_values",
     "leaf_paths",
     "nested",
+    "not_done_inputs",
     "parse_json",
     "parse_json_object",
     "resolve_path",

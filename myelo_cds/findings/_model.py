@@ -22,6 +22,7 @@ __all__ = [
     "CROSS_FIELD_CHECKS",
     "MJOA",
     "MRI",
+    "NOT_DONE_ANSWERS",
     "CervicalLevel",
     "Coordination",
     "CordDiameters",
@@ -51,6 +52,7 @@ __all__ = [
     "UMNSigns",
     "Unknown",
     "field_model",
+    "not_done_inputs",
 ]
 
 #: A finding that may be present (True), absent (False) or not examined (None).
@@ -472,6 +474,19 @@ class Electrodiagnostics(_Model):
         description="EMG/nerve conduction summary; leave empty if not done.",
     )
     sep_mep_abnormal: Unknown = _finding("Somatosensory or motor evoked potentials abnormal.")
+    not_done: bool = Field(
+        default=False,
+        description="Electrodiagnostics documented as not done (an answer: the blank results "
+        "leave the not-recorded list and stay unknown to the rules).",
+    )
+
+
+#: "Not done" answers and the blank inputs each one answers (``electro.not_done`` answers the
+#: electrodiagnostic results). An answered input stays unknown to the rules (less certain, never
+#: less safe); only the list of items not recorded leaves it out.
+NOT_DONE_ANSWERS: dict[str, tuple[str, ...]] = {
+    "electro.not_done": ("electro.summary", "electro.sep_mep_abnormal"),
+}
 
 
 class Findings(_Model):
@@ -522,3 +537,15 @@ CROSS_FIELD_CHECKS: tuple[tuple[tuple[str, ...], Callable[..., str | None]], ...
     (("mri.available", *(f"mri.{name}" for name in _MRI_FINDINGS)), scan_problem),
     (("assessment_date", "earlier_mjoa.date", "patient.management_since"), dates_problem),
 )
+
+
+def not_done_inputs(findings: Findings) -> frozenset[str]:
+    """The input paths documented as not done (each ``NOT_DONE_ANSWERS`` answer that is set)."""
+    done: frozenset[str] = frozenset()
+    for answer, paths in NOT_DONE_ANSWERS.items():
+        value: Any = findings
+        for name in answer.split("."):
+            value = getattr(value, name)
+        if value is True:
+            done |= set(paths)
+    return done

@@ -206,9 +206,15 @@ class WhatIf:
 
     @staticmethod
     def unknowns(
-        completions: list[tuple[Completion, str, Evaluation]], base: Decision
+        completions: list[tuple[Completion, str, Evaluation]],
+        base: Decision,
+        not_done: frozenset[str] = frozenset(),
     ) -> list[UnknownImpact]:
-        """Each unknown input whose possible values would change the pathway or urgency."""
+        """Each unknown input whose possible values would change the pathway or urgency.
+
+        An input whose every field is in ``not_done`` (documented as not done) is marked so: it
+        is still an unknown with its scenarios, only no longer "not recorded".
+        """
         changed: dict[str, tuple[Completion, list[Scenario]]] = {}
         for completion, text, evaluation in completions:
             decision = evaluation.decision
@@ -216,7 +222,12 @@ class WhatIf:
                 scenario = Scenario(value=text, pathway=decision.pathway, urgency=decision.urgency)
                 changed.setdefault(completion.leaf, (completion, []))[1].append(scenario)
         return [
-            UnknownImpact(input=completion.label, fields=completion.fields, scenarios=tuple(scenarios))
+            UnknownImpact(
+                input=completion.label,
+                fields=completion.fields,
+                scenarios=tuple(scenarios),
+                not_done=bool(completion.fields) and set(completion.fields) <= not_done,
+            )
             for completion, scenarios in changed.values()
         ]
 

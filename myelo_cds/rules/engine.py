@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from myelo_cds.findings import Findings
+from myelo_cds.findings import Findings, not_done_inputs
 from myelo_cds.followup import follow_up_schedule
 from myelo_cds.rules._basis import Basis
 from myelo_cds.rules._clinical_picture import clinical_picture
@@ -155,7 +155,7 @@ class Engine:
             clinical_picture=clinical_picture(findings.mri, facts, scores, self.params),
             flags=tuple(flags),
             differentials=tuple(differentials),
-            unknowns=tuple(self._what_if.unknowns(completions, decision)),
+            unknowns=tuple(self._what_if.unknowns(completions, decision, not_done_inputs(findings))),
             counterfactuals=tuple(self.counterfactuals(leaves, evaluation)),
             scores=scores,
             follow_up=plan,

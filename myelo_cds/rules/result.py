@@ -85,6 +85,10 @@ class UnknownImpact(_Out):
     fields: tuple[str, ...]
     scenarios: tuple[Scenario, ...]
     """Only the values that change the pathway or urgency."""
+    not_done: bool = False
+    """Documented as not done (e.g. electrodiagnostics): an answer, so it is not listed as
+    not recorded; the rules still read it as unknown, so the answer stays as uncertain (and as
+    safe) as with a blank."""
 
 
 class ToConfirm(_Out):
@@ -156,3 +160,13 @@ class Recommendation(_Out):
     warnings: tuple[ConsistencyWarning, ...] = ()
     incomplete: tuple[str, ...] = ()
     """Input paths a pathway needs that are missing (e.g. the age): the pathway is provisional."""
+
+    @property
+    def not_recorded(self) -> tuple[UnknownImpact, ...]:
+        """The unknowns that would change the answer and were not answered at all."""
+        return tuple(unknown for unknown in self.unknowns if not unknown.not_done)
+
+    @property
+    def not_done(self) -> tuple[UnknownImpact, ...]:
+        """The unknowns that would change the answer and were documented as not done."""
+        return tuple(unknown for unknown in self.unknowns if unknown.not_done)
