@@ -28,6 +28,9 @@ _REPO_SOURCE = re.compile(r"(HL7/[A-Za-z0-9_.-]+|bvdh/dicom-terminology-in-fhir)
 _R4_SOURCE = re.compile(
     r"FHIR R4 4\.0\.1 [a-z0-9-]+\.json (ValueSet|CodeSystem)/[a-z0-9-]+ \(HL7 definitions; .+\)"
 )
+# HL7 Terminology (THO), as its published package ships it: the SNOMED International Global
+# Patient Set is there as ValueSet/snomed-intl-gps (every GPS concept with its fully specified name).
+_THO_SOURCE = re.compile(r"HL7 Terminology \(THO\) [0-9.]+ (ValueSet|CodeSystem)/[a-z0-9-]+ \(.+\.json\)")
 _STANDARD = {
     "http://loinc.org",
     "http://snomed.info/sct",
@@ -69,7 +72,7 @@ def test_every_standard_code_in_the_table_has_a_published_source() -> None:
     assert len(rows) >= 20
     for row in rows:
         assert row.system in _STANDARD, row
-        assert _REPO_SOURCE.fullmatch(row.source) or _R4_SOURCE.fullmatch(row.source), row
+        assert any(source.fullmatch(row.source) for source in (_REPO_SOURCE, _R4_SOURCE, _THO_SOURCE)), row
         assert row.display, row
         assert row.direction in ("both", "import", "import-present"), row
     # One meaning per code: the import never has to choose between two rows.
@@ -206,21 +209,41 @@ def _ehr_observation(rid: str, code: str, answer: str) -> dict[str, Any]:
     }
 
 
-def test_diabetes_and_dysphagia_are_exported_with_their_snomed_codes_first() -> None:
+def _ehr_bundle(*observations: dict[str, Any]) -> str:
+    """An EHR's collection Bundle: the Patient and the given Observation entries."""
+    patient = {
+        "fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000000",
+        "resource": {"resourceType": "Patient", "id": "p"},
+    }
+    return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [patient, *observations]})
+
+
+_EQUAL_CODES = [
+    ("patient.diabetes", True, "73211009", "Diabetes mellitus"),
+    ("symptoms.swallowing_difficulty", False, "40739000", "Dysphagia"),
+    ("symptoms.falls", True, "161898004", "Falls"),
+    ("patient.history.iv_drug_use", False, "228388006", "Intravenous drug user (finding)"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "code", "display"), _EQUAL_CODES, ids=[c[0] for c in _EQUAL_CODES])
+def test_a_finding_with_an_equal_snomed_code_is_exported_with_it_first_and_read_back(
+    path: str, value: bool, code: str, display: str
+) -> None:
     data = json.loads((ROOT / "data" / "examples" / "moderate_dcm.json").read_text())
     data = data.get("findings", data)
-    data["patient"]["diabetes"] = True
-    data.setdefault("symptoms", {})["swallowing_difficulty"] = False
+    *parents, name = path.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[name] = value
     findings = Findings.model_validate(data)
-    by_code = _by_code(_observations(findings))
-    assert by_code["patient.diabetes"]["code"]["coding"][0] == {
-        "system": _SCT,
-        "code": "73211009",
-        "display": "Diabetes mellitus",
-    }
-    assert by_code["symptoms.swallowing_difficulty"]["code"]["coding"][0]["code"] == "40739000"  # Dysphagia
-    back = findings_from_bundle(bundle_json(findings, assess(findings))).findings
-    assert (back.patient.diabetes, back.symptoms.swallowing_difficulty) == (True, False)
+    observation = _by_code(_observations(findings))[path]
+    assert observation["code"]["coding"][0] == {"system": _SCT, "code": code, "display": display}
+    back: Any = findings_from_bundle(bundle_json(findings, assess(findings))).findings
+    for part in path.split("."):
+        back = getattr(back, part)
+    assert back is value
 
 
 def test_an_ehr_problem_code_answered_present_or_absent_is_read_as_the_table_says() -> None:
@@ -228,21 +251,14 @@ def test_an_ehr_problem_code_answered_present_or_absent_is_read_as_the_table_say
     syringomyelia are narrower than "neck pain or stiffness" and an MRI syrinx: present answers
     them, absent leaves them blank and says why."""
     present, absent = "52101004", "2667000"
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [
-            {
-                "fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000000",
-                "resource": {"resourceType": "Patient", "id": "p"},
-            },
+    imported = findings_from_bundle(
+        _ehr_bundle(
             _ehr_observation("1", "40739000", absent),  # Dysphagia
             _ehr_observation("2", "161882006", present),  # Stiff neck
             _ehr_observation("3", "111496009", absent),  # Syringomyelia
             _ehr_observation("4", "73211009", present),  # Diabetes mellitus
-        ],
-    }
-    imported = findings_from_bundle(json.dumps(bundle))
+        )
+    )
     findings = imported.findings
     assert findings.symptoms.swallowing_difficulty is False
     assert findings.symptoms.neck_pain is True
@@ -261,3 +277,35 @@ def test_every_cervical_level_has_its_snomed_level_code() -> None:
         row = terminology().term("level", level.value)
         assert row.display == f"Level of {level.value.replace('-', '/')} intervertebral disc"
         assert row.direction == "both"
+
+
+def test_narrower_ehr_codes_answer_their_finding_when_present_and_leave_it_blank_when_absent() -> None:
+    """Recurrent falls, orthopnoea, oropharyngeal dysphagia, a dehisced or infected surgical wound
+    and dependence on dialysis each are one way of having our finding: present answers it,
+    absent does not (the patient may still fall, be breathless, or be in renal failure)."""
+    present, absent = "52101004", "2667000"
+    falls_absent = _ehr_observation("7", "161898004", absent)  # Falls: our finding itself
+    imported = findings_from_bundle(
+        _ehr_bundle(
+            _ehr_observation("1", "279992002", present),  # Recurrent falls
+            _ehr_observation("2", "62744007", present),  # Orthopnea
+            _ehr_observation("3", "105502003", present),  # Dependence on renal dialysis
+            _ehr_observation("4", "22247000", present),  # Dehiscence of surgical wound
+            _ehr_observation("5", "71457002", absent),  # Oropharyngeal dysphagia
+            _ehr_observation("6", "58126003", absent),  # Postoperative wound infection
+            falls_absent,
+        )
+    )
+    findings = imported.findings
+    assert findings.symptoms.breathing_difficulty is True
+    assert findings.patient.history.renal_failure is True
+    assert findings.symptoms.wound_problem is True
+    assert findings.symptoms.swallowing_difficulty is None
+    reasons = {item.resource: item.reason for item in imported.not_understood}
+    assert "Oropharyngeal dysphagia is narrower" in reasons["Observation/5"]
+    assert "Postoperative wound infection is narrower" in reasons["Observation/6"]
+    # Recurrent falls (present) and Falls (absent) on the same day disagree: neither counts.
+    assert findings.symptoms.falls is None
+    assert "neither counted" in reasons["Observation/7"]
+    # Falls is our finding itself: alone, its absence answers it.
+    assert findings_from_bundle(_ehr_bundle(falls_absent)).findings.symptoms.falls is False
