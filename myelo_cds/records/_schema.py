@@ -8,7 +8,8 @@ visit; ``audit_events`` who did what, append-only (triggers refuse UPDATE and DE
 ``accounts`` who may sign in, with which role; ``sign_in_failures`` the current streak of
 failed sign-ins per account name and per client (hashed keys), for back-off;
 ``hook_token_uses`` the CDS Hooks bearer tokens seen (hashed issuer and ``jti``) until they
-expire, so that every replica refuses a replayed token.
+expire, so that every replica refuses a replayed token; ``smart_launches`` the SMART EHR
+launches waiting for the EHR's authorization (hashed ``state``, sealed content), single use.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "HookTokenUseRow",
     "Patient",
     "SignInFailureRow",
+    "SmartLaunchRow",
     "TrainingAttemptRow",
 ]
 
@@ -280,3 +282,18 @@ class HookTokenUseRow(Base):
     key_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     """The token's ``exp`` plus the allowed clock skew: until then a second use is a replay."""
+
+
+class SmartLaunchRow(Base):
+    """A SMART EHR launch waiting for the EHR's answer, taken once by whichever replica it reaches.
+
+    The key is a SHA-256 digest of the launch's ``state``; ``sealed`` is the launch (issuer,
+    PKCE verifier, nonce...) encrypted with a key derived from the ``state``, which is never stored.
+    """
+
+    __tablename__ = "smart_launches"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    key_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -11,7 +11,8 @@ It holds no logic of its own. Each responsibility is a collaborator over the sam
   sign-ins behind its back-off in :class:`~myelo_cds.records._sign_in_failures.SignInFailures`;
 * residents' training attempts: :class:`~myelo_cds.records._training.TrainingRecords`;
 * the CDS Hooks bearer tokens seen (replay protection):
-  :class:`~myelo_cds.records._hook_tokens.HookTokenUses`.
+  :class:`~myelo_cds.records._hook_tokens.HookTokenUses`;
+* the SMART EHR launches in progress: :class:`~myelo_cds.records._smart_launches.SmartLaunches`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from myelo_cds.records._drafts import DRAFT_LIFETIME, Drafts
 from myelo_cds.records._hook_tokens import HookTokenUses
 from myelo_cds.records._models import AssessmentRecord, AuditEvent, PatientSummary, WorklistRow
 from myelo_cds.records._sign_in_failures import SignInFailures
+from myelo_cds.records._smart_launches import SmartLaunches
 from myelo_cds.records._training import NewTrainingAttempt, TrainingAttempt, TrainingRecords
 from myelo_cds.records._transactions import Database
 from myelo_cds.rules.result import Recommendation
@@ -58,6 +60,7 @@ class Store:
         self._drafts = Drafts(self._database)
         self._accounts = Accounts(self._database, self._audit, SignInFailures(self._database, self._audit))
         self._hook_tokens = HookTokenUses(self._database)
+        self._smart_launches = SmartLaunches(self._database)
         self._training = TrainingRecords(self._database)
 
     def __repr__(self) -> str:
@@ -222,6 +225,18 @@ class Store:
     def first_hook_token_use(self, iss: str, jti: str, *, expires: dt.datetime, now: dt.datetime) -> bool:
         """Record a CDS Hooks token; ``False`` when it was used before and has not expired."""
         return self._hook_tokens.first_use(iss, jti, expires=expires, now=now)
+
+    # --- SMART EHR launches (SmartLaunches) --------------------------------------------------
+
+    def keep_smart_launch(
+        self, state: str, content: dict[str, Any], *, expires: dt.datetime, now: dt.datetime
+    ) -> None:
+        """Keep a SMART launch in progress under its ``state`` (hashed; the content sealed)."""
+        self._smart_launches.keep(state, content, expires=expires, now=now)
+
+    def take_smart_launch(self, state: str, *, now: dt.datetime) -> dict[str, Any] | None:
+        """The SMART launch kept under ``state``, once; ``None`` if unknown, used or expired."""
+        return self._smart_launches.take(state, now=now)
 
     # --- training attempts (TrainingRecords) ------------------------------------------------
 
