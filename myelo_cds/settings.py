@@ -501,11 +501,12 @@ def cds_hooks_settings(environ: Mapping[str, str] | None = None) -> CdsHooksSett
 
 _SMART_KEYS = ("app_url", "smart_client_id", "smart_issuers", "smart_scope")
 #: SMART App Launch 2.0 scopes: the launch context, who the user is, read access to the patient
-#: in context, and creating the findings and the consult note for the write-back on request
+#: in context (and their problem list), and creating the findings and the consult note for the
+#: write-back on request, the note searched first so that a consult is not written twice
 #: (SMART v2 permissions: ``c`` create, ``r`` read, ``s`` search).
 DEFAULT_SMART_SCOPE = (
     "launch openid fhirUser patient/Patient.r patient/Observation.crs "
-    "patient/QuestionnaireResponse.crs patient/DocumentReference.c"
+    "patient/QuestionnaireResponse.crs patient/DocumentReference.cs patient/Condition.rs"
 )
 
 

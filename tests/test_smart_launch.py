@@ -16,11 +16,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from asgi import quiet_http_client_logs
@@ -37,13 +36,21 @@ from myelo_cds.ehr import (
 )
 from myelo_cds.exports.fhir import assessment_bundle
 from myelo_cds.findings import value_at
+from myelo_cds.records import Store
 from myelo_cds.service import smart
-from myelo_cds.service.smart import routes
 from myelo_cds.settings import SettingsError, smart_settings
-from tests.smart_ehr import CLIENT_ID, EhrUnderTest, ehr_record, running_test_ehr
+from tests.smart_ehr import (
+    APP_URL,
+    CLIENT_ID,
+    EhrUnderTest,
+    authorize,
+    ehr_record,
+    launch_routes,
+    launched,
+    running_test_ehr,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_URL = "http://127.0.0.1:9"  # the redirect URI's base; never contacted (the test client is the app)
 PATIENT = "ehr-pt-7391"
 CASE = "moderate_dcm"
 
@@ -67,26 +74,14 @@ def ehr(tmp_path: Path, record: list[dict[str, Any]]) -> Iterator[EhrUnderTest]:
 
 
 @pytest.fixture
-def app(ehr: EhrUnderTest, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    monkeypatch.setenv("MYELO_CDS_APP_URL", APP_URL)
-    monkeypatch.setenv("MYELO_CDS_SMART_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("MYELO_CDS_SMART_ISSUERS", ehr.iss)
-    return TestClient(Starlette(routes=routes()), base_url=APP_URL)
+def app(ehr: EhrUnderTest, monkeypatch: pytest.MonkeyPatch, database: Store) -> TestClient:
+    """The launch routes on this test's record database (launches in progress are kept there)."""
+    return launch_routes(ehr, monkeypatch, database)
 
 
 def _authorize(app: TestClient, ehr: EhrUnderTest) -> str:
     """The EHR's launch button, then the app's launch route: the EHR's answer (callback query)."""
-    to_app = httpx.get(ehr.launch_url(PATIENT))
-    assert to_app.status_code == 302
-    launch = urlsplit(to_app.headers["location"])
-    assert f"{launch.scheme}://{launch.netloc}{launch.path}" == f"{APP_URL}/smart/launch"
-    to_ehr = app.get(f"/smart/launch?{launch.query}", follow_redirects=False)
-    assert to_ehr.status_code == 302, to_ehr.text
-    back = httpx.get(to_ehr.headers["location"])
-    assert back.status_code == 302, back.text
-    answer = urlsplit(back.headers["location"])
-    assert f"{answer.scheme}://{answer.netloc}{answer.path}" == f"{APP_URL}/smart/callback"
-    return answer.query
+    return authorize(app, ehr, PATIENT, APP_URL)
 
 
 def _example(case: str) -> Findings:
@@ -131,8 +126,10 @@ def test_the_authorization_request_carries_the_launch_the_audience_and_pkce(
         "fhirUser",
         "patient/Patient.r",
         "patient/Observation.crs",
-        "patient/DocumentReference.c",
+        "patient/DocumentReference.cs",
+        "patient/Condition.rs",
     }
+    assert sent["nonce"]  # checked against the id_token's
     assert parse_qs(query)["state"] == [sent["state"]]
     app.get(f"/smart/callback?{query}", follow_redirects=False)
     assert "code_verifier" in ehr.auth.token_requests[-1]
@@ -161,7 +158,7 @@ def test_a_state_that_was_never_issued_is_refused(app: TestClient, ehr: EhrUnder
     query = parse_qs(_authorize(app, ehr))
     response = app.get(f"/smart/callback?code={query['code'][0]}&state=forged", follow_redirects=False)
     assert response.status_code == 400
-    assert "unknown or used state" in response.text
+    assert "unknown, used or expired state" in response.text
     assert ehr.auth.token_requests == []  # the code was never exchanged
 
 
@@ -217,10 +214,7 @@ def test_no_token_code_or_patient_data_reaches_the_logs(
 
 
 def _launched(app: TestClient, ehr: EhrUnderTest) -> EhrImport:
-    response = app.get(f"/smart/callback?{_authorize(app, ehr)}", follow_redirects=False)
-    imported = claim_handoff(response.cookies[HANDOFF_COOKIE])
-    assert imported is not None
-    return imported
+    return launched(app, ehr, PATIENT)
 
 
 def test_a_write_back_creates_the_findings_and_the_consult_note_at_the_ehr(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from myelo_cds.ehr._conditions import EhrCondition, read_conditions
 from myelo_cds.exports.fhir import findings_from_bundle
-from myelo_cds.findings import describe_validation_error, field_spec
+from myelo_cds.findings import Findings, describe_validation_error, field_spec
 
 __all__ = ["EhrGrant", "EhrImport", "EhrSource", "LaunchError", "import_record"]
 
@@ -53,6 +55,11 @@ class EhrImport:
     sources: tuple[EhrSource, ...]
     notes: tuple[str, ...] = field(default=())
     grant: EhrGrant | None = field(default=None, repr=False, compare=False)
+    #: The problem list's counted Conditions (mimics, history, findings they answered).
+    conditions: tuple[EhrCondition, ...] = field(default=())
+    #: The clinician's ``fhirUser`` reference from the verified id_token (``Practitioner/123``),
+    #: the author of a write-back; ``None`` when the EHR did not say who the user is.
+    fhir_user: str | None = None
 
     def values(self) -> dict[str, Any]:
         """Each imported value by its input path (``patient.age_years``: 58)."""
@@ -88,17 +95,31 @@ def _about_someone_else(resource: dict[str, Any], patient: str) -> bool:
     return not isinstance(subject, dict) or subject.get("reference") != f"Patient/{patient}"
 
 
-def import_record(iss: str, patient: str, record: list[dict[str, Any]]) -> EhrImport:
+def _unreadable(error: ValueError) -> LaunchError:
+    said = describe_validation_error(error) if isinstance(error, ValidationError) else [str(error)]
+    return LaunchError(502, "The EHR's record could not be read into findings: " + "; ".join(said[:5]))
+
+
+def import_record(
+    iss: str,
+    patient: str,
+    record: list[dict[str, Any]],
+    conditions: Sequence[dict[str, Any]] | str = (),
+) -> EhrImport:
     """The findings in the EHR's record of ``patient`` and where each came from.
 
     The FHIR import decides what counts (final/amended/corrected Observations, the latest value
     per finding, units converted, standard codes from the mapping table) and reports the rest.
+    ``conditions`` (the problem list, or why the EHR would not give it) are read by
+    :func:`~myelo_cds.ehr._conditions.read_conditions`: shown, and a yes/no finding answered
+    *yes* only where the terminology table maps the Condition's code to it.
 
     Raises:
         LaunchError: a resource about another patient (the whole record is refused), or a record
             that is not a readable bundle.
     """
-    if any(_about_someone_else(resource, patient) for resource in record):
+    listed = list(conditions) if not isinstance(conditions, str) else []
+    if any(_about_someone_else(resource, patient) for resource in [*record, *listed]):
         raise LaunchError(
             502, "The EHR's FHIR server returned a resource about another patient: nothing was imported."
         )
@@ -106,22 +127,52 @@ def import_record(iss: str, patient: str, record: list[dict[str, Any]]) -> EhrIm
     try:
         result = findings_from_bundle(searchset)
     except ValueError as error:  # pydantic's ValidationError is a ValueError too
-        problems = describe_validation_error(error) if isinstance(error, ValidationError) else [str(error)]
-        raise LaunchError(
-            502, "The EHR's record could not be read into findings: " + "; ".join(problems[:5])
-        ) from None
-    sources = tuple(
-        EhrSource(path, _label(path), source.resource, source.effective[:10] if source.effective else None)
+        raise _unreadable(error) from None
+    sources = {
+        path: EhrSource(
+            path, _label(path), source.resource, source.effective[:10] if source.effective else None
+        )
         for path, source in result.sources.items()
-    )
+    }
+    notes = [
+        item.resource + (f" ({item.code})" if item.code else "") + f": {item.reason}"
+        for item in result.not_understood
+    ]
+    data = result.findings.model_dump(mode="json", exclude_none=True)
+    problem_list = read_conditions(listed)
+    if isinstance(conditions, str):
+        notes.append(f"The problem list (Conditions) was not read: {conditions}")
+    notes += problem_list.notes
+    for condition in problem_list.shown:
+        if condition.path is None:
+            continue
+        held = _leaves(data).get(condition.path)
+        if held is False:
+            notes.append(
+                f"{condition.resource} ({condition.name}): the problem list says yes where an "
+                f"Observation said no ({condition.path}); taken as yes"
+            )
+        _put(data, condition.path, True)
+        sources[condition.path] = EhrSource(
+            condition.path, _label(condition.path), condition.resource, condition.when
+        )
+    try:
+        data = Findings.model_validate(data).model_dump(mode="json", exclude_none=True)
+    except ValueError as error:
+        raise _unreadable(error) from None
     return EhrImport(
         iss=iss,
         patient=patient,
         fetched_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-        data=result.findings.model_dump(mode="json", exclude_none=True),
-        sources=sources,
-        notes=tuple(
-            item.resource + (f" ({item.code})" if item.code else "") + f": {item.reason}"
-            for item in result.not_understood
-        ),
+        data=data,
+        sources=tuple(sources.values()),
+        notes=tuple(notes),
+        conditions=problem_list.shown,
     )
+
+
+def _put(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[last] = value

@@ -5,7 +5,9 @@ random key in this browser's HttpOnly cookie (the hand-off, ``myelo_cds.ehr``). 
 page, already behind the sign-in, calls :func:`prefill_from_ehr`: the first signed-in session
 that presents the cookie takes the findings (never again, and not after five minutes), the form
 is replaced by them, and the page lists which fields came from the EHR, from which resource and
-date, and which were changed here. The write-back to the EHR is offered there, on request.
+date, and which were changed here; the patient's problem list (Conditions) that mimic or bear on
+the diagnosis is shown beside them, as information. The write-back to the EHR is offered there,
+on request, authored by the clinician the EHR named (``fhirUser``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import streamlit as st
 from myelo_cds import assess
 from myelo_cds.ehr import (
     HANDOFF_COOKIE,
+    EhrCondition,
     EhrImport,
     WriteBackError,
     claim_handoff,
@@ -83,6 +86,7 @@ def prefill_from_ehr(user_id: str) -> None:
         + ". Check each against the patient before relying on it.",
         icon=":material/cloud_download:",
     )
+    _problem_list(shown.conditions)
     with st.expander("Fields from the EHR", expanded=False):
         lines = [
             f"- **{s.label}**: {_shown(values.get(s.path))} ({s.resource}"
@@ -94,6 +98,32 @@ def prefill_from_ehr(user_id: str) -> None:
         for note in shown.notes:
             st.caption(f"Not counted: {note}")
     _write_back(shown, user_id)
+
+
+_GROUPS = {
+    "mimic": "may mimic myelopathy: consider it in the differential",
+    "history": "relevant history",
+    "finding": "prefilled as a finding",
+}
+
+
+def _problem_list(conditions: tuple[EhrCondition, ...]) -> None:
+    """The Conditions that mimic myelopathy or bear on it, shown as the EHR holds them. Only
+    those the terminology table maps to a finding changed the form (listed with the fields)."""
+    if not conditions:
+        return
+    lines = [
+        f"- **{c.name}** ({'active' if c.status == 'active' else 'past'}"
+        + (f", {c.when}" if c.when else "")
+        + f", {c.resource}): {c.about}, {_GROUPS.get(c.group, c.group)}"
+        for c in conditions
+    ]
+    mimics = sum(c.group == "mimic" for c in conditions)
+    (st.warning if mimics else st.info)(
+        "From the EHR's problem list (information: the pathway is not changed by it, except the "
+        "findings marked prefilled):\n\n" + "\n".join(lines),
+        icon=":material/assignment:",
+    )
 
 
 def _write_back(shown: EhrImport, user_id: str) -> None:
@@ -131,10 +161,13 @@ def _write_back(shown: EhrImport, user_id: str) -> None:
         st.error(str(error), icon=":material/error:")
         return
     notes = [ref for ref in created if ref.startswith("DocumentReference/")]
-    st.session_state[_WRITTEN] = [f"{len(created) - len(notes)} finding resources", *notes]
+    author = f" as {shown.fhir_user}" if shown.fhir_user else ""
+    st.session_state[_WRITTEN] = [f"{len(created) - len(notes)} finding resources{author}", *notes]
     try:
         store().record_event(
-            "ehr_write_back", actor=user_id, detail=f"{len(created)} resources to {shown.iss}"[:200]
+            "ehr_write_back",
+            actor=user_id,
+            detail=f"{len(created)} resources to {shown.iss}{author}"[:200],
         )
     except RecordError as error:  # written already: say so, and that the log lacks it
         st.warning(f"Written to the EHR, but the audit log could not record it ({error}).")

@@ -3,7 +3,8 @@
 * FHIR R4: Medplum's FHIR router over its in-memory repository (npm, ``package.json`` here;
   ``./run test`` installs it), seeded with the test patient, behind SMART discovery and a
   bearer-token check (``fhir_server.mjs``).
-* Authorization: Authlib's OAuth 2.0 server issuing the launch context (``auth_server.py``).
+* Authorization: Authlib's OAuth 2.0 server issuing the launch context and an OpenID Connect
+  ``id_token`` with the user's ``fhirUser`` (``auth_server.py``).
 
 ``running_test_ehr(app_url, seed, folder)`` starts both and stops them by process id.
 """
@@ -19,12 +20,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from myelo_cds.ehr import HANDOFF_COOKIE, EhrImport, claim_handoff
+from myelo_cds.records import Store
+from myelo_cds.service.smart import routes
 from tests.smart_ehr.auth_server import FHIR_SERVER_CLIENT, Client, EhrAuthState, ServerThread, build_app
 
 HERE = Path(__file__).resolve().parent
 CLIENT_ID = "myelo-cds-test"
+#: The app's address in the route tests: the redirect URI's base, never contacted (the test
+#: client is the app).
+APP_URL = "http://127.0.0.1:9"
+#: The id of the EHR user's Practitioner resource (their ``fhirUser``).
+EHR_USER = "dr-ehr-4471"
 
 
 @dataclass
@@ -67,6 +81,7 @@ def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> 
     auth.clients[FHIR_SERVER_CLIENT[0]] = Client(FHIR_SERVER_CLIENT[0], secret=FHIR_SERVER_CLIENT[1])
     with ServerThread(build_app(auth)) as thread:
         auth_url = f"http://127.0.0.1:{thread.port}"
+        auth.issuer = auth_url
         config = folder / "fhir-server.json"
         config.write_text(
             json.dumps(
@@ -78,6 +93,8 @@ def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> 
                         "authorization_endpoint": auth_url + "/authorize",
                         "token_endpoint": auth_url + "/token",
                         "introspection_endpoint": auth_url + "/introspect",
+                        "issuer": auth_url,
+                        "jwks_uri": auth_url + "/jwks",
                         "grant_types_supported": ["authorization_code"],
                         "token_endpoint_auth_methods_supported": ["none"],
                         "scopes_supported": ["launch", "openid", "fhirUser", "patient/*.rs"],
@@ -88,6 +105,7 @@ def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> 
                             "client-public",
                             "context-ehr-patient",
                             "permission-v2",
+                            "sso-openid-connect",
                         ],
                     },
                 }
@@ -108,6 +126,7 @@ def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> 
                     f"the test FHIR server did not start: {first}{process.stdout.read()[-2000:]}"
                 )
             auth.fhir_base = f"http://127.0.0.1:{first.split()[1]}"
+            auth.fhir_user = f"{auth.fhir_base}/Practitioner/{EHR_USER}"
             yield EhrUnderTest(auth.fhir_base, auth_url, auth, process)
         finally:
             process.kill()  # in-memory only: nothing to save
@@ -138,3 +157,37 @@ def ehr_record(case: str, patient: str) -> list[dict[str, Any]]:
          "subject": {"reference": f"Patient/{patient}"}, "valueQuantity": {"value": 81, "unit": "kg"}}
     )  # fmt: skip
     return record
+
+
+def launch_routes(ehr: EhrUnderTest, monkeypatch: pytest.MonkeyPatch, store: Store) -> TestClient:
+    """The app's launch routes set up for ``ehr`` (client id, allowed issuer) at :data:`APP_URL`,
+    keeping the launches in progress in ``store``."""
+    monkeypatch.setenv("MYELO_CDS_APP_URL", APP_URL)
+    monkeypatch.setenv("MYELO_CDS_SMART_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MYELO_CDS_SMART_ISSUERS", ehr.iss)
+    return TestClient(Starlette(routes=routes(store)), base_url=APP_URL)
+
+
+def launched(app: TestClient, ehr: EhrUnderTest, patient: str) -> EhrImport:
+    """A whole launch of ``patient`` from the EHR through the callback: the import handed off."""
+    response = app.get(f"/smart/callback?{authorize(app, ehr, patient, APP_URL)}", follow_redirects=False)
+    assert response.status_code == 303, response.text
+    imported = claim_handoff(response.cookies[HANDOFF_COOKIE])
+    assert imported is not None
+    return imported
+
+
+def authorize(app: TestClient, ehr: EhrUnderTest, patient: str, app_url: str) -> str:
+    """The EHR's launch button, then the app's launch route, then the EHR's authorization: the
+    EHR's answer (the callback's query), as a browser following the redirects would carry it."""
+    to_app = httpx.get(ehr.launch_url(patient))
+    assert to_app.status_code == 302
+    launch = urlsplit(to_app.headers["location"])
+    assert f"{launch.scheme}://{launch.netloc}{launch.path}" == f"{app_url}/smart/launch"
+    to_ehr = app.get(f"/smart/launch?{launch.query}", follow_redirects=False)
+    assert to_ehr.status_code == 302, to_ehr.text
+    back = httpx.get(to_ehr.headers["location"])
+    assert back.status_code == 302, back.text
+    answer = urlsplit(back.headers["location"])
+    assert f"{answer.scheme}://{answer.netloc}{answer.path}" == f"{app_url}/smart/callback"
+    return answer.query

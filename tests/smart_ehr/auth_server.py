@@ -8,7 +8,10 @@ introspection for the FHIR server. What SMART App Launch 2.0 adds for an EHR lau
   ``launch`` value bound to the patient and sends the browser to ``<app>/smart/launch?iss=&launch=``;
 * the authorization request must carry that ``launch``, ``aud`` = the FHIR base URL, and a PKCE
   ``S256`` challenge (SMART 2.0: "code_challenge_method ... S256"; ``plain`` is refused);
-* the token response carries ``patient`` (the launch context), unless a test turns it off.
+* the token response carries ``patient`` (the launch context), unless a test turns it off;
+* with ``openid`` in the scope, an OpenID Connect ``id_token`` (Authlib's ``OpenIDCode``
+  extension, signed RS256 by the key published at ``/jwks``) naming the user's ``fhirUser``,
+  with the ``nonce`` of the authorization request; tests may change its claims or its key.
 
 The EHR's user is taken as signed in already (an EHR launch starts inside the EHR), so the
 authorization is granted without a form.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -28,6 +32,9 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer  # type: ignor
 from authlib.oauth2.rfc6749 import InvalidRequestError, grants  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7636 import CodeChallenge  # type: ignore[import-untyped]
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint  # type: ignore[import-untyped]
+from authlib.oidc.core.grants import OpenIDCode  # type: ignore[import-untyped]
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
 #: The resource server's own credentials for introspection (loopback, test only).
@@ -74,12 +81,25 @@ class Code:
     patient: str
     challenge: str
     challenge_method: str
+    nonce: str | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
 
     def get_scope(self) -> str:
         return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int | None:
+        return None
+
+    def get_acr(self) -> str | None:
+        return None
+
+    def get_amr(self) -> list[str] | None:
+        return None
 
 
 @dataclass
@@ -128,6 +148,15 @@ class EhrAuthState:
     token_requests: list[list[str]] = field(default_factory=list)
     #: Every authorization request's parameters (the values are not secrets: the code is not issued yet).
     authorization_requests: list[dict[str, str]] = field(default_factory=list)
+    #: The OpenID issuer (this server's URL, set once it listens) and its signing key (at /jwks).
+    issuer: str = ""
+    signing_key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, {"kid": "ehr-1"}))
+    #: The signed-in EHR user's FHIR resource, named in the id_token (None: no fhirUser claim).
+    fhir_user: str | None = None
+    #: Claims that replace the id_token's own (a test's wrong audience, expiry, nonce...).
+    id_token_claims: dict[str, Any] = field(default_factory=dict)
+    #: Signs the id_token instead of ``signing_key`` (a test's forger): claims, header -> token.
+    id_token_signer: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
 
 
 def build_app(state: EhrAuthState) -> flask.Flask:
@@ -179,6 +208,7 @@ def build_app(state: EhrAuthState) -> flask.Flask:
                 state.launches.pop(data["launch"]),  # a launch value is used once
                 data["code_challenge"],
                 data["code_challenge_method"],
+                data.get("nonce"),
             )
 
         def query_authorization_code(self, code: str, client: Client) -> Code | None:
@@ -215,7 +245,31 @@ def build_app(state: EhrAuthState) -> flask.Flask:
         def check_permission(self, token: Token, client: Client, request: Any) -> bool:
             return client.client_id == FHIR_SERVER_CLIENT[0]
 
-    server.register_grant(LaunchCodeGrant, [LaunchChallenge(required=True)])
+    class SmartOpenId(OpenIDCode):  # type: ignore[misc]
+        """OpenID Connect on the launch's code grant: the id_token with SMART's ``fhirUser``."""
+
+        def exists_nonce(self, nonce: str, request: Any) -> bool:
+            return False  # each launch's nonce is fresh; a reused one would be refused here
+
+        def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+            now = int(time.time())
+            claims: dict[str, Any] = {
+                "iss": state.issuer,
+                "sub": "ehr-clinician",
+                "aud": request.client.get_client_id(),
+                "iat": now,
+                "exp": now + 300,
+                "nonce": request.authorization_code.get_nonce(),
+                "fhirUser": state.fhir_user,
+            }
+            claims.update(state.id_token_claims)
+            claims = {name: value for name, value in claims.items() if value is not None}
+            header = {"alg": "RS256", "kid": state.signing_key.kid, "typ": "JWT"}
+            if state.id_token_signer is not None:
+                return state.id_token_signer(claims, header)
+            return jwt.encode(header, claims, state.signing_key)
+
+    server.register_grant(LaunchCodeGrant, [LaunchChallenge(required=True), SmartOpenId()])
     server.register_endpoint(Introspection)
 
     @app.get("/ehr/launch")
@@ -234,6 +288,24 @@ def build_app(state: EhrAuthState) -> flask.Flask:
     def token() -> Any:
         state.token_requests.append(sorted(flask.request.form))
         return server.create_token_response()
+
+    @app.get("/jwks")
+    def jwks() -> Any:
+        return flask.jsonify({"keys": [state.signing_key.as_dict(private=False)]})
+
+    @app.get("/.well-known/openid-configuration")
+    def openid_configuration() -> Any:
+        return flask.jsonify(
+            {
+                "issuer": state.issuer,
+                "authorization_endpoint": state.issuer + "/authorize",
+                "token_endpoint": state.issuer + "/token",
+                "jwks_uri": state.issuer + "/jwks",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+        )
 
     @app.post("/introspect")
     def introspect() -> Any:
