@@ -134,3 +134,23 @@ def test_a_fhir_user_that_is_not_a_user_reference_is_refused() -> None:
     ):
         with pytest.raises(LaunchError, match="fhirUser is not a reference"):
             fhir_user_reference(bad, iss)
+
+
+def test_the_keys_are_found_through_the_openid_configuration_when_smart_names_none(
+    tmp_path: Path, record: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, database: Store
+) -> None:
+    """No ``jwks_uri`` in the SMART configuration: the issuer's OpenID configuration names it."""
+    with running_test_ehr(APP_URL, record, tmp_path, without=("jwks_uri",)) as ehr:
+        imported = launched(launch_routes(ehr, monkeypatch, database), ehr, PATIENT)
+    assert imported.fhir_user == f"Practitioner/{EHR_USER}"
+
+
+def test_openid_granted_by_an_ehr_that_names_no_issuer_is_refused(
+    tmp_path: Path, record: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, database: Store
+) -> None:
+    with running_test_ehr(APP_URL, record, tmp_path, without=("issuer", "jwks_uri")) as ehr:
+        app = launch_routes(ehr, monkeypatch, database)
+        response = app.get(f"/smart/callback?{authorize(app, ehr, PATIENT, APP_URL)}", follow_redirects=False)
+    assert response.status_code == 502
+    assert "names no issuer" in response.text
+    assert HANDOFF_COOKIE not in response.cookies

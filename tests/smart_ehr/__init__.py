@@ -74,8 +74,11 @@ def node_command() -> str:
 
 
 @contextlib.contextmanager
-def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> Iterator[EhrUnderTest]:
-    """The test EHR for the app at ``app_url`` (its redirect URI ``<app_url>/smart/callback``)."""
+def running_test_ehr(
+    app_url: str, seed: list[dict[str, Any]], folder: Path, *, without: tuple[str, ...] = ()
+) -> Iterator[EhrUnderTest]:
+    """The test EHR for the app at ``app_url`` (its redirect URI ``<app_url>/smart/callback``);
+    ``without`` names entries its SMART configuration leaves out (``jwks_uri``, ``issuer``)."""
     auth = EhrAuthState(fhir_base="", app_launch_url=f"{app_url}/smart/launch")
     auth.clients[CLIENT_ID] = Client(CLIENT_ID, redirect_uris=(f"{app_url}/smart/callback",))
     auth.clients[FHIR_SERVER_CLIENT[0]] = Client(FHIR_SERVER_CLIENT[0], secret=FHIR_SERVER_CLIENT[1])
@@ -83,34 +86,33 @@ def running_test_ehr(app_url: str, seed: list[dict[str, Any]], folder: Path) -> 
         auth_url = f"http://127.0.0.1:{thread.port}"
         auth.issuer = auth_url
         config = folder / "fhir-server.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "seed": seed,
-                    "introspection_endpoint": auth_url + "/introspect",
-                    "introspection_client": list(FHIR_SERVER_CLIENT),
-                    "smart_configuration": {
-                        "authorization_endpoint": auth_url + "/authorize",
-                        "token_endpoint": auth_url + "/token",
-                        "introspection_endpoint": auth_url + "/introspect",
-                        "issuer": auth_url,
-                        "jwks_uri": auth_url + "/jwks",
-                        "grant_types_supported": ["authorization_code"],
-                        "token_endpoint_auth_methods_supported": ["none"],
-                        "scopes_supported": ["launch", "openid", "fhirUser", "patient/*.rs"],
-                        "response_types_supported": ["code"],
-                        "code_challenge_methods_supported": ["S256"],
-                        "capabilities": [
-                            "launch-ehr",
-                            "client-public",
-                            "context-ehr-patient",
-                            "permission-v2",
-                            "sso-openid-connect",
-                        ],
-                    },
-                }
-            )
-        )
+        settings: dict[str, Any] = {
+            "seed": seed,
+            "introspection_endpoint": auth_url + "/introspect",
+            "introspection_client": list(FHIR_SERVER_CLIENT),
+            "smart_configuration": {
+                "authorization_endpoint": auth_url + "/authorize",
+                "token_endpoint": auth_url + "/token",
+                "introspection_endpoint": auth_url + "/introspect",
+                "issuer": auth_url,
+                "jwks_uri": auth_url + "/jwks",
+                "grant_types_supported": ["authorization_code"],
+                "token_endpoint_auth_methods_supported": ["none"],
+                "scopes_supported": ["launch", "openid", "fhirUser", "patient/*.rs"],
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "capabilities": [
+                    "launch-ehr",
+                    "client-public",
+                    "context-ehr-patient",
+                    "permission-v2",
+                    "sso-openid-connect",
+                ],
+            },
+        }
+        for name in without:
+            del settings["smart_configuration"][name]
+        config.write_text(json.dumps(settings))
         process = subprocess.Popen(
             [node_command(), str(HERE / "fhir_server.mjs"), str(config)],
             cwd=HERE,
