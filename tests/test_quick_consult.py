@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from bench.consult_interactions import standard_case
@@ -15,9 +16,10 @@ from myelo_cds.records import Store
 from myelo_cds.rules.engine import default_engine
 from myelo_cds.rules.facts import LEAF_INPUTS
 from myelo_cds.rules.red_flag_questions import red_flag_questions
-from myelo_cds.ui.consult_form import KEY
+from myelo_cds.ui.consult_form import ALL_NEGATIVE_SHORTCUT, JUMPS, KEY, jump_targets
 from myelo_cds.ui.not_recorded import items
 from myelo_cds.ui.patient_bar import carried_forward
+from myelo_cds.ui.style import RESERVED_JUMP_LETTERS, add_keyboard_entry, jump_badge
 from tests.test_consult_page import consult
 
 
@@ -213,3 +215,38 @@ def test_after_new_patient_a_stored_patient_is_offered_for_copy_forward(database
     assert at.segmented_control(key="f.symptoms.fever").value is None  # asked again today
     assert "Red flags not excluded" in _bar(at)
     assert any("Loaded the visit of 2026-01-10" in info.value for info in at.info)
+
+
+# --- keyboard entry: section jumps (issue 16, keyboard-only within 60 key presses) ----------
+
+
+def _drawn(at: AppTest, key: str) -> bool:
+    for kind in ("number_input", "segmented_control", "pills", "toggle", "button"):
+        try:
+            getattr(at, kind)(key=key)
+        except KeyError:
+            continue
+        return True
+    return False
+
+
+def test_every_section_jump_focuses_a_control_the_quick_consult_draws() -> None:
+    at = consult()
+    targets = jump_targets()
+    assert len(targets) == len(JUMPS) == len(set(JUMPS.values()))  # one letter per section
+    assert not set(targets) & RESERVED_JUMP_LETTERS
+    assert ALL_NEGATIVE_SHORTCUT[-1] not in targets  # All negative keeps its own chord
+    for letter, key in targets.items():
+        assert _drawn(at, key), (letter, key)
+
+
+def test_each_section_heading_shows_its_jump_key() -> None:
+    at = consult()
+    text = "\n".join(md.value for md in at.markdown)
+    for letter in JUMPS.values():
+        assert jump_badge(letter) in text, letter
+
+
+def test_a_jump_letter_the_browser_or_streamlit_keeps_is_refused() -> None:
+    with pytest.raises(ValueError, match="jump letter"):
+        add_keyboard_entry({"F": "f.patient.age_years"}, "", KEY)

@@ -21,6 +21,8 @@ from myelo_cds.ui.finding_widgets import (
     KEY,
     LEVEL_FIELDS,
     MJOA_ITEMS,
+    REFLEXES,
+    fill_key,
     mjoa_items,
     mri_level_rows,
     reflex_grid,
@@ -30,15 +32,18 @@ from myelo_cds.ui.finding_widgets import (
     to_widget,
     widget,
 )
+from myelo_cds.ui.style import JUMP_MODIFIER, add_keyboard_entry, jump_badge
 
 __all__ = [
     "ALL_NEGATIVE_SHORTCUT",
+    "JUMPS",
     "KEY",
     "QUICK",
     "SECTIONS",
     "VIEW_KEY",
     "clear_draft",
     "draft_values",
+    "jump_targets",
     "load_draft",
     "render_form",
     "render_red_flag_block",
@@ -172,6 +177,52 @@ QUICK_SYMPTOMS = (
 QUICK_SIGNS = ("exam.umn.hoffmann_tromner", "exam.umn.babinski", "exam.umn.sustained_clonus")
 QUICK_MRI = ("mri.unlisted_levels_normal", "mri.epidural_collection")
 
+#: Keyboard entry: Alt+<letter> moves the focus to a section's first control (shown as a badge
+#: beside the section's heading); it never changes a value. All negative keeps its own Alt+N.
+JUMPS: dict[str, str] = {
+    "history": "A",
+    "red flags": "Q",
+    "symptoms": "S",
+    "UMN signs": "U",
+    "reflexes": "X",
+    "mJOA": "M",
+    "MRI": "I",
+}
+
+
+def jump_targets() -> dict[str, str]:
+    """``{letter: key}``: the widget (or button) each section jump focuses, its first Tab stop."""
+    first = {
+        "history": KEY + QUICK_HISTORY[0],
+        "red flags": KEY + _red_flag_rows()[0][0],
+        "symptoms": KEY + QUICK_SYMPTOMS[0],
+        "UMN signs": KEY + QUICK_SIGNS[0],
+        "reflexes": fill_key(f"exam.reflexes.{REFLEXES[0]}"),
+        "mJOA": f"{KEY}mjoa.{MJOA_ITEMS[0]}",
+        "MRI": KEY + "mri.available",
+    }
+    return {JUMPS[section]: key for section, key in first.items()}
+
+
+def _heading(text: str, section: str) -> None:
+    """A section heading (markdown) with its jump key's badge."""
+    st.markdown(f"{text} {jump_badge(JUMPS[section])}", unsafe_allow_html=True)
+
+
+def _keyboard_legend() -> str:
+    """One line: the jump keys in form order and how a row of buttons takes keys (HTML)."""
+
+    def key(chord: str) -> str:
+        return f'<kbd class="myelo-jump">{chord}</kbd>'
+
+    jumps = [f"{key(f'{JUMP_MODIFIER} + {letter}')} {section}" for section, letter in JUMPS.items()]
+    all_negative = key(ALL_NEGATIVE_SHORTCUT.replace("+", " + "))
+    jumps.insert(2, f"{all_negative} all negative")
+    return (
+        "Keyboard: " + ", ".join(jumps) + ". On a row of numbered buttons type the number; "
+        f"{key('Space')} chooses the focused button, {key('Tab')} moves on."
+    )
+
 
 def _fields(paths: Iterable[str], values: dict[str, Any], columns: int = 2) -> None:
     """Fields in rows of ``columns``: one row at a time, so Tab moves along a row, then down."""
@@ -196,7 +247,9 @@ def render_red_flag_block(values: dict[str, Any]) -> None:
     questions = red_flag_questions()
     head = st.columns([3, 2], vertical_alignment="center")
     head[0].markdown(
-        f"**Red-flag screen** ({len(questions)} questions from the rule set; a blank stays *not excluded*)"
+        f"**Red-flag screen** ({len(questions)} questions from the rule set; a blank stays *not excluded*) "
+        + jump_badge(JUMPS["red flags"]),
+        unsafe_allow_html=True,
     )
     head[1].button(
         "All negative",
@@ -210,9 +263,16 @@ def render_red_flag_block(values: dict[str, Any]) -> None:
         "given are kept.",
     )
     # Yes/no questions two to a row; a choice of several gets the full width (no option clipped).
-    paths = [question.path for question in questions]
-    _fields([path for path in paths if field_spec(path).kind == "tri"], values)
-    _fields([path for path in paths if field_spec(path).kind != "tri"], values, columns=1)
+    yes_no, choices = _red_flag_rows()
+    _fields(yes_no, values)
+    _fields(choices, values, columns=1)
+
+
+def _red_flag_rows() -> tuple[list[str], list[str]]:
+    """The red-flag questions in the block's order: the yes/no ones, then the choices."""
+    paths = [question.path for question in red_flag_questions()]
+    tri = [path for path in paths if field_spec(path).kind == "tri"]
+    return tri, [path for path in paths if path not in tri]
 
 
 def _red_flag_paths() -> set[str]:
@@ -243,7 +303,7 @@ def _nurick(values: dict[str, Any]) -> None:
 
 
 def _mjoa_section(values: dict[str, Any]) -> None:
-    st.markdown("**mJOA** (Benzel 18-point): choose the level that fits")
+    _heading("**mJOA** (Benzel 18-point): choose the level that fits", "mJOA")
     mjoa_items(values, "mjoa")
     _mjoa_total(values)
     values["mjoa.not_due_to_myelopathy"] = widget(field_spec("mjoa.not_due_to_myelopathy"))
@@ -255,21 +315,23 @@ def _mjoa_section(values: dict[str, Any]) -> None:
 
 def _quick(values: dict[str, Any]) -> None:
     """One screen: history, key symptoms, UMN signs, mJOA, Nurick, MRI, the red-flag block."""
+    _heading("**History**", "history")
     _fields(QUICK_HISTORY, values)
     values["patient.management"] = widget(field_spec("patient.management"))
     if values["patient.management"] not in (None, "untreated"):  # its date decides what applies
         _fields(QUICK_CARE, values)
     render_red_flag_block(values)
-    st.markdown("**Key symptoms**")
+    _heading("**Key symptoms**", "symptoms")
     _fields(QUICK_SYMPTOMS, values)
-    st.markdown("**Upper motor neuron signs**")
+    _heading("**Upper motor neuron signs**", "UMN signs")
     _fields(QUICK_SIGNS, values, columns=3)
-    reflex_grid(values)
+    reflex_grid(values, badge=jump_badge(JUMPS["reflexes"]))
     _mjoa_section(values)
     _mri(values, ("kang", "t2_signal"), QUICK_MRI)
 
 
 def _mri(values: dict[str, Any], level_fields: tuple[str, ...], paths: Iterable[str]) -> None:
+    _heading("**MRI**", "MRI")
     values["mri.available"] = widget(field_spec("mri.available"))
     if values["mri.available"]:
         _fields(paths, values)
@@ -285,9 +347,9 @@ def _full(values: dict[str, Any]) -> None:
             rest = [path for path in paths if path not in red_flags]
             if title == "History & red flags":
                 render_red_flag_block(values)
-                st.markdown("**History**")
+                _heading("**History**", "history")
             if title == "Reflexes & UMN signs":
-                reflex_grid(values)
+                reflex_grid(values, badge=jump_badge(JUMPS["reflexes"]))
             if title == "Strength":
                 strength_grid(values)
             if title == "mJOA & Nurick":
@@ -311,6 +373,7 @@ def render_form() -> dict[str, Any]:
         "View", [QUICK, FULL], default=QUICK, key=VIEW_KEY, required=True, label_visibility="collapsed"
     )
     st.caption("A blank is *not recorded*, never read as 'no'. Both views fill the same form.")
+    add_keyboard_entry(jump_targets(), _keyboard_legend(), KEY)
     if view == FULL:
         _full(values)
         return {**draft_values(), **values}

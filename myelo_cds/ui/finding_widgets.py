@@ -27,6 +27,7 @@ __all__ = [
     "NO",
     "REFLEXES",
     "YES",
+    "fill_key",
     "grade_buttons",
     "help_text",
     "mjoa_items",
@@ -146,16 +147,28 @@ def _set_all(keys: list[str], value: int) -> None:
         st.session_state[key] = value
 
 
+def fill_key(first_row: str) -> str:
+    """The key of a grid's fill button ("Brisk throughout"), named by the grid's first row."""
+    return f"fill.{first_row}"
+
+
 def _grid(
-    values: dict[str, Any], title: str, rows: Iterable[tuple[str, str]], top: int, shortcut: tuple[str, int]
+    values: dict[str, Any],
+    title: str,
+    rows: Iterable[tuple[str, str]],
+    top: int,
+    shortcut: tuple[str, int],
+    *,
+    badge: str = "",
 ) -> None:
-    """Rows of left/right grade buttons, and one button that fills every cell (then change any)."""
+    """Rows of left/right grade buttons, and one button that fills every cell (then change any).
+    ``badge``: HTML drawn after the title (a section's jump key)."""
     rows = list(rows)
     keys = [f"{KEY}{path}.{side}" for path, _ in rows for side in _SIDES]
     head = st.columns([3, 2], vertical_alignment="center")
-    head[0].markdown(title)
+    head[0].markdown(f"{title} {badge}".strip(), unsafe_allow_html=bool(badge))
     head[1].button(
-        shortcut[0], key=f"fill.{rows[0][0]}", on_click=_set_all, args=(keys, shortcut[1]), width="stretch"
+        shortcut[0], key=fill_key(rows[0][0]), on_click=_set_all, args=(keys, shortcut[1]), width="stretch"
     )
     for path, label in rows:
         row = st.columns([1.2, 2, 2], vertical_alignment="center")
@@ -165,9 +178,9 @@ def _grid(
                 values[f"{path}.{side}"] = grade_buttons(f"{path}.{side}", f"{label} {side}", top)
 
 
-def reflex_grid(values: dict[str, Any]) -> None:
+def reflex_grid(values: dict[str, Any], badge: str = "") -> None:
     """Reflex grades, left then right per reflex; "brisk throughout" sets the grade the rules
-    read as brisk (the rule set's ``hyperreflexia_min_grade``)."""
+    read as brisk (the rule set's ``hyperreflexia_min_grade``). ``badge``: after the title."""
     brisk = int(default_engine().params["hyperreflexia_min_grade"])
     top = int(field_spec("exam.reflexes.biceps.left").maximum or 4)
     _grid(
@@ -176,6 +189,7 @@ def reflex_grid(values: dict[str, Any]) -> None:
         [(f"exam.reflexes.{name}", name.capitalize()) for name in REFLEXES],
         top,
         (f"Brisk throughout ({brisk})", brisk),
+        badge=badge,
     )
 
 
