@@ -52,6 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # The consult is timed, not the sign-in: the replicas run the announced development mode.
 os.environ.setdefault("MYELO_CDS_AUTH", "none")
+os.environ.setdefault("MYELO_CDS_DEV_ROLE", "clinician")  # a clinician saves (a resident does not)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

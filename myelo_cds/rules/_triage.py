@@ -72,14 +72,22 @@ def row_state(row: ScreenRule, facts: Mapping[str, Any]) -> RowState:
 
 
 def _answers(row: ScreenRule, before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    """The completed input settles the row, or makes one of its unknown conditions known.
+    """The completed input settles the row (open in ``before``), or makes one of its unknown
+    conditions known.
 
     The second clause names every blank a row needs, also when it needs two or more: "recent
     trauma" is asked even though the deficit-since-the-trauma question is blank too.
     """
-    if row_state(row, after) != "not_excluded":
-        return True
-    return any(before.get(name) is None and after.get(name) is not None for name in row.facts)
+    changed = False
+    for name in row.facts:  # the cheaper clause first (the answer is the same either way)
+        was, now = before.get(name), after.get(name)
+        if was is None and now is not None:
+            return True
+        if now != was:
+            changed = True
+    # ``row`` is open before; with none of its conditions changed (its state reads only them)
+    # it is open after too, so its state need not be worked out again.
+    return changed and row_state(row, after) != "not_excluded"
 
 
 def _refers(row: ScreenRule) -> bool:
@@ -135,7 +143,12 @@ def triage(
     # Which blank inputs settle which open rows (fire or exclude them once answered).
     settles: dict[str, tuple[Completion, set[str]]] = {}
     for completion in completions:
-        settled = {row.id for row in open_rows if _answers(row, facts, completion.facts)}
+        # A row another value of the same input settles already is not asked again (a union).
+        known = settles.get(completion.leaf)
+        done = known[1] if known is not None else set()
+        settled = {
+            row.id for row in open_rows if row.id not in done and _answers(row, facts, completion.facts)
+        }
         if settled:
             _, rows = settles.setdefault(completion.leaf, (completion, set()))
             rows.update(settled)
