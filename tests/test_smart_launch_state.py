@@ -69,7 +69,12 @@ def test_a_launch_started_on_one_replica_finishes_on_another(
     second.cookies.set(LAUNCH_COOKIE, first.cookies[LAUNCH_COOKIE], path="/smart")
     finished = second.get(f"/smart/callback?{query}", follow_redirects=False)
     assert finished.status_code == 303, finished.text
-    imported = claim_handoff(finished.cookies[HANDOFF_COOKIE])
+    # The hand-off too is in the shared database (the consult page may be on either replica),
+    # sealed: neither the patient nor the EHR's access token in clear.
+    [handed] = _rows(url)
+    for secret in (PATIENT, ehr.iss, *ehr.auth.tokens):
+        assert secret not in json.dumps(handed, default=str)
+    imported = claim_handoff(finished.cookies[HANDOFF_COOKIE], Store(url))
     assert imported is not None
     assert (imported.iss, imported.patient) == (ehr.iss, PATIENT)
     assert "code_verifier" in ehr.auth.token_requests[-1]  # the verifier kept by the first replica

@@ -6,7 +6,7 @@ is :mod:`myelo_cds.ui.smart_launch`.
 """
 
 from myelo_cds.ehr._conditions import EhrCondition, read_conditions
-from myelo_cds.ehr._handoff import HANDOFF_COOKIE, HANDOFF_SECONDS, Expiring, claim_handoff, hand_off
+from myelo_cds.ehr._handoff import HANDOFF_COOKIE, HANDOFF_SECONDS, claim_handoff, hand_off
 from myelo_cds.ehr._id_token import fhir_user_reference, public_key_set, verify_id_token
 from myelo_cds.ehr._record import EhrGrant, EhrImport, EhrSource, LaunchError, import_record
 from myelo_cds.ehr._write_back import WriteBackError, write_back, write_back_resources
@@ -18,7 +18,6 @@ __all__ = [
     "EhrGrant",
     "EhrImport",
     "EhrSource",
-    "Expiring",
     "LaunchError",
     "WriteBackError",
     "claim_handoff",

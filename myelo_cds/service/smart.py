@@ -21,16 +21,16 @@ The flow (SMART App Launch 2.0, "App Launch: Launch and Authorization"):
    followed: it would receive the token), refuses the record if any resource is about someone
    else, and reads it with the FHIR import (``findings_from_bundle``: status, latest value per
    finding, units, standard codes) and the problem list reader (``myelo_cds.ehr._conditions``).
-3. The findings and where each came from are kept server-side under a random hand-off key,
-   set in an HttpOnly cookie (5 minutes, claimed once); the access token is dropped. The browser
+3. The findings and where each came from are kept in the record database under a random
+   hand-off key (sealed with a key derived from it), set in an HttpOnly cookie (5 minutes,
+   claimed once); the access token travels with them, for the write-back on request. The browser
    goes to the consult page, where a signed-in user's session claims the hand-off
    (``myelo_cds.ui.smart_launch``). No credential or patient data ever travels in a URL.
 
 Nothing here logs (the package never does; ``asgi.py`` keeps httpx, which logs every URL, to
-warnings: a FHIR URL names the patient). The launches in progress are in the record database,
-so the callback may reach any replica; the hand-off (findings and access token, five minutes)
-lives in the memory of the replica that answered the callback, so the consult page that claims
-it must reach that replica (sticky sessions from the callback on).
+warnings: a FHIR URL names the patient). The launches in progress and the hand-off are in the
+record database, sealed, so the launch, the callback and the consult page may each reach any
+replica.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from myelo_cds.ehr import (
     HANDOFF_COOKIE,
     HANDOFF_SECONDS,
     EhrGrant,
+    EhrImport,
     LaunchError,
     fhir_user_reference,
     hand_off,
@@ -138,6 +139,12 @@ class _Launches:
                 503, f"The launch could not be read from the record database ({error})."
             ) from None
         return _Pending.from_kept(kept)
+
+    async def hand_off(self, imported: EhrImport) -> str:
+        try:
+            return await run_in_threadpool(hand_off, imported, self._opened())
+        except RecordError as error:
+            raise LaunchError(503, f"The findings could not be kept for the consult page: {error}") from None
 
 
 def _page(status: int, message: str) -> HTMLResponse:
@@ -454,9 +461,9 @@ def _callback_route(launches: _Launches) -> Any:
                 grant=granted.grant,
                 fhir_user=fhir_user,
             )
+            key = await launches.hand_off(imported)
         except LaunchError as error:
             return _page(error.status, str(error))
-        key = hand_off(imported)
         response = RedirectResponse(f"{settings.app_url}{CONSULT_PATH}", status_code=303)
         response.delete_cookie(LAUNCH_COOKIE, path="/smart")
         response.set_cookie(

@@ -39,6 +39,7 @@ __all__ = ["prefill_from_ehr"]
 
 _IMPORTED = "smart_ehr_import"
 _WRITTEN = "smart_ehr_written"
+_CLAIMED = "smart_ehr_claimed_key"
 
 
 def _shown(value: Any) -> str:
@@ -55,7 +56,15 @@ def prefill_from_ehr(user_id: str) -> None:
     The import is recorded in the audit log under the signed-in ``user_id`` first; when it
     cannot be recorded the findings are not loaded (launch again from the EHR).
     """
-    imported = claim_handoff(st.context.cookies.get(HANDOFF_COOKIE))
+    key = st.context.cookies.get(HANDOFF_COOKIE)
+    imported = None
+    if key and st.session_state.get(_CLAIMED) != key:  # the cookie outlives its claim: ask once
+        st.session_state[_CLAIMED] = key
+        try:
+            imported = claim_handoff(key, store())
+        except RecordError as error:
+            st.error(f"The EHR's findings could not be read from the record database ({error}).")
+            return
     if imported is not None:
         try:
             store().record_event(
