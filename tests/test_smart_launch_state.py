@@ -13,8 +13,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from starlette.applications import Starlette
@@ -131,3 +132,20 @@ def test_a_launch_whose_sealed_content_was_altered_is_refused(tmp_path: Path) ->
     engine.dispose()
     assert store.take_smart_launch(state, now=NOW) is None
     store.close()
+
+
+def test_a_launch_the_database_cannot_keep_is_stopped_with_a_clear_page(
+    ehr: EhrUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No database, no launch: the EHR's authorization is never asked for a launch that no
+    replica could finish."""
+    monkeypatch.setenv("MYELO_CDS_APP_URL", APP_URL)
+    monkeypatch.setenv("MYELO_CDS_SMART_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MYELO_CDS_SMART_ISSUERS", ehr.iss)
+    app = _replica(f"sqlite:///{tmp_path / 'no-such-folder' / 'records.sqlite3'}")
+    to_app = httpx.get(ehr.launch_url(PATIENT))
+    response = app.get(f"/smart/launch?{urlsplit(to_app.headers['location']).query}", follow_redirects=False)
+    assert response.status_code == 503
+    assert "could not be kept in the record database" in response.text
+    assert "location" not in response.headers
+    assert ehr.auth.authorization_requests == []
