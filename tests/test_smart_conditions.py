@@ -156,3 +156,32 @@ def test_every_problem_list_code_names_the_published_value_set_it_was_checked_in
         assert row["group"] in ("mimic", "history")
         assert row["source"].startswith("HL7/fhir-ips@")
         assert row["source"].endswith(":input/fsh/valuesets/ProblemsSnomedCtIpsFreeSet.fsh")
+
+
+def test_a_diagnosis_never_fills_an_imaging_or_examination_finding() -> None:
+    """Syringomyelia has a verified code the terminology table maps to the MRI finding ``syrinx``
+    (for an imaging Observation); on the problem list it is a mimic shown, the MRI left alone."""
+    syrinx = _condition("syr", _coding("ehr-conditions.csv", "Syringomyelia"), "active", "confirmed")
+    imported = import_record("http://127.0.0.1:1", PATIENT, ehr_record("moderate_dcm", PATIENT), [syrinx])
+    without = import_record("http://127.0.0.1:1", PATIENT, ehr_record("moderate_dcm", PATIENT))
+    assert imported.values() == without.values()
+    assert [(c.resource, c.group) for c in imported.conditions] == [("Condition/syr", "mimic")]
+
+
+def test_problem_list_answers_that_do_not_fit_the_form_leave_the_records_own_findings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were a diagnosis ever mapped to a finding the form cannot take (an MRI finding with no
+    scan on record), the launch still goes on with the record's findings and says what was not
+    prefilled."""
+    from myelo_cds.ehr import _conditions
+
+    monkeypatch.setattr(_conditions, "_ANSWERABLE", ("patient.", "symptoms.", "mri."))
+    syrinx = _condition("syr", _coding("ehr-conditions.csv", "Syringomyelia"), "active", "confirmed")
+    record = [r for r in ehr_record("moderate_dcm", PATIENT) if "mri." not in str(r.get("code"))]
+    imported = import_record("http://127.0.0.1:1", PATIENT, record, [syrinx])
+    assert "mri.syrinx" not in imported.values()
+    assert all(source.resource != "Condition/syr" for source in imported.sources)
+    assert any(
+        "Condition/syr (Syringomyelia): could not be prefilled (mri.syrinx)" in n for n in imported.notes
+    )

@@ -5,8 +5,9 @@ degenerative cervical myelopathy (the differential of the clinical reference, se
 neuron disease, multiple sclerosis, B12 deficiency...) or relevant history (earlier cervical
 surgery, known cervical myelopathy). They are shown as information "from the EHR"; they never
 change the pathway, except where a Condition's code is one ``data/fhir/terminology.csv`` maps to
-a yes/no finding of the form (diabetes, past optic neuritis, cancer, renal failure...): then that
-finding is prefilled *yes*, with the Condition named as its source, as any imported finding.
+a yes/no history or symptom finding of the form (diabetes, past optic neuritis, cancer, renal
+failure...): then that finding is prefilled *yes*, with the Condition named as its source, as any
+imported finding. An examination or imaging finding is never filled from a diagnosis.
 
 Which Conditions count: ``verificationStatus`` *confirmed* and a ``clinicalStatus``. Active ones
 (active, recurrence, relapse) count for every finding; inactive, remission and resolved ones as
@@ -112,8 +113,15 @@ def _when(resource: dict[str, Any]) -> str | None:
     return None
 
 
+#: Findings a diagnosis on the problem list can answer: the history and the symptoms. An
+#: examination or imaging finding (``exam.*``, ``mri.*``) needs the examination or the scan
+#: itself, so a Condition never fills one (it is shown as information instead).
+_ANSWERABLE = ("patient.", "symptoms.")
+
+
 def _finding(codings: list[Any]) -> str | None:
-    """The yes/no finding a Condition's code means (the terminology table's rows), if any."""
+    """The yes/no history or symptom finding a Condition's code means (the terminology table's
+    rows), if any."""
     table = terminology()
     for coding in codings:
         if not isinstance(coding, dict):
@@ -122,7 +130,7 @@ def _finding(codings: list[Any]) -> str | None:
         if found is None:
             continue
         try:
-            if field_spec(found[0]).kind == "tri":
+            if found[0].startswith(_ANSWERABLE) and field_spec(found[0]).kind == "tri":
                 return found[0]
         except KeyError:
             continue

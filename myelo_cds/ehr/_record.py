@@ -143,6 +143,7 @@ def import_record(
     if isinstance(conditions, str):
         notes.append(f"The problem list (Conditions) was not read: {conditions}")
     notes += problem_list.notes
+    record_sources, record_notes = dict(sources), list(notes)
     for condition in problem_list.shown:
         if condition.path is None:
             continue
@@ -158,8 +159,14 @@ def import_record(
         )
     try:
         data = Findings.model_validate(data).model_dump(mode="json", exclude_none=True)
-    except ValueError as error:
-        raise _unreadable(error) from None
+    except ValueError:  # the problem list's answers do not fit: the record's own findings only
+        data = result.findings.model_dump(mode="json", exclude_none=True)
+        sources, notes = record_sources, record_notes
+        notes += [
+            f"{c.resource} ({c.name}): could not be prefilled ({c.path}); check it against the form"
+            for c in problem_list.shown
+            if c.path is not None
+        ]
     return EhrImport(
         iss=iss,
         patient=patient,
