@@ -18,19 +18,28 @@ text of a column is handled once. Then, for the whole chunk at a time:
    (:func:`observe_parts`: :func:`~myelo_cds.rules.facts.age_leaves`,
    :func:`~myelo_cds.rules.facts.reflex_leaves` and the others), each called once per
    distinct value of the few fields or the section it reads.
-5. **The decision**, the screens and the result columns come from the engine
-   (``Engine.evaluate``) and :func:`outcome_of`, once per distinct combination of leaves.
+5. **Facts**: each composite fact the result columns depend on comes from its function in
+   :data:`~myelo_cds.rules.facts.FACT_FUNCTIONS`, called once per distinct value of the facts
+   its parameters name (:data:`~myelo_cds.rules.facts.FACT_INPUTS`): most read a few yes/no
+   leaves, so a fact is computed a handful of times per chunk, not once per row.
+6. **The result columns** (:func:`outcome_of`) read only the features, the red-flag, flag and
+   differential screens, the mJOA total and what a pathway needs (:class:`_Reads`). Each
+   screen is run by the rules' own ``screen`` (and ``escalation``) once per distinct value of
+   the facts its rows name, and the result columns once per distinct combination of those
+   answers (the outcome key), by the engine itself (``Engine.evaluate`` and
+   :func:`outcome_of`) on the leaves of the first row with that key.
 
 Rows carry small integer codes: a function's inputs form one integer key per row, and its
 answers are kept in a table indexed by that key, so a value seen before costs no Python call.
 Whole sections of real rows mostly differ (ages, dates, timed walks), so the patient and the
 examination are read through observe's smaller parts, each of a few fields, whose values
-repeat. The leaves of a row still mostly differ (the days between two mJOA scores), so most
-rows still cost one ``Engine.evaluate``: the price of running the clinical core as it is
-written rather than a second, column-shaped copy of it. So the batch path computes, for every
-accepted row, what ``Engine.decide`` computes for that row's findings, through the same
-functions, with no rule, threshold or validation of its own (tests/test_batch_fast.py compares the two on
-generated lists and on hypothesis rows).
+repeat. The leaves of a row mostly differ too (the days between two mJOA scores), but what
+the result columns read mostly does not (on the generated 100,000-row list, 85,000 distinct
+combinations of leaves have 11,000 distinct outcome keys). So the batch path computes, for
+every accepted row, what ``Engine.decide`` computes for that row's findings, through the same
+functions, with no rule, threshold or validation of its own (tests/test_batch_fast.py
+compares the two on generated lists and on hypothesis rows; tests/test_fact_functions.py
+checks that cases with the same outcome key have the same result columns).
 """
 
 from __future__ import annotations
@@ -49,8 +58,12 @@ import pyarrow.csv as pa_csv
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from myelo_cds.findings import CROSS_FIELD_CHECKS, Findings, example_cases, resolve_path
-from myelo_cds.rules.engine import Engine, Evaluation
+from myelo_cds.rules._triage import Escalation, escalation
+from myelo_cds.rules.engine import Engine, Evaluation, missing_for_pathway
 from myelo_cds.rules.facts import (
+    FACT_FUNCTIONS,
+    FACT_INPUTS,
+    PARAMS,
     Leaves,
     age_leaves,
     approach_leaves,
@@ -70,6 +83,7 @@ from myelo_cds.rules.facts import (
     symptom_leaves,
     umn_leaves,
 )
+from myelo_cds.rules.ruleset import ScreenRule
 from myelo_cds.rules.table import screen
 
 __all__ = [
@@ -276,6 +290,8 @@ class Plan:
         width: int,
         engine: Engine,
         on: dt.date,
+        *,
+        reads: _Reads,
     ) -> None:
         self.sections = sections
         self.cells = cells
@@ -284,19 +300,26 @@ class Plan:
         self.on = on
         self.by_path = {cell.path: cell for cell in cells}
         self.memos: dict[str, _Memo] = {}
-        """Answers kept between chunks: the assessment dates and the outcomes."""
+        """Answers kept between chunks: the assessment dates, the facts, the screens and the
+        outcomes."""
         self.leaf_values: dict[str, _Dictionary] = {}
         """The distinct leaves of each part of ``observe``, kept between chunks."""
+        self.reads = reads
+        self.splits = {part: _Split(names) for part, names in reads.leaves.items()}
+        """Each leaf of a part of ``observe`` as a column of its own, kept between chunks."""
+        self.params = _Built()
+        self.params.code(engine.params)
         self.rendered: dict[Any, list[Any]] = {}
         """The caller's renderings of the outcomes, indexed by outcome code (codes are stable)."""
         self.lock = threading.Lock()
         """One chunk at a time: the memos grow as chunks are evaluated (a server's audit
         pages may share a plan between sessions)."""
 
-    def memo(self, name: str, fn: Callable[..., Any]) -> _Memo:
-        """The memo of ``fn`` kept under ``name`` (made on first use)."""
+    def memo(self, name: str, fn: Callable[..., Any], key: Callable[[Any], Hashable] = _typed) -> _Memo:
+        """The memo of ``fn`` kept under ``name`` (made on first use); answers equal under
+        ``key`` share a code."""
         if name not in self.memos:
-            self.memos[name] = _Memo(fn, _Dictionary())
+            self.memos[name] = _Memo(fn, _Dictionary(key))
         return self.memos[name]
 
     def leaves(self, part: str) -> _Dictionary:
@@ -307,10 +330,12 @@ class Plan:
         """A row's own assessment date, else the plan's."""
         return day or self.on
 
-    def outcome(self, *parts: Leaves) -> tuple[Any, ...]:
-        """The result columns for the leaves of every part of ``observe``."""
+    def outcome(self, *values: Any) -> tuple[Any, ...]:
+        """The result columns of a row: ``values`` are what the outcome reads (see
+        :class:`_Reads`), then the leaves of every part of ``observe``, whose facts the engine
+        derives again in full (the rows sharing what the outcome reads share its answer)."""
         leaves: Leaves = {}
-        for part in parts:
+        for part in values[self.reads.width :]:
             leaves.update(part)
         return outcome_of(self.engine, self.engine.evaluate(leaves))
 
@@ -323,7 +348,11 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
     does not know (:func:`observe_parts`): every row then takes the plain path, which reports
     such rows with their usual messages.
     """
-    if not _parts_make_up_observe(engine.params):
+    part_leaves = _part_leaves(engine.params)
+    if part_leaves is None:
+        return None
+    reads = _outcome_reads(engine, part_leaves)
+    if reads is None:
         return None
     root = _Section(path="", model=Findings, optional=False, depth=0, required=_required(Findings))
     sections: dict[str, _Section] = {"": root}
@@ -362,7 +391,7 @@ def compile_plan(header: Header, engine: Engine, on: dt.date) -> Plan | None:
         enclosing[-1].cells[last.name] = path
         for section in enclosing:
             section.columns.append(index)
-    return Plan(sections, cells, len(header), engine, on)
+    return Plan(sections, cells, len(header), engine, on, reads=reads)
 
 
 # --- parsing ----------------------------------------------------------------------------------
@@ -430,8 +459,10 @@ class _Memo:
         self.dense = np.full(1 << sum(self.bits), -1, np.int32) if sum(self.bits) <= _DENSE_BITS else None
         self.sparse = {}
 
-    def __call__(self, *inputs: _Col) -> _Col:
-        """The answer for every row, as a column."""
+    def __call__(self, *inputs: _Col, carry: Sequence[_Col] = ()) -> _Col:
+        """The answer for every row, as a column. ``carry``: columns passed to the function
+        after the inputs, from the first row of each distinct key, but not part of the key."""
+        given = (*inputs, *carry)
         sizes = [len(col.dictionary.values) for col in inputs]
         if not self.bits or any(size > (1 << bits) for size, bits in zip(sizes, self.bits, strict=True)):
             self._reset(sizes)
@@ -439,19 +470,19 @@ class _Memo:
             first, inverse = _distinct_rows([col.codes for col in inputs], self.bits)
             distinct = np.stack([col.codes[first] for col in inputs], axis=1)
             keys: list[Any] = list(map(tuple, distinct.tolist()))
-            return _Col(self._known(keys, first, inputs)[inverse], self.results)
+            return _Col(self._known(keys, first, given)[inverse], self.results)
         key = np.zeros(len(inputs[0].codes), np.int64)
         for col, bits in zip(inputs, self.bits, strict=True):
             key <<= bits
             key |= col.codes
         if self.dense is None:
             distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-            return _Col(self._known(distinct.tolist(), first, inputs)[inverse], self.results)
+            return _Col(self._known(distinct.tolist(), first, given)[inverse], self.results)
         result = self.dense[key]
         missing = np.flatnonzero(result < 0)
         if len(missing):
             wanted, first = np.unique(key[missing], return_index=True)
-            self.dense[wanted] = self._answers(inputs, missing[first])
+            self.dense[wanted] = self._answers(given, missing[first])
             result = self.dense[key]
         return _Col(result, self.results)
 
@@ -571,10 +602,11 @@ def _evaluate(plan: Plan, table: pa.Table, skip_blank: bool) -> ChunkResult:
         for path in read
     }
 
-    # 5. the leaves, then the decision once per distinct combination of leaves
+    # 5. the leaves, then the facts the outcome reads, each once per distinct value of its
+    # inputs, then the outcome once per distinct value of what it reads
     on = plan.memo("on", plan.assessment_date)(roots["assessment_date"].take(kept))
     parts = _leaf_parts(plan, read_columns, on)
-    outcome = plan.memo("outcome", plan.outcome)(*parts)
+    outcome = _outcome_column(plan, parts)
 
     case_id = plan.by_path.get("case_id")
     if case_id is None:
@@ -768,15 +800,17 @@ def _nurick_leaf(nurick: int | None) -> Leaves:
     return {"nurick": nurick}
 
 
-def _parts_make_up_observe(params: Mapping[str, Any]) -> bool:
-    """Whether :func:`observe_parts` still gives exactly the leaves ``observe`` gives (their
-    names do not depend on the findings: tried on the first example case)."""
+def _part_leaves(params: Mapping[str, Any]) -> dict[str, tuple[str, ...]] | None:
+    """The names of the leaves each part of :func:`observe_parts` gives, or None unless,
+    merged in order, they are exactly the leaves ``observe`` gives (their names do not depend
+    on the findings: tried on the first example case)."""
     findings = Findings.model_validate_json(next(iter(example_cases().values())))
     on = findings.assessment_date or dt.date.today()
-    merged: Leaves = {}
-    for _, fields, read in observe_parts(params):
-        merged.update(read(*(on if name == ON else _read(findings, name) for name in fields)))
-    return list(merged) == list(observe(findings, params, on))
+    names: dict[str, tuple[str, ...]] = {}
+    for part, fields, read in observe_parts(params):
+        names[part] = tuple(read(*(on if name == ON else _read(findings, name) for name in fields)))
+    merged = [name for part in names.values() for name in part]
+    return names if merged == list(observe(findings, params, on)) else None
 
 
 def _read(findings: Findings, path: str) -> Any:
@@ -799,6 +833,171 @@ def _leaf_parts(plan: Plan, columns: dict[str, _Col], on: _Col) -> list[_Col]:
         _Memo(read, plan.leaves(name))(*(columns[field] for field in fields))
         for name, fields, read in observe_parts(plan.engine.params)
     ]
+
+
+# --- the outcome, once per distinct value of what it reads --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """What the result columns of a row read, and how each is derived from the leaves.
+
+    ``outcome_of`` reads the features (the decision and its rules, band and course), the
+    red-flag screen and its escalation, the flags and differentials screened, the mJOA total,
+    and the facts :func:`~myelo_cds.rules.engine.missing_for_pathway` reads. Each screen table
+    reads only the facts its rows name, so its answer is computed once per distinct value of
+    those facts, by the rules' own functions; each fact by its function in
+    :data:`~myelo_cds.rules.facts.FACT_FUNCTIONS`, once per distinct value of the facts its
+    parameters name (:data:`~myelo_cds.rules.facts.FACT_INPUTS`).
+    """
+
+    leaves: dict[str, tuple[str, ...]]
+    """Per part of ``observe``, the leaves it gives that a fact below reads."""
+    facts: tuple[tuple[str, Callable[..., Any], tuple[str, ...]], ...]
+    """The fact functions to call, in ``combine``'s order, with the names they read."""
+    red_flags: tuple[str, ...]
+    flags: tuple[str, ...]
+    differentials: tuple[str, ...]
+    direct: tuple[str, ...]
+    """Facts the outcome reads as they are (features, mJOA total, what a pathway needs)."""
+
+    @property
+    def width(self) -> int:
+        """How many values a row's outcome key holds (the screens and the direct facts)."""
+        return 3 + len(self.direct)
+
+
+#: Facts ``outcome_of`` reads itself, besides the screens.
+_OUTCOME_FACTS = ("features", "mjoa_total")
+
+
+def _screened(rows: Sequence[ScreenRule]) -> tuple[str, ...]:
+    """The facts a screen table reads: its rows' conditions and red-flag escalations."""
+    names: dict[str, None] = {}
+    for row in rows:
+        names.update(dict.fromkeys(row.facts))
+        if row.if_not_excluded is not None:
+            names.update(dict.fromkeys(row.if_not_excluded.when))
+    return tuple(names)
+
+
+class _Recording(dict[str, Any]):
+    """Facts that are all unknown, and the names read from them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[str] = []
+
+    def __getitem__(self, name: str) -> Any:
+        self.read.append(name)
+        return None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.read.append(name)
+        return None
+
+
+def _pathway_needs() -> tuple[str, ...]:
+    """The facts :func:`missing_for_pathway` reads (each is read, whatever the others are)."""
+    facts = _Recording()
+    missing_for_pathway(facts)
+    return tuple(dict.fromkeys(facts.read))
+
+
+def _outcome_reads(engine: Engine, part_leaves: Mapping[str, tuple[str, ...]]) -> _Reads | None:
+    """What the outcome reads under ``engine``'s rule set, or None if it reads a name no leaf
+    or fact gives (then every row takes the plain path)."""
+    rule_set = engine.rule_set
+    red_flags, flags = _screened(rule_set.red_flags), _screened(rule_set.flags)
+    differentials = _screened(rule_set.differentials)
+    direct = tuple(dict.fromkeys((*_OUTCOME_FACTS, *_pathway_needs())))
+    wanted = {*direct, *red_flags, *flags, *differentials}
+    facts = []
+    for function in reversed(FACT_FUNCTIONS):
+        name = function.__name__
+        if name in wanted:
+            wanted.discard(name)
+            wanted.update(read for read in FACT_INPUTS[name] if read != PARAMS)
+            facts.append((name, function, FACT_INPUTS[name]))
+    leaves = {part: tuple(name for name in names if name in wanted) for part, names in part_leaves.items()}
+    if wanted - {name for names in leaves.values() for name in names}:
+        return None
+    return _Reads(leaves, tuple(reversed(facts)), red_flags, flags, differentials, direct)
+
+
+def _fact_key(value: Any) -> Hashable:
+    """A fact's value as a key (the features are a mapping)."""
+    if isinstance(value, dict):
+        return dict, tuple(value.items())
+    return value.__class__, value
+
+
+def _outcome_column(plan: Plan, parts: Sequence[_Col]) -> _Col:
+    """The outcome of every row (an index into the distinct result columns), computed once
+    per distinct value of what it reads (see :class:`_Reads`)."""
+    reads, rule_set = plan.reads, plan.engine.rule_set
+    rows = len(parts[0].codes)
+    columns: dict[str, _Col] = {PARAMS: _Col(np.ones(rows, np.int32), plan.params)}
+    for part, col in zip(reads.leaves, parts, strict=True):
+        columns.update(plan.splits[part](col))
+    for name, function, inputs in reads.facts:
+        columns[name] = plan.memo(f"fact {name}", function, _fact_key)(*(columns[read] for read in inputs))
+    red_flags = plan.memo("red flags", _red_flag_screen(rule_set.red_flags, reads.red_flags))
+    flags = plan.memo("flags", _screen(rule_set.flags, reads.flags))
+    differentials = plan.memo("differentials", _screen(rule_set.differentials, reads.differentials))
+    key = [
+        red_flags(*(columns[name] for name in reads.red_flags)),
+        flags(*(columns[name] for name in reads.flags)),
+        differentials(*(columns[name] for name in reads.differentials)),
+        *(columns[name] for name in reads.direct),
+    ]
+    return plan.memo("outcome", plan.outcome)(*key, carry=parts)
+
+
+def _screen(rows: tuple[ScreenRule, ...], names: tuple[str, ...]) -> Callable[..., tuple[str, ...]]:
+    """The rows of a screen table that fire, from the values of the facts it reads."""
+
+    def fired(*values: Any) -> tuple[str, ...]:
+        return screen(rows, dict(zip(names, values, strict=True)))
+
+    return fired
+
+
+def _red_flag_screen(rows: tuple[ScreenRule, ...], names: tuple[str, ...]) -> Callable[..., Any]:
+    """The red flags that fire and their escalation, from the values of the facts they read."""
+
+    def fired(*values: Any) -> tuple[tuple[str, ...], Escalation]:
+        facts = dict(zip(names, values, strict=True))
+        return screen(rows, facts), escalation(rows, facts)
+
+    return fired
+
+
+class _Split:
+    """Each leaf of one part of ``observe`` as a column of its own: per leaf, a table from
+    the part's codes to the leaf's codes, grown as the part meets new values."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.values = {name: _Dictionary() for name in names}
+        self.tables = np.zeros((len(names), 1024), np.int32)
+        self.done = 0
+
+    def __call__(self, part: _Col) -> dict[str, _Col]:
+        known = part.dictionary.values
+        if len(known) > self.done:
+            if len(known) > self.tables.shape[1]:
+                grown = np.zeros((len(self.names), 2 * len(known)), np.int32)
+                grown[:, : self.done] = self.tables[:, : self.done]
+                self.tables = grown
+            new = known[self.done :]
+            for row, name in enumerate(self.names):
+                code = self.values[name].code
+                self.tables[row, self.done : len(known)] = [code(leaves[name]) for leaves in new]
+            self.done = len(known)
+        return {
+            name: _Col(self.tables[row][part.codes], self.values[name]) for row, name in enumerate(self.names)
+        }
 
 
 def _strip(text: str, is_list: bool) -> Any:

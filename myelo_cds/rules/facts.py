@@ -10,7 +10,10 @@ Two layers, so that the engine can ask "what if this unknown were known?":
   smaller functions of a few fields (:func:`age_leaves`, :func:`reflex_leaves`...).
 * :func:`combine` derives the composite facts (myelopathy, compression, course...) and the
   decision-table features from the leaves alone, with Kleene three-valued logic: unknown
-  never becomes "absent" by accident.
+  never becomes "absent" by accident. Each composite fact is a plain function named after
+  it, whose parameters name the facts it reads (:data:`FACT_FUNCTIONS`, :data:`FACT_INPUTS`),
+  so a reader sees what each fact depends on, and the batch can call each once per distinct
+  value of its inputs.
 
 Thresholds come from the rule set's ``[parameters]`` (``params``) and the scale data; none is
 written here.
@@ -19,7 +22,9 @@ written here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from operator import itemgetter
 from typing import Any
 
 from myelo_cds._dates import add_months
@@ -54,9 +59,13 @@ from myelo_cds.findings import (
 from myelo_cds.scales import mjoa_max_total, mjoa_scale, severity_band
 
 __all__ = [
+    "FACT_FUNCTIONS",
+    "FACT_INPUTS",
     "FEATURES",
     "FEATURE_ORDER",
+    "INTERMEDIATE",
     "LEAF_INPUTS",
+    "PARAMS",
     "Leaves",
     "age_leaves",
     "all3",
@@ -566,98 +575,446 @@ def electro_leaves(electro: Electrodiagnostics) -> Leaves:
 
 
 # --- composite facts and features ---------------------------------------------------------
+#
+# Each composite fact is a plain function named after it, of the facts its parameters name
+# (leaves, or facts derived before it) and, where it reads a threshold, of the rule
+# parameters (``params``). :func:`combine` calls them in the order of :data:`FACT_FUNCTIONS`,
+# so a fact is derived after every fact it reads. What a fact reads is its signature: nothing
+# else reaches it.
+
+
+def mjoa_deficit_attributed(mjoa_severity_total: int | None) -> Tri:
+    """An mJOA deficit attributed to myelopathy (an attributed total below the maximum)."""
+    return None if mjoa_severity_total is None else mjoa_severity_total < mjoa_max_total()
+
+
+def tempo_hyperacute(tempo: OnsetTempo | None) -> Tri:
+    return _is(tempo, OnsetTempo.hyperacute)
+
+
+def tempo_acute_or_faster(tempo: OnsetTempo | None) -> Tri:
+    return None if tempo is None else tempo in (OnsetTempo.hyperacute, OnsetTempo.acute)
+
+
+def tempo_subacute(tempo: OnsetTempo | None) -> Tri:
+    return _is(tempo, OnsetTempo.subacute)
+
+
+def tempo_not_chronic(tempo: OnsetTempo | None) -> Tri:
+    return None if tempo is None else tempo is not OnsetTempo.chronic
+
+
+def edx_radiculopathy(edx: EdxSummary | None) -> Tri:
+    return _is(edx, EdxSummary.radiculopathy)
+
+
+def edx_neuropathy(edx: EdxSummary | None) -> Tri:
+    return _is(edx, EdxSummary.neuropathy)
+
+
+def edx_carpal_tunnel(edx: EdxSummary | None) -> Tri:
+    return _is(edx, EdxSummary.carpal_tunnel)
+
+
+def edx_anterior_horn(edx: EdxSummary | None) -> Tri:
+    return _is(edx, EdxSummary.widespread_anterior_horn)
+
+
+def sphincter_myelopathic(sphincter: SphincterChange | None, sphincter_other_cause: Tri) -> Tri:
+    """A bladder or bowel change, unless the clinician attributes it to another cause."""
+    if sphincter is None:
+        return None
+    return sphincter is not SphincterChange.none and sphincter_other_cause is not True
+
+
+def sphincter_new_acute_cord(sphincter: SphincterChange | None, sphincter_other_cause: Tri) -> Tri:
+    """A new, acute bladder or bowel change, unless the clinician attributes it to another cause."""
+    if sphincter is None:
+        return None
+    return sphincter is SphincterChange.new_acute and sphincter_other_cause is not True
+
+
+def sensory_level_any(sensory_level: SensoryLevel | None) -> Tri:
+    return None if sensory_level is None else sensory_level is not SensoryLevel.none
+
+
+def trunk_sensory_level(sensory_level: SensoryLevel | None) -> Tri:
+    return _is(sensory_level, SensoryLevel.thoracic)
+
+
+def hyperreflexia(hyperreflexia_arms: Tri, hyperreflexia_legs: Tri) -> Tri:
+    return any3([hyperreflexia_arms, hyperreflexia_legs])
+
+
+def myelopathic_symptom(  # noqa: PLR0917 - one parameter per fact it reads
+    hand_clumsiness: Tri,
+    gait_imbalance: Tri,
+    falls: Tri,
+    nondermatomal_numbness: Tri,
+    sphincter_myelopathic: Tri,
+    mjoa_deficit_attributed: Tri,
+) -> Tri:
+    """A symptom of myelopathy. An mJOA with no deficit attributed to myelopathy is a
+    structured inventory of the same symptoms (hands, walking, sensation, bladder): the blanks
+    among them are then absent."""
+    symptom = any3([hand_clumsiness, gait_imbalance, falls, nondermatomal_numbness, sphincter_myelopathic])
+    return False if symptom is None and mjoa_deficit_attributed is False else symptom
+
+
+def pathological_sign(  # noqa: PLR0917 - one parameter per fact it reads
+    hoffmann_tromner: Tri,
+    babinski: Tri,
+    sustained_clonus: Tri,
+    inverted_brachioradialis: Tri,
+    finger_escape: Tri,
+    pectoralis: Tri,
+    scapulohumeral: Tri,
+) -> Tri:
+    """A pathological upper-motor-neuron sign: every one but the brisk jaw jerk, which points
+    above the cervical cord (an alternative diagnosis). Brisk reflexes alone are not among them:
+    they are non-specific (present in many people without myelopathy, Rhee 2009)."""
+    return any3(
+        [
+            hoffmann_tromner,
+            babinski,
+            sustained_clonus,
+            inverted_brachioradialis,
+            finger_escape,
+            pectoralis,
+            scapulohumeral,
+        ]
+    )
+
+
+def umn_sign(hyperreflexia: Tri, pathological_sign: Tri) -> Tri:
+    return any3([hyperreflexia, pathological_sign])
+
+
+def peripheral_cause(edx_carpal_tunnel: Tri, edx_neuropathy: Tri) -> Tri:
+    return any3([edx_carpal_tunnel, edx_neuropathy])
+
+
+def myelopathy(  # noqa: PLR0917 - one parameter per fact it reads
+    myelopathic_symptom: Tri,
+    pathological_sign: Tri,
+    deficits_attributed_to_myelopathy: Tri,
+    mjoa_deficit_attributed: Tri,
+    umn_sign: Tri,
+    peripheral_cause: Tri,
+) -> Tri:
+    """Myelopathy present (design definition from the clinical reference's decision logic,
+    tightened after Rhee 2009): a myelopathic symptom with a pathological sign; or the
+    clinician's explicit attribution of the deficits to myelopathy; or an mJOA deficit left
+    attributed to myelopathy with an upper-motor-neuron sign (brisk reflexes count here),
+    unless nerve conduction proves a peripheral cause (carpal tunnel, neuropathy) or the
+    clinician attributes the deficits elsewhere.
+    """
+    explicit = deficits_attributed_to_myelopathy
+    deficit = all3((mjoa_deficit_attributed, umn_sign))
+    if peripheral_cause is True:
+        deficit = False
+    return any3(
+        (
+            all3((myelopathic_symptom, pathological_sign)),
+            explicit is True,
+            False if explicit is False else deficit,
+        )
+    )
+
+
+def neuro_deficit(
+    myelopathy: Tri, myelopathic_symptom: Tri, umn_sign: Tri, weakness: Tri, sensory_level_any: Tri
+) -> Tri:
+    return any3([myelopathy, myelopathic_symptom, umn_sign, weakness, sensory_level_any])
+
+
+# The facts the red-flag screen and the urgent tier read (issue 13: fail-safe triage).
+
+
+def trauma_or_implied(recent_trauma: Tri, deficit_after_trauma: Tri) -> Tri:
+    return any3([recent_trauma, deficit_after_trauma])
+
+
+def infection_risk(
+    iv_drug_use: Tri, immunosuppression: Tri, diabetes: Tri, renal_failure: Tri, recent_spinal_procedure: Tri
+) -> Tri:
+    return any3([iv_drug_use, immunosuppression, diabetes, renal_failure, recent_spinal_procedure])
+
+
+def infection_context(fever: Tri, tempo_not_chronic: Tri) -> Tri:
+    """Fever, or a deficit that is new or progressing: neck pain alone is too common in DCM to
+    raise a risk factor (diabetes is common too) to an emergency."""
+    return any3([fever, tempo_not_chronic])
+
+
+def onset_may_be_recent(tempo: OnsetTempo | None, tempo_not_chronic: Tri, short_duration: Tri) -> bool:
+    """Plausibility, never unknown: the onset may be recent unless the tempo is known to be
+    chronic, or, with the tempo blank, the symptoms are known to be older than the NICE NG127
+    window of days up to about 4 weeks."""
+    return bool(tempo_not_chronic) if tempo is not None else short_duration is not False
+
+
+def non_ambulant(mjoa_le_motor: int | None, nurick: int | None, params: Params) -> Tri:
+    """Unable to walk, by the mJOA lower-limb motor score or the Nurick grade."""
+    return any3(
+        (
+            _at_most(mjoa_le_motor, params["non_ambulant_max_le_motor"]),
+            _is_value(nurick, params["nurick_non_ambulant_grade"]),
+        )
+    )
+
+
+def mjoa_unable_to_void(mjoa_bladder: int | None) -> Tri:
+    return _is_value(mjoa_bladder, 0)
+
+
+def rapid_mjoa_decline(mjoa_delta: int | None, mjoa_days: int | None, params: Params) -> Tri:
+    return _falling_at(
+        mjoa_delta, mjoa_days, params["rapid_decline_points"], params["rapid_decline_window_days"]
+    )
+
+
+def subacute_mjoa_decline(mjoa_delta: int | None, mjoa_days: int | None, params: Params) -> Tri:
+    return _falling_at(
+        mjoa_delta, mjoa_days, params["deterioration_drop_points"], params["subacute_decline_window_days"]
+    )
+
+
+def suspected_mnd(fasciculations_widespread: Tri, tongue_signs: Tri, edx_anterior_horn: Tri) -> Tri:
+    return any3([fasciculations_widespread, tongue_signs, edx_anterior_horn])
+
+
+def radiculopathy(
+    radicular_arm_pain: Tri, dermatomal_numbness: Tri, dermatomal_loss: Tri, edx_radiculopathy: Tri
+) -> Tri:
+    return any3([radicular_arm_pain, dermatomal_numbness, dermatomal_loss, edx_radiculopathy])
+
+
+def alternative(
+    fasciculations_widespread: Tri,
+    tongue_signs: Tri,
+    jaw_jerk_brisk: Tri,
+    optic_neuritis: Tri,
+    edx_anterior_horn: Tri,
+) -> Tri:
+    """Signs of another disease (motor neuron disease, a lesion above the cord, demyelination)."""
+    return any3([fasciculations_widespread, tongue_signs, jaw_jerk_brisk, optic_neuritis, edx_anterior_horn])
+
+
+def atypical_lesion(
+    longitudinally_extensive_lesion: Tri, dorsal_column_signal: Tri, intramedullary_mass: Tri, syrinx: Tri
+) -> Tri:
+    return any3([longitudinally_extensive_lesion, dorsal_column_signal, intramedullary_mass, syrinx])
+
+
+def discordant(trunk_sensory_level: Tri, thoracic_compression: Tri) -> Tri:
+    return any3([trunk_sensory_level, thoracic_compression])
+
+
+def leg_only_umn(  # noqa: PLR0917 - one parameter per fact it reads
+    hyperreflexia_legs: Tri,
+    babinski: Tri,
+    sustained_clonus: Tri,
+    hyperreflexia_arms: Tri,
+    hoffmann_tromner: Tri,
+    inverted_brachioradialis: Tri,
+    finger_escape: Tri,
+) -> Tri:
+    """Upper-motor-neuron signs in the legs and none in the arms."""
+    legs = any3([hyperreflexia_legs, babinski, sustained_clonus])
+    arms = any3([hyperreflexia_arms, hoffmann_tromner, inverted_brachioradialis, finger_escape])
+    return all3((legs, not3(arms)))
+
+
+def myelomalacia(t1_hypointensity: Tri, t2_signal_any: Tri) -> Tri:
+    """Myelomalacia on imaging, one definition for every surface: T1 hypointensity with T2 signal."""
+    return all3((t1_hypointensity, t2_signal_any))
+
+
+def sensory_ataxia(romberg_positive: Tri, vibration_proprioception_loss: Tri) -> Tri:
+    return all3((romberg_positive, vibration_proprioception_loss))
+
+
+def lhermitte_without_compression(lhermitte: Tri, compression: Tri) -> Tri:
+    return _and_not(lhermitte, compression)
+
+
+def compression_without_myelopathy(compression: Tri, myelopathy: Tri) -> Tri:
+    return _and_not(compression, myelopathy)
+
+
+def gait_impairment(gait_deviation: Tri, gait_imbalance: Tri) -> Tri:
+    return any3([gait_deviation, gait_imbalance])
+
+
+def very_severe(mjoa_total: int | None) -> Tri:
+    return None if mjoa_total is None else mjoa_total <= mjoa_scale()["very_severe"]["max"]
+
+
+def mjoa_18_with_myelopathy(mjoa_severity_total: int | None, myelopathy: Tri) -> Tri:
+    """No mJOA deficit attributed to myelopathy, with myelopathy present."""
+    no_deficit = None if mjoa_severity_total is None else mjoa_severity_total == mjoa_max_total()
+    return all3((no_deficit, myelopathy))
+
+
+def course(
+    mjoa_delta: int | None,
+    mjoa_severity_total: int | None,
+    new_umn_sign: Tri,
+    rehab_start_mjoa: int | None,
+    params: Params,
+) -> str:
+    """The ``course`` feature (see :func:`_course`): against the earlier mJOA and, in
+    supervised rehabilitation, against the mJOA at its start."""
+    severity = mjoa_severity_total
+    rehab_change = None if rehab_start_mjoa is None or severity is None else severity - rehab_start_mjoa
+    return _course(mjoa_delta, severity, new_umn_sign, params, rehab_change)
+
+
+def possible_deterioration(course: str) -> bool:
+    return course == "possible_deterioration"
+
+
+def band(mjoa_severity_total: int | None) -> str:
+    """The ``band`` feature: the severity band of the attributed mJOA total."""
+    return "unknown" if mjoa_severity_total is None else severity_band(mjoa_severity_total)
+
+
+def new_deficit(course: str, new_umn_sign: Tri, rapid_loss_of_ambulation: Tri) -> Tri:
+    """A deficit that is new: a deteriorated course, a new upper-motor-neuron sign, or a rapid
+    loss of walking."""
+    deteriorated: Tri = None if course == "unknown" else course == "deteriorated"
+    return any3((deteriorated, new_umn_sign, rapid_loss_of_ambulation))
+
+
+def time_critical(  # noqa: PLR0917 - one parameter per fact it reads
+    subacute_mjoa_decline: Tri,
+    non_ambulant: Tri,
+    neuro_deficit: Tri,
+    tempo_subacute: Tri,
+    band: str,
+    suspected_mnd: Tri,
+) -> Tri:
+    """To be seen within days: subacute progression, unable to walk, suspected motor neuron disease."""
+    return any3(
+        (
+            subacute_mjoa_decline,
+            all3((non_ambulant, neuro_deficit)),
+            all3((tempo_subacute, _is_band(band, _MODERATE_OR_WORSE))),
+            suspected_mnd,
+        )
+    )
+
+
+def features(  # noqa: PLR0917 - one parameter per fact it reads
+    paediatric: Tri,
+    management: str,
+    compression: Tri,
+    myelopathy: Tri,
+    band: str,
+    course: str,
+    radiculopathy: Tri,
+    alternative: Tri,
+    atypical_lesion: Tri,
+    discordant: Tri,
+    time_critical: Tri,
+) -> dict[str, str]:
+    """The decision-table features (all but ``red_flag``, which the red-flag screen sets)."""
+    return {
+        "scope": "paediatric" if paediatric else "adult",
+        "management": management,
+        "compression": _tri(compression),
+        "myelopathy": _tri(myelopathy),
+        "band": band,
+        "course": course,
+        "radiculopathy": _tri(radiculopathy),
+        "alternative": _tri(alternative),
+        "atypical_lesion": _tri(atypical_lesion),
+        "discordant": _tri(discordant),
+        "time_critical": "yes" if time_critical else "no",
+    }
+
+
+#: The composite facts in the order :func:`combine` derives them (each after what it reads).
+FACT_FUNCTIONS: tuple[Callable[..., Any], ...] = (
+    mjoa_deficit_attributed,
+    tempo_hyperacute,
+    tempo_acute_or_faster,
+    tempo_subacute,
+    tempo_not_chronic,
+    edx_radiculopathy,
+    edx_neuropathy,
+    edx_carpal_tunnel,
+    edx_anterior_horn,
+    sphincter_myelopathic,
+    sphincter_new_acute_cord,
+    sensory_level_any,
+    trunk_sensory_level,
+    hyperreflexia,
+    myelopathic_symptom,
+    pathological_sign,
+    umn_sign,
+    peripheral_cause,
+    myelopathy,
+    neuro_deficit,
+    trauma_or_implied,
+    infection_risk,
+    infection_context,
+    onset_may_be_recent,
+    non_ambulant,
+    mjoa_unable_to_void,
+    rapid_mjoa_decline,
+    subacute_mjoa_decline,
+    suspected_mnd,
+    radiculopathy,
+    alternative,
+    atypical_lesion,
+    discordant,
+    leg_only_umn,
+    myelomalacia,
+    sensory_ataxia,
+    lhermitte_without_compression,
+    compression_without_myelopathy,
+    gait_impairment,
+    very_severe,
+    mjoa_18_with_myelopathy,
+    course,
+    possible_deterioration,
+    band,
+    new_deficit,
+    time_critical,
+    features,
+)
+
+PARAMS = "params"
+"""The parameter name under which a fact function reads the rule parameters."""
+
+#: Values derived on the way to the features, not kept among the facts (the features hold them).
+INTERMEDIATE = ("band", "course")
+
+#: What each composite fact reads: its function's parameter names, in order.
+FACT_INPUTS: dict[str, tuple[str, ...]] = {
+    function.__name__: tuple(inspect.signature(function).parameters) for function in FACT_FUNCTIONS
+}
+
+# Each fact with a reader of its inputs (``itemgetter`` of two or more names gives a tuple;
+# of one name, the value: a fact of one input is called with it directly).
+_DERIVATIONS = tuple(
+    (function.__name__, function, itemgetter(*reads), len(reads) == 1)
+    for function, reads in zip(FACT_FUNCTIONS, FACT_INPUTS.values(), strict=True)
+)
 
 
 def combine(leaves: Leaves, params: Params) -> dict[str, Any]:
-    """Every fact (leaves included) and the decision-table features, from the leaves alone."""
+    """Every fact (leaves included) and the decision-table features, from the leaves alone:
+    each function of :data:`FACT_FUNCTIONS` in turn, given the facts its parameters name."""
     f: dict[str, Any] = dict(leaves)
-    severity, total, delta = f["mjoa_severity_total"], f["mjoa_total"], f["mjoa_delta"]
-    f["mjoa_deficit_attributed"] = None if severity is None else severity < mjoa_max_total()
-    f |= _tempo_facts(f["tempo"])
-    f |= {name: _is(f["edx"], summary) for name, summary in _EDX.items()}
-    f |= _sphincter_facts(f["sphincter"], f["sphincter_other_cause"])
-    f["sensory_level_any"] = (
-        None if f["sensory_level"] is None else f["sensory_level"] is not SensoryLevel.none
-    )
-    f["trunk_sensory_level"] = _is(f["sensory_level"], SensoryLevel.thoracic)
-    f["hyperreflexia"] = _any(f, "hyperreflexia_arms", "hyperreflexia_legs")
-    symptom = _any(
-        f, "hand_clumsiness", "gait_imbalance", "falls", "nondermatomal_numbness", "sphincter_myelopathic"
-    )
-    # An mJOA with no deficit attributed to myelopathy is a structured inventory of the same
-    # symptoms (hands, walking, sensation, bladder): the blanks among them are then absent.
-    f["myelopathic_symptom"] = False if symptom is None and f["mjoa_deficit_attributed"] is False else symptom
-    # Every upper motor neuron sign but a brisk jaw jerk, which points above the cervical cord
-    # (an alternative diagnosis, below).
-    f["pathological_sign"] = _any(f, *_PATHOLOGICAL_SIGNS)
-    f["umn_sign"] = _any(f, "hyperreflexia", "pathological_sign")
-    f["peripheral_cause"] = _any(f, "edx_carpal_tunnel", "edx_neuropathy")
-    f["myelopathy"] = _myelopathy(f)
-    f["neuro_deficit"] = _any(
-        f, "myelopathy", "myelopathic_symptom", "umn_sign", "weakness", "sensory_level_any"
-    )
-    f |= _triage_facts(f, params)
-    f["radiculopathy"] = _any(
-        f, "radicular_arm_pain", "dermatomal_numbness", "dermatomal_loss", "edx_radiculopathy"
-    )
-    f["alternative"] = _any(
-        f,
-        "fasciculations_widespread",
-        "tongue_signs",
-        "jaw_jerk_brisk",
-        "optic_neuritis",
-        "edx_anterior_horn",
-    )
-    f["atypical_lesion"] = _any(
-        f,
-        "longitudinally_extensive_lesion",
-        "dorsal_column_signal",
-        "intramedullary_mass",
-        "syrinx",
-    )
-    f["discordant"] = _any(f, "trunk_sensory_level", "thoracic_compression")
-    f["leg_only_umn"] = all3(
-        (
-            _any(f, "hyperreflexia_legs", "babinski", "sustained_clonus"),
-            not3(
-                _any(f, "hyperreflexia_arms", "hoffmann_tromner", "inverted_brachioradialis", "finger_escape")
-            ),
-        )
-    )
-    # Myelomalacia on imaging, one definition for every surface: T1 hypointensity with T2 signal.
-    f["myelomalacia"] = all3((f["t1_hypointensity"], f["t2_signal_any"]))
-    f["sensory_ataxia"] = all3((f["romberg_positive"], f["vibration_proprioception_loss"]))
-    f["lhermitte_without_compression"] = _and_not(f["lhermitte"], f["compression"])
-    f["compression_without_myelopathy"] = _and_not(f["compression"], f["myelopathy"])
-    f["gait_impairment"] = _any(f, "gait_deviation", "gait_imbalance")
-    f["very_severe"] = None if total is None else total <= mjoa_scale()["very_severe"]["max"]
-    no_deficit = None if severity is None else severity == mjoa_max_total()
-    f["mjoa_18_with_myelopathy"] = all3((no_deficit, f["myelopathy"]))
-    rehab_start = f["rehab_start_mjoa"]
-    rehab_change = None if rehab_start is None or severity is None else severity - rehab_start
-    course = _course(delta, severity, f["new_umn_sign"], params, rehab_change)
-    f["possible_deterioration"] = course == "possible_deterioration"
-    band = "unknown" if severity is None else severity_band(severity)
-    deteriorated: Tri = None if course == "unknown" else course == "deteriorated"
-    f["new_deficit"] = any3((deteriorated, f["new_umn_sign"], f["rapid_loss_of_ambulation"]))
-    f["time_critical"] = any3(
-        (
-            f["subacute_mjoa_decline"],
-            all3((f["non_ambulant"], f["neuro_deficit"])),
-            all3((f["tempo_subacute"], _is_band(band, _MODERATE_OR_WORSE))),
-            f["suspected_mnd"],
-        )
-    )
-    f["features"] = {
-        "scope": "paediatric" if f["paediatric"] else "adult",
-        "management": f["management"],
-        "compression": _tri(f["compression"]),
-        "myelopathy": _tri(f["myelopathy"]),
-        "band": band,
-        "course": course,
-        **{name: _tri(f[name]) for name in ("radiculopathy", "alternative", "atypical_lesion", "discordant")},
-        "time_critical": "yes" if f["time_critical"] else "no",
-    }
+    f[PARAMS] = params
+    for name, derive, inputs, single in _DERIVATIONS:
+        f[name] = derive(inputs(f)) if single else derive(*inputs(f))
+    del f[PARAMS]
+    for name in INTERMEDIATE:
+        del f[name]
     return f
 
 
@@ -666,72 +1023,6 @@ _MODERATE_OR_WORSE = ("moderate", "severe")
 
 def _is_band(band: str, bands: tuple[str, ...]) -> Tri:
     return None if band == "unknown" else band in bands
-
-
-def _any(facts: Mapping[str, Tri], *names: str) -> Tri:
-    """Three-valued OR of the named facts."""
-    return any3([facts[name] for name in names])  # a list: cheaper than a generator, on every row
-
-
-#: Pathological upper-motor-neuron signs. Brisk reflexes alone are not among them: they are
-#: non-specific (present in many people without myelopathy, Rhee 2009), and so is the brisk
-#: jaw jerk, which points above the cervical cord (an alternative diagnosis).
-_PATHOLOGICAL_SIGNS = tuple(sign for sign in _UMN_SIGNS if sign != "jaw_jerk_brisk")
-
-
-def _myelopathy(f: Mapping[str, Any]) -> Tri:
-    """Myelopathy present (design definition from the clinical reference's decision logic,
-    tightened after Rhee 2009): a myelopathic symptom with a pathological sign; or the
-    clinician's explicit attribution of the deficits to myelopathy; or an mJOA deficit left
-    attributed to myelopathy with an upper-motor-neuron sign (brisk reflexes count here),
-    unless nerve conduction proves a peripheral cause (carpal tunnel, neuropathy) or the
-    clinician attributes the deficits elsewhere.
-    """
-    explicit = f["deficits_attributed_to_myelopathy"]
-    deficit = all3((f["mjoa_deficit_attributed"], f["umn_sign"]))
-    if f["peripheral_cause"] is True:
-        deficit = False
-    return any3(
-        (
-            all3((f["myelopathic_symptom"], f["pathological_sign"])),
-            explicit is True,
-            False if explicit is False else deficit,
-        )
-    )
-
-
-def _triage_facts(f: Mapping[str, Any], params: Params) -> dict[str, Any]:
-    """The facts the red-flag screen and the urgent tier read (issue 13: fail-safe triage)."""
-    delta, days = f["mjoa_delta"], f["mjoa_days"]
-    tempo = f["tempo"]
-    unable_to_walk = (
-        _at_most(f["mjoa_le_motor"], params["non_ambulant_max_le_motor"]),
-        _is_value(f["nurick"], params["nurick_non_ambulant_grade"]),
-    )
-    return {
-        "trauma_or_implied": _any(f, "recent_trauma", "deficit_after_trauma"),
-        "infection_risk": _any(
-            f, "iv_drug_use", "immunosuppression", "diabetes", "renal_failure", "recent_spinal_procedure"
-        ),
-        # Fever, or a deficit that is new or progressing: neck pain alone is too common in
-        # DCM to raise a risk factor (diabetes is common too) to an emergency.
-        "infection_context": _any(f, "fever", "tempo_not_chronic"),
-        # Plausibility, never unknown: the onset may be recent unless the tempo is known to be
-        # chronic, or, with the tempo blank, the symptoms are known to be older than the
-        # NICE NG127 window of days up to about 4 weeks.
-        "onset_may_be_recent": f["tempo_not_chronic"]
-        if tempo is not None
-        else f["short_duration"] is not False,
-        "non_ambulant": any3(unable_to_walk),
-        "mjoa_unable_to_void": _is_value(f["mjoa_bladder"], 0),
-        "rapid_mjoa_decline": _falling_at(
-            delta, days, params["rapid_decline_points"], params["rapid_decline_window_days"]
-        ),
-        "subacute_mjoa_decline": _falling_at(
-            delta, days, params["deterioration_drop_points"], params["subacute_decline_window_days"]
-        ),
-        "suspected_mnd": _any(f, "fasciculations_widespread", "tongue_signs", "edx_anterior_horn"),
-    }
 
 
 def _is_value(value: int | None, target: int) -> Tri:
@@ -748,39 +1039,6 @@ def _falling_at(delta: int | None, days: int | None, points: int, window_days: i
     fell = -delta >= points
     fast = None if days is None else -delta * window_days >= points * days
     return all3((fell, fast))
-
-
-def _tempo_facts(tempo: OnsetTempo | None) -> dict[str, Tri]:
-    if tempo is None:
-        return dict.fromkeys(
-            ("tempo_hyperacute", "tempo_acute_or_faster", "tempo_subacute", "tempo_not_chronic")
-        )
-    return {
-        "tempo_hyperacute": tempo is OnsetTempo.hyperacute,
-        "tempo_acute_or_faster": tempo in (OnsetTempo.hyperacute, OnsetTempo.acute),
-        "tempo_subacute": tempo is OnsetTempo.subacute,
-        "tempo_not_chronic": tempo is not OnsetTempo.chronic,
-    }
-
-
-_EDX = {
-    "edx_radiculopathy": EdxSummary.radiculopathy,
-    "edx_neuropathy": EdxSummary.neuropathy,
-    "edx_carpal_tunnel": EdxSummary.carpal_tunnel,
-    "edx_anterior_horn": EdxSummary.widespread_anterior_horn,
-}
-
-
-def _sphincter_facts(change: SphincterChange | None, other_cause: Tri) -> dict[str, Tri]:
-    """A bladder or bowel change counts for the cord unless the clinician attributes it to
-    another cause."""
-    if change is None:
-        return {"sphincter_myelopathic": None, "sphincter_new_acute_cord": None}
-    cord = other_cause is not True
-    return {
-        "sphincter_myelopathic": change is not SphincterChange.none and cord,
-        "sphincter_new_acute_cord": change is SphincterChange.new_acute and cord,
-    }
 
 
 # For a change of band, 18 counts as mild: the guideline bands stop at 17 and rule R7 treats
