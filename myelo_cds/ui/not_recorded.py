@@ -37,7 +37,10 @@ def not_done_label(answer: str) -> str:
 
 
 def _scenarios(unknown: UnknownImpact) -> str:
-    return "; ".join(f"{s.value} -> {PATHWAY_LABELS[s.pathway]} ({s.urgency})" for s in unknown.scenarios)
+    # A choice's id in words ("widespread_anterior_horn" -> "widespread anterior horn").
+    return "; ".join(
+        f"{s.value.replace('_', ' ')} -> {PATHWAY_LABELS[s.pathway]} ({s.urgency})" for s in unknown.scenarios
+    )
 
 
 def _line(unknown: UnknownImpact) -> str:
