@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.deploy_stack import DeployStack, deploy_stack, deploy_stack_fixture
+from tests.deploy_stack import DeployStack, deploy_stack
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import (
     _number,
@@ -24,9 +24,7 @@ from tests.e2e.consult_steps import (
     watch_runs,
 )
 from tests.nginx_fixture import nginx_or_fail
-from tests.pg_fixture import PostgresServer, postgres_fixture
-
-__all__ = ["deploy_stack_fixture", "postgres_fixture"]
+from tests.pg_fixture import PostgresServer
 
 
 @pytest.fixture
