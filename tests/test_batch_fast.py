@@ -2,12 +2,13 @@
 
 The batch splits the file into byte ranges for the workers and evaluates each range column
 by column (myelo_cds/batch/_columnar.py): cells validated once per distinct text, rows accepted
-only when the findings models would accept them, each findings section built, and each part of
-``observe`` called, once per distinct combination of its values. Each of these must be
-invisible in the result: same pathway and
-urgency as ``assess``, the same result row as the plain path (``evaluate_row``), the same
-error text for a bad row, the same rows whatever the chunking. And the columns must really
-do the work: a valid row that fell back to the plain path would hide a slow batch.
+only when the findings models would accept them, each findings section built, each part of
+``observe`` and each fact function called, once per distinct combination of its values, and
+the result columns computed once per distinct value of what they read (the outcome key). Each
+of these must be invisible in the result: same pathway and urgency as ``assess``, the same
+result row as the plain path (``evaluate_row``), the same error text for a bad row, the same
+rows whatever the chunking. And the columns must really do the work: a valid row that fell
+back to the plain path would hide a slow batch.
 """
 
 from __future__ import annotations
