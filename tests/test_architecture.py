@@ -70,8 +70,9 @@ ALLOWED_ROOM_IMPORTS = {
     "settings": {"auth"},
     "records": {"findings", "scales", "followup", "rules", "course", "auth"},
     "teaching": {"findings", "scales", "rules", "records", "auth"},
-    # The app's SMART on FHIR client (the EHR launch's import, hand-off and write-back), no HTTP routes.
-    "ehr": {"findings", "exports"},
+    # The app's SMART on FHIR client (the EHR launch's import, hand-off and write-back), no HTTP
+    # routes; the hand-off to the consult page is kept in the shared record database.
+    "ehr": {"findings", "exports", "records"},
     "service": {"findings", "rules", "exports", "records", "auth", "settings", "ehr"},
     "cli": {"findings", "rules", "exports", "batch", "records", "auth", "settings"},
     "ui": {
