@@ -1,15 +1,24 @@
 """Consult: enter findings the way the exam is done; see one recommendation with its basis."""
 
 import json
+from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
 
 from myelo_cds import Findings, assess
 from myelo_cds.errors import InputError, JsonInputError
-from myelo_cds.findings import describe_validation_error, example_cases, parse_json_object, salvage
-from myelo_cds.ui.consult_form import findings_data, load_draft, render_form
+from myelo_cds.findings import (
+    FieldProblem,
+    describe_validation_error,
+    example_cases,
+    parse_json_object,
+    salvage,
+)
+from myelo_cds.rules.result import Recommendation
+from myelo_cds.ui.consult_form import HIDDEN_NOTE, draft_values, findings_data, load_draft, render_form
 from myelo_cds.ui.current_user import require
+from myelo_cds.ui.finding_widgets import rerun_scope
 from myelo_cds.ui.panels import (
     render_banner,
     render_downloads,
@@ -58,55 +67,102 @@ with st.expander("Start from an example or a saved case file"):
             render_errors(describe_validation_error(error))
 
 
-@st.fragment
-def consult() -> None:
-    """Form and recommendation: a change to a finding reruns only this part of the page.
+#: The fragments that draw the answer from the whole draft: the bar that stays in view, the
+#: red-flag banner with the copy-forward offer under it, and the recommendation beside the
+#: form. A change to a finding reruns these, then its form section (``render_form``), not the
+#: whole page.
+TOP, ALERTS, RESULT = "consult_top", "consult_alerts", "consult_result"
+_ASSESSED = "_consult_assessed"
+
+
+def guard() -> None:
+    """First in every fragment: a change past the idle limit signs the tab out."""
+    if not within_limits(user.user_id):
+        st.stop()
+
+
+Answer = tuple[Findings, tuple[FieldProblem, ...], Recommendation] | str
+
+
+def assessed(data: dict[str, Any]) -> Answer:
+    """The answer for ``data`` (or why there is none), worked out once per change: the bar,
+    the banner and the recommendation are drawn from the same one."""
+    key = json.dumps(data, sort_keys=True, default=str)
+    cached = st.session_state.get(_ASSESSED)
+    if cached is not None and cached[0] == key:
+        kept: Answer = cached[1]
+        return kept
+    try:
+        findings, problems = salvage(data)
+    except InputError as error:  # nothing valid to build findings from
+        answer: Answer = str(error)
+    else:
+        answer = (findings, problems, assess(findings))
+    st.session_state[_ASSESSED] = (key, answer)
+    return answer
+
+
+@st.fragment(key=TOP)
+def top() -> None:
+    """The bar (pathway, urgency, mJOA, red-flag state) from the whole draft; then the draft
+    is kept.
 
     The engine runs on every valid value entered (``salvage``): a value left out is listed
     beside the red-flag banner, never instead of it.
     """
-    if not within_limits(user.user_id):  # a change past the idle limit: the tab is signed out
-        st.stop()
-    bar = result_bar()
-    banner = st.container()
-    offer = st.container()
-    with st.container(key=BODY_KEY):
-        form_column, result_column = st.columns([3, 2], gap="large")
-    with form_column:
-        values = render_form()
-    data = findings_data(values)
-    keep_draft(data, user.user_id)
-    with offer:
-        render_copy_forward(values.get("case_id"), values)
-    with result_column:
-        st.header("Recommendation")
-        try:
-            findings, problems = salvage(data)
-        except InputError as error:  # nothing valid to build findings from
-            render_errors([str(error)])
-            return
-        recommendation = assess(findings)
-        with bar:
-            render_result_bar(recommendation)
-        with banner:
-            render_banner(recommendation)
-            render_field_problems(problems)
-        alerts = alerts_for(findings, findings.case_id)
-        render_alerts(alerts)
+    guard()
+    data = findings_data(draft_values())
+    answer = assessed(data)
+    with result_bar():
+        if not isinstance(answer, str):
+            render_result_bar(answer[2])
+    keep_draft(data, user.user_id)  # after the bar: the bar is on its way while the draft is written
+
+
+@st.fragment(key=ALERTS)
+def alerts() -> None:
+    """The red-flag banner, the entries left out, and the copy-forward offer."""
+    guard()
+    draft = draft_values()
+    answer = assessed(findings_data(draft))
+    if not isinstance(answer, str):
+        render_banner(answer[2])
+        render_field_problems(answer[1])
+    render_copy_forward(draft.get("case_id"), draft)
+
+
+@st.fragment(key=RESULT)
+def result() -> None:
+    """The recommendation with its basis, the documents and the save button."""
+    guard()
+    st.header("Recommendation")
+    answer = assessed(findings_data(draft_values()))
+    if isinstance(answer, str):
+        render_errors([answer])
+        return
+    findings, problems, recommendation = answer
+    alerts = alerts_for(findings, findings.case_id)
+    render_alerts(alerts)
+    with rerun_scope((TOP, ALERTS, HIDDEN_NOTE, RESULT)):  # a "not done" answer changes the answer
         render_recommendation(recommendation)
-        if problems:
-            st.caption(
-                "Correct the entries listed at the top to export the documents or save the assessment."
-            )
-            return
-        clinician = st.text_input(
-            "Clinician id for the note (initials or staff number)", key="clinician_id", max_chars=64
-        )
-        render_downloads(recommendation, findings, clinician or None, alerts)
-        if recommendation.incomplete:
-            st.caption("An incomplete assessment is not saved to the record: enter what it needs first.")
-            return
-        render_save(findings, recommendation, user)
+    if problems:
+        st.caption("Correct the entries listed at the top to export the documents or save the assessment.")
+        return
+    clinician = st.text_input(
+        "Clinician id for the note (initials or staff number)", key="clinician_id", max_chars=64
+    )
+    render_downloads(recommendation, findings, clinician or None, alerts)
+    if recommendation.incomplete:
+        st.caption("An incomplete assessment is not saved to the record: enter what it needs first.")
+        return
+    render_save(findings, recommendation, user)
 
 
-consult()
+top()
+alerts()
+with st.container(key=BODY_KEY):
+    form_column, result_column = st.columns([3, 2], gap="large")
+with form_column:
+    render_form(refresh=(TOP, ALERTS, RESULT), guard=guard)
+with result_column:
+    result()

@@ -8,7 +8,7 @@ in one is the value in the other, and a value whose widget is not drawn in this 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -22,10 +22,12 @@ from myelo_cds.ui.finding_widgets import (
     LEVEL_FIELDS,
     MJOA_ITEMS,
     REFLEXES,
+    changed,
     fill_key,
     mjoa_items,
     mri_level_rows,
     reflex_grid,
+    rerun_scope,
     scale_choice,
     strength_grid,
     to_model,
@@ -36,6 +38,7 @@ from myelo_cds.ui.style import JUMP_MODIFIER, add_keyboard_entry, jump_badge
 
 __all__ = [
     "ALL_NEGATIVE_SHORTCUT",
+    "HIDDEN_NOTE",
     "JUMPS",
     "KEY",
     "QUICK",
@@ -251,10 +254,12 @@ def render_red_flag_block(values: dict[str, Any]) -> None:
         + jump_badge(JUMPS["red flags"]),
         unsafe_allow_html=True,
     )
+    callback, args = changed(_all_negative)
     head[1].button(
         "All negative",
         key="red_flags_all_negative",
-        on_click=_all_negative,
+        on_click=callback,
+        args=args,
         icon=":material/done_all:",
         width="stretch",
         shortcut=ALL_NEGATIVE_SHORTCUT,  # keyboard entry: one chord instead of Tabbing to it
@@ -313,21 +318,84 @@ def _mjoa_section(values: dict[str, Any]) -> None:
     _nurick(values)
 
 
-def _quick(values: dict[str, Any]) -> None:
-    """One screen: history, key symptoms, UMN signs, mJOA, Nurick, MRI, the red-flag block."""
+def _history(values: dict[str, Any]) -> None:
     _heading("**History**", "history")
     _fields(QUICK_HISTORY, values)
     values["patient.management"] = widget(field_spec("patient.management"))
     if values["patient.management"] not in (None, "untreated"):  # its date decides what applies
         _fields(QUICK_CARE, values)
-    render_red_flag_block(values)
+
+
+def _symptoms_and_signs(values: dict[str, Any]) -> None:
     _heading("**Key symptoms**", "symptoms")
     _fields(QUICK_SYMPTOMS, values)
     _heading("**Upper motor neuron signs**", "UMN signs")
     _fields(QUICK_SIGNS, values, columns=3)
     reflex_grid(values, badge=jump_badge(JUMPS["reflexes"]))
-    _mjoa_section(values)
+
+
+def _quick_mri(values: dict[str, Any]) -> None:
     _mri(values, ("kang", "t2_signal"), QUICK_MRI)
+
+
+#: The quick consult (one screen: history, the red-flag block, key symptoms, UMN signs, mJOA,
+#: Nurick, MRI) in sections; with ``refresh`` each section is a fragment (see render_form).
+QUICK_SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], None]], ...] = (
+    ("consult_history", _history),
+    ("consult_red_flags", render_red_flag_block),
+    ("consult_symptoms", _symptoms_and_signs),
+    ("consult_mjoa", _mjoa_section),
+    ("consult_mri", _quick_mri),
+)
+#: The key of the fragment that says which entered findings this view does not show.
+HIDDEN_NOTE = "consult_hidden"
+# {section key: the paths it drew in its last run}: what the quick consult shows.
+_DRAWN = "_consult_drawn"
+
+
+def _quick(values: dict[str, Any]) -> None:
+    for _key, draw in QUICK_SECTIONS:
+        draw(values)
+
+
+def _section(
+    key: str,
+    draw: Callable[[dict[str, Any]], None],
+    values: dict[str, Any],
+    refresh: Sequence[str],
+    guard: Callable[[], None],
+) -> None:
+    """Draw one section as a keyed fragment: a change to one of its widgets reruns the
+    ``refresh`` fragments (the answer first), the section and the note of what is not shown,
+    not the whole form."""
+
+    @st.fragment(key=key)
+    def section() -> None:
+        guard()
+        drawn: dict[str, Any] = {}
+        with rerun_scope((*refresh, key, HIDDEN_NOTE)):
+            draw(drawn)
+        values.update(drawn)
+        st.session_state[_DRAWN] = {**st.session_state.get(_DRAWN, {}), key: frozenset(drawn)}
+
+    section()
+
+
+def _hidden_note(guard: Callable[[], None], quick: bool) -> None:
+    """The findings entered in the full examination that the quick consult does not show (a
+    keyed fragment, drawn after the sections and rerun after each of their changes)."""
+
+    @st.fragment(key=HIDDEN_NOTE)
+    def note() -> None:
+        guard()
+        if not quick:
+            return
+        shown = frozenset().union(*st.session_state.get(_DRAWN, {}).values())
+        _say_what_is_not_shown(
+            [path for path, value in draft_values().items() if path not in shown and _entered(value)]
+        )
+
+    note()
 
 
 def _mri(values: dict[str, Any], level_fields: tuple[str, ...], paths: Iterable[str]) -> None:
@@ -360,21 +428,21 @@ def _full(values: dict[str, Any]) -> None:
                 _fields(rest, values)
 
 
-def render_form() -> dict[str, Any]:
+def render_form(refresh: Sequence[str] = (), guard: Callable[[], None] = lambda: None) -> dict[str, Any]:
     """Draw the form (quick consult or full examination); returns ``{path: value}`` for every
-    finding in the draft, drawn in this view or not."""
+    finding in the draft, drawn in this view or not.
+
+    With ``refresh`` (keys of fragments that draw the answer from :func:`draft_values`, the
+    whole draft), each quick-consult section (the full examination: all of it) is a keyed
+    fragment: a change to one of its widgets reruns the ``refresh`` fragments, then that
+    section and the note of findings not shown, in that order, instead of the whole page.
+    ``guard`` runs first in each of these fragments (e.g. the idle-limit check). Without
+    ``refresh`` the whole form is drawn on each run.
+    """
+    if refresh:
+        return _fragment_form(refresh, guard)
     values: dict[str, Any] = {}
-    top = st.columns([1, 1])
-    with top[0]:
-        values["case_id"] = widget(field_spec("case_id"), "Pseudonymous case id (no names)")
-    with top[1]:
-        values["assessment_date"] = widget(field_spec("assessment_date"), "Assessment date (empty = today)")
-    view = st.segmented_control(
-        "View", [QUICK, FULL], default=QUICK, key=VIEW_KEY, required=True, label_visibility="collapsed"
-    )
-    st.caption("A blank is *not recorded*, never read as 'no'. Both views fill the same form.")
-    add_keyboard_entry(jump_targets(), _keyboard_legend(), KEY)
-    if view == FULL:
+    if _form_header(values) == FULL:
         _full(values)
         return {**draft_values(), **values}
     note = st.empty()  # above the quick form, filled once it is known what it did not draw
@@ -385,6 +453,35 @@ def render_form() -> dict[str, Any]:
             [path for path, value in draft.items() if path not in values and _entered(value)]
         )
     return {**draft, **values}
+
+
+def _form_header(values: dict[str, Any]) -> str:
+    top = st.columns([1, 1])
+    with top[0]:
+        values["case_id"] = widget(field_spec("case_id"), "Pseudonymous case id (no names)")
+    with top[1]:
+        values["assessment_date"] = widget(field_spec("assessment_date"), "Assessment date (empty = today)")
+    view = st.segmented_control(
+        "View", [QUICK, FULL], default=QUICK, key=VIEW_KEY, required=True, label_visibility="collapsed"
+    )
+    st.caption("A blank is *not recorded*, never read as 'no'. Both views fill the same form.")
+    add_keyboard_entry(jump_targets(), _keyboard_legend(), KEY)
+    return str(view)
+
+
+def _fragment_form(refresh: Sequence[str], guard: Callable[[], None]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    view = _form_header(values)  # a change here (case id, date, view) reruns the whole page
+    st.session_state[_DRAWN] = {"header": frozenset(values)}
+    note = st.container()  # above the quick form, filled once the sections have drawn
+    if view == FULL:
+        _section("consult_full", _full, values, refresh, guard)
+    else:
+        for key, draw in QUICK_SECTIONS:
+            _section(key, draw, values, refresh, guard)
+    with note:
+        _hidden_note(guard, quick=view != FULL)
+    return {**draft_values(), **values}
 
 
 def _entered(value: Any) -> bool:

@@ -9,11 +9,14 @@ icon is drawn only when its text says more than the label.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from myelo_cds.findings import CervicalLevel, FieldSpec, field_spec
 from myelo_cds.rules.engine import default_engine
@@ -27,12 +30,14 @@ __all__ = [
     "NO",
     "REFLEXES",
     "YES",
+    "changed",
     "fill_key",
     "grade_buttons",
     "help_text",
     "mjoa_items",
     "mri_level_rows",
     "reflex_grid",
+    "rerun_scope",
     "scale_choice",
     "strength_grid",
     "to_model",
@@ -61,6 +66,42 @@ LABEL_OVERRIDES = {
 }
 
 
+# The fragments (by key) a change to a widget drawn here reruns; empty: Streamlit's default.
+_SCOPE: ContextVar[tuple[str, ...]] = ContextVar("myelo_cds_rerun_scope", default=())
+
+
+@contextlib.contextmanager
+def rerun_scope(keys: Sequence[str]) -> Iterator[None]:
+    """Widgets drawn inside rerun exactly the fragments keyed ``keys`` (in that order) when
+    their value changes: e.g. their own section and the fragments that draw the answer."""
+    token = _SCOPE.set(tuple(keys))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def _then_rerun(keys: tuple[str, ...], action: Callable[..., None] | None, args: tuple[Any, ...]) -> None:
+    if action is not None:
+        action(*args)
+    context = get_script_run_ctx()
+    # Only a change that would rerun its own fragment is widened to ``keys``: a change that
+    # reruns the whole page (with others, or from a test harness) already redraws everything.
+    if context is not None and context.fragment_ids_this_run:
+        st.rerun(list(keys))
+
+
+def changed(
+    action: Callable[..., None] | None = None, args: tuple[Any, ...] = ()
+) -> tuple[Callable[..., None] | None, tuple[Any, ...]]:
+    """``(callback, args)`` for a widget's ``on_change``/``on_click``: ``action(*args)``, then,
+    inside :func:`rerun_scope`, the rerun of its fragments."""
+    keys = _SCOPE.get()
+    if not keys:
+        return action, args
+    return _then_rerun, (keys, action, args)
+
+
 def human(value: Any) -> str:
     return str(value).replace("_", " ")
 
@@ -74,8 +115,11 @@ def help_text(spec: FieldSpec) -> str | None:
 def widget(spec: FieldSpec, label: str | None = None, *, collapsed: bool = False) -> Any:
     """One widget for one findings path; returns the value in model terms (None = unknown)."""
     text = label or LABEL_OVERRIDES.get(spec.path, spec.label)
+    callback, args = changed()
     common: dict[str, Any] = {
         "key": KEY + spec.path,
+        "on_change": callback,
+        "args": args,
         "help": help_text(spec),
         "label_visibility": "collapsed" if collapsed else "visible",
         "persist_state": "session",
@@ -111,10 +155,13 @@ def widget(spec: FieldSpec, label: str | None = None, *, collapsed: bool = False
 
 def grade_buttons(path: str, label: str, top: int) -> Any:
     """Segmented 0..top buttons for a grid cell (label kept for screen readers, not drawn)."""
+    callback, args = changed()
     return st.segmented_control(
         label,
         list(range(top + 1)),
         key=KEY + path,
+        on_change=callback,
+        args=args,
         label_visibility="collapsed",
         persist_state="session",
     )
@@ -123,11 +170,14 @@ def grade_buttons(path: str, label: str, top: int) -> Any:
 def scale_choice(path: str, label: str, wording: Iterable[str]) -> Any:
     """A scale item with every level's wording on its own button (one click, nothing hidden)."""
     words = list(wording)
+    callback, args = changed()
     return st.pills(
         label,
         list(range(len(words))),
         format_func=lambda n: f"{n} - {words[n]}",
         key=KEY + path,
+        on_change=callback,
+        args=args,
         persist_state="session",
     )
 
@@ -167,9 +217,8 @@ def _grid(
     keys = [f"{KEY}{path}.{side}" for path, _ in rows for side in _SIDES]
     head = st.columns([3, 2], vertical_alignment="center")
     head[0].markdown(f"{title} {badge}".strip(), unsafe_allow_html=bool(badge))
-    head[1].button(
-        shortcut[0], key=fill_key(rows[0][0]), on_click=_set_all, args=(keys, shortcut[1]), width="stretch"
-    )
+    callback, args = changed(_set_all, (keys, shortcut[1]))
+    head[1].button(shortcut[0], key=fill_key(rows[0][0]), on_click=callback, args=args, width="stretch")
     for path, label in rows:
         row = st.columns([1.2, 2, 2], vertical_alignment="center")
         row[0].markdown(label)

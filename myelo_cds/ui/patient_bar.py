@@ -71,6 +71,7 @@ def carried_forward(record: AssessmentRecord) -> dict[str, Any]:
 def _copy_forward(record: AssessmentRecord) -> None:
     load_draft(carried_forward(record))
     st.session_state[_COPIED] = (record.patient_id, record.id)
+    st.rerun()  # the whole page: the offer may be drawn in a fragment, the findings are not
 
 
 def render_copy_forward(case_id: str | None, values: dict[str, Any]) -> None:

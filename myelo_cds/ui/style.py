@@ -94,12 +94,17 @@ _PAGE_JS = f"""
 
 # The bar sticks under Streamlit's header (3.75rem) while the page scrolls, above the form and
 # the explanation. Streamlit wraps each container in a layout wrapper of the same height, so
-# the wrapper is what sticks (a sticky element moves only within its parent). Below about
+# the wrapper is what sticks (a sticky element moves only within its parent); drawn in a
+# fragment (the consult page), the bar is the fragment's only element and the fragment's own
+# wrapper sticks. Below about
 # 1000 px the form and the explanation stack (the bar stays on top).
 # Selected "No" answers and validation stay neutral: red is kept for emergencies (issue 16).
 _CSS = f"""
 <style>
-[data-testid="stLayoutWrapper"]:has(> .st-key-{RESULT_BAR_KEY}) {{
+[data-testid="stLayoutWrapper"]:has(> .st-key-{RESULT_BAR_KEY}),
+[data-testid="stLayoutWrapper"]:has(
+  > [data-testid="stVerticalBlock"] > [data-testid="stLayoutWrapper"] > .st-key-{RESULT_BAR_KEY}
+) {{
   position: sticky;
   top: 3.75rem;
   z-index: 990;

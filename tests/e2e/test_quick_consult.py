@@ -102,16 +102,22 @@ def test_new_patient_clears_the_form_and_the_case_id(page: Page, app_url: str) -
     expect(_widget(page, "f.patient.age_years").get_by_role("spinbutton")).to_have_value("")
 
 
-def test_copy_forward_loads_the_last_visit_without_its_red_flag_answers(page: Page, app_url: str) -> None:
-    page.goto(app_url)
+def _stored_patient_returns(page: Page, case_id: str) -> None:
+    """On the open consult: save the moderate case as ``case_id``, start a new patient and type
+    the same case id."""
     enter_moderate_dcm(page)
-    save_to_record(page, "CF-1", "clin-7")
+    save_to_record(page, case_id, "clin-7")
     page.get_by_role("button", name="New patient").click()
     expect(_widget(page, "f.patient.age_years").get_by_role("spinbutton")).to_have_value("")
     case = _widget(page, "f.case_id").locator("input")
     with rerun_after(page):
-        case.fill("CF-1")
+        case.fill(case_id)
         case.press("Enter")
+
+
+def test_copy_forward_loads_the_last_visit_without_its_red_flag_answers(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    _stored_patient_returns(page, "CF-1")
     with rerun_after(page):
         page.get_by_role("button", name="Load the last visit").click()
     expect(_widget(page, "f.patient.age_years").get_by_role("spinbutton")).to_have_value("64")
@@ -149,3 +155,43 @@ def test_keyboard_only_consult_takes_at_most_60_key_presses(browser: Browser, ap
     assert answer.startswith("surgical_referral"), answer
     assert count.clicks == 0, count.log
     assert count.keys <= 60, count.keys
+
+
+# --- each form section reruns on its own (issue 16 latency): what depends on the whole form ---
+
+
+def test_copy_forward_offer_leaves_once_a_finding_is_typed(page: Page, app_url: str) -> None:
+    """The offer to load the last visit would replace what was typed: it is drawn from the
+    whole draft after every change, so the first finding typed in any section takes it away."""
+    page.goto(app_url)
+    _stored_patient_returns(page, "CF-2")
+    offer = page.get_by_role("button", name="Load the last visit")
+    expect(offer).to_be_visible()
+    _choose(page, "f.mjoa.le_motor", "5 - Moderate-to-significant instability")  # a later section
+    expect(offer).to_have_count(0)
+    expect(page.get_by_text("CF-2 has stored visits")).to_be_visible()
+    expect(_bar(page)).to_contain_text("Red flags not excluded")
+
+
+def test_every_part_of_the_answer_follows_a_change_in_one_section(page: Page, app_url: str) -> None:
+    """A change reruns its section and the answer's parts (bar, banner, recommendation), and
+    the note of findings the quick consult does not show, never only some of them."""
+    page.goto(app_url)
+    _number(page, "f.patient.age_years", 70)
+    _yes_no(page, "f.symptoms.hand_clumsiness", "Yes")  # a deficit (key symptoms)
+    expect(_bar(page)).not_to_contain_text("Red flag PRESENT")
+    _yes_no(page, "f.symptoms.fever", "Yes")  # with fever (the red-flag block): an emergency
+    expect(_bar(page)).to_contain_text("Red flag PRESENT: RF-INFECTION-FEVER")
+    banner = page.get_by_test_id("stAlertContentError").filter(has_text="EMERGENCY - red flag present")
+    expect(banner).to_be_visible()
+    expect(page.get_by_text("RF-INFECTION-FEVER -").first).to_be_visible()  # the rule's basis
+    _yes_no(page, "f.symptoms.fever", "No")
+    expect(banner).to_have_count(0)
+    expect(_bar(page)).not_to_contain_text("Red flag PRESENT")
+    expect(page.get_by_text("RF-INFECTION-FEVER -")).to_have_count(0)
+    # A finding of the full examination counts and is said to be hidden in the quick consult.
+    _choose(page, "consult_view", "Full examination")
+    page.get_by_role("tab", name="Coordination & gait").click()
+    _yes_no(page, "f.exam.coordination.romberg_positive", "Yes")
+    _choose(page, "consult_view", "Quick consult")
+    expect(page.get_by_text("1 finding from the full examination is not shown here")).to_be_visible()
