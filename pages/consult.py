@@ -1,5 +1,6 @@
 """Consult: enter findings the way the exam is done; see one recommendation with its basis."""
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -87,7 +88,8 @@ Answer = tuple[Findings, tuple[FieldProblem, ...], Recommendation] | str
 def assessed(data: dict[str, Any]) -> Answer:
     """The answer for ``data`` (or why there is none), worked out once per change: the bar,
     the banner and the recommendation are drawn from the same one."""
-    key = json.dumps(data, sort_keys=True, default=str)
+    # Today's date too: a blank assessment date is today, and the follow-up dates count from it.
+    key = json.dumps([data, dt.date.today()], sort_keys=True, default=str)
     cached = st.session_state.get(_ASSESSED)
     if cached is not None and cached[0] == key:
         kept: Answer = cached[1]
