@@ -17,6 +17,7 @@ from myelo_cds.rules.engine import default_engine
 from myelo_cds.rules.facts import LEAF_INPUTS
 from myelo_cds.rules.red_flag_questions import red_flag_questions
 from myelo_cds.ui.consult_form import ALL_NEGATIVE_SHORTCUT, JUMPS, KEY, jump_targets
+from myelo_cds.ui.finding_widgets import changed, rerun_scope
 from myelo_cds.ui.not_recorded import items
 from myelo_cds.ui.patient_bar import carried_forward
 from myelo_cds.ui.style import RESERVED_JUMP_LETTERS, add_keyboard_entry, jump_badge
@@ -250,3 +251,34 @@ def test_each_section_heading_shows_its_jump_key() -> None:
 def test_a_jump_letter_the_browser_or_streamlit_keeps_is_refused() -> None:
     with pytest.raises(ValueError, match="jump letter"):
         add_keyboard_entry({"F": "f.patient.age_years"}, "", KEY)
+
+
+# --- each section a fragment (issue 16 latency) --------------------------------------------------
+
+
+def test_a_widget_in_a_section_reruns_the_answer_and_its_section_in_that_order() -> None:
+    """Inside ``rerun_scope`` a change calls the widget's own action, then asks for exactly the
+    scope's fragments; outside it the widget keeps its own callback (or none)."""
+    calls: list[tuple[Any, ...]] = []
+
+    def action(*args: Any) -> None:
+        calls.append(args)
+
+    assert changed() == (None, ())
+    assert changed(action, (1,)) == (action, (1,))
+    with rerun_scope(("consult_top", "consult_result", "consult_mjoa")):
+        callback, args = changed(action, (2,))
+        assert args == (("consult_top", "consult_result", "consult_mjoa"), action, (2,))
+        assert callback is not None
+    assert changed(action) == (action, ())  # the scope ends with its block
+    callback(*args)  # no fragment is running here (as in a whole-page run): nothing is narrowed
+    assert calls == [(2,)]
+
+
+def test_the_page_draws_the_same_answer_in_the_bar_and_the_recommendation() -> None:
+    """The bar and the recommendation are drawn by separate fragments from one assessment."""
+    at = _moderate(consult())
+    assert "Surgical referral" in _bar(at)
+    assert "mJOA 13/18" in _bar(at)
+    assert "Surgical referral" in at.warning[0].value
+    assert at.session_state["_consult_assessed"][1][2].pathway == "surgical_referral"
