@@ -189,9 +189,18 @@ def test_every_part_of_the_answer_follows_a_change_in_one_section(page: Page, ap
     expect(banner).to_have_count(0)
     expect(_bar(page)).not_to_contain_text("Red flag PRESENT")
     expect(page.get_by_text("RF-INFECTION-FEVER -")).to_have_count(0)
-    # A finding of the full examination counts and is said to be hidden in the quick consult.
+    # An answer the quick consult stops showing after a change in its section still counts, and
+    # the note above the form says so at once (the note reruns after every section's change).
+    _choose(page, "f.patient.management", "postoperative")
+    _choose(page, "f.patient.surgical_approach", "posterior")
+    hidden = page.get_by_text("1 finding from the full examination is not shown here")
+    expect(hidden).to_have_count(0)
+    _choose(page, "f.patient.management", "untreated")
+    expect(_widget(page, "f.patient.surgical_approach")).to_have_count(0)
+    expect(hidden).to_be_visible()
+    # So does a finding entered in the full examination.
     _choose(page, "consult_view", "Full examination")
     page.get_by_role("tab", name="Coordination & gait").click()
     _yes_no(page, "f.exam.coordination.romberg_positive", "Yes")
     _choose(page, "consult_view", "Quick consult")
-    expect(page.get_by_text("1 finding from the full examination is not shown here")).to_be_visible()
+    expect(page.get_by_text("2 findings from the full examination are not shown here")).to_be_visible()
