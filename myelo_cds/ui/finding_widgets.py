@@ -284,6 +284,8 @@ def mri_level_rows(values: dict[str, Any], fields: tuple[str, ...]) -> None:
 def to_model(spec: FieldSpec, value: Any) -> Any:
     if spec.kind == "tri":
         return {YES: True, NO: False}.get(value) if value else None
+    if spec.kind == "bool":  # an unticked toggle is the model's default, not an entry (a blank)
+        return True if value else None
     return value
 
 
