@@ -108,6 +108,8 @@ def test_consult_not_done_toggle_takes_the_item_off_the_list_and_keeps_the_answe
     assert "widespread anterior horn" in _shown(at)  # the choice in words, never its id
     assert "widespread_anterior_horn" not in _shown(at)
     assert [alert.value for alert in (*at.success, *at.warning, *at.info, *at.error)] == headline
+    # Drawn beside the list in both views: never counted as a finding the quick consult hides.
+    assert not [c.value for c in at.caption if "not shown here" in c.value]
     # Taken back: the item is listed as not recorded again.
     at.toggle(key="f.electro.not_done").set_value(False).run()
     assert EDX in _not_recorded_text(at)

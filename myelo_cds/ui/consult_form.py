@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from myelo_cds._grammar import count
-from myelo_cds.findings import field_spec, findings_from_values
+from myelo_cds.findings import NOT_DONE_ANSWERS, field_spec, findings_from_values
 from myelo_cds.rules.red_flag_questions import red_flag_questions
 from myelo_cds.scales import mjoa_max_total, nurick_grade, severity_band
 from myelo_cds.ui.finding_widgets import (
@@ -489,7 +489,9 @@ def _entered(value: Any) -> bool:
 
 
 def _say_what_is_not_shown(hidden: list[str]) -> None:
-    """Findings from the full examination count in the answer: say so where they are not drawn."""
+    """Findings from the full examination count in the answer: say so where they are not drawn.
+    A "not done" answer is drawn beside the not-recorded list in both views, not in a section."""
+    hidden = [path for path in hidden if path not in NOT_DONE_ANSWERS]
     if not hidden:
         return
     verb = "is" if len(hidden) == 1 else "are"
