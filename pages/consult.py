@@ -1,22 +1,18 @@
 """Consult: enter findings the way the exam is done; see one recommendation with its basis."""
 
-import datetime as dt
 import json
-from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
 
-from myelo_cds import Findings, assess
-from myelo_cds.errors import InputError, JsonInputError
+from myelo_cds import Findings
+from myelo_cds.errors import JsonInputError
 from myelo_cds.findings import (
-    FieldProblem,
     describe_validation_error,
     example_cases,
     parse_json_object,
-    salvage,
 )
-from myelo_cds.rules.result import Recommendation
+from myelo_cds.ui.consult_answer import assessed
 from myelo_cds.ui.consult_form import HIDDEN_NOTE, draft_values, findings_data, load_draft, render_form
 from myelo_cds.ui.current_user import require
 from myelo_cds.ui.finding_widgets import rerun_scope
@@ -73,35 +69,12 @@ with st.expander("Start from an example or a saved case file"):
 #: form. A change to a finding reruns these, then its form section (``render_form``), not the
 #: whole page.
 TOP, ALERTS, RESULT = "consult_top", "consult_alerts", "consult_result"
-_ASSESSED = "_consult_assessed"
 
 
 def guard() -> None:
     """First in every fragment: a change past the idle limit signs the tab out."""
     if not within_limits(user.user_id):
         st.stop()
-
-
-Answer = tuple[Findings, tuple[FieldProblem, ...], Recommendation] | str
-
-
-def assessed(data: dict[str, Any]) -> Answer:
-    """The answer for ``data`` (or why there is none), worked out once per change: the bar,
-    the banner and the recommendation are drawn from the same one."""
-    # Today's date too: a blank assessment date is today, and the follow-up dates count from it.
-    key = json.dumps([data, dt.date.today()], sort_keys=True, default=str)
-    cached = st.session_state.get(_ASSESSED)
-    if cached is not None and cached[0] == key:
-        kept: Answer = cached[1]
-        return kept
-    try:
-        findings, problems = salvage(data)
-    except InputError as error:  # nothing valid to build findings from
-        answer: Answer = str(error)
-    else:
-        answer = (findings, problems, assess(findings))
-    st.session_state[_ASSESSED] = (key, answer)
-    return answer
 
 
 @st.fragment(key=TOP)
@@ -114,7 +87,7 @@ def top() -> None:
     """
     guard()
     data = findings_data(draft_values())
-    answer = assessed(data)
+    answer = assessed(data, st.session_state)
     with result_bar():
         if not isinstance(answer, str):
             render_result_bar(answer[2])
@@ -126,7 +99,7 @@ def alerts() -> None:
     """The red-flag banner, the entries left out, and the copy-forward offer."""
     guard()
     draft = draft_values()
-    answer = assessed(findings_data(draft))
+    answer = assessed(findings_data(draft), st.session_state)
     if not isinstance(answer, str):
         render_banner(answer[2])
         render_field_problems(answer[1])
@@ -138,7 +111,7 @@ def result() -> None:
     """The recommendation with its basis, the documents and the save button."""
     guard()
     st.header("Recommendation")
-    answer = assessed(findings_data(draft_values()))
+    answer = assessed(findings_data(draft_values()), st.session_state)
     if isinstance(answer, str):
         render_errors([answer])
         return
