@@ -9,7 +9,9 @@ PostgreSQL server (``tests/pg_fixture.py``) and the deployment stack on it
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,3 +59,22 @@ def shipped_verification() -> VerificationReport:
     """The static verification of the shipped rule set (291,600 vectors, seconds of CPU), once
     per session."""
     return verify_rule_set()
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test marked ``no_cover`` runs with no tracer at all, in an xdist worker too.
+
+    pytest-cov's ``no_cover`` stops its own measurement only; an xdist worker is itself a
+    Python process that coverage's subprocess patch measures, and that measurement takes over
+    (the same CPU). The tracer of the moment is set aside for the test's call and put back.
+    """
+    if item.get_closest_marker("no_cover") is None:
+        yield
+        return
+    tracer = sys.gettrace()
+    sys.settrace(None)
+    try:
+        yield
+    finally:
+        sys.settrace(tracer)
