@@ -46,7 +46,12 @@ def test_the_favicon_is_the_apps_own(browser: Browser, app_url: str) -> None:
     page = context.new_page()
     page.goto(app_url)
     page.get_by_test_id("stMain").wait_for()
-    page.wait_for_function("document.querySelector('link[rel~=\"icon\"]') !== null")
+    # Streamlit's page carries its own default icon (favicon.png) until the script's page
+    # configuration arrives and replaces it: wait for the replacement, not only for a link.
+    page.wait_for_function(
+        "(() => { const link = document.querySelector('link[rel~=\"icon\"]');"
+        " return link !== null && !link.href.endsWith('/favicon.png'); })()"
+    )
     href: str = page.eval_on_selector('link[rel~="icon"]', "link => link.href")
     if href.startswith("data:"):
         header, payload = href.split(",", 1)
