@@ -64,12 +64,18 @@ def load_example(page: Page, name: str) -> None:
     earlier values and can undo part of the example (the read-only storage test lost the
     example's pathway that way, about one run in three)."""
     case_id = json.loads((EXAMPLES / f"{name}.json").read_text())["case_id"]
+    # A run still drawing (e.g. the one that follows sign-in and names the draft) redraws the
+    # expander and closes the drop-down opened meanwhile: start once the page is idle.
+    app = page.get_by_test_id("stApp")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning")
     page.get_by_text("Start from an example or a saved case file").click()
-    page.get_by_role("combobox", name="Example case").click()
+    choose = page.get_by_role("combobox", name="Example case")
+    expect(choose).to_be_visible()
+    choose.click()
     page.get_by_role("option", name=name).click()
     page.get_by_role("button", name="Load example").click()
     expect(page.get_by_role("textbox", name="Pseudonymous case id (no names)")).to_have_value(case_id)
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+    expect(app).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def enter_moderate_dcm(page: Page) -> None:
