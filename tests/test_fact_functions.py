@@ -22,7 +22,7 @@ from bench.generate import generate_cases
 from myelo_cds import Findings
 from myelo_cds.batch import _columnar as columnar
 from myelo_cds.findings import Patient
-from myelo_cds.rules.engine import default_engine, missing_for_pathway
+from myelo_cds.rules.engine import PATHWAY_NEEDED_FACTS, default_engine, missing_for_pathway
 from myelo_cds.rules.facts import (
     FACT_FUNCTIONS,
     FACT_INPUTS,
@@ -82,7 +82,7 @@ def _key_and_outcome(findings: Findings) -> tuple[Any, tuple[Any, ...]]:
         *(columnar._fact_key(facts[name]) for name in plan_reads.direct),
     )
     # What a pathway needs is read from the facts the batch keys on, and from nothing else.
-    needs = columnar._pathway_needs()
+    needs = PATHWAY_NEEDED_FACTS
     assert set(needs) <= set(plan_reads.direct)
     assert missing_for_pathway({name: facts[name] for name in needs}) == missing_for_pathway(facts)
     return key, columnar.outcome_of(engine, evaluation)

@@ -59,7 +59,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from myelo_cds.findings import CROSS_FIELD_CHECKS, Findings, example_cases, resolve_path
 from myelo_cds.rules._triage import Escalation, escalation
-from myelo_cds.rules.engine import Engine, Evaluation, missing_for_pathway
+from myelo_cds.rules.engine import PATHWAY_NEEDED_FACTS, Engine, Evaluation
 from myelo_cds.rules.facts import (
     FACT_FUNCTIONS,
     FACT_INPUTS,
@@ -881,36 +881,13 @@ def _screened(rows: Sequence[ScreenRule]) -> tuple[str, ...]:
     return tuple(names)
 
 
-class _Recording(dict[str, Any]):
-    """Facts that are all unknown, and the names read from them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.read: list[str] = []
-
-    def __getitem__(self, name: str) -> Any:
-        self.read.append(name)
-        return None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        self.read.append(name)
-        return None
-
-
-def _pathway_needs() -> tuple[str, ...]:
-    """The facts :func:`missing_for_pathway` reads (each is read, whatever the others are)."""
-    facts = _Recording()
-    missing_for_pathway(facts)
-    return tuple(dict.fromkeys(facts.read))
-
-
 def _outcome_reads(engine: Engine, part_leaves: Mapping[str, tuple[str, ...]]) -> _Reads | None:
     """What the outcome reads under ``engine``'s rule set, or None if it reads a name no leaf
     or fact gives (then every row takes the plain path)."""
     rule_set = engine.rule_set
     red_flags, flags = _screened(rule_set.red_flags), _screened(rule_set.flags)
     differentials = _screened(rule_set.differentials)
-    direct = tuple(dict.fromkeys((*_OUTCOME_FACTS, *_pathway_needs())))
+    direct = tuple(dict.fromkeys((*_OUTCOME_FACTS, *PATHWAY_NEEDED_FACTS)))
     wanted = {*direct, *red_flags, *flags, *differentials}
     facts = []
     for function in reversed(FACT_FUNCTIONS):

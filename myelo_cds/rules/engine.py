@@ -30,7 +30,7 @@ from myelo_cds.rules.ruleset import URGENCIES, RuleSet, default_rule_set
 from myelo_cds.rules.table import Decision, DecisionTable
 from myelo_cds.scales import cook_cluster, mjoa_change, mjoa_score, mscc, nurick_grade
 
-__all__ = ["PATHWAY_LABELS", "Engine", "Evaluation", "assess", "default_engine"]
+__all__ = ["PATHWAY_LABELS", "PATHWAY_NEEDED_FACTS", "Engine", "Evaluation", "assess", "default_engine"]
 
 PATHWAY_LABELS: dict[str, str] = {
     "emergency_referral": "Emergency referral",
@@ -186,6 +186,8 @@ def _headline(
 #: The inputs every pathway needs: the fact that is unknown while each is blank, and the input
 #: in words for the "incomplete" state.
 _NEEDED = {"patient.age_years": ("paediatric", "the age")}
+#: The facts :func:`missing_for_pathway` reads.
+PATHWAY_NEEDED_FACTS = tuple(dict.fromkeys(fact for fact, _ in _NEEDED.values()))
 
 
 def missing_for_pathway(facts: Mapping[str, Any]) -> tuple[str, ...]:
