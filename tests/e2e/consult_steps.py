@@ -14,9 +14,9 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.script_runs import rerun_after, watch_runs
+from tests.e2e.script_runs import rerun_after, wait_until_idle, watch_runs
 
-__all__ = ["enter_moderate_dcm", "load_example", "save_to_record", "watch_runs"]
+__all__ = ["choose_option", "enter_moderate_dcm", "load_example", "save_to_record", "watch_runs"]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
 
@@ -58,24 +58,38 @@ def _choose(page: Page, key: str, option: str) -> None:
         widget.get_by_role("radio", name=option).first.click()
 
 
+def choose_option(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the drop-down ``label`` once the page is idle (a run still drawing
+    redraws the box and closes its list under the click), then wait for the box to show it."""
+    wait_until_idle(page)
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    page.get_by_role("option", name=option).click()
+    expect(box).to_have_value(option)
+    wait_until_idle(page)
+
+
 def load_example(page: Page, name: str) -> None:
     """Load one of the shipped example cases into the consult form and return once the run that
     drew it has finished: a value typed while that run is still drawing is sent with the form's
     earlier values and can undo part of the example (the read-only storage test lost the
     example's pathway that way, about one run in three)."""
     case_id = json.loads((EXAMPLES / f"{name}.json").read_text())["case_id"]
-    # A run still drawing (e.g. the one that follows sign-in and names the draft) redraws the
-    # expander and closes the drop-down opened meanwhile: start once the page is idle.
-    app = page.get_by_test_id("stApp")
-    expect(app).to_have_attribute("data-test-script-state", "notRunning")
+    # A run still drawing (the page's first run, or the one that follows sign-in and names the
+    # draft) redraws the expander and closes a drop-down opened meanwhile; the page's script
+    # state reads "notRunning" before its first run has even started, so wait on the runs the
+    # browser has heard of, not on that attribute.
+    wait_until_idle(page)
     page.get_by_text("Start from an example or a saved case file").click()
     choose = page.get_by_role("combobox", name="Example case")
     expect(choose).to_be_visible()
     choose.click()
-    page.get_by_role("option", name=name).click()
-    page.get_by_role("button", name="Load example").click()
+    with rerun_after(page):  # choosing reruns the page (the button is enabled by it)
+        page.get_by_role("option", name=name).click()
+    with rerun_after(page):
+        page.get_by_role("button", name="Load example").click()
     expect(page.get_by_role("textbox", name="Pseudonymous case id (no names)")).to_have_value(case_id)
-    expect(app).to_have_attribute("data-test-script-state", "notRunning")
+    wait_until_idle(page)
 
 
 def enter_moderate_dcm(page: Page) -> None:

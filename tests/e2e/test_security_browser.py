@@ -21,7 +21,7 @@ from myelo_cds.findings import example_cases
 from myelo_cds.records import Store
 from myelo_cds.ui.text import WORD_JOINER
 from tests.e2e.conftest import screenshot
-from tests.e2e.consult_steps import load_example
+from tests.e2e.consult_steps import choose_option, load_example
 from tests.e2e.live_app import live_app
 from tests.e2e.script_runs import wait_until_idle, watch_runs
 
@@ -176,7 +176,7 @@ def test_oversized_and_malformed_case_files_are_refused_with_a_clear_message(
 
 def test_one_session_never_shows_another_sessions_consult(browser: Browser, server: Server) -> None:
     url, _, _ = server
-    first = browser.new_context(viewport={"width": 1366, "height": 1400}).new_page()
+    first = watch_runs(browser.new_context(viewport={"width": 1366, "height": 1400}).new_page())
     second = watch_runs(browser.new_context(viewport={"width": 1366, "height": 1400}).new_page())
     try:
         first.goto(url)
@@ -213,8 +213,7 @@ def test_the_server_log_holds_no_identifying_data_after_a_consult(page: Page, se
     with page.expect_download():
         page.get_by_role("button", name="Consult note (PDF)").click()
     page.goto(url + "/timeline")
-    page.get_by_role("combobox", name="Patient (pseudonymous id)").click()
-    page.get_by_role("option", name=CASE_ID).click()
+    choose_option(page, "Patient (pseudonymous id)", CASE_ID)
     expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
     assert [r.patient_id for r in store.assessments(CASE_ID)] == [CASE_ID], "the consult really ran"
     text = log.read_text()
