@@ -23,7 +23,7 @@ from myelo_cds.auth import ROLES, Role, User
 from myelo_cds.auth import _passwords as passwords
 from myelo_cds.records._audit import AuditLog
 from myelo_cds.records._models import RecordError
-from myelo_cds.records._schema import AccountRow
+from myelo_cds.records._schema import ID_LENGTH, AccountRow
 from myelo_cds.records._sign_in_failures import FailureKey, SignInFailures, account_key, client_key
 from myelo_cds.records._transactions import Database
 
@@ -113,7 +113,7 @@ class Accounts:
     @staticmethod
     def _same_id(session: Session, user_id: str) -> AccountRow | None:
         """The account whose id is ``user_id`` in any case: the exact spelling first."""
-        if len(user_id) > 64 or not user_id.isascii():  # ids are ASCII: no Unicode case folding
+        if len(user_id) > ID_LENGTH or not user_id.isascii():  # ids are ASCII: no Unicode case folding
             return None
         row = session.get(AccountRow, user_id)
         if row is not None:

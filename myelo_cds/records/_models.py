@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from myelo_cds.errors import RecordError
 from myelo_cds.findings import Findings
 from myelo_cds.findings._characters import hidden_characters, is_hidden
+from myelo_cds.records._schema import ID_LENGTH
 from myelo_cds.rules.result import Recommendation
 
 __all__ = [
@@ -29,10 +30,10 @@ __all__ = [
 WorkStatus = Literal["overdue", "due", "scheduled"]
 
 # The same pattern as ``Findings.case_id``: a pseudonym, never a name.
-_PATIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PATIENT_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{ID_LENGTH}}}$")
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]")
 # Staff ids (clinician, resident, admin): one line of at most 64 characters, as on the consult note.
-_PERSON = re.compile(r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,64}$")
+_PERSON = re.compile(rf"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{{1,{ID_LENGTH}}}$")
 _ACTION = re.compile(r"^[a-z][a-z_]{0,31}$")
 _DETAIL_MAX = 500
 
@@ -50,13 +51,13 @@ def check_patient_id(patient_id: str) -> str:
         return patient_id
     if not patient_id:
         problem = "it is empty"
-    elif len(patient_id) > 64:
+    elif len(patient_id) > ID_LENGTH:
         problem = f"it has {len(patient_id)} characters"
     else:
         bad = sorted({_describe(c) for c in patient_id if not _ALLOWED.match(c)})
         problem = "it contains " + ", ".join(bad)
     raise RecordError(
-        f"patient id refused: {problem}. Use a pseudonymous id of 1-64 letters, digits, '.', '_'"
+        f"patient id refused: {problem}. Use a pseudonymous id of 1-{ID_LENGTH} letters, digits, '.', '_'"
         " or '-' (no names, no spaces)."
     )
 
@@ -69,10 +70,12 @@ def check_person(value: str, field: str) -> str:
         # a bidi override or zero-width character would show another id than the one stored
         raise RecordError(
             f"{field} refused: it contains {', '.join(hidden)}, which would not show as typed."
-            " Use 1-64 visible characters on one line (a staff id, not a patient's)"
+            f" Use 1-{ID_LENGTH} visible characters on one line (a staff id, not a patient's)"
         )
     if not _PERSON.fullmatch(value):
-        raise RecordError(f"{field} refused: use 1-64 characters on one line (a staff id, not a patient's)")
+        raise RecordError(
+            f"{field} refused: use 1-{ID_LENGTH} characters on one line (a staff id, not a patient's)"
+        )
     return value
 
 
