@@ -68,6 +68,11 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     pytest-cov's ``no_cover`` stops its own measurement only; an xdist worker is itself a
     Python process that coverage's subprocess patch measures, and that measurement takes over
     (the same CPU). The tracer of the moment is set aside for the test's call and put back.
+
+    The mark is for tests that run code other tests already measure hundreds of times over
+    (property tests, equivalence checks against the engine): traced, they take about three
+    times the CPU and add no line. The gate's coverage total is how a wrongly marked test
+    shows: it would drop.
     """
     if item.get_closest_marker("no_cover") is None:
         yield

@@ -51,6 +51,7 @@ def test_baseline_matches_engine_on_examples(path: Path) -> None:
     assert baseline == engine
 
 
+@pytest.mark.no_cover  # repeats measured code many times: see the no_cover hook in conftest
 @settings(
     max_examples=2000,
     deadline=None,
@@ -282,6 +283,7 @@ def edge_findings(draw: st.DrawFn) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.no_cover  # repeats measured code many times: see the no_cover hook in conftest
 @settings(
     max_examples=2000,
     deadline=None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -88,6 +89,7 @@ def _key_and_outcome(findings: Findings) -> tuple[Any, tuple[Any, ...]]:
     return key, columnar.outcome_of(engine, evaluation)
 
 
+@pytest.mark.no_cover  # repeats measured code many times: see the no_cover hook in conftest
 def test_cases_with_the_same_outcome_key_have_the_same_result_columns() -> None:
     """On a generated clinic list many cases share a key (that is the batch's saving), and
     every case sharing one has the same result columns."""
@@ -99,6 +101,7 @@ def test_cases_with_the_same_outcome_key_have_the_same_result_columns() -> None:
     assert len(outcomes) < len(cases) * 0.8
 
 
+@pytest.mark.no_cover  # repeats measured code many times: see the no_cover hook in conftest
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(any_findings_dicts(), min_size=2, max_size=6))
 def test_any_findings_with_the_same_outcome_key_have_the_same_result_columns(

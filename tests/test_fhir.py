@@ -128,6 +128,7 @@ def _first_coding(observation: Observation) -> tuple[str | None, str | None]:
     return observation.code.coding[0].system, observation.code.coding[0].code
 
 
+@pytest.mark.no_cover  # repeats measured code many times: see the no_cover hook in conftest
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_findings_dicts())
 def test_any_findings_round_trip(data: dict[str, Any]) -> None:

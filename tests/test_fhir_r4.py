@@ -66,6 +66,7 @@ def test_every_exported_bundle_validates_against_r4_4_0_1_with_bindings(path: Pa
     assert len(bundle["entry"]) > 5
 
 
+@pytest.mark.no_cover  # repeats measured code many times: see the no_cover hook in conftest
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(any_findings_dicts())
 def test_any_findings_export_validates_against_r4_4_0_1(data: dict[str, Any]) -> None:

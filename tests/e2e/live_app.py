@@ -76,6 +76,7 @@ def live_server(
     options: list[str] | None = None,
     cwd: Path = ROOT,
     wait_ready: bool | None = None,
+    measured: bool = True,
 ) -> Iterator[LiveServer]:
     """Start ``streamlit run SCRIPT`` on loopback with its own records; yield it once healthy
     (and, for ``asgi.py`` or with ``wait_ready``, once ``/readyz`` says it is warm and ready).
@@ -83,7 +84,8 @@ def live_server(
     The records are the SQLite file ``db_path`` or the database at ``database_url``; ``env``
     adds environment variables (``MYELO_CDS_AUTH``); ``options`` are extra command-line options
     (``--secrets.files``); ``cwd`` is where the script is found. The server is stopped by its
-    process id on exit; its output goes to ``log``.
+    process id on exit; its output goes to ``log``. With ``measured=False`` the server runs
+    outside the gate's coverage (coverage's subprocess patch is not passed on to it).
     """
     if wait_ready is None:
         wait_ready = script == "asgi.py"
@@ -96,6 +98,9 @@ def live_server(
     ]  # fmt: skip
     environment = {**os.environ, **(env or {})}
     environment.pop("MYELO_CDS_DATABASE_URL", None)
+    if not measured:
+        for name in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"):
+            environment.pop(name, None)
     if database_url:
         environment["MYELO_CDS_DATABASE_URL"] = database_url
     if db_path:
@@ -127,6 +132,13 @@ def live_app(
     options: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """Start ``streamlit run SCRIPT`` with its own SQLite record file; yield its URL once healthy."""
-    with live_server(log, script=script, db_path=db_path, port=port, options=options, env=env) as server:
+    """Start ``streamlit run SCRIPT`` with its own SQLite record file; yield its URL once healthy.
+
+    A browser test's server runs outside coverage: traced, it took a third more of the gate's
+    time on the browser tests, and the pages it runs are measured in process by the AppTest
+    tests (the deployment tests' replicas, started by :func:`live_server`, stay measured).
+    """
+    with live_server(
+        log, script=script, db_path=db_path, port=port, options=options, env=env, measured=False
+    ) as server:
         yield server.url
