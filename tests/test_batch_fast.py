@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -420,3 +421,19 @@ def test_a_range_is_evaluated_with_the_cycle_collector_paused_and_then_restored(
     finally:
         (gc.enable if was else gc.disable)()
     assert seen == [False, False]
+
+
+def test_a_split_part_with_more_distinct_values_than_its_first_table_keeps_every_leaf() -> None:
+    """A part that meets more distinct values than the split's first table holds (1,024) grows
+    the table and keeps the codes already given."""
+    split = columnar._Split(("a", "b"))
+    part = columnar._Dictionary(key=repr)
+    first = [part.code({"a": n, "b": n % 7}) for n in range(1000)]
+    before = split(columnar._Col(np.array(first, np.int32), part))
+    more = [part.code({"a": n, "b": n % 7}) for n in range(3000)]
+    after = split(columnar._Col(np.array(more, np.int32), part))
+    for columns, count in ((before, 1000), (after, 3000)):
+        assert [columns["a"].dictionary.values[c] for c in columns["a"].codes] == list(range(count))
+        assert [columns["b"].dictionary.values[c] for c in columns["b"].codes] == [
+            n % 7 for n in range(count)
+        ]

@@ -274,3 +274,19 @@ def test_an_earlier_mjoa_is_the_course_with_its_mcid() -> None:
 def test_counts_are_in_correct_grammar(number: int, expected: str) -> None:
     assert count(number, "item") == expected
     assert count(number, "child", "children").endswith("child" if number == 1 else "children")
+
+
+@pytest.mark.parametrize(("normal", "words"), [(True, "reviewed, normal"), (False, "not normal")])
+def test_the_letter_writes_the_rest_of_the_mri_read(normal: bool, words: str) -> None:
+    """Whether the levels not listed were normal, the K-line and the cord diameters."""
+    data = standard_moderate_case().model_dump(mode="json", exclude_none=True)
+    data["mri"] |= {
+        "unlisted_levels_normal": normal,
+        "k_line": "negative",
+        "cord_diameters": {"di_mm": 5.5, "da_mm": 7, "db_mm": 7.5},
+    }
+    findings = Findings.model_validate(data)
+    letter = consult_note_text(assess(findings), findings).split(PAGE_RULE)[0]
+    assert f"Levels not listed: {words}" in letter
+    assert "K-line: negative" in letter
+    assert "Cord AP diameters: 5.5 mm at maximal compression, 7 mm above, 7.5 mm below" in letter

@@ -153,6 +153,16 @@ def test_progress_without_answers_says_so(database: Store) -> None:
     assert "No committed quiz answers yet" in at.info[0].value
 
 
+def test_progress_with_every_answer_right_today_has_nothing_due(database: Store) -> None:
+    case = next(c for c in case_library() if c.id == "T01")
+    result = score_answer(case, QuizAnswer.model_validate({"pathway": "surgical_referral"}))
+    assert result.pathway_correct
+    database.save_training_attempt(attempt_record(case, result, "res-3", dt.datetime.now(dt.UTC)))
+    at = _page("training_progress.py", User(user_id="res-3", role="resident"))
+    assert "Due for re-testing** (0;" in _text(at)
+    assert "Nothing due today." in [caption.value for caption in at.caption]
+
+
 def test_supervisor_view_is_refused_to_a_resident(database: Store) -> None:
     _store_attempt(database, "res-2", "T02", "surveillance")
     at = _page("supervisor.py", RESIDENT)

@@ -131,14 +131,17 @@ def live_app(
     port: int | None = None,
     options: list[str] | None = None,
     env: dict[str, str] | None = None,
+    measured: bool = False,
 ) -> Iterator[str]:
     """Start ``streamlit run SCRIPT`` with its own SQLite record file; yield its URL once healthy.
 
-    A browser test's server runs outside coverage: traced, it took a third more of the gate's
-    time on the browser tests, and the pages it runs are measured in process by the AppTest
-    tests (the deployment tests' replicas, started by :func:`live_server`, stay measured).
+    A browser test's server runs outside coverage unless ``measured``: traced, the servers took
+    a third more of the gate's time on the browser tests, and the pages they run are measured in
+    process by the AppTest tests. The servers of the modules that reach code only a browser can
+    (a sign-in through the identity provider, an uploaded case file, a CSV download, a save the
+    database refuses) are measured, as are the deployment tests' replicas (:func:`live_server`).
     """
     with live_server(
-        log, script=script, db_path=db_path, port=port, options=options, env=env, measured=False
+        log, script=script, db_path=db_path, port=port, options=options, env=env, measured=measured
     ) as server:
         yield server.url

@@ -129,7 +129,7 @@ def sso_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                        "MYELO_CDS_OIDC_ROLE_MAP": "clinician=clinician"}  # fmt: skip
         with live_app(
             folder / "records.sqlite3", folder / "server.log", port=port,
-            options=["--secrets.files", str(secrets)], env=environment,
+            options=["--secrets.files", str(secrets)], env=environment, measured=True,
         ) as url:  # fmt: skip
             yield url
 

@@ -45,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store.save_assessment(findings, assess(findings), patient_id=FORMULA_PATIENT, author="dr.lee")
     store.record_event("export", actor=FORMULA_ACTOR, detail="+SUM(A1:A9)")
     log = folder / "server.log"
-    with live_app(folder / "records.sqlite3", log, env={"MYELO_CDS_AUTH": "none"}) as url:
+    with live_app(folder / "records.sqlite3", log, env={"MYELO_CDS_AUTH": "none"}, measured=True) as url:
         yield url, log, store
 
 

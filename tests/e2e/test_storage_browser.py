@@ -36,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             " BEGIN SELECT RAISE(ABORT, 'disk I/O trouble'); END"
         )
     log = folder / "server.log"
-    with live_app(path, log, env={"MYELO_CDS_AUTH": "none"}) as url:
+    with live_app(path, log, env={"MYELO_CDS_AUTH": "none"}, measured=True) as url:
         yield url, log, path
     path.chmod(0o644)
 
@@ -49,7 +49,7 @@ def read_only_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
     path = folder / "records.sqlite3"
     Store(f"sqlite:///{path}").check_ready()
     log = folder / "server.log"
-    with live_app(path, log, env={"MYELO_CDS_AUTH": "none"}) as url:
+    with live_app(path, log, env={"MYELO_CDS_AUTH": "none"}, measured=True) as url:
         yield url, log, path
     path.chmod(0o644)
 
