@@ -33,6 +33,7 @@ from myelo_cds import Findings, Recommendation, assess
 from myelo_cds.records import RecordError, Store, database_url, next_visit_number
 from myelo_cds.records._database import make_engine
 from myelo_cds.records._migrate import alembic_config
+from myelo_cds.records._models import check_patient_id
 from myelo_cds.records._schema import Base
 from tests.pg_fixture import PostgresServer
 
@@ -356,6 +357,26 @@ def test_a_name_as_patient_id_is_refused_with_a_clear_error(store: Store) -> Non
     with pytest.raises(RecordError, match="author"):
         store.save_assessment(findings, rec, patient_id="PT-1", author="dr\nlee")
     assert store.audit_events() == []
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    ["PT-1", "a.b_c-d", "x" * 64, "x" * 65, "", "John Smith", "Zoë", "a/b", "pt-1\n", "١٢٣", "PT\u202e1"],
+)
+def test_a_patient_id_is_stored_exactly_when_it_is_a_valid_case_id(candidate: str) -> None:
+    """One pattern for both: a case id the form accepts can always be saved as the patient id,
+    and the store refuses every id the form would refuse."""
+    try:
+        Findings.model_validate({"case_id": candidate, "patient": {"age_years": 60}})
+        form_accepts = True
+    except ValueError:
+        form_accepts = False
+    try:
+        check_patient_id(candidate)
+        store_accepts = True
+    except RecordError:
+        store_accepts = False
+    assert form_accepts == store_accepts
 
 
 # --- worklist -------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from myelo_cds.findings._messages import (
     field_description,
 )
 from myelo_cds.findings._model import (
+    CASE_ID_CHARACTER,
+    CASE_ID_LENGTH,
+    CASE_ID_PATTERN,
     CROSS_FIELD_CHECKS,
     MJOA,
     MRI,
@@ -70,6 +73,9 @@ from myelo_cds.findings._salvage import (
 )
 
 __all__ = [
+    "CASE_ID_CHARACTER",
+    "CASE_ID_LENGTH",
+    "CASE_ID_PATTERN",
     "CROSS_FIELD_CHECKS",
     "MJOA",
     "MRI",

@@ -489,13 +489,20 @@ NOT_DONE_ANSWERS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: A pseudonymous case id: 1 to ``CASE_ID_LENGTH`` letters, digits, '.', '_' or '-' (no names).
+#: The record store checks patient ids with the same pattern and sizes its id columns by it.
+CASE_ID_LENGTH = 64
+CASE_ID_CHARACTER = "[A-Za-z0-9._-]"
+CASE_ID_PATTERN = rf"^{CASE_ID_CHARACTER}{{1,{CASE_ID_LENGTH}}}$"
+
+
 class Findings(_Model):
     """Everything the engine reads for one assessment."""
 
     schema_version: int = Field(default=1, ge=1, le=1, description="Input schema version (1).")
     case_id: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        pattern=CASE_ID_PATTERN,
         description="Pseudonymous case id (letters, digits, . _ -; no names).",
     )
     assessment_date: dt.date | None = Field(

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from myelo_cds.errors import RecordError
-from myelo_cds.findings import Findings
+from myelo_cds.findings import CASE_ID_CHARACTER, CASE_ID_PATTERN, Findings
 from myelo_cds.findings._characters import hidden_characters, is_hidden
 from myelo_cds.records._schema import ID_LENGTH
 from myelo_cds.rules.result import Recommendation
@@ -29,9 +29,9 @@ __all__ = [
 
 WorkStatus = Literal["overdue", "due", "scheduled"]
 
-# The same pattern as ``Findings.case_id``: a pseudonym, never a name.
-_PATIENT_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{ID_LENGTH}}}$")
-_ALLOWED = re.compile(r"[A-Za-z0-9._-]")
+# The pattern of ``Findings.case_id``: a pseudonym, never a name.
+_PATIENT_ID = re.compile(CASE_ID_PATTERN)
+_ALLOWED = re.compile(CASE_ID_CHARACTER)
 # Staff ids (clinician, resident, admin): one line of at most 64 characters, as on the consult note.
 _PERSON = re.compile(rf"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]{{1,{ID_LENGTH}}}$")
 _ACTION = re.compile(r"^[a-z][a-z_]{0,31}$")

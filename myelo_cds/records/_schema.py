@@ -39,6 +39,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from myelo_cds.errors import RecordError
+from myelo_cds.findings import CASE_ID_LENGTH
 
 __all__ = [
     "AccountRow",
@@ -54,7 +55,8 @@ __all__ = [
     "TrainingAttemptRow",
 ]
 
-ID_LENGTH = 64
+# Id columns hold case ids (patients), staff ids and user ids, all bounded by the case-id length.
+ID_LENGTH = CASE_ID_LENGTH
 
 # Constraint names are fixed so that migrations can name what they drop.
 NAMING = {
