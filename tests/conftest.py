@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from sqlalchemy import Engine
 
 from myelo_cds.records import Store
+from myelo_cds.records._database import make_engine
 from myelo_cds.rules.verify import VerificationReport, verify_rule_set
 
 if TYPE_CHECKING:  # imported by pytest as a plugin below: importing it here too would skip its rewrite
@@ -52,6 +54,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'records.sqlite3'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.create_database()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A record store on each backend's empty database (closed after the test)."""
+    records = Store(db_url)
+    yield records
+    records.close()
+
+
+@pytest.fixture
+def raw(db_url: str) -> Iterator[Engine]:
+    """A plain connection to the same database, for what the store's API cannot do."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

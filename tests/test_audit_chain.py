@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,20 +25,6 @@ from tests.test_records import _alembic, case
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = AuditEventRow.__table__
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    records = Store(db_url)
-    yield records
-    records.close()
-
-
-@pytest.fixture
-def raw(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def _tamper(engine: Engine, statement: str, **params: object) -> None:

@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import secrets
 import threading
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -53,19 +52,11 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    records = Store(db_url)
-    records.add_account("dr.lee", "clinician", actor="admin.ng", password=PASSWORD)
-    records.add_account("res.kim", "resident", actor="admin.ng", password=PASSWORD)
-    yield records
-    records.close()
-
-
-@pytest.fixture
-def raw(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
+def store(store: Store) -> Store:
+    """The record store with a clinician's and a resident's local accounts."""
+    store.add_account("dr.lee", "clinician", actor="admin.ng", password=PASSWORD)
+    store.add_account("res.kim", "resident", actor="admin.ng", password=PASSWORD)
+    return store
 
 
 def _throttled_for(store: Store, user_id: str, password: str, client: str | None = None) -> int:

@@ -6,33 +6,16 @@ and expiry come from the migration."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import Engine, inspect, text
 
 from myelo_cds.records import Store
-from myelo_cds.records._database import make_engine
 
 CLINICIAN, RESIDENT = "dr.lee", "res.kim"
 TOKEN = "clinician-tab-" + "a" * 18
 HOURS_24 = dt.timedelta(hours=24)
 NOON = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
 RED_FLAGS_ANSWERED = {"case_id": "PT-0042", "red_flags": {"trauma": False}, "patient": {"age_years": 71}}
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    records = Store(db_url)
-    yield records
-    records.close()
-
-
-@pytest.fixture
-def raw(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def _drafts(engine: Engine) -> list[tuple[str, str]]:

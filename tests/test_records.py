@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import NoReturn
@@ -35,7 +34,6 @@ from myelo_cds.records._database import make_engine
 from myelo_cds.records._migrate import alembic_config
 from myelo_cds.records._models import check_patient_id
 from myelo_cds.records._schema import Base
-from tests.pg_fixture import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = {
@@ -47,7 +45,6 @@ TABLES = {
     "training_attempts",
     "accounts",
 }
-BACKENDS = ["sqlite", "postgresql"]
 
 
 @cache
@@ -64,29 +61,6 @@ def case(name: str, on: dt.date, **mjoa: int) -> tuple[Findings, Recommendation]
         update["mjoa"] = findings.mjoa.model_copy(update=mjoa)
     findings = Findings.model_validate({**findings.model_dump(), **update})
     return findings, assess(findings)
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'records.sqlite3'}"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    records = Store(db_url)
-    yield records
-    records.close()
-
-
-@pytest.fixture
-def raw(db_url: str) -> Iterator[Engine]:
-    """A plain connection to the same database, for what the store's API cannot do."""
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def _count(engine: Engine, query: str, **params: object) -> int:

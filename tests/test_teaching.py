@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +37,6 @@ from myelo_cds.teaching import (
     sct_credit,
     visible_attempts,
 )
-from tests.pg_fixture import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE_FILES = sorted((ROOT / "data" / "cases").glob("*.json"))
@@ -312,18 +310,6 @@ def test_accuracy_by_week_groups_by_monday() -> None:
 
 
 # --- stored attempts, on both backends --------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.create_database()
-    records = Store(url)
-    yield records
-    records.close()
 
 
 def _commit(store: Store, trainee: str, case_id: str, pathway: str, when: dt.datetime) -> TrainingAttempt:
