@@ -146,8 +146,8 @@ def enter_moderate_dcm(page: Page) -> None:
     expect(recommendation).to_contain_text("EXPEDITED")
 
 
-def save_to_record(page: Page, case_id: str, clinician_id: str) -> None:
-    """Name the case and the clinician, save, and wait for the confirmation."""
+def press_save(page: Page, case_id: str, clinician_id: str) -> None:
+    """Name the case and the clinician, and press Save (the caller checks what it answers)."""
     case = _widget(page, "f.case_id").locator("input")
     with rerun_after(page):
         case.fill(case_id)
@@ -157,6 +157,11 @@ def save_to_record(page: Page, case_id: str, clinician_id: str) -> None:
         clinician.fill(clinician_id)
         clinician.press("Enter")
     page.get_by_role("button", name="Save this assessment to the record").click()
+
+
+def save_to_record(page: Page, case_id: str, clinician_id: str) -> None:
+    """Name the case and the clinician, save, and wait for the confirmation."""
+    press_save(page, case_id, clinician_id)
     expect(
         page.get_by_test_id("stAlertContentSuccess").filter(has_text=f"Saved for {case_id}")
     ).to_be_visible()

@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from secrets import token_hex as secrets_token_hex
 from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,3 +146,21 @@ def live_app(
         log, script=script, db_path=db_path, port=port, options=options, env=env, measured=measured
     ) as server:
         yield server.url
+
+
+def sso_secrets(
+    folder: Path, *, app_port: int, provider_port: int, scope: str = "openid profile"
+) -> list[str]:
+    """Write the app's ``[auth]`` secrets for the local OpenID provider on ``provider_port`` and
+    return the ``streamlit run`` options that read them (a fresh cookie secret each time)."""
+    secrets = folder / "secrets.toml"
+    secrets.write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
+        f'cookie_secret = "{secrets_token_hex(32)}"\n'
+        'client_id = "myelo-cds"\n'
+        'client_secret = "test-client-secret"\n'
+        f'server_metadata_url = "http://localhost:{provider_port}/.well-known/openid-configuration"\n'
+        f'client_kwargs = {{ scope = "{scope}", prompt = "login" }}\n'
+    )
+    return ["--secrets.files", str(secrets)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from secrets import token_hex
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -22,7 +21,7 @@ from myelo_cds.findings import example_cases
 from myelo_cds.records import Store
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import load_example
-from tests.e2e.live_app import free_port, live_app
+from tests.e2e.live_app import free_port, live_app, sso_secrets
 from tests.e2e.script_runs import wait_until_idle
 
 PASSWORD = "a long clinic passphrase"
@@ -115,21 +114,12 @@ def sso_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                                 "roles": ["clinician"]})]  # fmt: skip
     with run_server_in_thread(free_port(), user_claims=users) as provider:
         port = free_port()
-        secrets = folder / "secrets.toml"
-        secrets.write_text(
-            "[auth]\n"
-            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
-            f'cookie_secret = "{token_hex(32)}"\n'
-            'client_id = "myelo-cds"\n'
-            'client_secret = "test-client-secret"\n'
-            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n'
-            'client_kwargs = { scope = "openid profile", prompt = "login" }\n'
-        )
+        options = sso_secrets(folder, app_port=port, provider_port=provider.server_port)
         environment = {"MYELO_CDS_AUTH": "oidc", "MYELO_CDS_OIDC_ROLE_SOURCE": "claim",
                        "MYELO_CDS_OIDC_ROLE_MAP": "clinician=clinician"}  # fmt: skip
         with live_app(
             folder / "records.sqlite3", folder / "server.log", port=port,
-            options=["--secrets.files", str(secrets)], env=environment, measured=True,
+            options=options, env=environment, measured=True,
         ) as url:  # fmt: skip
             yield url
 

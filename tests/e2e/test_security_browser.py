@@ -21,7 +21,7 @@ from myelo_cds.findings import example_cases
 from myelo_cds.records import Store
 from myelo_cds.ui.text import WORD_JOINER
 from tests.e2e.conftest import screenshot
-from tests.e2e.consult_steps import choose_option, load_example
+from tests.e2e.consult_steps import choose_option, load_example, save_to_record
 from tests.e2e.live_app import live_app
 from tests.e2e.script_runs import wait_until_idle, watch_runs
 
@@ -202,14 +202,7 @@ def test_the_server_log_holds_no_identifying_data_after_a_consult(page: Page, se
     page.goto(url)
     load_example(page, "mild_dcm")
     expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("Surgery or supervised")
-    case_id = page.get_by_role("textbox", name="Pseudonymous case id (no names)")
-    case_id.fill(CASE_ID)
-    case_id.press("Enter")
-    clinician = page.get_by_role("textbox", name="Clinician id for the note (initials or staff number)")
-    clinician.fill(CLINICIAN)
-    clinician.press("Enter")
-    page.get_by_role("button", name="Save this assessment to the record").click()
-    expect(page.get_by_test_id("stAlertContentSuccess").filter(has_text="Saved for")).to_be_visible()
+    save_to_record(page, CASE_ID, CLINICIAN)
     with page.expect_download():
         page.get_by_role("button", name="Consult note (PDF)").click()
     page.goto(url + "/timeline")

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from secrets import token_hex
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -22,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 from myelo_cds.records import Store
 from tests.e2e.conftest import screenshot
 from tests.e2e.consult_steps import load_example
-from tests.e2e.live_app import free_port, live_app
+from tests.e2e.live_app import free_port, live_app, sso_secrets
 from tests.e2e.script_runs import wait_until_idle, watch_runs
 
 PASSWORD = "a long clinic passphrase"
@@ -123,23 +122,13 @@ def sso_idle_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     users = [ProviderUser(sub="8f2c1e", claims={"name": "Dr Lee", "roles": ["clinician"]})]
     with run_server_in_thread(free_port(), user_claims=users) as provider:
         port = free_port()
-        secrets = folder / "secrets.toml"
-        secrets.write_text(
-            "[auth]\n"
-            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
-            f'cookie_secret = "{token_hex(32)}"\n'
-            'client_id = "myelo-cds"\n'
-            'client_secret = "test-client-secret"\n'
-            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n'
-            'client_kwargs = { scope = "openid profile", prompt = "login" }\n'
-        )
+        options = sso_secrets(folder, app_port=port, provider_port=provider.server_port)
         environment = {
             "MYELO_CDS_AUTH": "oidc",
             "MYELO_CDS_OIDC_ROLE_SOURCE": "claim",
             "MYELO_CDS_OIDC_ROLE_MAP": "clinician=clinician",
             "MYELO_CDS_SESSION_IDLE_MINUTES": IDLE_MINUTES,
         }
-        options = ["--secrets.files", str(secrets)]
         with live_app(
             folder / "records.sqlite3", folder / "server.log", port=port, options=options, env=environment
         ) as url:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from secrets import token_hex
 
 import pytest
 from oidc_provider_mock import User as ProviderUser
@@ -18,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from myelo_cds.records import Store
 from tests.e2e.conftest import screenshot
-from tests.e2e.live_app import free_port, live_app
+from tests.e2e.live_app import free_port, live_app, sso_secrets
 
 SUBJECT = "8f2c1e"
 SSO_BUTTON = "Sign in with the hospital's single sign-on"
@@ -32,15 +31,8 @@ def sso_claim_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     store.add_account(SUBJECT, "clinician", actor="test")  # an SSO account row, enabled for now
     with run_server_in_thread(free_port(), user_claims=users) as provider:
         port = free_port()
-        secrets = folder / "secrets.toml"
-        secrets.write_text(
-            "[auth]\n"
-            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
-            f'cookie_secret = "{token_hex(32)}"\n'
-            'client_id = "myelo-cds"\n'
-            'client_secret = "test-client-secret"\n'
-            f'server_metadata_url = "http://localhost:{provider.server_port}/.well-known/openid-configuration"\n'
-            'client_kwargs = { scope = "openid profile groups", prompt = "login" }\n'
+        options = sso_secrets(
+            folder, app_port=port, provider_port=provider.server_port, scope="openid profile groups"
         )
         environment = {
             "MYELO_CDS_AUTH": "oidc",
@@ -50,7 +42,7 @@ def sso_claim_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         }
         with live_app(
             folder / "records.sqlite3", folder / "server.log", port=port,
-            options=["--secrets.files", str(secrets)], env=environment,
+            options=options, env=environment,
         ) as url:  # fmt: skip
             yield url, store
 

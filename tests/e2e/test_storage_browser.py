@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from myelo_cds.records import Store
-from tests.e2e.consult_steps import load_example
+from tests.e2e.consult_steps import load_example, press_save
 from tests.e2e.live_app import live_app
 
 CASE_ID = "PT-WRITEFAIL-8813"
@@ -59,13 +59,7 @@ def test_a_refused_save_says_not_saved_and_logs_no_values(page: Page, server: Se
     page.goto(url)
     load_example(page, "mild_dcm")
     expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("Surgery or supervised")
-    case_id = page.get_by_role("textbox", name="Pseudonymous case id (no names)")
-    case_id.fill(CASE_ID)
-    case_id.press("Enter")
-    clinician = page.get_by_role("textbox", name="Clinician id for the note (initials or staff number)")
-    clinician.fill(CLINICIAN)
-    clinician.press("Enter")
-    page.get_by_role("button", name="Save this assessment to the record").click()
+    press_save(page, CASE_ID, CLINICIAN)
     refused = page.get_by_test_id("stAlertContentError").filter(has_text="Not saved")
     expect(refused).to_contain_text("the record database could not save, nothing was saved (")
     expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("Surgery or supervised")
