@@ -44,6 +44,7 @@ from myelo_cds.service.cds_hooks import SERVICE_ID, routes
 from myelo_cds.settings import auth_settings, cds_hooks_settings
 from tests.cds_hooks_tokens import APP_URL, SERVICE_BASE, ClientKeys, SignedCalls, environment, write_trust
 from tests.e2e.live_app import free_port, wait_until_serving
+from tests.measured import unmeasured
 from tests.test_cds_hooks import _prefetch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +102,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         **{SECOND_ISSUER: {"jwks_url": f"{keys_url}/jwks.json", "jku": [f"{keys_url}/rotated.json"]}},
     )
     database = folder / "records.sqlite3"
-    env = {**os.environ, **environment(trust, origins=SANDBOX), "MYELO_CDS_DB_PATH": str(database)}
+    # Unmeasured: the service's code is measured in process (TestClient) by these modules' other
+    # tests and tests/test_cds_hooks.py; this server proves the same code over real HTTP.
+    env = unmeasured(
+        {**os.environ, **environment(trust, origins=SANDBOX), "MYELO_CDS_DB_PATH": str(database)}
+    )
     port = free_port()
     log = folder / "uvicorn.log"
     command = [sys.executable, "-m", "uvicorn", "asgi:app", "--host", "127.0.0.1", "--port", str(port)]

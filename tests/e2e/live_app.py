@@ -15,6 +15,8 @@ from pathlib import Path
 from secrets import token_hex as secrets_token_hex
 from typing import TypeVar
 
+from tests.measured import unmeasured
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -100,8 +102,7 @@ def live_server(
     environment = {**os.environ, **(env or {})}
     environment.pop("MYELO_CDS_DATABASE_URL", None)
     if not measured:
-        for name in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"):
-            environment.pop(name, None)
+        environment = unmeasured(environment)
     if database_url:
         environment["MYELO_CDS_DATABASE_URL"] = database_url
     if db_path:
