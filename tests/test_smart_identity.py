@@ -42,10 +42,21 @@ def record() -> list[dict[str, Any]]:
     return ehr_record("mild_dcm", PATIENT)
 
 
-@pytest.fixture
-def ehr(tmp_path: Path, record: list[dict[str, Any]]) -> Iterator[EhrUnderTest]:
-    with running_test_ehr(APP_URL, record, tmp_path) as running:
+@pytest.fixture(scope="module")
+def ehr(tmp_path_factory: pytest.TempPathFactory, record: list[dict[str, Any]]) -> Iterator[EhrUnderTest]:
+    """One test EHR for the module (its FHIR server only read here); each test's id_token
+    settings are put back after it by :func:`_plain_id_token`."""
+    with running_test_ehr(APP_URL, record, tmp_path_factory.mktemp("ehr")) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _plain_id_token(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "ehr" in request.fixturenames:
+        ehr: EhrUnderTest = request.getfixturevalue("ehr")
+        ehr.auth.id_token_claims = {}
+        ehr.auth.id_token_signer = None
 
 
 @pytest.fixture
