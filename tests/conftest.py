@@ -41,9 +41,9 @@ def _installed_component_manifests() -> tuple[tuple[ComponentManifest, Path], ..
 def _scan_once(max_workers: int | None = None) -> list[tuple[ComponentManifest, Path]]:
     """Streamlit's scan for installed custom components, done once per test process.
 
-    Every new ``AppTest`` scans the metadata of every installed package (86 ms of CPU
-    here, a third of a short page test); the packages do not change while the tests run, so the
-    first scan's answer serves every later one.
+    Every new ``AppTest`` scans the metadata of every installed package (86 ms of CPU here);
+    the packages do not change while the tests run, so the first scan's answer serves every
+    later one.
     """
     return list(_installed_component_manifests())
 

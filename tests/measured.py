@@ -1,8 +1,8 @@
 """Which Python processes that the tests start the gate's coverage measures.
 
 Coverage's subprocess patch (``[tool.coverage.run] patch``) measures every Python process a test
-starts, through two environment variables. Measured, a process costs about twice the CPU: it
-traces the import of the whole package and writes a data file of its own. A test whose process
+starts, through two environment variables. A measured process costs more CPU: it traces the
+import of the whole package and all it runs, and writes a data file of its own. A test whose process
 runs code that in-process tests already measure starts it :func:`unmeasured`; the gate's coverage
 total shows a wrong choice (it would drop).
 """
