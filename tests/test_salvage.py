@@ -63,6 +63,23 @@ def test_unknown_field_is_dropped_with_the_nearest_field_suggested() -> None:
     assert findings.symptoms.hand_clumsiness is True
 
 
+@pytest.mark.parametrize(
+    ("name", "suggested"),
+    [
+        ("age_yaers", "did you mean 'patient.age_years'?"),  # a field of another section
+        ("qxzwv_salvage_only", "allowed fields here: hand_clumsiness, "),  # near no field at all
+    ],
+)
+def test_an_unknown_field_near_none_of_its_section_is_suggested_from_elsewhere_or_listed(
+    name: str, suggested: str
+) -> None:
+    # Names met by no other test: the suggestions are remembered per (section, name).
+    _, problems = salvage({"patient": {"age_years": 70}, "symptoms": {name: True}})
+    (problem,) = problems
+    assert problem.field == f"symptoms.{name}"
+    assert suggested in problem.problem
+
+
 def test_an_mjoa_scored_on_some_items_only_is_left_out_as_incomplete() -> None:
     findings, problems = salvage({"patient": {"age_years": 70}, "mjoa": {"ue_motor": 3, "le_motor": 5}})
     assert _fields(problems) == ["mjoa"]
