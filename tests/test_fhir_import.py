@@ -22,6 +22,7 @@ import pytest
 from pydantic import ValidationError
 
 from myelo_cds import Findings, assess
+from myelo_cds.errors import InputError
 from myelo_cds.exports import findings_from_bundle as exported_entry_point
 from myelo_cds.exports.fhir import FINDING_SYSTEM, NotUnderstood, bundle_json, findings_from_bundle
 from myelo_cds.service._prefetch import HookLimits, gather
@@ -159,13 +160,13 @@ def test_a_bundle_about_two_patients_is_refused(record: dict[str, Any]) -> None:
     other["fullUrl"] = "http://ehr.example.org/fhir/Patient/other"
     other["resource"]["id"] = "other"
     record["entry"].append(other)
-    with pytest.raises(ValueError, match="2 Patients"):
+    with pytest.raises(InputError, match="2 Patients"):
         findings_from_bundle(record)
 
 
 def test_an_observation_about_someone_else_is_refused(record: dict[str, Any]) -> None:
     record["entry"][1]["resource"]["subject"] = {"reference": "Patient/someone-else"}
-    with pytest.raises(ValueError, match="not about the bundle's Patient"):
+    with pytest.raises(InputError, match="not about the bundle's Patient"):
         findings_from_bundle(record)
 
 

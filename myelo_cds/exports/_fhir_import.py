@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from myelo_cds.errors import InputError
 from myelo_cds.exports._fhir_codes import (
     CODE_SYSTEM,
     COUNTED_OBSERVATION_STATUS,
@@ -409,7 +410,7 @@ def _first_standard(resource: dict[str, Any]) -> tuple[str, str]:
 def _bundle(bundle: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     data = parse_json(bundle, source="the FHIR bundle") if isinstance(bundle, (str, bytes)) else bundle
     if not isinstance(data, Mapping) or data.get("resourceType") != "Bundle":
-        raise ValueError("not a FHIR Bundle (a JSON object with resourceType Bundle)")
+        raise InputError("not a FHIR Bundle (a JSON object with resourceType Bundle)")
     return data
 
 
@@ -435,7 +436,7 @@ def findings_from_bundle(
         resource or value not read with why, and the resource each finding came from.
 
     Raises:
-        ValueError: not a Bundle; a bundle about more than one patient, or an Observation about
+        InputError: not a Bundle; a bundle about more than one patient, or an Observation about
             someone other than its Patient; with ``strict``, a pydantic ``ValidationError`` for a
             refused value.
     """
@@ -458,7 +459,7 @@ def findings_from_bundle(
         elif kind not in _NO_FINDINGS:
             reader.problem(name, "", f"a {shown_code(kind)} resource is not read")
     if len(reader.patients) > 1:
-        raise ValueError(
+        raise InputError(
             f"the bundle holds {len(reader.patients)} Patients: findings are read about one patient"
         )
     about = next(iter(reader.patients.values()), None)
@@ -474,7 +475,7 @@ def findings_from_bundle(
                 and any(reference.endswith("/" + ref) for ref in about if ref.startswith("Patient/"))
             )
         ):
-            raise ValueError(f"{name} is not about the bundle's Patient: findings are read about one patient")
+            raise InputError(f"{name} is not about the bundle's Patient: findings are read about one patient")
         reader.observation(resource, name)
     for path, (_, value, name, effective, conflicted) in reader.latest.items():
         if conflicted:
