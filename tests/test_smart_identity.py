@@ -44,19 +44,10 @@ def record() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def ehr(tmp_path_factory: pytest.TempPathFactory, record: list[dict[str, Any]]) -> Iterator[EhrUnderTest]:
-    """One test EHR for the module (its FHIR server only read here); each test's id_token
-    settings are put back after it by :func:`_plain_id_token`."""
+    """One test EHR for the module (its FHIR server only read here); a test that changes the
+    id_token it issues does so with ``monkeypatch``, which puts it back after the test."""
     with running_test_ehr(APP_URL, record, tmp_path_factory.mktemp("ehr")) as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def _plain_id_token(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "ehr" in request.fixturenames:
-        ehr: EhrUnderTest = request.getfixturevalue("ehr")
-        ehr.auth.id_token_claims = {}
-        ehr.auth.id_token_signer = None
 
 
 @pytest.fixture
@@ -107,14 +98,16 @@ REFUSED: list[tuple[str, dict[str, Any], Signer | None, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("claims", "signer", "message"), [case[1:] for case in REFUSED], ids=[c[0] for c in REFUSED]
-)
+@pytest.mark.parametrize("refusal", REFUSED, ids=[c[0] for c in REFUSED])
 def test_a_bad_id_token_refuses_the_launch(
-    app: TestClient, ehr: EhrUnderTest, claims: dict[str, Any], signer: Signer | None, message: str
+    app: TestClient,
+    ehr: EhrUnderTest,
+    monkeypatch: pytest.MonkeyPatch,
+    refusal: tuple[str, dict[str, Any], Signer | None, str],
 ) -> None:
-    ehr.auth.id_token_claims = claims
-    ehr.auth.id_token_signer = signer
+    _, claims, signer, message = refusal
+    monkeypatch.setattr(ehr.auth, "id_token_claims", claims)
+    monkeypatch.setattr(ehr.auth, "id_token_signer", signer)
     response = app.get(f"/smart/callback?{authorize(app, ehr, PATIENT, APP_URL)}", follow_redirects=False)
     assert response.status_code == 502
     assert "identity token (id_token) was refused" in response.text
@@ -123,8 +116,11 @@ def test_a_bad_id_token_refuses_the_launch(
     assert HANDOFF_COOKIE not in response.cookies
 
 
-def test_openid_granted_without_an_id_token_is_refused(app: TestClient, ehr: EhrUnderTest) -> None:
-    ehr.auth.id_token_signer = lambda claims, header: ""  # the token answer's id_token is empty
+def test_openid_granted_without_an_id_token_is_refused(
+    app: TestClient, ehr: EhrUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the token answer's id_token is empty
+    monkeypatch.setattr(ehr.auth, "id_token_signer", lambda claims, header: "")
     response = app.get(f"/smart/callback?{authorize(app, ehr, PATIENT, APP_URL)}", follow_redirects=False)
     assert response.status_code == 502
     assert "holds no id_token although openid was granted" in response.text
